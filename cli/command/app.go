@@ -25,6 +25,7 @@ func App(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		HideVersion:          true,
 		Commands: []*cli.Command{
+			serverCommand(),
 			versionCommand(),
 		},
 	}
