@@ -1,0 +1,4 @@
+package token
+
+// CacheLen returns how many tokens v remembers.
+func CacheLen(v *Verifier) int { return v.cache.len() }
