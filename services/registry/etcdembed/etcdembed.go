@@ -1,0 +1,155 @@
+// Package etcdembed runs a single-member etcd server inside the current
+// process, on loopback, for `micro server` and for tests that need a real
+// etcd. Production points the registry at an etcd cluster instead, so only
+// the packages that start a server import this one and pay for etcd's server
+// dependencies.
+package etcdembed
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// DefaultStartTimeout bounds how long Start waits for the member to be ready.
+const DefaultStartTimeout = time.Minute
+
+// ErrStart is returned when the server does not become ready.
+var ErrStart = errors.New("etcd did not start")
+
+// Options configures an embedded server.
+type Options struct {
+	// Dir is the data directory; it is created when missing and reused when
+	// it already holds a member, so the data survive a restart.
+	Dir string
+	// ClientURL is where clients connect, such as http://127.0.0.1:2379.
+	// Empty picks a free loopback port.
+	ClientURL string
+	// PeerURL is the raft peer listener. Empty picks a free loopback port.
+	PeerURL string
+	// Logger receives etcd's errors; nil discards them. Anything below error
+	// level is dropped, because etcd is chatty and the registry logs what
+	// matters to the platform.
+	Logger *slog.Logger
+	// StartTimeout bounds the wait for readiness; zero means DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// Server is a running embedded etcd member.
+type Server struct {
+	etcd      *embed.Etcd
+	clientURL string
+	peerURL   string
+}
+
+// Start starts a single-member etcd server and waits until it serves clients.
+func Start(opts Options) (*Server, error) {
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("start etcd: %w", errors.New("data directory is required"))
+	}
+	cfg, clientURL, peerURL, err := config(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start etcd in %s: %w", opts.Dir, err)
+	}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start etcd in %s: %w", opts.Dir, err)
+	}
+	timeout := opts.StartTimeout
+	if timeout <= 0 {
+		timeout = DefaultStartTimeout
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("start etcd in %s: %w", opts.Dir, errors.Join(ErrStart, err))
+	case <-time.After(timeout):
+		e.Server.Stop()
+		e.Close()
+		return nil, fmt.Errorf("start etcd in %s: not ready after %s: %w", opts.Dir, timeout, ErrStart)
+	}
+	return &Server{etcd: e, clientURL: clientURL, peerURL: peerURL}, nil
+}
+
+// config builds etcd's configuration from opts.
+func config(opts Options) (*embed.Config, string, string, error) {
+	clientURL, err := orFreeURL(opts.ClientURL)
+	if err != nil {
+		return nil, "", "", err
+	}
+	peerURL, err := orFreeURL(opts.PeerURL)
+	if err != nil {
+		return nil, "", "", err
+	}
+	cu, err := url.Parse(clientURL)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("client URL: %w", err)
+	}
+	pu, err := url.Parse(peerURL)
+	if err != nil {
+		return nil, "", "", fmt.Errorf("peer URL: %w", err)
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "m3o"
+	cfg.Dir = opts.Dir
+	cfg.ListenClientUrls = []url.URL{*cu}
+	cfg.AdvertiseClientUrls = []url.URL{*cu}
+	cfg.ListenPeerUrls = []url.URL{*pu}
+	cfg.AdvertisePeerUrls = []url.URL{*pu}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	// Without periodic compaction the history of every heartbeat-free
+	// re-registration would grow the database without bound.
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = "1h"
+	cfg.LogLevel = "error"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(opts.Logger)))
+	return cfg, clientURL, peerURL, nil
+}
+
+// orFreeURL returns u, or a loopback URL on a port that was free a moment ago
+// when u is empty. etcd opens its own listeners, so the port is found by
+// binding and releasing it; the window in which another process could take
+// it is small, and Start then fails rather than silently sharing it.
+func orFreeURL(u string) (string, error) {
+	if u != "" {
+		return u, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	return "http://" + addr, nil
+}
+
+// Endpoints returns the client endpoints, for clientv3.Config.Endpoints.
+func (s *Server) Endpoints() []string {
+	u, err := url.Parse(s.clientURL)
+	if err != nil {
+		return []string{s.clientURL}
+	}
+	return []string{u.Host}
+}
+
+// ClientURL returns the client URL; passing it back in Options.ClientURL
+// restarts the member where its clients already look for it.
+func (s *Server) ClientURL() string { return s.clientURL }
+
+// PeerURL returns the peer URL, for restarting on the same port.
+func (s *Server) PeerURL() string { return s.peerURL }
+
+// Close stops the server, waiting for in-flight requests and the raft loop.
+// It is safe to call more than once.
+func (s *Server) Close() {
+	s.etcd.Close()
+}
