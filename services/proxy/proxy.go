@@ -1,0 +1,113 @@
+// Package proxy is the platform's public gRPC entry point.
+//
+// Every call is authenticated with its bearer token, checked against the
+// caller's namespace rules, rate-limited per account and then forwarded, as
+// raw frames that are never decoded, to the core service that owns the
+// method. The caller's metadata (its authorization header included) and its
+// deadline travel with the call, so the receiving service checks the same
+// identity again.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/token"
+)
+
+// Sentinel errors; toStatus maps them to gRPC codes.
+var (
+	// ErrUnauthenticated means the call has no token or a bad one.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrDenied means the rules of the caller's namespace refuse the call.
+	ErrDenied = errors.New("permission denied")
+	// ErrUnknownService means no backend serves the called service.
+	ErrUnknownService = errors.New("unknown service")
+	// ErrRateLimited means the caller has used up its request budget.
+	ErrRateLimited = errors.New("rate limited")
+)
+
+// Authorizer decides whether a caller may call a method. The caller of a
+// public call without a token has an empty Namespace.
+type Authorizer interface {
+	Authorize(ctx context.Context, caller identity.Caller, service, method string) error
+}
+
+// Resolver finds where a user's service runs in a namespace. Routing to
+// users' services arrives with the runtime; until then no resolver is set
+// and such calls answer NotFound.
+type Resolver interface {
+	Resolve(ctx context.Context, namespace, service string) (*grpc.ClientConn, error)
+}
+
+// Config holds what a Proxy needs.
+type Config struct {
+	// Verifier checks bearer tokens; it caches verified tokens until expiry.
+	Verifier *token.Verifier
+	// Authorizer applies the namespace rules.
+	Authorizer Authorizer
+	// Backends maps a proto package ("m3o.store.v1") to the core service
+	// connection (mTLS) that serves it.
+	Backends map[string]*grpc.ClientConn
+	// Resolver routes calls to users' services; nil answers NotFound.
+	Resolver Resolver
+	// Limits is the per-account rate limit.
+	Limits RateLimit
+	// Logger receives one line per refused call; never tokens.
+	Logger *slog.Logger
+}
+
+// Proxy forwards public calls to the platform's services.
+type Proxy struct {
+	verifier   *token.Verifier
+	authorizer Authorizer
+	backends   map[string]*grpc.ClientConn
+	resolver   Resolver
+	limiter    *limiter
+	methods    *methodTable
+	log        *slog.Logger
+}
+
+// New returns a Proxy; cfg.Verifier, cfg.Authorizer and cfg.Logger are required.
+func New(cfg Config) *Proxy {
+	return &Proxy{
+		verifier:   cfg.Verifier,
+		authorizer: cfg.Authorizer,
+		backends:   cfg.Backends,
+		resolver:   cfg.Resolver,
+		limiter:    newLimiter(cfg.Limits),
+		methods:    newMethodTable(),
+		log:        cfg.Logger,
+	}
+}
+
+// ServerOptions makes a gRPC server send every call it does not serve
+// itself through the proxy, with frames left encoded.
+func (p *Proxy) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ForceServerCodec(rawCodec{}),
+		grpc.UnknownServiceHandler(p.handle),
+	}
+}
+
+// splitMethod turns "/pkg.Service/Method" into its service and method.
+func splitMethod(full string) (service, method string, ok bool) {
+	full = strings.TrimPrefix(full, "/")
+	service, method, ok = strings.Cut(full, "/")
+	return service, method, ok && service != "" && method != "" && !strings.Contains(method, "/")
+}
+
+// protoPackage returns the package of a full service name:
+// "m3o.store.v1.StoreService" gives "m3o.store.v1".
+func protoPackage(service string) string {
+	i := strings.LastIndexByte(service, '.')
+	if i < 0 {
+		return ""
+	}
+	return service[:i]
+}

@@ -1,0 +1,59 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// refuse logs a call the proxy will not forward and returns its status.
+func (p *Proxy) refuse(ctx context.Context, method string, err error) error {
+	st := toStatus(err)
+	p.log.LogAttrs(ctx, levelFor(st.Code()), "call refused",
+		slog.String("method", method), slog.String("code", st.Code().String()), slog.String("error", err.Error()))
+	return st.Err()
+}
+
+// toStatus is the only place the proxy chooses gRPC codes for its own
+// refusals; answers from backends pass through untouched.
+func toStatus(err error) *status.Status {
+	var limited *rateLimitError
+	switch {
+	case errors.As(err, &limited):
+		return withRetry(limited.retryAfter)
+	case errors.Is(err, ErrUnauthenticated):
+		return status.New(codes.Unauthenticated, "A valid access token is required: log in and send it as 'authorization: Bearer <token>'.")
+	case errors.Is(err, ErrDenied):
+		return status.New(codes.PermissionDenied, "The rules of your namespace do not allow this call.")
+	case errors.Is(err, ErrUnknownService):
+		return status.New(codes.NotFound, "No such service is registered.")
+	default:
+		if s, ok := status.FromError(err); ok && s.Code() != codes.Unknown {
+			return s
+		}
+		return status.New(codes.Internal, "The proxy could not forward the call.")
+	}
+}
+
+func withRetry(after time.Duration) *status.Status {
+	st := status.New(codes.ResourceExhausted, "Too many requests: slow down and retry after the delay given.")
+	detailed, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(after)})
+	if err != nil {
+		return st
+	}
+	return detailed
+}
+
+// levelFor keeps routine refusals (bad tokens, denials) out of warnings.
+func levelFor(c codes.Code) slog.Level {
+	if c == codes.Internal {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
