@@ -45,8 +45,9 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied means the caller may not use the domain it asked for.
 	ErrPermissionDenied = errors.New("permission denied")
-	// ErrClosed means the backend has been closed.
-	ErrClosed = errors.New("registry closed")
+	// ErrUnavailable means the backend's storage could not be reached in
+	// time; the caller may retry.
+	ErrUnavailable = errors.New("registry storage unavailable")
 )
 
 // FieldError is bad input in one field of a request; it matches ErrInvalid.

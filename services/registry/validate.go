@@ -1,12 +1,15 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 )
 
 // Limits from the proto's field comments.
@@ -191,4 +194,55 @@ func registrationSize(s *Service) int {
 		n += len(nd.ID) + len(nd.Address) + metaBytes(nd.Metadata)
 	}
 	return n
+}
+
+// validateRegister checks a Register call and returns what the backend needs.
+func validateRegister(ctx context.Context, req *registryv1.RegisterRequest) (string, *Service, time.Duration, error) {
+	domain, err := domainFor(ctx, "domain", req.GetDomain(), write)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	ttl, err := ValidateTTL("ttl_seconds", req.GetTtlSeconds())
+	if err != nil {
+		return "", nil, 0, err
+	}
+	svc := fromProto(req.GetService())
+	if err := ValidateRegistration("service", svc); err != nil {
+		return "", nil, 0, err
+	}
+	return domain, svc, ttl, nil
+}
+
+// validateDeregister checks a Deregister call.
+func validateDeregister(ctx context.Context, req *registryv1.DeregisterRequest) (string, *Service, error) {
+	domain, err := domainFor(ctx, "domain", req.GetDomain(), write)
+	if err != nil {
+		return "", nil, err
+	}
+	svc := fromProto(req.GetService())
+	if err := ValidateDeregistration("service", svc); err != nil {
+		return "", nil, err
+	}
+	return domain, svc, nil
+}
+
+// validateGet checks a GetService call and returns its domain.
+func validateGet(ctx context.Context, req *registryv1.GetServiceRequest) (string, error) {
+	domain, err := domainFor(ctx, "domain", req.GetDomain(), read)
+	if err != nil {
+		return "", err
+	}
+	return domain, ValidateName("name", req.GetName())
+}
+
+// validateWatch checks a Watch call and returns its domain.
+func validateWatch(ctx context.Context, req *registryv1.WatchRequest) (string, error) {
+	domain, err := domainFor(ctx, "domain", req.GetDomain(), read)
+	if err != nil {
+		return "", err
+	}
+	if req.GetName() == "" {
+		return domain, nil
+	}
+	return domain, ValidateName("name", req.GetName())
 }

@@ -44,9 +44,6 @@ const (
 	requestOverhead = 1 << 10
 )
 
-// ErrUnavailable means etcd could not be reached in time; the caller retries.
-var ErrUnavailable = errors.New("etcd unavailable")
-
 // Options configures a Backend.
 type Options struct {
 	// Client is the etcd client; the caller owns and closes it.
@@ -156,14 +153,15 @@ func decode(value []byte) (*record, error) {
 	return &r, nil
 }
 
-// mapErr turns the etcd client's transport failures into ErrUnavailable, so
-// that callers retry rather than report an internal error.
+// mapErr turns the etcd client's transport failures into
+// registry.ErrUnavailable, so that callers retry rather than report an
+// internal error.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.Unavailable || status.Code(err) == codes.DeadlineExceeded {
-		return errors.Join(ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", registry.ErrUnavailable, err)
 	}
 	return err
 }

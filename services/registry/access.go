@@ -1,0 +1,56 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+
+	"m3o.dev/pkg/identity"
+)
+
+// access says whether a call only reads a domain or also writes it.
+type access int
+
+const (
+	read access = iota
+	write
+)
+
+// domainFor returns the domain a call acts on: the caller's namespace unless
+// the request names another. A tenant reads its own domain and CoreDomain and
+// writes only its own; CoreDomain is written only by core services and
+// admins; only admins may name any other domain.
+func domainFor(ctx context.Context, field, requested string, a access) (string, error) {
+	caller, ok := identity.FromContext(ctx)
+	if !ok || caller.Namespace == "" {
+		return "", ErrUnauthenticated
+	}
+	domain := caller.Namespace
+	if requested != "" {
+		if err := ValidateDomain(field, requested); err != nil {
+			return "", err
+		}
+		domain = requested
+	}
+	if err := allowed(caller, domain, a); err != nil {
+		return "", err
+	}
+	return domain, nil
+}
+
+// allowed applies the domain rules to one caller.
+func allowed(caller identity.Caller, domain string, a access) error {
+	switch {
+	case caller.IsAdmin():
+		return nil
+	case domain == CoreDomain && a == read:
+		return nil
+	case domain == CoreDomain:
+		if caller.IsCoreService() {
+			return nil
+		}
+		return fmt.Errorf("only core services and admins write domain %q: %w", domain, ErrPermissionDenied)
+	case domain == caller.Namespace:
+		return nil
+	}
+	return fmt.Errorf("namespace %q may not use domain %q: %w", caller.Namespace, domain, ErrPermissionDenied)
+}
