@@ -1,0 +1,148 @@
+package grpcserver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc"
+
+	"m3o.dev/pkg/grpcclient"
+	"m3o.dev/pkg/grpcserver"
+	"m3o.dev/pkg/internal/grpctest"
+	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/mtls/mtlstest"
+)
+
+// logBuffer collects log output written by server goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines decodes the JSON log lines.
+func (b *logBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		m := map[string]any{}
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// env is a running server on a real mTLS loopback listener and a client
+// connection to it as micro/proxy.
+type env struct {
+	srv    *grpcserver.Server
+	conn   *grpc.ClientConn
+	logs   *logBuffer
+	reg    *prometheus.Registry
+	cancel context.CancelFunc
+	served chan error
+}
+
+// start runs a grpcserver with opts, the test service backed by h, over
+// mTLS as micro/store.
+func start(t *testing.T, opts grpcserver.Options, h grpctest.Handlers) *env {
+	t.Helper()
+	ca := mtlstest.NewCA(t)
+	e := &env{logs: &logBuffer{}, reg: prometheus.NewRegistry(), served: make(chan error, 1)}
+	opts.TLS = mtlstest.Bundle(t, ca, "micro", "store").ServerConfig()
+	opts.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Registerer = e.reg
+	e.srv = grpcserver.New(opts)
+	grpctest.Register(e.srv.GRPC(), h)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("net.Listen() = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	go func() { e.served <- e.srv.Serve(ctx, lis) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-e.served:
+		case <-time.After(20 * time.Second):
+			t.Errorf("Serve() did not return after its context ended")
+		}
+	})
+	e.conn, err = grpcclient.Dial(lis.Addr().String(), mtlstest.Bundle(t, ca, "micro", "proxy"), mtls.Identity{Namespace: "micro", Service: "store"})
+	if err != nil {
+		t.Fatalf("Dial() = %v", err)
+	}
+	t.Cleanup(func() { e.conn.Close() })
+	return e
+}
+
+// counter returns the value of m3o_grpc_server_handled_total for method and
+// code.
+func (e *env) counter(t *testing.T, method, code string) float64 {
+	t.Helper()
+	return sample(t, e.reg, "m3o_grpc_server_handled_total", method, code, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+// observations returns how many latencies were recorded for method and
+// code.
+func (e *env) observations(t *testing.T, method, code string) float64 {
+	t.Helper()
+	return sample(t, e.reg, "m3o_grpc_server_handling_seconds", method, code, func(m *dto.Metric) float64 { return float64(m.GetHistogram().GetSampleCount()) })
+}
+
+func sample(t *testing.T, g prometheus.Gatherer, name, method, code string, value func(*dto.Metric) float64) float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatalf("Gather() = %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["method"] == method && labels["code"] == code {
+				return value(m)
+			}
+		}
+	}
+	return 0
+}
+
+// failingListener fails every Accept.
+type failingListener struct{}
+
+func (failingListener) Accept() (net.Conn, error) { return nil, errors.New("accept: listener broken") }
+func (failingListener) Close() error              { return nil }
+func (failingListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }

@@ -1,0 +1,159 @@
+// Package grpcserver builds the gRPC server every platform service runs:
+// panic recovery, request logs, Prometheus metrics, a default deadline,
+// health and reflection, and a graceful stop when its context ends.
+//
+// Built-in interceptors run in this order, outermost first: recovery,
+// logging, metrics, default deadline; then the extra interceptors of
+// Options, such as identity's, in the order given.
+package grpcserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+)
+
+// Defaults for Options.
+const (
+	DefaultDeadline     = 30 * time.Second
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Options configures a Server.
+type Options struct {
+	// TLS is the server's TLS configuration, normally from
+	// mtls.Bundle.ServerConfig. Nil serves plain text, which is only for
+	// tests over in-memory connections.
+	TLS *tls.Config
+	// Logger receives one line per call; nil discards.
+	Logger *slog.Logger
+	// Registerer receives the server's metrics; nil means a new registry,
+	// available from Server.Gatherer.
+	Registerer prometheus.Registerer
+	// DefaultDeadline bounds unary calls whose caller set no deadline;
+	// zero means DefaultDeadline. Streams get none: a watch may rightly
+	// last for hours.
+	DefaultDeadline time.Duration
+	// DrainTimeout is how long Serve waits for calls in flight once its
+	// context ends, before cutting them off; zero means
+	// DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Unary and Stream are extra interceptors, run after the built-ins.
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
+	// ServerOptions are passed to grpc.NewServer after the server's own.
+	ServerOptions []grpc.ServerOption
+}
+
+// Server is a gRPC server with the platform's interceptors, health and
+// reflection.
+type Server struct {
+	grpc     *grpc.Server
+	health   *health.Server
+	logger   *slog.Logger
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	deadline time.Duration
+	drain    time.Duration
+}
+
+// New builds a Server. Register services on GRPC() before calling Serve.
+func New(opts Options) *Server {
+	s := &Server{
+		logger:   opts.Logger,
+		deadline: opts.DefaultDeadline,
+		drain:    opts.DrainTimeout,
+		health:   health.NewServer(),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.deadline <= 0 {
+		s.deadline = DefaultDeadline
+	}
+	if s.drain <= 0 {
+		s.drain = DefaultDrainTimeout
+	}
+	reg := opts.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.gatherer, _ = reg.(prometheus.Gatherer)
+	s.metrics = newMetrics(reg)
+	s.grpc = grpc.NewServer(s.serverOptions(opts)...)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return s
+}
+
+// serverOptions assembles the options for grpc.NewServer.
+func (s *Server) serverOptions(opts Options) []grpc.ServerOption {
+	unary := append([]grpc.UnaryServerInterceptor{s.recoverUnary, s.logUnary, s.measureUnary, s.deadlineUnary}, opts.Unary...)
+	stream := append([]grpc.StreamServerInterceptor{s.recoverStream, s.logStream, s.measureStream}, opts.Stream...)
+	out := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		// Clients behind NATs send keepalives on idle connections; without
+		// this policy the server would close them as abusive.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if opts.TLS != nil {
+		out = append(out, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	return append(out, opts.ServerOptions...)
+}
+
+// GRPC returns the underlying server, for registering services.
+func (s *Server) GRPC() *grpc.Server { return s.grpc }
+
+// Health returns the health service, so that the caller can set the serving
+// status of the server ("") or of each service.
+func (s *Server) Health() *health.Server { return s.health }
+
+// Gatherer returns the registry the metrics went to, or nil when
+// Options.Registerer is not also a Gatherer.
+func (s *Server) Gatherer() prometheus.Gatherer { return s.gatherer }
+
+// Serve serves on lis until ctx ends, then stops gracefully: health turns
+// NOT_SERVING, new calls are refused, and calls in flight get
+// Options.DrainTimeout to finish before they are cut off. It returns nil
+// after such a stop, or the error that ended serving early. Call it once.
+func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.grpc.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.health.Shutdown()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.drain)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		s.logger.Warn("drain timed out, cutting off calls in flight", slog.Duration("drain_timeout", s.drain))
+		s.grpc.Stop()
+		<-stopped
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package grpcserver_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"m3o.dev/pkg/grpcserver"
+	"m3o.dev/pkg/internal/grpctest"
+)
+
+func TestPanicBecomesInternal(t *testing.T) {
+	var calls atomic.Int32
+	e := start(t, grpcserver.Options{}, grpctest.Handlers{
+		Call: func(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			if calls.Add(1) == 1 {
+				panic("boom: secret detail")
+			}
+			return in, nil
+		},
+		Watch: func(context.Context, *wrapperspb.StringValue) ([]string, error) { panic("stream boom") },
+	})
+	ctx := t.Context()
+
+	_, err := grpctest.Call(ctx, e.conn, "a")
+	if got := status.Convert(err); got.Code() != codes.Internal || got.Message() != "internal error" {
+		t.Errorf("Call(panicking) = %v, want Internal with message %q", err, "internal error")
+	}
+	if got, err := grpctest.Call(ctx, e.conn, "again"); err != nil || got != "again" {
+		t.Errorf("Call() after panic = %q, %v, want %q, nil", got, err, "again")
+	}
+	if _, err := grpctest.Watch(ctx, e.conn, "w"); status.Code(err) != codes.Internal {
+		t.Errorf("Watch(panicking) = %v, want Internal", err)
+	}
+	if got := e.counter(t, grpctest.CallMethod, "Internal"); got != 1 {
+		t.Errorf("handled_total{Call, Internal} = %v, want 1", got)
+	}
+	logs := e.logs.String()
+	for _, want := range []string{"panic in handler", "boom: secret detail", "grpctest.Handlers.callHandler"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestDefaultDeadline(t *testing.T) {
+	e := start(t, grpcserver.Options{DefaultDeadline: 2 * time.Second}, grpctest.Handlers{
+		Call: func(ctx context.Context, _ *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			d, ok := ctx.Deadline()
+			if !ok {
+				return wrapperspb.String("none"), nil
+			}
+			return wrapperspb.String(time.Until(d).Round(time.Second).String()), nil
+		},
+	})
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		want    string
+	}{
+		{"caller set none", 0, "2s"},
+		{"caller's deadline wins", time.Minute, "1m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			if got, err := grpctest.Call(ctx, e.conn, ""); err != nil || got != tt.want {
+				t.Errorf("Call() deadline seen by handler = %q, %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDefaultDeadlineEndsCall(t *testing.T) {
+	e := start(t, grpcserver.Options{DefaultDeadline: 100 * time.Millisecond}, grpctest.Handlers{
+		Call: func(ctx context.Context, _ *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			<-ctx.Done()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		},
+	})
+	if _, err := grpctest.Call(t.Context(), e.conn, ""); status.Code(err) != codes.DeadlineExceeded {
+		t.Errorf("Call(blocking, no deadline) = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestLogsCarryNoSecrets(t *testing.T) {
+	const tok = "eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl"
+	const body = "my-password-hunter2"
+	e := start(t, grpcserver.Options{}, grpctest.Handlers{
+		Call: func(context.Context, *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			return nil, status.Error(codes.NotFound, "no record for "+body)
+		},
+	})
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok, "x-api-key", "key-"+body)
+	if _, err := grpctest.Call(ctx, e.conn, body); status.Code(err) != codes.NotFound {
+		t.Fatalf("Call() = %v, want NotFound", err)
+	}
+	raw := e.logs.String()
+	for _, secret := range []string{tok, "c2VjcmV0LXBheWxvYWQ", body} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, raw)
+		}
+	}
+	lines := e.logs.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("got %d log lines, want 1:\n%s", len(lines), raw)
+	}
+	want := map[string]any{"method": grpctest.CallMethod, "code": "NotFound", "peer": "micro/proxy", "level": "INFO"}
+	for k, v := range want {
+		if lines[0][k] != v {
+			t.Errorf("log[%q] = %v, want %v", k, lines[0][k], v)
+		}
+	}
+	if _, ok := lines[0]["duration_ms"].(float64); !ok {
+		t.Errorf("log[duration_ms] = %v, want a number", lines[0]["duration_ms"])
+	}
+}
+
+func TestMetricsCounted(t *testing.T) {
+	e := start(t, grpcserver.Options{}, grpctest.Handlers{
+		Call: func(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			if in.GetValue() == "missing" {
+				return nil, status.Error(codes.NotFound, "not found")
+			}
+			return in, nil
+		},
+	})
+	for _, in := range []string{"a", "b", "missing"} {
+		grpctest.Call(t.Context(), e.conn, in)
+	}
+	if _, err := grpctest.Watch(t.Context(), e.conn, "w"); err != nil {
+		t.Fatalf("Watch() = %v", err)
+	}
+	tests := []struct {
+		method, code string
+		want         float64
+	}{
+		{grpctest.CallMethod, "OK", 2},
+		{grpctest.CallMethod, "NotFound", 1},
+		{grpctest.WatchMethod, "OK", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.code, func(t *testing.T) {
+			if got := e.counter(t, tt.method, tt.code); got != tt.want {
+				t.Errorf("handled_total{%s, %s} = %v, want %v", tt.method, tt.code, got, tt.want)
+			}
+			if got := e.observations(t, tt.method, tt.code); got != tt.want {
+				t.Errorf("handling_seconds{%s, %s} count = %v, want %v", tt.method, tt.code, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	grpcserver.New(grpcserver.Options{Registerer: reg})
+	s := grpcserver.New(grpcserver.Options{Registerer: reg})
+	if s.Gatherer() != reg {
+		t.Errorf("Gatherer() = %v, want the registry passed in", s.Gatherer())
+	}
+	if own := grpcserver.New(grpcserver.Options{}).Gatherer(); own == nil {
+		t.Errorf("Gatherer() with no Registerer = nil, want a fresh registry")
+	}
+}
+
+func TestHealthAndReflection(t *testing.T) {
+	e := start(t, grpcserver.Options{}, grpctest.Handlers{})
+	resp, err := healthpb.NewHealthClient(e.conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("Health.Check() = %v, %v, want SERVING", resp.GetStatus(), err)
+	}
+	e.srv.Health().SetServingStatus("m3o.test.v1.TestService", healthpb.HealthCheckResponse_NOT_SERVING)
+	resp, err = healthpb.NewHealthClient(e.conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "m3o.test.v1.TestService"})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Errorf("Health.Check(test service) = %v, %v, want NOT_SERVING", resp.GetStatus(), err)
+	}
+
+	st, err := rpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatalf("ServerReflectionInfo() = %v", err)
+	}
+	if err := st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatalf("Send() = %v", err)
+	}
+	got, err := st.Recv()
+	if err != nil {
+		t.Fatalf("Recv() = %v", err)
+	}
+	var names []string
+	for _, s := range got.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	if !strings.Contains(strings.Join(names, ","), "m3o.test.v1.TestService") {
+		t.Errorf("reflection services = %v, want m3o.test.v1.TestService among them", names)
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	e := start(t, grpcserver.Options{DrainTimeout: 10 * time.Second}, grpctest.Handlers{
+		Call: func(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			close(entered)
+			<-release
+			return in, nil
+		},
+	})
+	result := make(chan error, 1)
+	go func() {
+		_, err := grpctest.Call(context.Background(), e.conn, "in flight")
+		result <- err
+	}()
+	<-entered
+	e.cancel()
+	select {
+	case err := <-e.served:
+		t.Fatalf("Serve() = %v while a call was in flight, want it to wait", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-result; err != nil {
+		t.Errorf("in-flight Call() = %v, want it to complete", err)
+	}
+	select {
+	case err := <-e.served:
+		if err != nil {
+			t.Errorf("Serve() = %v, want nil after a graceful stop", err)
+		}
+		e.served <- err // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve() did not return after the last call finished")
+	}
+}
+
+func TestDrainTimeout(t *testing.T) {
+	entered := make(chan struct{})
+	e := start(t, grpcserver.Options{DrainTimeout: 200 * time.Millisecond}, grpctest.Handlers{
+		Call: func(ctx context.Context, _ *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			close(entered)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		},
+	})
+	result := make(chan error, 1)
+	go func() {
+		_, err := grpctest.Call(context.Background(), e.conn, "stuck")
+		result <- err
+	}()
+	<-entered
+	begin := time.Now()
+	e.cancel()
+	select {
+	case err := <-e.served:
+		if err != nil {
+			t.Errorf("Serve() = %v, want nil", err)
+		}
+		e.served <- err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve() did not return after the drain timeout")
+	}
+	if took := time.Since(begin); took < 200*time.Millisecond {
+		t.Errorf("Serve() returned after %v, want at least the drain timeout", took)
+	}
+	if err := <-result; err == nil {
+		t.Errorf("stuck Call() = nil, want an error once cut off")
+	}
+	if !strings.Contains(e.logs.String(), "drain timed out") {
+		t.Errorf("logs lack the drain timeout warning:\n%s", e.logs.String())
+	}
+}
+
+func TestServeReportsListenerError(t *testing.T) {
+	s := grpcserver.New(grpcserver.Options{})
+	if err := s.Serve(t.Context(), failingListener{}); err == nil || errors.Is(err, context.Canceled) {
+		t.Errorf("Serve(broken listener) = %v, want the listener's error", err)
+	}
+}
