@@ -1,0 +1,34 @@
+// Package grpcclient dials platform services over mTLS, checking that the
+// server is the identity the caller meant to reach.
+package grpcclient
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"m3o.dev/pkg/mtls"
+)
+
+// Dial returns a client connection to target that presents b's certificate
+// and accepts only a server whose certificate chains to b's CA and carries
+// identity expect (any service of expect.Namespace when expect.Service is
+// empty). Like grpc.NewClient, it does not connect until the first call.
+// opts are applied after the transport credentials.
+func Dial(target string, b *mtls.Bundle, expect mtls.Identity, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	if b == nil {
+		return nil, errors.New("dial: no mTLS bundle")
+	}
+	if expect.Namespace == "" {
+		return nil, fmt.Errorf("dial %s: no expected server namespace", target)
+	}
+	creds := credentials.NewTLS(b.ClientConfig(expect))
+	all := append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, opts...)
+	conn, err := grpc.NewClient(target, all...)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", target, err)
+	}
+	return conn, nil
+}
