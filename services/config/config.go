@@ -1,0 +1,132 @@
+// Package config is the platform's configuration service: the
+// m3o.config.v1.ConfigService over the store service.
+//
+// Each namespace has one JSON document. Every change writes a new version of
+// it with compare-and-set, retrying on conflict, so concurrent changes to
+// different paths never lose each other. The document lives in the store
+// service's `_config` system database, which only the identity micro/config
+// may open:
+//
+//	table "documents", key <namespace>            the current version
+//	table "history",   key <namespace>/<version>  one record per version, the last HistoryLength kept
+//
+// A record's value is the document itself, as JSON; its metadata carries the
+// version number, author, time, action and touched paths, so that a document
+// of MaxDocumentBytes still fits the store's 1 MiB value limit.
+//
+// Paths are dotted, with a backslash escaping a dot or backslash inside a
+// key (see ParsePath). A segment is always an object key: array elements are
+// not addressable, and an array is read and written whole. Setting a path
+// under a value that is not an object replaces that value with an object.
+//
+// Secrets are sealed leaf by leaf with AES-256-GCM under the primary key of a
+// Keyring, each carrying its key id so that keys can rotate; a sealed leaf is
+// stored as {"$secret": {...}}, which is why "$secret" is a reserved key.
+// Object keys are never secret, only values. Reads mask every secret as
+// "[secret]" unless the caller asks for them and may see them.
+//
+// Bad input is InvalidArgument with an errdetails.BadRequest naming the
+// field. That includes a change that would make the document larger than
+// MaxDocumentBytes: the request is what cannot be applied, so it is the
+// argument that is invalid, even though the same request may fit a smaller
+// document.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Limits and fixed names; validate.go enforces the limits at the RPC boundary.
+const (
+	// MaxPathBytes is the longest path, in bytes of its dotted form.
+	MaxPathBytes = 1024
+	// MaxPathSegments is the deepest path, in segments.
+	MaxPathSegments = 32
+	// MaxDocumentBytes is the largest document, measured as stored: compact
+	// JSON with secrets sealed, which is what must fit one store record.
+	MaxDocumentBytes = 1 << 20
+	// HistoryLength is how many versions of a document are kept.
+	HistoryLength = 50
+	// CoreNamespace holds the platform's admins, who may name another
+	// namespace explicitly.
+	CoreNamespace = "micro"
+	// Database is the store service's system database that holds every
+	// document; only the identity micro/config may open it.
+	Database = "_config"
+	// Masked stands in for a secret value that is not revealed.
+	Masked = "[secret]"
+	// DefaultPollInterval is how often a watcher checks the store for
+	// changes made through other replicas.
+	DefaultPollInterval = 500 * time.Millisecond
+)
+
+// Actions recorded in history.
+const (
+	// ActionSet records a Set.
+	ActionSet = "set"
+	// ActionDelete records a Delete.
+	ActionDelete = "delete"
+	// ActionRollback records a Rollback.
+	ActionRollback = "rollback"
+)
+
+// secretKey is the one key of the object that stands for a sealed value.
+const secretKey = "$secret"
+
+// Sentinel errors; status.go maps each to one gRPC code.
+var (
+	// ErrNotFound means the path, or the version, does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid means the request is malformed or too large.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrUnauthenticated means the call carries no verified identity.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied means the caller may not use the namespace it asked
+	// for, or may not see its secrets.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrConflict means a change kept losing the compare-and-set race and
+	// gave up.
+	ErrConflict = errors.New("too many concurrent changes")
+	// ErrUnavailable means the store service could not be reached.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrUnknownKey means a secret was sealed under a key id that the keyring
+	// does not hold.
+	ErrUnknownKey = errors.New("unknown encryption key")
+	// ErrBadKeyring means a keyring, or the file it came from, is malformed.
+	ErrBadKeyring = errors.New("bad keyring")
+)
+
+// FieldError is bad input in one field of a request; it matches ErrInvalid.
+type FieldError struct {
+	// Field is the request field's name, such as "path".
+	Field string
+	// Reason says what is wrong with it, for the caller.
+	Reason string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Is makes errors.Is(err, ErrInvalid) hold for every FieldError.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// revision is one version of a namespace's document, as the store holds it.
+type revision struct {
+	// Version counts the document's versions, from 1; 0 means never set.
+	Version uint64
+	// Author is the account or service that made this version.
+	Author string
+	// Time is when this version was made.
+	Time time.Time
+	// Action is ActionSet, ActionDelete or ActionRollback.
+	Action string
+	// Paths are the paths the change touched, in dotted form.
+	Paths []string
+	// Data is the document, with secrets sealed.
+	Data map[string]any
+	// record is the store's version of the record Data came from, for
+	// compare-and-set; 0 when there is no record yet.
+	record uint64
+}

@@ -1,0 +1,259 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	configv1 "m3o.dev/proto/m3o/config/v1"
+)
+
+const (
+	// maxAttempts bounds the compare-and-set retries of one change; it is
+	// far above what even heavy contention on one document needs.
+	maxAttempts = 500
+	// maxBackoff caps the random pause between two attempts.
+	maxBackoff = 20 * time.Millisecond
+	// maxHistoryBytes keeps a History response under gRPC's default 4 MiB
+	// receive limit, with room for framing; the oldest versions are left out
+	// when the newer ones fill it.
+	maxHistoryBytes = 4<<20 - 64<<10
+	// maxRollbackPaths bounds, in bytes of their JSON, the paths a rollback
+	// records; a rollback touching more records the whole document, "".
+	maxRollbackPaths = 2 << 10
+)
+
+// get returns the value at t.path as JSON, with secrets opened when reveal
+// is set and masked otherwise, and the version it was read at.
+func (s *Service) get(ctx context.Context, t target, reveal bool) (string, uint64, error) {
+	rev, err := s.docs.current(ctx, t.ns)
+	if err != nil {
+		return "", 0, err
+	}
+	v, ok := lookup(rev.Data, t.path)
+	if !ok {
+		return "", 0, fmt.Errorf("get %q: %w", t.path, ErrNotFound)
+	}
+	if reveal {
+		if v, err = s.sealer(t.ns).reveal(v); err != nil {
+			return "", 0, err
+		}
+	} else {
+		v = mask(v)
+	}
+	out, err := encodeJSON(v)
+	if err != nil {
+		return "", 0, err
+	}
+	return string(out), rev.Version, nil
+}
+
+// set writes value at t.path, sealed leaf by leaf when secret is set.
+func (s *Service) set(ctx context.Context, t target, value any, secret bool) (uint64, error) {
+	if secret {
+		var err error
+		// Sealed once: every attempt writes the same ciphertext.
+		if value, err = s.sealer(t.ns).sealLeaves(value); err != nil {
+			return 0, err
+		}
+	}
+	return s.change(ctx, t, ActionSet, func(cur revision) (map[string]any, []string, error) {
+		put(cur.Data, t.path, value)
+		return cur.Data, []string{t.path.String()}, nil
+	})
+}
+
+// delete removes the value at t.path.
+func (s *Service) delete(ctx context.Context, t target) (uint64, error) {
+	return s.change(ctx, t, ActionDelete, func(cur revision) (map[string]any, []string, error) {
+		if cur.Version == 0 || !remove(cur.Data, t.path) {
+			return nil, nil, fmt.Errorf("delete %q: %w", t.path, ErrNotFound)
+		}
+		return cur.Data, []string{t.path.String()}, nil
+	})
+}
+
+// rollback makes a new version equal to version, which must still be kept.
+func (s *Service) rollback(ctx context.Context, t target, version uint64) (uint64, error) {
+	var old *revision
+	return s.change(ctx, t, ActionRollback, func(cur revision) (map[string]any, []string, error) {
+		if version > cur.Version || version+HistoryLength <= cur.Version {
+			return nil, nil, fmt.Errorf("version %d of %d, keeping %d: %w", version, cur.Version, HistoryLength, ErrNotFound)
+		}
+		switch {
+		case version == cur.Version:
+			old = &cur
+		case old == nil:
+			rev, err := s.docs.at(ctx, t.ns, version)
+			if err != nil {
+				return nil, nil, err
+			}
+			old = &rev
+		}
+		return old.Data, rollbackPaths(cur.Data, old.Data), nil
+	})
+}
+
+// rollbackPaths lists what a rollback from cur to old touches, or the whole
+// document when the list would be too long to record.
+func rollbackPaths(cur, old map[string]any) []string {
+	paths := []string{}
+	size := 2
+	for _, p := range diff(cur, old, Path{}) {
+		paths = append(paths, p.String())
+		if size += len(paths[len(paths)-1]) + 3; size > maxRollbackPaths {
+			return []string{""}
+		}
+	}
+	return paths
+}
+
+// editFunc computes a new document from the current version, saying which
+// paths it touched. It may change cur.Data in place; it is called again on a
+// fresh copy when the change has to be retried.
+type editFunc func(cur revision) (data map[string]any, paths []string, err error)
+
+// change commits edit's result as the next version of t.ns's document,
+// retrying from a fresh read whenever another change commits first, so that
+// concurrent changes all land.
+func (s *Service) change(ctx context.Context, t target, action string, edit editFunc) (uint64, error) {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.docs.current(ctx, t.ns)
+		if err != nil {
+			return 0, err
+		}
+		data, paths, err := edit(cur)
+		if err != nil {
+			return 0, err
+		}
+		next := revision{Version: cur.Version + 1, Author: t.author, Time: s.now().UTC(), Action: action, Paths: paths, Data: data}
+		err = s.commit(ctx, t.ns, cur.record, next)
+		if errors.Is(err, errRaced) && attempt < maxAttempts {
+			if err := pause(ctx, attempt); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if errors.Is(err, errRaced) {
+			return 0, fmt.Errorf("%s %s after %d attempts: %w", action, t.ns, attempt, ErrConflict)
+		}
+		if err != nil {
+			return 0, err
+		}
+		s.hub.notify(t.ns)
+		s.log.InfoContext(ctx, "config changed", "namespace", t.ns, "version", next.Version,
+			"action", action, "paths", paths, "author", t.author)
+		return next.Version, nil
+	}
+}
+
+// commit encodes next, checks its size and writes it. A change whose history
+// could not be kept is still a change: that is logged, not returned.
+func (s *Service) commit(ctx context.Context, ns string, prev uint64, next revision) error {
+	data, err := encodeJSON(next.Data)
+	if err != nil {
+		return err
+	}
+	if len(data) > MaxDocumentBytes {
+		return &FieldError{Field: "value", Reason: fmt.Sprintf(
+			"the document would be %d bytes, over the limit of %d", len(data), MaxDocumentBytes)}
+	}
+	err = s.docs.commit(ctx, ns, prev, next, data)
+	if errors.Is(err, errHistory) {
+		s.log.WarnContext(ctx, "config history incomplete", "namespace", ns, "version", next.Version, "error", err)
+		return nil
+	}
+	return err
+}
+
+// pause waits a random while, longer after more attempts, so that racing
+// changes spread out instead of colliding again.
+func pause(ctx context.Context, attempt int) error {
+	limit := min(time.Duration(attempt)*time.Millisecond, maxBackoff)
+	timer := time.NewTimer(rand.N(limit) + time.Millisecond/10)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// history returns the kept versions that touched t.path, newest first, with
+// secrets masked.
+func (s *Service) history(ctx context.Context, t target) ([]*configv1.Change, error) {
+	cur, err := s.docs.current(ctx, t.ns)
+	if err != nil || cur.Version == 0 {
+		return nil, err
+	}
+	var (
+		changes []*configv1.Change
+		budget  = maxHistoryBytes
+		fail    error
+	)
+	// The current version comes from the document record itself, so that
+	// it is listed even if writing its history record failed.
+	add := func(rev revision) bool {
+		if rev.Version+HistoryLength <= cur.Version {
+			return false
+		}
+		if !touches(rev, t.path) {
+			return true
+		}
+		c, err := toChange(rev)
+		if err != nil {
+			fail = err
+			return false
+		}
+		if budget -= proto.Size(c) + 8; budget < 0 {
+			return false
+		}
+		changes = append(changes, c)
+		return true
+	}
+	if add(cur) {
+		err = s.docs.history(ctx, t.ns, cur.Version, add)
+	}
+	return changes, errors.Join(err, fail)
+}
+
+// touches reports whether rev changed anything under p.
+func touches(rev revision, p Path) bool {
+	if len(p) == 0 {
+		return true
+	}
+	for _, text := range rev.Paths {
+		q, err := ParsePath(text)
+		if err != nil || q.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// toChange describes one version for History, secrets masked.
+func toChange(rev revision) (*configv1.Change, error) {
+	value, err := encodeJSON(mask(rev.Data))
+	if err != nil {
+		return nil, err
+	}
+	return &configv1.Change{
+		Version: rev.Version,
+		Author:  rev.Author,
+		Time:    timestamppb.New(rev.Time),
+		Action:  rev.Action,
+		Paths:   rev.Paths,
+		Value:   string(value),
+	}, nil
+}
+
+// sealer returns the sealer for ns's secrets.
+func (s *Service) sealer(ns string) sealer {
+	return sealer{ring: s.ring, namespace: ns}
+}

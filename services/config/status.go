@@ -1,0 +1,55 @@
+package config
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// toStatus turns the error of an RPC into the status its caller receives.
+// It is the one place that chooses gRPC codes. Unexpected errors are logged
+// here, in full, and reach the caller only as a generic Internal.
+func (s *Service) toStatus(ctx context.Context, rpc string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		return badRequest(fe)
+	case errors.Is(err, ErrInvalid):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, "This call needs a verified identity.")
+	case errors.Is(err, ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrConflict):
+		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, ErrUnavailable):
+		s.log.WarnContext(ctx, "config store unavailable", "rpc", rpc, "error", err)
+		return status.Error(codes.Unavailable, "The config store is unavailable; try again.")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "The call was canceled.")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "The call ran out of time.")
+	}
+	s.log.ErrorContext(ctx, "config internal error", "rpc", rpc, "error", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+// badRequest is InvalidArgument with a BadRequest detail naming the field.
+func badRequest(fe *FieldError) error {
+	st := status.New(codes.InvalidArgument, fe.Error())
+	detailed, err := st.WithDetails(&errdetails.BadRequest{
+		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.Field, Description: fe.Reason}},
+	})
+	if err != nil {
+		return st.Err()
+	}
+	return detailed.Err()
+}
