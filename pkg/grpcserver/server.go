@@ -26,7 +26,10 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultDeadline     = 30 * time.Second
+	// DefaultDeadline bounds a unary call whose caller set no deadline.
+	DefaultDeadline = 30 * time.Second
+	// DefaultDrainTimeout is how long calls in flight get to finish when
+	// the server stops.
 	DefaultDrainTimeout = 10 * time.Second
 )
 
@@ -49,8 +52,11 @@ type Options struct {
 	// context ends, before cutting them off; zero means
 	// DefaultDrainTimeout.
 	DrainTimeout time.Duration
-	// Unary and Stream are extra interceptors, run after the built-ins.
-	Unary  []grpc.UnaryServerInterceptor
+	// Unary are extra unary interceptors, run after the built-ins in the
+	// order given.
+	Unary []grpc.UnaryServerInterceptor
+	// Stream are extra stream interceptors, run after the built-ins in the
+	// order given.
 	Stream []grpc.StreamServerInterceptor
 	// ServerOptions are passed to grpc.NewServer after the server's own.
 	ServerOptions []grpc.ServerOption
