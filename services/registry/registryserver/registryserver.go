@@ -2,8 +2,8 @@
 // opens the configured backend (starting an embedded etcd when asked),
 // loads the platform certificate and the token keys, and serves
 // RegistryService over mTLS. services/cmd/registry runs it on its own; an
-// all-in-one `micro server` calls OpenBackend and registers registry.New on
-// its own gRPC server, or calls Run.
+// all-in-one `micro server` calls OpenEtcd and registers registry.New on its
+// own gRPC server, or calls NewServer.
 package registryserver
 
 import (
@@ -26,7 +26,6 @@ import (
 	"m3o.dev/services/registry"
 	"m3o.dev/services/registry/etcd"
 	"m3o.dev/services/registry/etcdembed"
-	"m3o.dev/services/registry/memory"
 )
 
 // The backends Config.Backend may name.
@@ -84,25 +83,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// OpenBackend opens the configured backend. The returned close function
-// releases it, and the embedded etcd with it.
-func OpenBackend(cfg Config, logger *slog.Logger) (registry.Backend, func(), error) {
-	switch cfg.Backend {
-	case BackendMemory:
-		b := memory.New(memory.Options{})
-		return b, func() { b.Close() }, nil
-	case BackendEtcd:
-		return openEtcd(cfg, logger)
-	}
-	return nil, nil, fmt.Errorf("open backend %q: %w", cfg.Backend, ErrConfig)
-}
-
-// openEtcd connects to etcd, first starting the embedded server when asked.
-func openEtcd(cfg Config, logger *slog.Logger) (registry.Backend, func(), error) {
-	endpoints := cfg.EtcdEndpoints
+// OpenEtcd connects to the etcd at endpoints or, when embeddedDir is set,
+// starts an embedded etcd with its data there and connects to that. The
+// returned close function releases the client and the embedded server.
+func OpenEtcd(endpoints []string, embeddedDir string, logger *slog.Logger) (registry.Backend, func(), error) {
 	stopEmbedded := func() {}
-	if cfg.EmbeddedEtcdDir != "" {
-		srv, err := etcdembed.Start(etcdembed.Options{Dir: cfg.EmbeddedEtcdDir, Logger: logger})
+	if embeddedDir != "" {
+		srv, err := etcdembed.Start(etcdembed.Options{Dir: embeddedDir, Logger: logger})
 		if err != nil {
 			return nil, nil, fmt.Errorf("open etcd backend: %w", err)
 		}
@@ -139,27 +126,20 @@ func NewServer(backend registry.Backend, bundle *mtls.Bundle, verifier *token.Ve
 	return srv
 }
 
-// Run serves the registry described by cfg until ctx ends.
-func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
+// Serve serves RegistryService over backend on cfg.Address until ctx ends,
+// with cfg's certificate and token keys.
+func Serve(ctx context.Context, cfg Config, backend registry.Backend, logger *slog.Logger) error {
 	bundle, err := mtls.LoadBundle(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
 	if err != nil {
-		return fmt.Errorf("run registry: %w", err)
+		return fmt.Errorf("serve registry: %w", err)
 	}
 	verifier, err := loadVerifier(cfg.PublicKeysFile)
 	if err != nil {
-		return fmt.Errorf("run registry: %w", err)
+		return fmt.Errorf("serve registry: %w", err)
 	}
-	backend, closeBackend, err := OpenBackend(cfg, logger)
-	if err != nil {
-		return fmt.Errorf("run registry: %w", err)
-	}
-	defer closeBackend()
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
-		return fmt.Errorf("run registry: %w", err)
+		return fmt.Errorf("serve registry: %w", err)
 	}
 	logger.Info("registry serving", "address", lis.Addr().String(), "backend", cfg.Backend)
 	return NewServer(backend, bundle, verifier, logger).Serve(ctx, lis)
