@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -160,6 +161,45 @@ func testConcurrentCompareAndSet(t *testing.T, e *env) {
 	}
 	if rec.Version != workers*increments {
 		t.Errorf("counter version = %d, want %d", rec.Version, workers*increments)
+	}
+}
+
+// testConcurrentWrites has 8 clients write one new key 10 times each with
+// no conditions. Every write must succeed, the first ones racing to create
+// the key, and each must get a version of its own.
+func testConcurrentWrites(t *testing.T, e *env) {
+	const workers, writes = 8, 10
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		versions = make(map[uint64]int)
+		failures []error
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range writes {
+				rec := store.Record{Key: "hot", Value: []byte(fmt.Sprintf("%d/%d", w, i))}
+				v, err := e.b.Put(t.Context(), tbl, rec, store.PutOptions{})
+				mu.Lock()
+				versions[v]++
+				if err != nil {
+					failures = append(failures, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range failures {
+		t.Errorf("Put(hot) error = %v, want nil", err)
+	}
+	for v := uint64(1); v <= workers*writes; v++ {
+		if versions[v] != 1 {
+			t.Errorf("version %d was returned %d times, want once", v, versions[v])
+		}
+	}
+	if got := e.get(t, tbl, "hot").Version; got != workers*writes {
+		t.Errorf("Get(hot).Version = %d, want %d", got, workers*writes)
 	}
 }
 

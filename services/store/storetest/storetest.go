@@ -46,6 +46,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"Quota", testQuota},
 		{"Isolation", testIsolation},
 		{"DatabasesAndTables", testDatabasesAndTables},
+		{"ConcurrentWrites", testConcurrentWrites},
 		{"ConcurrentCompareAndSet", testConcurrentCompareAndSet},
 	}
 	for _, tt := range tests {
