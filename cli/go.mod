@@ -1,6 +1,6 @@
 module m3o.dev/cli
 
-go 1.26
+go 1.26.0
 
 replace (
 	m3o.dev/pkg => ../pkg
@@ -12,6 +12,19 @@ require github.com/urfave/cli/v2 v2.27.7
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20261026165753-2ffab32bce7e // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+require (
+	google.golang.org/grpc v1.85.0
+	m3o.dev/pkg v0.0.0-00010101000000-000000000000
+	m3o.dev/proto v0.0.0-00010101000000-000000000000
 )

@@ -1,0 +1,111 @@
+package session
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"m3o.dev/cli/internal/envfile"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+)
+
+// public lists the methods called without a token: they are how a token is
+// obtained in the first place, and sending a stale one would only get them
+// refused.
+var public = map[string]bool{
+	authv1.AuthService_Token_FullMethodName:                   true,
+	authv1.AuthService_PublicKeys_FullMethodName:              true,
+	authv1.SignupService_SendVerificationEmail_FullMethodName: true,
+	authv1.SignupService_Verify_FullMethodName:                true,
+	authv1.SignupService_CompleteSignup_FullMethodName:        true,
+}
+
+// authorizeUnary adds the bearer token to every call but the public ones.
+func (c *Conn) authorizeUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+	}
+	ctx, err := c.authorize(ctx, method)
+	if err != nil {
+		return err
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}
+
+// authorizeStream adds the bearer token to every stream but the public ones.
+// Streams get no timeout: watching and following logs last as long as the
+// user wants.
+func (c *Conn) authorizeStream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx, err := c.authorize(ctx, method)
+	if err != nil {
+		return nil, err
+	}
+	return streamer(ctx, desc, cc, method, opts...)
+}
+
+// authorize returns ctx carrying the env's access token, refreshed first if
+// it is about to expire.
+func (c *Conn) authorize(ctx context.Context, method string) (context.Context, error) {
+	if public[method] {
+		return ctx, nil
+	}
+	token, err := c.accessToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token), nil
+}
+
+// accessToken returns a current access token of the env's session.
+func (c *Conn) accessToken(ctx context.Context) (string, error) {
+	f, err := c.store.Load()
+	if err != nil {
+		return "", err
+	}
+	s, ok := f.Session(c.env.Name)
+	if !ok {
+		return "", ErrNotLoggedIn
+	}
+	if !s.NeedsRefresh(time.Now(), refreshMargin) {
+		return s.AccessToken, nil
+	}
+	return c.refresh(ctx)
+}
+
+// refresh exchanges the refresh token for a new pair and saves it. It works
+// under the config file's lock and looks again once it holds it: another
+// micro command may have refreshed meanwhile, and spending the same refresh
+// token twice would make the platform revoke the whole login.
+func (c *Conn) refresh(ctx context.Context) (string, error) {
+	var token string
+	err := c.store.Update(func(f *envfile.File) error {
+		s, ok := f.Session(c.env.Name)
+		if !ok {
+			return ErrNotLoggedIn
+		}
+		if !s.NeedsRefresh(time.Now(), refreshMargin) {
+			token = s.AccessToken
+			return nil
+		}
+		resp, err := authv1.NewAuthServiceClient(c.cc).Token(ctx, &authv1.TokenRequest{RefreshToken: s.RefreshToken})
+		if err != nil {
+			return err
+		}
+		s = sessionFrom(s, resp)
+		f.SetSession(c.env.Name, s)
+		token = s.AccessToken
+		return nil
+	})
+	return token, err
+}
+
+// AccessToken returns a current access token of the env's session,
+// refreshing it first if it is about to expire, for calls such as
+// AuthService.Inspect that take the token as an argument.
+func (c *Conn) AccessToken(ctx context.Context) (string, error) {
+	return c.accessToken(ctx)
+}
