@@ -22,10 +22,16 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 // The reasons a call is refused; each wraps ErrUnauthenticated and has its
 // own sentence for the client in publicMessage.
 var (
-	errNoCredentials = fmt.Errorf("no bearer token and no platform client certificate: %w", ErrUnauthenticated)
-	errBadHeader     = fmt.Errorf("authorization is not a single bearer token: %w", ErrUnauthenticated)
-	errBadToken      = fmt.Errorf("bearer token rejected: %w", ErrUnauthenticated)
+	errNoCredentials     = fmt.Errorf("no bearer token and no platform client certificate: %w", ErrUnauthenticated)
+	errBadHeader         = fmt.Errorf("authorization is not a single bearer token: %w", ErrUnauthenticated)
+	errBadToken          = fmt.Errorf("bearer token rejected: %w", ErrUnauthenticated)
+	errAnonymousViaProxy = fmt.Errorf("call relayed by the proxy without a bearer token: %w", ErrUnauthenticated)
 )
+
+// ProxyIdentity is the public proxy's mTLS identity. A call it relays
+// carries the caller's own bearer token or is anonymous: the proxy's
+// certificate never stands in for the caller.
+var ProxyIdentity = mtls.Identity{Namespace: PlatformNamespace, Service: "proxy"}
 
 // openPrefixes are the services that answer without identity: load
 // balancers probe health, and reflection describes only the API.
@@ -87,6 +93,11 @@ func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
 	id, err := mtls.PeerIdentity(ctx)
 	if err != nil {
 		return Caller{}, fmt.Errorf("%w (%w)", errNoCredentials, err)
+	}
+	if id == ProxyIdentity {
+		// The proxy relays calls from anyone on the internet; its
+		// certificate vouches for the hop, not for the caller.
+		return Caller{}, errAnonymousViaProxy
 	}
 	return Caller{Namespace: id.Namespace, Service: id.Service, Subject: id.Service}, nil
 }
@@ -171,6 +182,8 @@ func publicMessage(err error) string {
 		return "The authorization header must be a single \"Bearer <token>\"."
 	case errors.Is(err, errBadToken):
 		return "The bearer token is invalid, expired or revoked; log in again."
+	case errors.Is(err, errAnonymousViaProxy):
+		return "This call needs a bearer token: log in first."
 	default:
 		return "This call needs a bearer token or a platform client certificate."
 	}

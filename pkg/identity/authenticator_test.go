@@ -120,11 +120,16 @@ func TestAuthenticateOverMTLS(t *testing.T) {
 	ca := mtlstest.NewCA(t)
 	iss := newIssuer(t)
 	addr := serve(t, mtlstest.Bundle(t, ca, "micro", "store").ServerConfig(), identity.NewAuthenticator(iss.verifier))
-	conn, err := grpcclient.Dial(addr, mtlstest.Bundle(t, ca, "micro", "proxy"), mtls.Identity{Namespace: "micro", Service: "store"})
+	conn, err := grpcclient.Dial(addr, mtlstest.Bundle(t, ca, "micro", "config"), mtls.Identity{Namespace: "micro", Service: "store"})
 	if err != nil {
 		t.Fatalf("Dial() = %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	viaProxy, err := grpcclient.Dial(addr, mtlstest.Bundle(t, ca, "micro", "proxy"), mtls.Identity{Namespace: "micro", Service: "store"})
+	if err != nil {
+		t.Fatalf("Dial() = %v", err)
+	}
+	t.Cleanup(func() { viaProxy.Close() })
 
 	tenant := iss.token(t, iss.signer, "brave-otter-lamp", "acc-1", []string{"developer"}, time.Hour)
 	bearer := func(tok string) []string { return []string{"authorization", "Bearer " + tok} }
@@ -134,7 +139,7 @@ func TestAuthenticateOverMTLS(t *testing.T) {
 		want string
 		code codes.Code
 	}{
-		{"core service on its own behalf", nil, "ns=micro sub=proxy svc=proxy roles= admin=false core=true", codes.OK},
+		{"core service on its own behalf", nil, "ns=micro sub=config svc=config roles= admin=false core=true", codes.OK},
 		{"tenant token carried by the proxy", bearer(tenant), "ns=brave-otter-lamp sub=acc-1 svc= roles=developer admin=false core=false", codes.OK},
 		{"admin token", bearer(iss.token(t, iss.signer, "micro", "admin", []string{"admin"}, time.Hour)), "ns=micro sub=admin svc= roles=admin admin=true core=false", codes.OK},
 		{"namespace header is ignored", append(bearer(tenant), "x-micro-namespace", "micro", "namespace", "micro"), "ns=brave-otter-lamp sub=acc-1 svc= roles=developer admin=false core=false", codes.OK},
@@ -155,6 +160,18 @@ func TestAuthenticateOverMTLS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("proxy relays a call without a token", func(t *testing.T) {
+		got, err := grpctest.Call(t.Context(), viaProxy, "")
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("Call() via the proxy without a token = %q, %v, want Unauthenticated", got, err)
+		}
+	})
+	t.Run("proxy relays a tenant token", func(t *testing.T) {
+		got, err := grpctest.Call(identity.WithBearer(t.Context(), tenant), viaProxy, "")
+		if err != nil || !strings.HasPrefix(got, "ns=brave-otter-lamp sub=acc-1 ") {
+			t.Errorf("Call() via the proxy with a token = %q, %v, want the tenant caller", got, err)
+		}
+	})
 	t.Run("stream", func(t *testing.T) {
 		got, err := grpctest.Watch(identity.WithBearer(t.Context(), tenant), conn, "")
 		if err != nil || len(got) != 1 || !strings.HasPrefix(got[0], "ns=brave-otter-lamp sub=acc-1 ") {
