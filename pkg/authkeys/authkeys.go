@@ -1,0 +1,159 @@
+// Package authkeys keeps a service's view of the auth service's public keys
+// and account revocations current, so that it verifies access tokens
+// locally and still refuses a revoked account's tokens within one poll.
+//
+// A Client polls AuthService.PublicKeys every few seconds. Each answer
+// replaces the token.KeySet that the service's token.Verifier trusts, and
+// the map of revoked_before times that the Client's Check consults; a
+// Verifier from Client.Verifier has that check plugged in. Between polls
+// the previous answer stands, so a brief outage of the auth service
+// changes nothing.
+package authkeys
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"m3o.dev/pkg/token"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+)
+
+// DefaultInterval is how often a Client polls when not told.
+const DefaultInterval = 5 * time.Second
+
+// ErrRevoked is returned by Check for a token of an account revoked after
+// the token was issued.
+var ErrRevoked = errors.New("account revoked")
+
+// Fetcher is the part of the auth service's AuthService a Client needs;
+// authv1.AuthServiceClient has it. PublicKeys is public, so the connection
+// needs no token.
+type Fetcher interface {
+	PublicKeys(ctx context.Context, in *authv1.PublicKeysRequest, opts ...grpc.CallOption) (*authv1.PublicKeysResponse, error)
+}
+
+// Options tune a Client.
+type Options struct {
+	// Interval is how often Run polls; zero means DefaultInterval.
+	Interval time.Duration
+	// Logger receives poll failures; nil discards them.
+	Logger *slog.Logger
+	// Clock is the time source for dropping expired keys; nil means
+	// time.Now.
+	Clock func() time.Time
+}
+
+// Client keeps the keys and revocations current. It is safe for
+// concurrent use.
+type Client struct {
+	fetcher  Fetcher
+	interval time.Duration
+	logger   *slog.Logger
+	now      func() time.Time
+	keys     *token.KeySet
+
+	mu      sync.RWMutex
+	revoked map[string]time.Time
+}
+
+// New returns a Client that fetches from f. Its KeySet is empty until the
+// first Refresh, so a service should Refresh once before it serves.
+func New(f Fetcher, opts Options) *Client {
+	c := &Client{fetcher: f, interval: opts.Interval, logger: opts.Logger, now: opts.Clock,
+		keys: token.NewKeySet(), revoked: map[string]time.Time{}}
+	if c.interval <= 0 {
+		c.interval = DefaultInterval
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c
+}
+
+// KeySet returns the set of published keys, which Refresh keeps current.
+func (c *Client) KeySet() *token.KeySet { return c.keys }
+
+// Verifier returns a verifier that trusts the published keys and refuses
+// revoked accounts' tokens; opts add to those two.
+func (c *Client) Verifier(opts ...token.VerifierOption) *token.Verifier {
+	return token.NewVerifier(c.keys, append([]token.VerifierOption{token.WithRevocationCheck(c.Check)}, opts...)...)
+}
+
+// Check refuses claims of an account whose tokens issued before a time
+// were revoked; it is a token.WithRevocationCheck check.
+func (c *Client) Check(claims token.Claims) error {
+	c.mu.RLock()
+	before, ok := c.revoked[claims.Subject]
+	c.mu.RUnlock()
+	if ok && claims.IssuedAt.Before(before) {
+		return fmt.Errorf("%w before %s", ErrRevoked, before.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Refresh fetches the keys and revocations once. An answer without a
+// usable key is refused and the previous state kept, since adopting it
+// would refuse every token.
+func (c *Client) Refresh(ctx context.Context) error {
+	resp, err := c.fetcher.PublicKeys(ctx, &authv1.PublicKeysRequest{})
+	if err != nil {
+		return fmt.Errorf("fetch public keys: %w", err)
+	}
+	keys := c.usable(resp.GetKeys())
+	if len(keys) == 0 {
+		return errors.New("fetch public keys: the answer holds no usable key")
+	}
+	revoked := make(map[string]time.Time, len(resp.GetRevokedBefore()))
+	for id, ts := range resp.GetRevokedBefore() {
+		revoked[id] = ts.AsTime()
+	}
+	c.keys.Replace(keys)
+	c.mu.Lock()
+	c.revoked = revoked
+	c.mu.Unlock()
+	return nil
+}
+
+// usable returns the well-formed keys that may still verify a live token.
+func (c *Client) usable(published []*authv1.PublicKey) map[string]ed25519.PublicKey {
+	now := c.now()
+	keys := make(map[string]ed25519.PublicKey, len(published))
+	for _, k := range published {
+		if k.GetKid() == "" || len(k.GetKey()) != ed25519.PublicKeySize {
+			c.logger.Warn("skip malformed public key", "kid", k.GetKid())
+			continue
+		}
+		if k.GetNotAfter() != nil && !now.Before(k.GetNotAfter().AsTime()) {
+			continue
+		}
+		keys[k.GetKid()] = ed25519.PublicKey(k.GetKey())
+	}
+	return keys
+}
+
+// Run polls every interval until ctx is done. Failures are logged and the
+// previous keys and revocations kept.
+func (c *Client) Run(ctx context.Context) {
+	tick := time.NewTicker(c.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+				c.logger.WarnContext(ctx, "refresh public keys", "error", err)
+			}
+		}
+	}
+}
