@@ -1,0 +1,161 @@
+// Package auth is the platform's identity service: m3o.auth.v1's
+// AuthService, AccountsService, RulesService and InviteService.
+//
+// # Accounts and namespaces
+//
+// An account belongs to one namespace and is named uniquely within it. Its
+// secret is kept only as an argon2id hash. A namespace comes into being when
+// an admin of "micro" creates its first account; that same call installs the
+// namespace's default rule, "any account of the namespace may call
+// everything in it" (rules.NamespaceDefault), an ordinary rule that the
+// namespace's admins may outrank or delete. The "micro" namespace itself is
+// created at bootstrap without that rule: there, only admins and the core
+// services act.
+//
+// Who may do what to accounts and rules:
+//   - admins of "micro", and the core services (by mTLS identity), act on any
+//     namespace, and must name it explicitly;
+//   - accounts with role "admin" manage the accounts and rules of their own
+//     namespace, including creating other admins there;
+//   - any account reads its own namespace's rules, explains decisions in it,
+//     reads its own account and changes its own secret with the old one;
+//   - nobody else touches a namespace: PermissionDenied, and nothing changes.
+//
+// # Tokens
+//
+// Access tokens are EdDSA JWTs (pkg/token) that live 15 minutes by default
+// and at most MaxAccessTTL. Refresh tokens are 256 random bits, stored only
+// as their SHA-256, and belong to a family started by one login. Each use
+// rotates the token; presenting one that was already rotated revokes the
+// whole family, since either the client or a thief holds a stale copy.
+//
+// Revoking an account records revoked_before[account] = now, published by
+// PublicKeys so that every service's verifier (pkg/authkeys) refuses the
+// account's older tokens at its next refresh; this service refuses them at
+// once. Signing keys rotate with overlap: a new key is published before it
+// signs, and an old key is published until the last token it signed has
+// expired.
+//
+// # State
+//
+// Everything lives in the store service's "_auth" database, reached over
+// mTLS as micro/auth; this package opens no database. Concurrent updates use
+// the store's compare-and-set and retry on conflict. What the service keeps
+// in memory (keys, revocations, the login failure counts) is a cache that
+// another replica can rebuild.
+package auth
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/grpc"
+
+	storev1 "m3o.dev/proto/m3o/store/v1"
+)
+
+// Store is the part of the store service's client the auth service uses;
+// storev1.StoreServiceClient has it. The connection must present the
+// identity micro/auth, which is what opens the "_auth" database.
+type Store interface {
+	Read(ctx context.Context, in *storev1.ReadRequest, opts ...grpc.CallOption) (*storev1.ReadResponse, error)
+	Write(ctx context.Context, in *storev1.WriteRequest, opts ...grpc.CallOption) (*storev1.WriteResponse, error)
+	Delete(ctx context.Context, in *storev1.DeleteRequest, opts ...grpc.CallOption) (*storev1.DeleteResponse, error)
+}
+
+// Errors of the domain layer. toStatus maps each to one gRPC code.
+var (
+	// ErrNotFound means the account, rule or invite does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists means the name or id is taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict means a concurrent update won a compare-and-set more often
+	// than the retries allowed.
+	ErrConflict = errors.New("concurrent update")
+	// ErrBadCredentials means the name, id, secret or refresh token is wrong,
+	// or the account may not log in. It never says which.
+	ErrBadCredentials = errors.New("invalid credentials")
+	// ErrUnauthenticated means an access token is malformed, forged, expired
+	// or revoked, or a call needs a verified identity and has none.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied means the caller is known but may not do this.
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrRateLimited means too many failed logins for one account.
+	ErrRateLimited = errors.New("too many failed attempts")
+	// ErrBuiltin means a built-in rule cannot be changed.
+	ErrBuiltin = errors.New("built-in rule")
+	// ErrFailedPrecondition means the request is well formed but the state
+	// forbids it, such as an account deleting itself.
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrUnavailable means the store service could not be reached.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// AccountType says whether an account is a person or a program.
+type AccountType string
+
+// Account types, as carried in the token's typ claim.
+const (
+	// TypeUser is a person.
+	TypeUser AccountType = "user"
+	// TypeService is a deployed service.
+	TypeService AccountType = "service"
+)
+
+// Account is an identity in one namespace. Its secret hash never leaves the
+// service.
+type Account struct {
+	// ID is unique across the platform and never reused.
+	ID string `json:"id"`
+	// Name is unique within the namespace.
+	Name string `json:"name"`
+	// Namespace is the account's namespace.
+	Namespace string `json:"namespace"`
+	// Type is TypeUser or TypeService.
+	Type AccountType `json:"type"`
+	// Roles are the account's roles in its namespace.
+	Roles []string `json:"roles,omitempty"`
+	// Metadata is free-form string pairs.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Created is when the account was created.
+	Created time.Time `json:"created"`
+	// Disabled accounts may not log in and their tokens are refused.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// HasRole reports whether the account holds role r.
+func (a Account) HasRole(r string) bool { return slices.Contains(a.Roles, r) }
+
+// clone returns a copy sharing no memory with a.
+func (a Account) clone() Account {
+	a.Roles = slices.Clone(a.Roles)
+	a.Metadata = maps.Clone(a.Metadata)
+	return a
+}
+
+// Invite is one email address allowed to sign up.
+type Invite struct {
+	// Email is the lower-cased address.
+	Email string `json:"email"`
+	// Created is when the invite was added.
+	Created time.Time `json:"created"`
+	// CreatedBy is the name of the admin who added it.
+	CreatedBy string `json:"created_by"`
+}
+
+// Issued is the result of a login or a refresh.
+type Issued struct {
+	// Account the tokens belong to.
+	Account Account
+	// AccessToken is the signed JWT.
+	AccessToken string
+	// RefreshToken is the opaque value that obtains the next pair.
+	RefreshToken string
+	// Expiry is when the access token expires.
+	Expiry time.Time
+	// Created is when the pair was issued.
+	Created time.Time
+}

@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// MaxAccessTTL is the longest an access token may live. It also bounds how
+// long a retired signing key and a revocation must stay published.
+const MaxAccessTTL = 24 * time.Hour
+
+// Config tunes a Service. Start from DefaultConfig: a zero field means zero,
+// not "the default".
+type Config struct {
+	// DataDir is where a generated admin password is written, as
+	// <DataDir>/admin-password; required when AdminPassword is empty.
+	DataDir string
+	// AdminPassword is the bootstrap admin's password, used only when the
+	// admin account does not exist yet; empty generates one.
+	AdminPassword string
+	// AccessTTL is the default lifetime of an access token.
+	AccessTTL time.Duration
+	// RefreshTTL is the lifetime of each refresh token.
+	RefreshTTL time.Duration
+	// Hash is the cost of argon2id for new secrets.
+	Hash HashParams
+	// MaxFailures is how many failed logins one account may have in
+	// FailureWindow before further attempts are refused.
+	MaxFailures int
+	// FailureWindow is the period MaxFailures counts over.
+	FailureWindow time.Duration
+	// KeyPublishDelay is how long a new signing key is published before it
+	// signs, so that every verifier has fetched it first; more than the
+	// verifiers' poll interval.
+	KeyPublishDelay time.Duration
+	// KeyLifetime is how long a key signs before Run rotates it; zero never
+	// rotates automatically.
+	KeyLifetime time.Duration
+	// RefreshInterval is how often Run reloads the keys and revocations
+	// that other replicas may have written.
+	RefreshInterval time.Duration
+}
+
+// HashParams are argon2id's cost parameters.
+type HashParams struct {
+	// Time is the number of passes.
+	Time uint32
+	// MemoryKiB is the memory used, in KiB.
+	MemoryKiB uint32
+	// Threads is the parallelism.
+	Threads uint8
+}
+
+// DefaultHash is OWASP's argon2id recommendation of 19 MiB and two passes.
+var DefaultHash = HashParams{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
+
+// DefaultConfig returns the production settings.
+func DefaultConfig() Config {
+	return Config{
+		AccessTTL:       15 * time.Minute,
+		RefreshTTL:      30 * 24 * time.Hour,
+		Hash:            DefaultHash,
+		MaxFailures:     5,
+		FailureWindow:   time.Minute,
+		KeyPublishDelay: time.Minute,
+		KeyLifetime:     30 * 24 * time.Hour,
+		RefreshInterval: 5 * time.Second,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.AdminPassword == "" && c.DataDir == "":
+		return errors.New("a data dir is required to keep a generated admin password")
+	case c.AdminPassword != "" && len(c.AdminPassword) < minSecret:
+		return fmt.Errorf("admin password must be at least %d bytes", minSecret)
+	case c.AccessTTL <= 0 || c.AccessTTL > MaxAccessTTL:
+		return fmt.Errorf("access token lifetime %s must be positive and at most %s", c.AccessTTL, MaxAccessTTL)
+	case c.RefreshTTL < c.AccessTTL:
+		return fmt.Errorf("refresh token lifetime %s must be at least the access token lifetime", c.RefreshTTL)
+	case c.Hash.Time < 1 || c.Hash.MemoryKiB < 8*uint32(c.Hash.Threads) || c.Hash.Threads < 1:
+		return fmt.Errorf("argon2id parameters %+v are out of range", c.Hash)
+	case c.MaxFailures < 1 || c.FailureWindow <= 0:
+		return errors.New("login failure limit and window must be positive")
+	case c.KeyPublishDelay < 0 || c.KeyLifetime < 0:
+		return errors.New("key publish delay and lifetime must not be negative")
+	case c.RefreshInterval <= 0:
+		return errors.New("refresh interval must be positive")
+	}
+	return nil
+}
+
+// Deps are what a Service needs from the process it runs in.
+type Deps struct {
+	// Store reaches the store service as micro/auth.
+	Store Store
+	// Logger receives the service's logs.
+	Logger *slog.Logger
+	// Out receives a generated admin password, once; nil discards it, so
+	// only the file keeps it.
+	Out io.Writer
+	// Clock is the time source; nil means time.Now.
+	Clock func() time.Time
+}

@@ -1,0 +1,58 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// addInvite puts an email on the sign-up allowlist; admins of micro only.
+func (s *Service) addInvite(ctx context.Context, p principal, email string) (Invite, error) {
+	if !p.platformAdmin() {
+		return Invite{}, p.deny("manage invites", "micro")
+	}
+	by := p.Subject
+	if a, err := s.lookupID(ctx, p.Namespace, p.Subject); err == nil {
+		by = a.Name
+	}
+	inv := Invite{Email: email, Created: s.now().UTC(), CreatedBy: by}
+	if _, err := s.kv.put(ctx, tableInvites, email, inv, create(0)); err != nil {
+		if errors.Is(err, ErrAlreadyExists) {
+			return Invite{}, fmt.Errorf("invite of %q: %w", email, ErrAlreadyExists)
+		}
+		return Invite{}, err
+	}
+	s.logger.InfoContext(ctx, "invite added", "by", p.String())
+	return inv, nil
+}
+
+// removeInvite takes an email off the allowlist; admins of micro only.
+func (s *Service) removeInvite(ctx context.Context, p principal, email string) error {
+	if !p.platformAdmin() {
+		return p.deny("manage invites", "micro")
+	}
+	if err := s.kv.del(ctx, tableInvites, email, nil); err != nil {
+		return notFound(err, "invite of %q", email)
+	}
+	return nil
+}
+
+// listInvites returns the allowlist by email; admins of micro only.
+func (s *Service) listInvites(ctx context.Context, p principal) ([]Invite, error) {
+	if !p.platformAdmin() {
+		return nil, p.deny("manage invites", "micro")
+	}
+	recs, err := s.kv.scanAll(ctx, tableInvites, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Invite, 0, len(recs))
+	for _, r := range recs {
+		var inv Invite
+		if err := unmarshal(r.value, &inv); err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, nil
+}

@@ -1,0 +1,230 @@
+package auth
+
+import (
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"m3o.dev/pkg/token"
+)
+
+// keyRecord is a signing key as kept in the _auth database. The private key
+// sits there in the clear: only the auth service may open _auth.
+type keyRecord struct {
+	Kid        string    `json:"kid"`
+	Seed       []byte    `json:"seed"`
+	Created    time.Time `json:"created"`
+	ActiveFrom time.Time `json:"active_from"`
+	version    uint64
+	priv       ed25519.PrivateKey
+}
+
+// public returns the key's public half.
+func (k keyRecord) public() ed25519.PublicKey { return k.priv.Public().(ed25519.PublicKey) }
+
+// PublicKey is a published verification key.
+type PublicKey struct {
+	// Kid names the key in the tokens it signs.
+	Kid string
+	// Key is the Ed25519 public key.
+	Key ed25519.PublicKey
+	// NotAfter is when the last token the key signed expires; zero while
+	// the key signs or is about to.
+	NotAfter time.Time
+}
+
+// KeyManager keeps the signing keys. The newest key whose ActiveFrom has
+// passed signs; a key rotated out stays published until MaxAccessTTL after
+// its successor took over, which outlives every token it signed. A new key
+// is published KeyPublishDelay before it signs, so that verifiers polling
+// PublicKeys know it before they meet it.
+//
+// Replicas share the keys through the store: each reloads them every
+// RefreshInterval, and any of them may rotate. It is safe for concurrent
+// use.
+type KeyManager struct {
+	kv     kv
+	now    func() time.Time
+	delay  time.Duration
+	logger *slog.Logger
+	set    *token.KeySet
+
+	mu   sync.RWMutex
+	keys []keyRecord // by ActiveFrom, then Kid
+}
+
+func newKeyManager(k kv, now func() time.Time, delay time.Duration, logger *slog.Logger) *KeyManager {
+	return &KeyManager{kv: k, now: now, delay: delay, logger: logger, set: token.NewKeySet()}
+}
+
+// KeySet returns the key set of every published key, kept current by Load
+// and Rotate.
+func (m *KeyManager) KeySet() *token.KeySet { return m.set }
+
+// Load reads the keys from the store, creating the first one when there
+// are none, and forgets those whose tokens have all expired.
+func (m *KeyManager) Load(ctx context.Context) error {
+	recs, err := m.kv.scanAll(ctx, tableKeys, "")
+	if err != nil {
+		return fmt.Errorf("load keys: %w", err)
+	}
+	keys := make([]keyRecord, 0, len(recs))
+	for _, r := range recs {
+		k, err := decodeKey(r)
+		if err != nil {
+			m.logger.ErrorContext(ctx, "skip unreadable signing key", "key", r.key, "error", err)
+			continue
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		k, err := m.add(ctx, m.now())
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	m.install(ctx, keys)
+	return nil
+}
+
+// Rotate creates a new signing key that signs from KeyPublishDelay on, and
+// returns its id. The current key keeps signing until then, and verifying
+// for MaxAccessTTL after.
+func (m *KeyManager) Rotate(ctx context.Context) (string, error) {
+	k, err := m.add(ctx, m.now().Add(m.delay))
+	if err != nil {
+		return "", err
+	}
+	m.mu.RLock()
+	keys := append(slices.Clone(m.keys), k)
+	m.mu.RUnlock()
+	m.install(ctx, keys)
+	m.logger.InfoContext(ctx, "signing key rotated", "kid", k.Kid, "active_from", k.ActiveFrom)
+	return k.Kid, nil
+}
+
+// add creates and stores a key that signs from activeFrom.
+func (m *KeyManager) add(ctx context.Context, activeFrom time.Time) (keyRecord, error) {
+	kid, priv, err := token.GenerateKey()
+	if err != nil {
+		return keyRecord{}, err
+	}
+	k := keyRecord{Kid: kid, Seed: priv.Seed(), Created: m.now(), ActiveFrom: activeFrom, priv: priv}
+	if k.version, err = m.kv.put(ctx, tableKeys, kid, k, create(0)); err != nil {
+		return keyRecord{}, fmt.Errorf("store key %s: %w", kid, err)
+	}
+	return k, nil
+}
+
+// install makes keys the current set: it drops and deletes those past
+// their NotAfter and publishes the rest.
+func (m *KeyManager) install(ctx context.Context, keys []keyRecord) {
+	slices.SortFunc(keys, func(a, b keyRecord) int {
+		return cmp.Or(a.ActiveFrom.Compare(b.ActiveFrom), cmp.Compare(a.Kid, b.Kid))
+	})
+	now := m.now()
+	live := keys[:0:0]
+	public := make(map[string]ed25519.PublicKey, len(keys))
+	for i, k := range keys {
+		if na := notAfter(keys, i, now); !na.IsZero() && !now.Before(na) {
+			m.forget(ctx, k)
+			continue
+		}
+		live = append(live, k)
+		public[k.Kid] = k.public()
+	}
+	m.mu.Lock()
+	m.keys = live
+	m.mu.Unlock()
+	m.set.Replace(public)
+}
+
+// forget deletes an expired key from the store; another replica may have
+// done it already, and a failure only leaves it for the next Load.
+func (m *KeyManager) forget(ctx context.Context, k keyRecord) {
+	err := m.kv.del(ctx, tableKeys, k.Kid, &k.version)
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
+		m.logger.WarnContext(ctx, "delete expired signing key", "kid", k.Kid, "error", err)
+	}
+}
+
+// notAfter is when the last token signed by keys[i] expires: MaxAccessTTL
+// after the next key took over. It is zero while no later key signs yet.
+func notAfter(keys []keyRecord, i int, now time.Time) time.Time {
+	if i+1 >= len(keys) || keys[i+1].ActiveFrom.After(now) {
+		return time.Time{}
+	}
+	return keys[i+1].ActiveFrom.Add(MaxAccessTTL)
+}
+
+// Signer returns a signer for the key that signs now.
+func (m *KeyManager) Signer() (*token.Signer, error) {
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, k := range slices.Backward(m.keys) {
+		if !k.ActiveFrom.After(now) {
+			return token.NewSigner(k.Kid, k.priv), nil
+		}
+	}
+	return nil, errors.New("no signing key is active")
+}
+
+// Published returns every key that may verify a live token.
+func (m *KeyManager) Published() []PublicKey {
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]PublicKey, 0, len(m.keys))
+	for i, k := range m.keys {
+		na := notAfter(m.keys, i, now)
+		if !na.IsZero() && !now.Before(na) {
+			continue
+		}
+		out = append(out, PublicKey{Kid: k.Kid, Key: k.public(), NotAfter: na})
+	}
+	return out
+}
+
+// SigningAge returns how long the current signing key has signed, for
+// automatic rotation.
+func (m *KeyManager) SigningAge() time.Duration {
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, k := range slices.Backward(m.keys) {
+		if !k.ActiveFrom.After(now) {
+			return now.Sub(k.ActiveFrom)
+		}
+	}
+	return 0
+}
+
+// pending reports whether a key waits to sign, so that automatic rotation
+// does not stack one rotation on another.
+func (m *KeyManager) pending() bool {
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.keys) > 0 && m.keys[len(m.keys)-1].ActiveFrom.After(now)
+}
+
+func decodeKey(r record) (keyRecord, error) {
+	var k keyRecord
+	if err := unmarshal(r.value, &k); err != nil {
+		return keyRecord{}, err
+	}
+	if len(k.Seed) != ed25519.SeedSize || k.Kid == "" {
+		return keyRecord{}, errors.New("malformed key record")
+	}
+	k.version = r.version
+	k.priv = ed25519.NewKeyFromSeed(k.Seed)
+	return k, nil
+}

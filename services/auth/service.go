@@ -1,0 +1,153 @@
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"m3o.dev/pkg/grpcserver"
+	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/token"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+)
+
+// Service is the auth service. Its handlers live on four small types, one
+// per gRPC service of m3o.auth.v1, that share it.
+type Service struct {
+	cfg         Config
+	kv          kv
+	logger      *slog.Logger
+	out         io.Writer
+	now         func() time.Time
+	hasher      *hasher
+	limiter     *failureLimiter
+	keys        *KeyManager
+	revocations *revocations
+	verifier    *token.Verifier
+}
+
+// New returns a Service over the store in deps. It loads the signing keys
+// and revocations, creating the first key if there is none, and bootstraps
+// the micro namespace and its admin account on first start.
+func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("auth config: %w", err)
+	}
+	if deps.Store == nil {
+		return nil, errors.New("auth: no store client")
+	}
+	s := &Service{cfg: cfg, kv: kv{store: deps.Store}, logger: deps.Logger, out: deps.Out, now: deps.Clock}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	h, err := newHasher(cfg.Hash)
+	if err != nil {
+		return nil, err
+	}
+	s.hasher = h
+	s.limiter = newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, s.now)
+	s.keys = newKeyManager(s.kv, s.now, cfg.KeyPublishDelay, s.logger)
+	s.revocations = newRevocations(s.kv, s.now)
+	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return s, nil
+}
+
+// Register registers every service of m3o.auth.v1 on r. SignupService
+// answers Unimplemented until sign-up is built.
+func (s *Service) Register(r grpc.ServiceRegistrar) {
+	authv1.RegisterAuthServiceServer(r, &authServer{s: s})
+	authv1.RegisterAccountsServiceServer(r, &accountsServer{s: s})
+	authv1.RegisterRulesServiceServer(r, &rulesServer{s: s})
+	authv1.RegisterInviteServiceServer(r, &inviteServer{s: s})
+	authv1.RegisterSignupServiceServer(r, authv1.UnimplementedSignupServiceServer{})
+}
+
+// Authenticator returns the authenticator for the auth service's own
+// server: it verifies bearer tokens with the service's keys and consults
+// revocations directly, and lets the public methods through without one.
+func (s *Service) Authenticator() *identity.Authenticator {
+	return identity.NewAuthenticator(s.verifier,
+		identity.WithLogger(s.logger),
+		identity.WithPublicMethods(
+			authv1.AuthService_Token_FullMethodName,
+			authv1.AuthService_PublicKeys_FullMethodName,
+			authv1.SignupService_SendVerificationEmail_FullMethodName,
+			authv1.SignupService_Verify_FullMethodName,
+			authv1.SignupService_CompleteSignup_FullMethodName,
+		))
+}
+
+// Server returns a gRPC server serving s over tls, a server configuration
+// from the platform CA (mtls.Bundle.ServerConfig), with the authenticator
+// installed. A process embedding the auth service calls it, then Serve.
+func (s *Service) Server(tlsConfig *tls.Config) *grpcserver.Server {
+	a := s.Authenticator()
+	srv := grpcserver.New(grpcserver.Options{
+		TLS:    tlsConfig,
+		Logger: s.logger,
+		Unary:  []grpc.UnaryServerInterceptor{a.UnaryInterceptor()},
+		Stream: []grpc.StreamServerInterceptor{a.StreamInterceptor()},
+	})
+	s.Register(srv.GRPC())
+	return srv
+}
+
+// Keys returns the key manager, whose Rotate starts a key rotation.
+func (s *Service) Keys() *KeyManager { return s.keys }
+
+// Verifier returns the verifier the service checks tokens with.
+func (s *Service) Verifier() *token.Verifier { return s.verifier }
+
+// Run reloads the keys and revocations every RefreshInterval, picking up
+// what other replicas wrote, and rotates the signing key when it is older
+// than KeyLifetime. It returns when ctx is done.
+func (s *Service) Run(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.RefreshInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
+				s.logger.WarnContext(ctx, "refresh keys and revocations", "error", err)
+			}
+		}
+	}
+}
+
+// maintain is one round of Run.
+func (s *Service) maintain(ctx context.Context) error {
+	if err := s.reload(ctx); err != nil {
+		return err
+	}
+	if s.cfg.KeyLifetime > 0 && s.keys.SigningAge() >= s.cfg.KeyLifetime && !s.keys.pending() {
+		if _, err := s.keys.Rotate(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reload reads the keys and revocations from the store.
+func (s *Service) reload(ctx context.Context) error {
+	if err := s.keys.Load(ctx); err != nil {
+		return err
+	}
+	return s.revocations.load(ctx)
+}

@@ -1,0 +1,64 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Fixed messages for errors whose detail the caller must not learn.
+const (
+	msgBadCredentials  = "invalid credentials"
+	msgRateLimited     = "too many failed attempts for this account; try again in a minute"
+	msgUnauthenticated = "the token is invalid, expired or revoked; log in again"
+	msgUnavailable     = "the auth service cannot reach its store; try again"
+	msgInternal        = "internal error"
+)
+
+// toStatus is the one place that chooses gRPC codes. Domain errors map by
+// errors.Is; anything unexpected is logged here and reaches the client as
+// Internal with a generic message. Messages of the remaining codes are
+// composed by this package and name only what the caller sent.
+func (s *Service) toStatus(ctx context.Context, err error) error {
+	var inv *InvalidError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &inv):
+		st := status.New(codes.InvalidArgument, inv.Error())
+		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: inv.Violations}); derr == nil {
+			st = d
+		}
+		return st.Err()
+	case errors.Is(err, ErrBadCredentials):
+		return status.Error(codes.Unauthenticated, msgBadCredentials)
+	case errors.Is(err, ErrUnauthenticated):
+		return status.Error(codes.Unauthenticated, msgUnauthenticated)
+	case errors.Is(err, ErrRateLimited):
+		return status.Error(codes.ResourceExhausted, msgRateLimited)
+	case errors.Is(err, ErrPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error())
+	case errors.Is(err, ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, ErrAlreadyExists):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, ErrBuiltin), errors.Is(err, ErrFailedPrecondition):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, ErrConflict):
+		return status.Error(codes.Aborted, "a concurrent update won; retry")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "the call was canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "the call's deadline passed")
+	case errors.Is(err, ErrUnavailable):
+		s.logger.WarnContext(ctx, "store unavailable", slog.Any("error", err))
+		return status.Error(codes.Unavailable, msgUnavailable)
+	default:
+		s.logger.ErrorContext(ctx, "unexpected error", slog.Any("error", err))
+		return status.Error(codes.Internal, msgInternal)
+	}
+}
