@@ -151,6 +151,14 @@ func describeStatus(st *status.Status, s scope) *failure {
 		f.exit, f.message = ExitNotFound, fmt.Sprintf("Not found in env '%s'%s: %s", env.Name, forNamespace(s), msg)
 	case codes.InvalidArgument, codes.OutOfRange:
 		f.message = fmt.Sprintf("Invalid request to env '%s': %s", env.Name, withViolations(st, msg))
+	case codes.AlreadyExists:
+		f.message = fmt.Sprintf("Already exists in env '%s'%s: %s", env.Name, forNamespace(s), msg)
+	case codes.Aborted:
+		f.message = fmt.Sprintf("Conflict in env '%s'%s: %s", env.Name, forNamespace(s), msg)
+	case codes.ResourceExhausted:
+		f.message = fmt.Sprintf("Quota or rate limit reached in env '%s'%s: %s", env.Name, forNamespace(s), msg)
+	case codes.Unimplemented:
+		f.message = fmt.Sprintf("Env '%s' does not support this command; it may run an older release: %s", env.Name, msg)
 	case codes.Unavailable:
 		f.message = unreachable(env)
 	case codes.DeadlineExceeded:
