@@ -109,6 +109,16 @@ type Query struct {
 	Desc bool
 	// KeysOnly leaves Value and Metadata out of the records returned.
 	KeysOnly bool
+	// MaxBytes, when positive, ends the page early, with More set, before
+	// the record that would take the Size of the records returned past it.
+	// The first record is always returned, whatever its size.
+	MaxBytes int64
+}
+
+// Fits reports whether a page already holding n records of used bytes has
+// room for rec under q.MaxBytes. Backends call it before adding each record.
+func (q Query) Fits(n int, used int64, rec Record) bool {
+	return q.MaxBytes <= 0 || n == 0 || used+rec.Size() <= q.MaxBytes
 }
 
 // Page is one answer of Scan.

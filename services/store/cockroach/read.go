@@ -48,33 +48,51 @@ func (b *Backend) Scan(ctx context.Context, t store.Table, q store.Query) (store
 		if err != nil {
 			return err
 		}
-		page.Records, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Record, error) {
-			if q.KeysOnly {
-				var key []byte
-				err := row.Scan(&key)
-				return store.Record{Key: string(key)}, err
-			}
-			return scanKeyedRecord(row)
-		})
+		page, err = collectPage(rows, q)
 		return err
 	})
 	if err != nil {
 		return store.Page{}, fmt.Errorf("scan %s: %w", t, err)
 	}
-	if len(page.Records) > q.Limit {
-		page.Records, page.More = page.Records[:q.Limit], true
-	}
 	return page, nil
 }
 
-// scanKeyedRecord reads key, value, metadata, version and expires_at.
-func scanKeyedRecord(row pgx.CollectableRow) (store.Record, error) {
+// collectPage reads the rows of a Scan into a page, stopping as soon as the
+// page is full so that no more large values are read than are returned.
+func collectPage(rows pgx.Rows, q store.Query) (store.Page, error) {
+	defer rows.Close()
+	var (
+		page store.Page
+		used int64
+	)
+	for rows.Next() {
+		rec, err := scanRow(rows, q.KeysOnly)
+		if err != nil {
+			return store.Page{}, err
+		}
+		if len(page.Records) == q.Limit || !q.Fits(len(page.Records), used, rec) {
+			page.More = true
+			break
+		}
+		page.Records = append(page.Records, rec)
+		used += rec.Size()
+	}
+	rows.Close()
+	return page, rows.Err()
+}
+
+// scanRow reads one row of a Scan.
+func scanRow(rows pgx.Rows, keysOnly bool) (store.Record, error) {
 	var key []byte
-	var rest recordColumns
-	if err := row.Scan(&key, &rest.value, &rest.md, &rest.version, &rest.expires); err != nil {
+	if keysOnly {
+		err := rows.Scan(&key)
+		return store.Record{Key: string(key)}, err
+	}
+	var c recordColumns
+	if err := rows.Scan(&key, &c.value, &c.md, &c.version, &c.expires); err != nil {
 		return store.Record{}, err
 	}
-	return rest.record(string(key))
+	return c.record(string(key))
 }
 
 // recordColumns are the scanned columns of one record.

@@ -65,13 +65,19 @@ func (b *Backend) Scan(_ context.Context, t store.Table, q store.Query) (store.P
 		slices.Reverse(keys)
 	}
 	keys = keys[min(q.Offset, len(keys)):]
-	page := store.Page{More: len(keys) > q.Limit}
-	for _, k := range keys[:min(q.Limit, len(keys))] {
+	var page store.Page
+	var used int64
+	for _, k := range keys {
 		rec := clone(b.tables[t][k])
 		if q.KeysOnly {
 			rec = store.Record{Key: k}
 		}
+		if len(page.Records) == q.Limit || !q.Fits(len(page.Records), used, rec) {
+			page.More = true
+			break
+		}
 		page.Records = append(page.Records, rec)
+		used += rec.Size()
 	}
 	return page, nil
 }

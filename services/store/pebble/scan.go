@@ -24,6 +24,7 @@ func (b *Backend) Scan(_ context.Context, t store.Table, q store.Query) (page st
 	}
 	defer func() { err = errors.Join(err, it.Close()) }()
 	now, skip := b.now(), q.Offset
+	var used int64
 	for valid := first(it, q.Desc); valid; valid = next(it, q.Desc) {
 		rec, ok, err := matchRecord(it, prefix, q, now)
 		switch {
@@ -34,11 +35,12 @@ func (b *Backend) Scan(_ context.Context, t store.Table, q store.Query) (page st
 		case skip > 0:
 			skip--
 			continue
-		case len(page.Records) == q.Limit:
+		case len(page.Records) == q.Limit || !q.Fits(len(page.Records), used, rec):
 			page.More = true
 			return page, nil
 		}
 		page.Records = append(page.Records, rec)
+		used += rec.Size()
 	}
 	return page, nil
 }

@@ -45,6 +45,11 @@ func testScan(t *testing.T, e *env) {
 		{"after descending", store.Query{After: "b", Desc: true, Limit: 100}, []string{"ab", "a/2", "a/1", "a"}, false},
 		{"after within prefix", store.Query{Prefix: "a", After: "a", Limit: 2}, []string{"a/1", "a/2"}, true},
 		{"after last", store.Query{After: "c", Limit: 100}, nil, false},
+		// Sizes are key plus value: a is 1+3 bytes, a/1 is 3+5.
+		{"max bytes", store.Query{Limit: 100, MaxBytes: 12}, []string{"a", "a/1"}, true},
+		{"max bytes below one record", store.Query{Limit: 100, MaxBytes: 1}, []string{"a"}, true},
+		{"max bytes to spare", store.Query{Prefix: "b/", Limit: 100, MaxBytes: 20}, []string{"b/1", "b/2"}, false},
+		{"max bytes descending", store.Query{Prefix: "a/", Limit: 100, MaxBytes: 10, Desc: true}, []string{"a/2"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

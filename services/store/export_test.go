@@ -1,0 +1,4 @@
+package store
+
+// SweepAll exposes sweepAll to the external tests.
+var SweepAll = sweepAll
