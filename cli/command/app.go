@@ -100,7 +100,7 @@ func globalFlags() []cli.Flag {
 // before checks the global flags before any command runs.
 func (a *app) before(c *cli.Context) error {
 	switch format := c.String("output"); format {
-	case outputTable:
+	case outputTable, "":
 	case outputJSON:
 		a.out.json = true
 	default:

@@ -13,19 +13,21 @@ import (
 // front of the first command. urfave/cli v2 stops parsing flags at the first
 // positional argument and knows global flags only before the command, while
 // people write 'micro store read KEY --prefix' and
-// 'micro store list --output json'. Everything after "--" stays positional.
+// 'micro store list --output json'. Everything after "--" stays positional,
+// and so do the positional arguments before it, which "--" then precedes.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 || args[len(args)-1] == "--generate-bash-completion" {
 		return args
 	}
 	segments := [][]string{nil} // segments[0] holds the global flags
-	var positional []string
+	var positional, terminator []string
 	commands, flags := app.Commands, app.Flags
 	for i := 1; i < len(args); i++ {
 		arg := args[i]
 		switch {
 		case arg == "--":
-			positional = append(positional, args[i:]...)
+			terminator = []string{"--"}
+			positional = append(positional, args[i+1:]...)
 			i = len(args)
 		case isFlag(arg):
 			seg, n := flagPlace(arg, flags, app.Flags, len(segments)-1)
@@ -44,7 +46,7 @@ func interspersed(app *cli.App, args []string) []string {
 	for _, seg := range segments {
 		out = append(out, seg...)
 	}
-	return append(out, positional...)
+	return append(append(out, terminator...), positional...)
 }
 
 // isFlag reports whether arg is a flag rather than a value; "-" alone is the

@@ -133,6 +133,14 @@ func (p *Platform) FailWith(err error) {
 	p.fail = err
 }
 
+// RevokeRefresh revokes the live refresh token, as an admin revoking a
+// login would.
+func (p *Platform) RevokeRefresh() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refresh = ""
+}
+
 // Refreshes returns how many refresh tokens have been exchanged.
 func (p *Platform) Refreshes() int {
 	p.mu.Lock()

@@ -1,0 +1,120 @@
+package command
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTables runs commands in order against one platform and checks what a
+// person sees.
+func TestTables(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	steps := []struct {
+		args  []string
+		stdin string
+		want  string // a regular expression the whole stdout must match
+	}{
+		{[]string{"store", "write", "greeting", "hello world"}, "", `^Wrote "greeting" at version 1\.\n$`},
+		{[]string{"store", "read", "greeting"}, "", `^hello world\n$`},
+		{[]string{"store", "write", "notes/1", "-", "--ttl", "1h"}, "line one\nline two\n", `^Wrote "notes/1" at version 1\.\n$`},
+		{[]string{"store", "read", "notes/1"}, "", `^line one\nline two\n$`},
+		{[]string{"store", "read", "notes/", "--prefix"}, "", `^KEY +VALUE +VERSION +EXPIRES\nnotes/1 +line one\\nline two\\n +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d *\n$`},
+		{[]string{"store", "list"}, "", `^KEY\ngreeting\nnotes/1\n$`},
+		{[]string{"store", "delete", "greeting"}, "", `^Deleted "greeting"\.\n$`},
+		{[]string{"store", "databases"}, "", `^DATABASE\nmicro\n$`},
+		{[]string{"config", "set", "db", `{"user":"ann","port":5432}`}, "", `^Set db \(version 1\)\.\n$`},
+		{[]string{"config", "get", "db"}, "", `^\{\n  "user": "ann",\n  "port": 5432\n\}\n$`},
+		{[]string{"config", "set", "greeting", "hello"}, "", `^Set greeting \(version 2\)\.\n$`},
+		{[]string{"config", "get", "greeting"}, "", `^hello\n$`},
+		{[]string{"config", "rollback", "1"}, "", `^Rolled back to version 1 as version 3\.\n$`},
+		{[]string{"services"}, "", `^NAME +VERSION +NODES +ADDRESSES\nhello +latest +1 +127\.0\.0\.1:40001\n$`},
+		{[]string{"auth", "rules", "list"}, "", `^ID +SCOPE +RESOURCE +ACCESS +PRIORITY +BUILTIN\nbuiltin-namespace +any account +\*:\*:\* +grant +0 +true\n$`},
+		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +builtin-namespace \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
+		{[]string{"auth", "accounts", "create", "carol", "--password", "s3cret-enough"}, "", `^Created account carol in namespace 'micro'\.\n$`},
+		{[]string{"auth", "accounts", "list"}, "", `^NAME +NAMESPACE +TYPE +ROLES +STATUS +CREATED\nadmin +micro +user +admin +active .*\ncarol +micro +user +\S+ +active .*\n$`},
+	}
+	for _, s := range steps {
+		r := h.runIn(s.stdin, s.args...)
+		if r.code != ExitOK {
+			t.Fatalf("micro %s = exit %d (%q), want 0", strings.Join(s.args, " "), r.code, r.stderr)
+		}
+		if !regexp.MustCompile(s.want).MatchString(r.stdout) {
+			t.Errorf("micro %s = %q, want it to match %q", strings.Join(s.args, " "), r.stdout, s.want)
+		}
+	}
+}
+
+func TestStoreWriteFromStdinAndFlags(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	h.mustRun("store", "write", "k", "v1")
+	r := h.runIn("binary\x00value", "store", "write", "k", "-", "--if-version", "1", "--metadata", "a=b", "--metadata", "c=d=e", "--ttl", "1h")
+	if r.code != ExitOK {
+		t.Fatalf("micro store write - = exit %d (%q), want 0", r.code, r.stderr)
+	}
+	rec := h.p.Record("k")
+	if got := string(rec.GetValue()); got != "binary\x00value" {
+		t.Errorf("stored value = %q, want stdin %q", got, "binary\x00value")
+	}
+	if got := rec.GetMetadata(); got["a"] != "b" || got["c"] != "d=e" {
+		t.Errorf("stored metadata = %v, want a=b and c=d=e", got)
+	}
+	if exp := rec.GetExpiresAt().AsTime(); time.Until(exp) < 59*time.Minute {
+		t.Errorf("stored expiry = %v, want about an hour from now", exp)
+	}
+}
+
+func TestAccountsCreateGeneratesPassword(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	r := h.mustRun("auth", "accounts", "create", "bob", "-o", "json")
+	var out struct {
+		Account  struct{ Name string } `json:"account"`
+		Password string                `json:"password"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("micro auth accounts create -o json = %q: %v", r.stdout, err)
+	}
+	if out.Account.Name != "bob" || len(out.Password) < 16 {
+		t.Errorf("created %q with password %q, want bob with a long generated password", out.Account.Name, out.Password)
+	}
+	if got := h.p.Secret("bob"); got != out.Password {
+		t.Errorf("platform got secret %q, want the printed password %q", got, out.Password)
+	}
+	r = h.mustRun("auth", "accounts", "create", "eve", "--password", "chosen-by-eve")
+	if strings.Contains(r.stdout, "chosen-by-eve") {
+		t.Errorf("micro auth accounts create --password printed the password: %q", r.stdout)
+	}
+}
+
+func TestEnvCommands(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	steps := []struct {
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{[]string{"env"}, ExitOK, `(?m)^\*  test +` + regexp.QuoteMeta(h.p.Addr) + ` +.+ +admin \(micro\)$`},
+		{[]string{"env", "set", "platform"}, ExitOK, `^Env 'platform' \(api\.m3o\.dev:443\) is now current\.\n$`},
+		{[]string{"env"}, ExitOK, `(?m)^\*  platform +api\.m3o\.dev:443 +- +-$`},
+		{[]string{"env", "set", "nope"}, ExitNotFound, `^$`},
+		{[]string{"env", "del", "platform"}, ExitError, `^$`},
+		{[]string{"env", "add", "test", "h:1"}, ExitError, `^$`},
+		{[]string{"env", "del", "test"}, ExitOK, `^Deleted env 'test' and forgot its login\.\n$`},
+		{[]string{"env", "del", "test"}, ExitNotFound, `^$`},
+	}
+	for _, s := range steps {
+		r := h.run(s.args...)
+		if r.code != s.wantCode || !regexp.MustCompile(s.want).MatchString(r.stdout) {
+			t.Errorf("micro %s = exit %d, %q (stderr %q), want %d, matching %q", strings.Join(s.args, " "), r.code, r.stdout, r.stderr, s.wantCode, s.want)
+		}
+	}
+	if _, ok := h.session("test"); ok {
+		t.Errorf("session of a deleted env = present, want forgotten")
+	}
+}
