@@ -1,0 +1,159 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	storev1 "m3o.dev/proto/m3o/store/v1"
+)
+
+// rpcs calls every StoreService RPC against one database. Writes and
+// deletes aim at the key the setup stored, so that a leak would show.
+var rpcs = []struct {
+	name string
+	call func(ctx context.Context, c storev1.StoreServiceClient, db string) error
+}{
+	{"Read", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Read(ctx, &storev1.ReadRequest{Database: db, Key: "k"})
+		return err
+	}},
+	{"Read prefix", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Read(ctx, &storev1.ReadRequest{Database: db, Prefix: true})
+		return err
+	}},
+	{"Read suffix", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Read(ctx, &storev1.ReadRequest{Database: db, Key: "k", Suffix: true})
+		return err
+	}},
+	{"Write", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Write(ctx, &storev1.WriteRequest{Database: db, Record: &storev1.Record{Key: "k", Value: []byte("stolen")}})
+		return err
+	}},
+	{"Write new key", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Write(ctx, &storev1.WriteRequest{Database: db, Record: &storev1.Record{Key: "planted", Value: []byte("x")}})
+		return err
+	}},
+	{"Delete", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Delete(ctx, &storev1.DeleteRequest{Database: db, Key: "k"})
+		return err
+	}},
+	{"List", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.List(ctx, &storev1.ListRequest{Database: db})
+		return err
+	}},
+	{"Tables", func(ctx context.Context, c storev1.StoreServiceClient, db string) error {
+		_, err := c.Tables(ctx, &storev1.TablesRequest{Database: db})
+		return err
+	}},
+}
+
+// TestIsolation runs every RPC as callers against databases they may not
+// open, and checks that each is refused and nothing was read or changed.
+func TestIsolation(t *testing.T) {
+	e := start(t, 0)
+	ctx := t.Context()
+	tenantA := e.user(t, "tenant-a", "developer")
+	tenantB := e.user(t, "tenant-b", "developer")
+	authSvc := e.core(t, "auth")
+	admin := e.user(t, "micro", "admin")
+	for _, s := range []struct {
+		c  storev1.StoreServiceClient
+		db string
+	}{{tenantA, ""}, {tenantB, ""}, {authSvc, "_auth"}, {authSvc, ""}} {
+		if _, err := s.c.Write(ctx, &storev1.WriteRequest{Database: s.db, Record: &storev1.Record{Key: "k", Value: []byte("mine")}}); err != nil {
+			t.Fatalf("setup Write(%q) = %v", s.db, err)
+		}
+	}
+
+	denied := []struct {
+		name   string
+		client storev1.StoreServiceClient
+		db     string
+	}{
+		{"tenant A on tenant B", tenantA, "tenant-b"},
+		{"tenant A on _auth", tenantA, "_auth"},
+		{"tenant A on micro", tenantA, "micro"},
+		{"tenant A's service on tenant B", e.dial(t, "tenant-a", "greeter"), "tenant-b"},
+		{"tenant A's service on _auth", e.dial(t, "tenant-a", "greeter"), "_auth"},
+		{"tenant service named auth on _auth", e.dial(t, "tenant-a", "auth"), "_auth"},
+		{"config on _auth", e.core(t, "config"), "_auth"},
+		{"auth on a tenant", authSvc, "tenant-b"},
+		{"admin on _auth", admin, "_auth"},
+		{"plain micro account on tenant B", e.user(t, "micro", "developer"), "tenant-b"},
+		{"plain micro account on _auth", e.user(t, "micro", "developer"), "_auth"},
+		{"account named like the service", e.user(t, "auth", "admin"), "_auth"},
+	}
+	for _, d := range denied {
+		for _, r := range rpcs {
+			t.Run(d.name+"/"+r.name, func(t *testing.T) {
+				if err := r.call(ctx, d.client, d.db); status.Code(err) != codes.PermissionDenied {
+					t.Errorf("%s(%q) = %v, want PermissionDenied", r.name, d.db, err)
+				}
+			})
+		}
+	}
+
+	allowed := []struct {
+		name   string
+		client storev1.StoreServiceClient
+		db     string
+	}{
+		{"tenant A on its own", tenantA, "tenant-a"},
+		{"tenant A by default", tenantA, ""},
+		{"auth on _auth", authSvc, "_auth"},
+		{"admin on tenant B", admin, "tenant-b"},
+	}
+	for _, a := range allowed {
+		t.Run(a.name, func(t *testing.T) {
+			if err := rpcs[0].call(ctx, a.client, a.db); err != nil {
+				t.Errorf("Read(%q) = %v, want nil", a.db, err)
+			}
+		})
+	}
+
+	t.Run("nothing changed", func(t *testing.T) {
+		for _, s := range []struct {
+			c  storev1.StoreServiceClient
+			db string
+		}{{tenantB, ""}, {authSvc, "_auth"}} {
+			resp, err := s.c.Read(ctx, &storev1.ReadRequest{Database: s.db, Prefix: true})
+			if err != nil {
+				t.Fatalf("Read(%q, all) = %v", s.db, err)
+			}
+			recs := resp.GetRecords()
+			if len(recs) != 1 || recs[0].GetKey() != "k" || string(recs[0].GetValue()) != "mine" || recs[0].GetVersion() != 1 {
+				t.Errorf("Read(%q, all) = %v, want only k = \"mine\" at version 1", s.db, recs)
+			}
+		}
+	})
+
+	t.Run("Databases", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			client storev1.StoreServiceClient
+			want   []string
+		}{
+			{"tenant", tenantA, []string{"tenant-a"}},
+			{"tenant without records", e.user(t, "tenant-c", "developer"), nil},
+			{"core service", authSvc, []string{"_auth", "micro"}},
+			{"other core service", e.core(t, "config"), []string{"micro"}},
+			{"admin", admin, []string{"micro", "tenant-a", "tenant-b"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				resp, err := tt.client.Databases(ctx, &storev1.DatabasesRequest{})
+				if err != nil {
+					t.Fatalf("Databases() = %v", err)
+				}
+				if diff := cmp.Diff(tt.want, resp.GetDatabases(), cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("Databases() mismatch (-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
+}
