@@ -98,13 +98,19 @@ func (m *KeyManager) Load(ctx context.Context) error {
 // returns its id. The current key keeps signing until then, and verifying
 // for MaxAccessTTL after.
 func (m *KeyManager) Rotate(ctx context.Context) (string, error) {
-	k, err := m.add(ctx, m.now().Add(m.delay))
+	m.mu.RLock()
+	keys := slices.Clone(m.keys)
+	m.mu.RUnlock()
+	activeFrom := m.now().Add(m.delay)
+	if n := len(keys); n > 0 && !activeFrom.After(keys[n-1].ActiveFrom) {
+		// The newest key must win the ordering, even on a coarse clock.
+		activeFrom = keys[n-1].ActiveFrom.Add(time.Microsecond)
+	}
+	k, err := m.add(ctx, activeFrom)
 	if err != nil {
 		return "", err
 	}
-	m.mu.RLock()
-	keys := append(slices.Clone(m.keys), k)
-	m.mu.RUnlock()
+	keys = append(keys, k)
 	m.install(ctx, keys)
 	m.logger.InfoContext(ctx, "signing key rotated", "kid", k.Kid, "active_from", k.ActiveFrom)
 	return k.Kid, nil

@@ -86,7 +86,8 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, ttl time.Duration
 		return Issued{}, ErrBadCredentials
 	}
 	a, err := s.lookupID(ctx, fam.Namespace, fam.AccountID)
-	if errors.Is(err, ErrNotFound) || err == nil && (a.Disabled || fam.Created.Before(a.RefreshNotBefore)) {
+	// A login in the very instant of a revocation counts as before it.
+	if errors.Is(err, ErrNotFound) || err == nil && (a.Disabled || !fam.Created.After(a.RefreshNotBefore)) {
 		return Issued{}, ErrBadCredentials
 	}
 	if err != nil {
