@@ -10,14 +10,24 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// Exit codes, as the CLI documents them.
+// Exit codes, as the CLI documents them. Scripts branch on them, so they
+// never change meaning.
 const (
-	ExitOK               = 0
-	ExitError            = 1
-	ExitUsage            = 2
-	ExitUnauthenticated  = 3
+	// ExitOK means the command did what it was asked.
+	ExitOK = 0
+	// ExitError means it failed for any reason not listed below.
+	ExitError = 1
+	// ExitUsage means the command line was wrong: a missing or extra
+	// argument, an unknown command or flag, a bad flag value.
+	ExitUsage = 2
+	// ExitUnauthenticated means not logged in, or the session expired or
+	// was revoked, or the credentials were wrong.
+	ExitUnauthenticated = 3
+	// ExitPermissionDenied means the account may not do this, or its
+	// namespace's subscription is not active.
 	ExitPermissionDenied = 4
-	ExitNotFound         = 5
+	// ExitNotFound means what the command named does not exist.
+	ExitNotFound = 5
 )
 
 // Run runs micro with the given arguments, reading os.Stdin, and returns its

@@ -8,11 +8,12 @@ import (
 	"time"
 )
 
-// Lock timing. A lock is held for one token refresh at most, so a lock older
-// than staleAfter belonged to a micro command that died holding it.
+// Lock timing. A lock is held for one token refresh at most, which a call
+// timeout of 30 seconds bounds, so a waiter outlasts a slow refresh and a
+// lock older than staleAfter belonged to a micro command that died holding it.
 const (
 	lockPoll   = 20 * time.Millisecond
-	lockWait   = 15 * time.Second
+	lockWait   = 40 * time.Second
 	staleAfter = time.Minute
 )
 
