@@ -229,3 +229,27 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 		t.Errorf("mode of %s = %o, want %o", path, got, want)
 	}
 }
+
+// TestStaleLockIsBroken leaves a lock behind as a micro command killed
+// mid-refresh would; the next update must not wait on it forever.
+func TestStaleLockIsBroken(t *testing.T) {
+	s, home := newStore(t)
+	lock := filepath.Join(home, ".micro", "config.json.lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(lock, old, old); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := s.Update(func(f *envfile.File) error { return f.Use(envfile.Platform) }); err != nil {
+		t.Fatalf("Update() with a stale lock = %v, want success", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Update() with a stale lock took %v, want it broken at once", d)
+	}
+}
