@@ -8,7 +8,7 @@ import (
 	"m3o.dev/pkg/rules"
 )
 
-// CreateAccount creates an account for p. Creating the first account of a
+// createAccount creates an account for p. Creating the first account of a
 // namespace that does not exist yet creates the namespace with its default
 // rule, and only an admin of micro may do that.
 func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSpec) (Account, error) {

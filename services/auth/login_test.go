@@ -74,6 +74,16 @@ func TestRateLimit(t *testing.T) {
 	if got := try("calm-lake", "ann", "ann-secret-1"); got != codes.OK {
 		t.Errorf("Token(same name in another namespace) = %v, want OK", got)
 	}
+	// Alternating between name and id buys no extra tries.
+	bob := create(t, c, admin, "calm-lake", "bob", "bob-secret-1")
+	for i, id := range []string{"bob", bob.GetId(), "bob", bob.GetId(), "bob"} {
+		if got := try("calm-lake", id, "wrong-secret"); got != codes.Unauthenticated {
+			t.Fatalf("Token(bob, failure %d) = %v, want Unauthenticated", i+1, got)
+		}
+	}
+	if got := try("calm-lake", bob.GetId(), "bob-secret-1"); got != codes.ResourceExhausted {
+		t.Errorf("Token(bob by id after five failures by name and id) = %v, want ResourceExhausted", got)
+	}
 	e.clock.Advance(e.cfg.FailureWindow)
 	if got := try("brave-otter", "ann", "ann-secret-1"); got != codes.OK {
 		t.Errorf("Token(right secret a window later) = %v, want OK", got)

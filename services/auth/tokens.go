@@ -35,27 +35,41 @@ type familyRecord struct {
 
 // limitKey is what failed logins are counted under: the namespace and the
 // id or name as given, so that unknown accounts are limited exactly like
-// known ones and the limit reveals nothing.
+// known ones and the limit reveals nothing. A known account's failures are
+// also counted under its id (see login).
 func limitKey(namespace, ref string) string { return namespace + "\x00" + ref }
 
 // login checks a secret and starts a token family. Whether the account is
 // missing, disabled or the secret wrong, the answer is ErrBadCredentials,
 // after the same argon2id work.
 func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl time.Duration) (Issued, error) {
-	key := limitKey(namespace, ref)
-	if !s.limiter.allowed(key) {
+	keys := []string{limitKey(namespace, ref)}
+	if !s.limiter.allowed(keys[0]) {
 		return Issued{}, ErrRateLimited
 	}
 	a, err := s.lookup(ctx, namespace, ref)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Issued{}, err
 	}
+	if err == nil && a.ID != ref {
+		// Counting under the id too means that alternating between name
+		// and id buys an attacker no extra tries. Only someone who already
+		// knows the id can tell the two counts apart.
+		keys = append(keys, limitKey(namespace, a.ID))
+		if !s.limiter.allowed(keys[1]) {
+			return Issued{}, ErrRateLimited
+		}
+	}
 	// A missing account has no hash, which verify checks against the dummy.
 	if ok := s.hasher.verify(a.SecretHash, secret); !ok || a.Disabled {
-		s.limiter.fail(key)
+		for _, k := range keys {
+			s.limiter.fail(k)
+		}
 		return Issued{}, ErrBadCredentials
 	}
-	s.limiter.reset(key)
+	for _, k := range keys {
+		s.limiter.reset(k)
+	}
 	now := s.now()
 	fam := familyRecord{AccountID: a.ID, Namespace: a.Namespace, Created: now, id: rand.Text()}
 	return s.issue(ctx, a, fam, ttl, now)
