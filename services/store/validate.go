@@ -148,6 +148,9 @@ func (c *checker) checkRecord(rec *storev1.Record) {
 		if k == "" {
 			c.addf("record.metadata", "has an empty key")
 		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			c.addf("record.metadata", "is not valid UTF-8")
+		}
 	}
 	if size > MaxMetadataBytes {
 		c.addf("record.metadata", "%d bytes is more than %d", size, MaxMetadataBytes)
