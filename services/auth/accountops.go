@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -72,7 +73,7 @@ func (s *Service) getAccount(ctx context.Context, p principal, namespace, ref st
 		return Account{}, err
 	}
 	a, err := s.lookup(ctx, ns, ref)
-	if err != nil && !p.mayManageAccounts(ns) {
+	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
 		// Only those who may list the namespace learn what is missing.
 		return Account{}, p.deny("read accounts", ns)
 	}
@@ -160,7 +161,7 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 		return err
 	}
 	a, err := s.lookup(ctx, ns, ref)
-	if err != nil && !p.mayManageAccounts(ns) {
+	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
 		return p.deny("change secrets", ns)
 	}
 	if err != nil {

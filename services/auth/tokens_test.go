@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -191,4 +192,38 @@ func kid(t *testing.T, raw string) string {
 		t.Fatalf("token header %q names no key", header)
 	}
 	return h.Kid
+}
+
+// TestConcurrentRefresh exchanges one refresh token many times at once:
+// the store's compare-and-set lets exactly one exchange win, and the others
+// count as reuse, which revokes the family, the winner's new token too.
+func TestConcurrentRefresh(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	c := e.dial(t, "micro", "proxy")
+	admin := login(t, c, "", "admin", adminPassword)
+
+	const n = 8
+	results := make(chan *authv1.TokenResponse, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			resp, err := c.auth.Token(t.Context(), &authv1.TokenRequest{RefreshToken: admin.token.GetRefreshToken()})
+			if err != nil {
+				wantCode(t, "Token(refresh) that lost", err, codes.Unauthenticated)
+				return
+			}
+			results <- resp
+		})
+	}
+	wg.Wait()
+	close(results)
+	var won []*authv1.TokenResponse
+	for r := range results {
+		won = append(won, r)
+	}
+	if len(won) != 1 {
+		t.Fatalf("concurrent refreshes of one token: %d won, want exactly 1", len(won))
+	}
+	_, err := c.auth.Token(t.Context(), &authv1.TokenRequest{RefreshToken: won[0].GetToken().GetRefreshToken()})
+	wantCode(t, "Token(winner's refresh token after the replays)", err, codes.Unauthenticated)
 }
