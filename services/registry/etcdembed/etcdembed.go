@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -39,11 +40,15 @@ type Options struct {
 	Logger *slog.Logger
 	// StartTimeout bounds the wait for readiness; zero means DefaultStartTimeout.
 	StartTimeout time.Duration
+	// UnsafeNoFsync skips fsync, trading durability across a crash of the
+	// machine for speed. Only tests that throw the data away set it.
+	UnsafeNoFsync bool
 }
 
 // Server is a running embedded etcd member.
 type Server struct {
 	etcd      *embed.Etcd
+	closeOnce sync.Once
 	clientURL string
 	peerURL   string
 }
@@ -108,6 +113,7 @@ func config(opts Options) (*embed.Config, string, string, error) {
 	// re-registration would grow the database without bound.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "1h"
+	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(opts.Logger)))
 	return cfg, clientURL, peerURL, nil
@@ -151,5 +157,5 @@ func (s *Server) PeerURL() string { return s.peerURL }
 // Close stops the server, waiting for in-flight requests and the raft loop.
 // It is safe to call more than once.
 func (s *Server) Close() {
-	s.etcd.Close()
+	s.closeOnce.Do(s.etcd.Close)
 }
