@@ -13,12 +13,18 @@
 // services act.
 //
 // Who may do what to accounts and rules:
-//   - admins of "micro", and the core services (by mTLS identity), act on any
-//     namespace, and must name it explicitly;
+//   - admins of "micro" act on any namespace, naming it explicitly, and are
+//     the only ones who create namespaces and manage invites;
 //   - accounts with role "admin" manage the accounts and rules of their own
-//     namespace, including creating other admins there;
+//     namespace, including creating other admins there; only an admin may
+//     grant the admin role;
 //   - any account reads its own namespace's rules, explains decisions in it,
-//     reads its own account and changes its own secret with the old one;
+//     reads its own account, revokes its own tokens and changes its own
+//     secret with the old one;
+//   - core services, known by their mTLS identity, read any namespace's rules
+//     and inspect tokens; the runtime also manages accounts, short of the
+//     admin role, to give deployed services theirs; the proxy's identity
+//     counts for nothing, since it relays strangers' calls;
 //   - nobody else touches a namespace: PermissionDenied, and nothing changes.
 //
 // # Tokens
