@@ -34,7 +34,13 @@ func (b *Backend) Watch(ctx context.Context, domain, name string, send func(regi
 	w := &watch{b: b, domain: domain, name: name, prefix: prefix, send: send}
 	retry := minRetry
 	for {
+		from := w.next
 		err := w.run(ctx)
+		if w.next != from {
+			// The watch made progress before it broke: this is a new
+			// outage, not the same one going on.
+			retry = minRetry
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

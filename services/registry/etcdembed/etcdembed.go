@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -49,6 +50,7 @@ type Options struct {
 type Server struct {
 	etcd      *embed.Etcd
 	closeOnce sync.Once
+	closing   *atomic.Bool
 	clientURL string
 	peerURL   string
 }
@@ -58,7 +60,8 @@ func Start(opts Options) (*Server, error) {
 	if opts.Dir == "" {
 		return nil, fmt.Errorf("start etcd: %w", errors.New("data directory is required"))
 	}
-	cfg, clientURL, peerURL, err := config(opts)
+	closing := new(atomic.Bool)
+	cfg, clientURL, peerURL, err := config(opts, closing)
 	if err != nil {
 		return nil, fmt.Errorf("start etcd in %s: %w", opts.Dir, err)
 	}
@@ -80,11 +83,11 @@ func Start(opts Options) (*Server, error) {
 		e.Close()
 		return nil, fmt.Errorf("start etcd in %s: not ready after %s: %w", opts.Dir, timeout, ErrStart)
 	}
-	return &Server{etcd: e, clientURL: clientURL, peerURL: peerURL}, nil
+	return &Server{etcd: e, closing: closing, clientURL: clientURL, peerURL: peerURL}, nil
 }
 
 // config builds etcd's configuration from opts.
-func config(opts Options) (*embed.Config, string, string, error) {
+func config(opts Options, closing *atomic.Bool) (*embed.Config, string, string, error) {
 	clientURL, err := orFreeURL(opts.ClientURL)
 	if err != nil {
 		return nil, "", "", err
@@ -115,7 +118,7 @@ func config(opts Options) (*embed.Config, string, string, error) {
 	cfg.AutoCompactionRetention = "1h"
 	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
 	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(opts.Logger)))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(opts.Logger, closing)))
 	return cfg, clientURL, peerURL, nil
 }
 
@@ -157,5 +160,8 @@ func (s *Server) PeerURL() string { return s.peerURL }
 // Close stops the server, waiting for in-flight requests and the raft loop.
 // It is safe to call more than once.
 func (s *Server) Close() {
-	s.closeOnce.Do(s.etcd.Close)
+	s.closeOnce.Do(func() {
+		s.closing.Store(true)
+		s.etcd.Close()
+	})
 }

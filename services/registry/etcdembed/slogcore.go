@@ -3,6 +3,8 @@ package etcdembed
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 
 	"go.uber.org/zap/zapcore"
 )
@@ -13,23 +15,28 @@ import (
 type slogCore struct {
 	logger *slog.Logger
 	attrs  []any
+	// closing is set once the server is being stopped: etcd then reports
+	// its listeners closing under it as errors, which they are not.
+	closing *atomic.Bool
 }
 
 // newSlogCore returns a core writing to logger, or a core that drops
 // everything when logger is nil.
-func newSlogCore(logger *slog.Logger) zapcore.Core {
+func newSlogCore(logger *slog.Logger, closing *atomic.Bool) zapcore.Core {
 	if logger == nil {
 		return zapcore.NewNopCore()
 	}
-	return &slogCore{logger: logger.With("component", "etcd")}
+	return &slogCore{logger: logger.With("component", "etcd"), closing: closing}
 }
 
 // Enabled implements zapcore.LevelEnabler.
-func (c *slogCore) Enabled(l zapcore.Level) bool { return l >= zapcore.ErrorLevel }
+func (c *slogCore) Enabled(l zapcore.Level) bool {
+	return l >= zapcore.ErrorLevel && !c.closing.Load()
+}
 
 // With implements zapcore.Core.
 func (c *slogCore) With(fields []zapcore.Field) zapcore.Core {
-	return &slogCore{logger: c.logger, attrs: append(c.attrs[:len(c.attrs):len(c.attrs)], toAttrs(fields)...)}
+	return &slogCore{logger: c.logger, closing: c.closing, attrs: append(c.attrs[:len(c.attrs):len(c.attrs)], toAttrs(fields)...)}
 }
 
 // Check implements zapcore.Core.
@@ -59,7 +66,8 @@ func toAttrs(fields []zapcore.Field) []any {
 	}
 	attrs := make([]any, 0, 2*len(enc.Fields))
 	for k, v := range enc.Fields {
-		attrs = append(attrs, k, v)
+		// etcd's keys are kebab-case; the platform's logs are snake_case.
+		attrs = append(attrs, strings.ReplaceAll(k, "-", "_"), v)
 	}
 	return attrs
 }
