@@ -33,9 +33,14 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"google.golang.org/grpc"
+
+	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
 // Limits and fixed names; validate.go enforces the limits at the RPC boundary.
@@ -74,6 +79,15 @@ const (
 
 // secretKey is the one key of the object that stands for a sealed value.
 const secretKey = "$secret"
+
+// Store is the part of the store service's client the config service uses;
+// storev1.StoreServiceClient has it. The connection must present the
+// identity micro/config, which is what opens the _config database.
+type Store interface {
+	Read(ctx context.Context, in *storev1.ReadRequest, opts ...grpc.CallOption) (*storev1.ReadResponse, error)
+	Write(ctx context.Context, in *storev1.WriteRequest, opts ...grpc.CallOption) (*storev1.WriteResponse, error)
+	Delete(ctx context.Context, in *storev1.DeleteRequest, opts ...grpc.CallOption) (*storev1.DeleteResponse, error)
+}
 
 // Sentinel errors; status.go maps each to one gRPC code.
 var (

@@ -46,7 +46,7 @@ var errRaced = errors.New("document changed concurrently")
 // documents keeps namespaces' documents and their history in the store
 // service, as laid out in the package comment.
 type documents struct {
-	store storev1.StoreServiceClient
+	store Store
 }
 
 // current reads the latest version of ns's document; a namespace that never

@@ -10,14 +10,13 @@ import (
 	"google.golang.org/grpc"
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
-	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
 // Options are what a Service needs.
 type Options struct {
 	// Store is a client of the store service whose mTLS identity is
 	// micro/config, the one identity the store lets open _config.
-	Store storev1.StoreServiceClient
+	Store Store
 	// Keyring seals and opens secrets.
 	Keyring *Keyring
 	// Logger receives the service's logs; it never sees a value.
@@ -139,12 +138,15 @@ func (s *Service) Rollback(ctx context.Context, req *configv1.RollbackRequest) (
 	return &configv1.RollbackResponse{Version: version}, nil
 }
 
-// Watch implements configv1.ConfigServiceServer.
+// Watch implements configv1.ConfigServiceServer. It sends the response
+// headers as soon as the watch is in place: a client that waits for them
+// (ClientStream.Header) misses no change made after.
 func (s *Service) Watch(req *configv1.WatchRequest, stream grpc.ServerStreamingServer[configv1.WatchResponse]) error {
 	ctx := stream.Context()
 	t, err := validateTarget(ctx, req.GetNamespace(), req.GetPath())
 	if err != nil {
 		return s.toStatus(ctx, "watch", err)
 	}
-	return s.toStatus(ctx, "watch", s.watch(ctx, t, stream.Send))
+	ready := func() error { return stream.SendHeader(nil) }
+	return s.toStatus(ctx, "watch", s.watch(ctx, t, ready, stream.Send))
 }

@@ -73,12 +73,18 @@ type watcher struct {
 // failure to read the store ends the watch with an error wrapping
 // ErrUnavailable, so that the client knows to watch again rather than wait on
 // a stream that went silent.
-func (s *Service) watch(ctx context.Context, t target, send func(*configv1.WatchResponse) error) error {
+//
+// ready is called once the watcher has its starting point, so that the
+// stream's headers can tell the client that no later change will be missed.
+func (s *Service) watch(ctx context.Context, t target, ready func() error, send func(*configv1.WatchResponse) error) error {
 	wake, unsubscribe := s.hub.subscribe(t.ns)
 	defer unsubscribe()
 	w := &watcher{docs: s.docs, ns: t.ns, path: t.path}
 	if err := w.start(ctx); err != nil {
 		return err
+	}
+	if err := ready(); err != nil {
+		return fmt.Errorf("watch %s: send header: %w", t.ns, err)
 	}
 	tick := time.NewTicker(s.poll)
 	defer tick.Stop()

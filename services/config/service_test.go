@@ -1,0 +1,181 @@
+package config_test
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"m3o.dev/services/config"
+	configv1 "m3o.dev/proto/m3o/config/v1"
+)
+
+// newRing returns a fresh keyring, failing the test on error.
+func newRing(t *testing.T) *config.Keyring {
+	t.Helper()
+	ring, err := config.GenerateKeyring()
+	if err != nil {
+		t.Fatalf("GenerateKeyring() = %v", err)
+	}
+	return ring
+}
+
+// TestSetGet walks one namespace's document through sets and reads: dotted
+// and escaped paths, deep merge, replacement and the string fallback.
+func TestSetGet(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice", "developer")
+	steps := []struct {
+		name, path, value string
+		get, want         string
+	}{
+		{"nested path creates objects", "db.user.name", `"ann"`, "db", `{"user":{"name":"ann"}}`},
+		{"object merges deeply", "db", `{"user":{"role":"ro"},"host":"h"}`, "db", `{"host":"h","user":{"name":"ann","role":"ro"}}`},
+		{"scalar replaces", "db.user", `7`, "db", `{"host":"h","user":7}`},
+		{"object replaces a scalar", "db.user", `{"id":1}`, "db.user", `{"id":1}`},
+		{"invalid JSON is a string", "db.dsn", `postgres://u@h/db?ssl=1`, "db.dsn", `"postgres://u@h/db?ssl=1"`},
+		{"escaped dot is one key", `hosts.a\.example\.com`, `true`, "hosts", `{"a.example.com":true}`},
+		{"escaped key reads back", `hosts.a\.example\.com`, `false`, `hosts.a\.example\.com`, `false`},
+		{"digits are object keys", "list.0", `"x"`, "list", `{"0":"x"}`},
+		{"arrays are whole values", "arr", `[1,{"a":2}]`, "arr", `[1,{"a":2}]`},
+		{"big integers keep their digits", "n", `12345678901234567890`, "n", `12345678901234567890`},
+		{"root merges an object", "", `{"top":1}`, "top", `1`},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			mustSet(t, u, s.path, s.value)
+			if got := mustGet(t, u, s.get); got != s.want {
+				t.Errorf("Get(%q) = %s, want %s", s.get, got, s.want)
+			}
+		})
+	}
+}
+
+func TestGetMissing(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	resp, err := u.client.Get(u.ctx, &configv1.GetRequest{})
+	if err != nil || resp.GetValue() != "{}" || resp.GetVersion() != 0 {
+		t.Errorf("Get(whole, never set) = %v, %v, want {} at version 0", resp, err)
+	}
+	mustSet(t, u, "a.b", `1`)
+	for _, path := range []string{"missing", "a.c", "a.b.c", "a.b.0"} {
+		t.Run(path, func(t *testing.T) {
+			_, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: path})
+			wantCode(t, fmt.Sprintf("Get(%q)", path), err, codes.NotFound)
+		})
+	}
+}
+
+func TestDelete(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	_, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: "a"})
+	wantCode(t, "Delete(a) on an empty document", err, codes.NotFound)
+
+	mustSet(t, u, "", `{"a":{"b":{"c":1},"d":2},"e":3}`)
+	resp, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: "a.b"})
+	if err != nil || resp.GetVersion() != 2 {
+		t.Fatalf("Delete(a.b) = %v, %v, want version 2", resp, err)
+	}
+	if got := mustGet(t, u, ""); got != `{"a":{"d":2},"e":3}` {
+		t.Errorf("Get(whole) after Delete(a.b) = %s, want the subtree gone", got)
+	}
+	for _, path := range []string{"a.b", "a.b.c", "x"} {
+		_, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: path})
+		wantCode(t, fmt.Sprintf("Delete(%q)", path), err, codes.NotFound)
+	}
+	if _, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{}); err != nil {
+		t.Fatalf("Delete(whole) = %v, want nil", err)
+	}
+	if got := mustGet(t, u, ""); got != `{}` {
+		t.Errorf("Get(whole) after Delete(whole) = %s, want {}", got)
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	mustSet(t, u, "keep", `1`)
+	deep := strings.Repeat("a.", config.MaxPathSegments) + "a"
+	tests := []struct {
+		name  string
+		req   *configv1.SetRequest
+		field string
+	}{
+		{"empty segment", &configv1.SetRequest{Path: "a..b", Value: "1"}, "path"},
+		{"trailing backslash", &configv1.SetRequest{Path: `a\`, Value: "1"}, "path"},
+		{"bad escape", &configv1.SetRequest{Path: `a\b`, Value: "1"}, "path"},
+		{"too deep", &configv1.SetRequest{Path: deep, Value: "1"}, "path"},
+		{"too long", &configv1.SetRequest{Path: strings.Repeat("a", config.MaxPathBytes+1), Value: "1"}, "path"},
+		{"reserved key in path", &configv1.SetRequest{Path: "a.$secret", Value: "1"}, "path"},
+		{"reserved key in value", &configv1.SetRequest{Path: "a", Value: `{"b":{"$secret":1}}`}, "value"},
+		{"whole document not an object", &configv1.SetRequest{Path: "", Value: `[1]`}, "value"},
+		{"value over the limit", &configv1.SetRequest{Path: "big", Value: strings.Repeat("x", config.MaxDocumentBytes+1)}, "value"},
+		{"document over the limit", &configv1.SetRequest{Path: "big", Value: strings.Repeat("x", config.MaxDocumentBytes-5)}, "value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := u.client.Set(u.ctx, tt.req)
+			wantField(t, "Set("+tt.name+")", err, tt.field)
+		})
+	}
+	_, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: deep})
+	wantField(t, "Get(too deep)", err, "path")
+	_, err = u.client.Rollback(u.ctx, &configv1.RollbackRequest{Version: 0})
+	wantField(t, "Rollback(0)", err, "version")
+	resp, err := u.client.Get(u.ctx, &configv1.GetRequest{})
+	if err != nil || resp.GetVersion() != 1 || resp.GetValue() != `{"keep":1}` {
+		t.Errorf("Get(whole) after bad input = %v, %v, want version 1 unchanged", resp, err)
+	}
+}
+
+// TestDocumentAtTheLimit checks that the limit is inclusive: a document of
+// exactly MaxDocumentBytes is stored and read back.
+func TestDocumentAtTheLimit(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	// {"big":"xxx…"} is 10 bytes of framing around the string.
+	value := strings.Repeat("x", config.MaxDocumentBytes-10)
+	mustSet(t, u, "big", value)
+	if got := mustGet(t, u, "big"); len(got) != len(value)+2 {
+		t.Errorf("Get(big) = %d bytes, want %d", len(got), len(value)+2)
+	}
+	_, err := u.client.Set(u.ctx, &configv1.SetRequest{Path: "one", Value: "1"})
+	wantField(t, "Set(one more key)", err, "value")
+}
+
+// TestConcurrentSets sets 50 distinct paths at once; compare-and-set with
+// retries must keep every one of them.
+func TestConcurrentSets(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	// A second replica over the same store races the first.
+	other := user{ctx: u.ctx, client: e.config(t, e.startConfig(t, e.ring, &syncBuffer{}), "micro", "proxy")}
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		c := []user{u, other}[i%2]
+		wg.Go(func() {
+			_, errs[i] = c.client.Set(c.ctx, &configv1.SetRequest{Path: fmt.Sprintf("keys.k%02d", i), Value: fmt.Sprint(i)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Set(keys.k%02d) = %v, want nil", i, err)
+		}
+	}
+	resp, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: "keys"})
+	if err != nil || resp.GetVersion() != n {
+		t.Fatalf("Get(keys) = %v, %v, want version %d", resp, err, n)
+	}
+	for i := range n {
+		if want := fmt.Sprintf(`"k%02d":%d`, i, i); !strings.Contains(resp.GetValue(), want) {
+			t.Errorf("Get(keys) = %s, missing %s", resp.GetValue(), want)
+		}
+	}
+}
