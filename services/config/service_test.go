@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"m3o.dev/services/config"
 	configv1 "m3o.dev/proto/m3o/config/v1"
+	"m3o.dev/services/config"
 )
 
 // newRing returns a fresh keyring, failing the test on error.
