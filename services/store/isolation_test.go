@@ -52,38 +52,54 @@ var rpcs = []struct {
 	}},
 }
 
-// TestIsolation runs every RPC as callers against databases they may not
-// open, and checks that each is refused and nothing was read or changed.
-func TestIsolation(t *testing.T) {
+// tenants is a store holding one record for each of tenant A, tenant B
+// and the auth service (in _auth and in micro), with clients acting as them.
+type tenants struct {
+	e                         *env
+	tenantA, tenantB, authSvc storev1.StoreServiceClient
+	admin                     storev1.StoreServiceClient
+}
+
+func newTenants(t *testing.T) tenants {
+	t.Helper()
 	e := start(t, 0)
-	ctx := t.Context()
-	tenantA := e.user(t, "tenant-a", "developer")
-	tenantB := e.user(t, "tenant-b", "developer")
-	authSvc := e.core(t, "auth")
-	admin := e.user(t, "micro", "admin")
+	ts := tenants{
+		e:       e,
+		tenantA: e.user(t, "tenant-a", "developer"),
+		tenantB: e.user(t, "tenant-b", "developer"),
+		authSvc: e.core(t, "auth"),
+		admin:   e.user(t, "micro", "admin"),
+	}
 	for _, s := range []struct {
 		c  storev1.StoreServiceClient
 		db string
-	}{{tenantA, ""}, {tenantB, ""}, {authSvc, "_auth"}, {authSvc, ""}} {
-		if _, err := s.c.Write(ctx, &storev1.WriteRequest{Database: s.db, Record: &storev1.Record{Key: "k", Value: []byte("mine")}}); err != nil {
+	}{{ts.tenantA, ""}, {ts.tenantB, ""}, {ts.authSvc, "_auth"}, {ts.authSvc, ""}} {
+		if _, err := s.c.Write(t.Context(), &storev1.WriteRequest{Database: s.db, Record: &storev1.Record{Key: "k", Value: []byte("mine")}}); err != nil {
 			t.Fatalf("setup Write(%q) = %v", s.db, err)
 		}
 	}
+	return ts
+}
 
+// TestIsolation runs every RPC as callers against databases they may not
+// open, and checks that each is refused and nothing was read or changed.
+func TestIsolation(t *testing.T) {
+	ts := newTenants(t)
+	e, ctx := ts.e, t.Context()
 	denied := []struct {
 		name   string
 		client storev1.StoreServiceClient
 		db     string
 	}{
-		{"tenant A on tenant B", tenantA, "tenant-b"},
-		{"tenant A on _auth", tenantA, "_auth"},
-		{"tenant A on micro", tenantA, "micro"},
+		{"tenant A on tenant B", ts.tenantA, "tenant-b"},
+		{"tenant A on _auth", ts.tenantA, "_auth"},
+		{"tenant A on micro", ts.tenantA, "micro"},
 		{"tenant A's service on tenant B", e.dial(t, "tenant-a", "greeter"), "tenant-b"},
 		{"tenant A's service on _auth", e.dial(t, "tenant-a", "greeter"), "_auth"},
 		{"tenant service named auth on _auth", e.dial(t, "tenant-a", "auth"), "_auth"},
 		{"config on _auth", e.core(t, "config"), "_auth"},
-		{"auth on a tenant", authSvc, "tenant-b"},
-		{"admin on _auth", admin, "_auth"},
+		{"auth on a tenant", ts.authSvc, "tenant-b"},
+		{"admin on _auth", ts.admin, "_auth"},
 		{"plain micro account on tenant B", e.user(t, "micro", "developer"), "tenant-b"},
 		{"plain micro account on _auth", e.user(t, "micro", "developer"), "_auth"},
 		{"account named like the service", e.user(t, "auth", "admin"), "_auth"},
@@ -97,63 +113,76 @@ func TestIsolation(t *testing.T) {
 			})
 		}
 	}
+	ts.wantUnchanged(t)
+}
 
-	allowed := []struct {
+// wantUnchanged checks that tenant B's and _auth's only record is as the
+// setup wrote it.
+func (ts tenants) wantUnchanged(t *testing.T) {
+	t.Helper()
+	for _, s := range []struct {
+		c  storev1.StoreServiceClient
+		db string
+	}{{ts.tenantB, ""}, {ts.authSvc, "_auth"}} {
+		resp, err := s.c.Read(t.Context(), &storev1.ReadRequest{Database: s.db, Prefix: true})
+		if err != nil {
+			t.Fatalf("Read(%q, all) = %v", s.db, err)
+		}
+		recs := resp.GetRecords()
+		if len(recs) != 1 || recs[0].GetKey() != "k" || string(recs[0].GetValue()) != "mine" || recs[0].GetVersion() != 1 {
+			t.Errorf("Read(%q, all) = %v, want only k = \"mine\" at version 1", s.db, recs)
+		}
+	}
+}
+
+// TestAccess checks the callers that may open a database other than their
+// namespace's, or name their own.
+func TestAccess(t *testing.T) {
+	ts := newTenants(t)
+	tests := []struct {
 		name   string
 		client storev1.StoreServiceClient
 		db     string
 	}{
-		{"tenant A on its own", tenantA, "tenant-a"},
-		{"tenant A by default", tenantA, ""},
-		{"auth on _auth", authSvc, "_auth"},
-		{"admin on tenant B", admin, "tenant-b"},
+		{"tenant A on its own", ts.tenantA, "tenant-a"},
+		{"tenant A by default", ts.tenantA, ""},
+		{"auth on _auth", ts.authSvc, "_auth"},
+		{"auth on micro by default", ts.authSvc, ""},
+		{"admin on tenant B", ts.admin, "tenant-b"},
 	}
-	for _, a := range allowed {
-		t.Run(a.name, func(t *testing.T) {
-			if err := rpcs[0].call(ctx, a.client, a.db); err != nil {
-				t.Errorf("Read(%q) = %v, want nil", a.db, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := rpcs[0].call(t.Context(), tt.client, tt.db); err != nil {
+				t.Errorf("Read(%q) = %v, want nil", tt.db, err)
 			}
 		})
 	}
+}
 
-	t.Run("nothing changed", func(t *testing.T) {
-		for _, s := range []struct {
-			c  storev1.StoreServiceClient
-			db string
-		}{{tenantB, ""}, {authSvc, "_auth"}} {
-			resp, err := s.c.Read(ctx, &storev1.ReadRequest{Database: s.db, Prefix: true})
+// TestDatabasesIsolation checks that Databases lists exactly the databases
+// holding records that the caller may open.
+func TestDatabasesIsolation(t *testing.T) {
+	ts := newTenants(t)
+	tests := []struct {
+		name   string
+		client storev1.StoreServiceClient
+		want   []string
+	}{
+		{"tenant", ts.tenantA, []string{"tenant-a"}},
+		{"tenant without records", ts.e.user(t, "tenant-c", "developer"), nil},
+		{"core service", ts.authSvc, []string{"_auth", "micro"}},
+		{"other core service", ts.e.core(t, "config"), []string{"micro"}},
+		{"admin", ts.admin, []string{"micro", "tenant-a", "tenant-b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tt.client.Databases(t.Context(), &storev1.DatabasesRequest{})
 			if err != nil {
-				t.Fatalf("Read(%q, all) = %v", s.db, err)
+				t.Fatalf("Databases() = %v", err)
 			}
-			recs := resp.GetRecords()
-			if len(recs) != 1 || recs[0].GetKey() != "k" || string(recs[0].GetValue()) != "mine" || recs[0].GetVersion() != 1 {
-				t.Errorf("Read(%q, all) = %v, want only k = \"mine\" at version 1", s.db, recs)
+			if diff := cmp.Diff(tt.want, resp.GetDatabases(), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Databases() mismatch (-want +got):\n%s", diff)
 			}
-		}
-	})
-
-	t.Run("Databases", func(t *testing.T) {
-		tests := []struct {
-			name   string
-			client storev1.StoreServiceClient
-			want   []string
-		}{
-			{"tenant", tenantA, []string{"tenant-a"}},
-			{"tenant without records", e.user(t, "tenant-c", "developer"), nil},
-			{"core service", authSvc, []string{"_auth", "micro"}},
-			{"other core service", e.core(t, "config"), []string{"micro"}},
-			{"admin", admin, []string{"micro", "tenant-a", "tenant-b"}},
-		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				resp, err := tt.client.Databases(ctx, &storev1.DatabasesRequest{})
-				if err != nil {
-					t.Fatalf("Databases() = %v", err)
-				}
-				if diff := cmp.Diff(tt.want, resp.GetDatabases(), cmpopts.EquateEmpty()); diff != "" {
-					t.Errorf("Databases() mismatch (-want +got):\n%s", diff)
-				}
-			})
-		}
-	})
+		})
+	}
 }

@@ -253,104 +253,121 @@ func TestQuota(t *testing.T) {
 	}
 }
 
-func TestPaging(t *testing.T) {
-	e := start(t, 0)
-	c := e.user(t, "tenant-a", "developer")
-	ctx := t.Context()
-	var want []string
+// writePaged writes p/00 … p/24 and q, and returns the p/ keys in order.
+func writePaged(t *testing.T, c storev1.StoreServiceClient) []string {
+	t.Helper()
+	var keys []string
 	for i := range 25 {
-		key := fmt.Sprintf("p/%02d", i)
-		want = append(want, key)
-		if _, err := c.Write(ctx, &storev1.WriteRequest{Record: &storev1.Record{Key: key, Value: []byte(key)}}); err != nil {
+		keys = append(keys, fmt.Sprintf("p/%02d", i))
+	}
+	for _, key := range append(slices.Clone(keys), "q") {
+		if _, err := c.Write(t.Context(), &storev1.WriteRequest{Record: &storev1.Record{Key: key, Value: []byte(key)}}); err != nil {
 			t.Fatalf("Write(%s) = %v", key, err)
 		}
 	}
-	if _, err := c.Write(ctx, &storev1.WriteRequest{Record: &storev1.Record{Key: "q"}}); err != nil {
-		t.Fatalf("Write(q) = %v", err)
-	}
+	return keys
+}
+
+func TestPaging(t *testing.T) {
+	e := start(t, 0)
+	c := e.user(t, "tenant-a", "developer")
+	keys := writePaged(t, c)
 	for _, order := range []storev1.Order{storev1.Order_ORDER_ASC, storev1.Order_ORDER_DESC} {
 		t.Run(order.String(), func(t *testing.T) {
-			expect := want
+			want := keys
 			if order == storev1.Order_ORDER_DESC {
-				expect = reversed(want)
+				want = reversed(keys)
 			}
-			var read, listed []string
-			req := &storev1.ReadRequest{Key: "p/", Prefix: true, Limit: 10, Order: order}
-			for pages := 0; pages == 0 || req.PageToken != ""; pages++ {
-				if pages > 3 {
-					t.Fatal("Read paging did not end after 3 pages")
-				}
-				resp, err := c.Read(ctx, req)
-				if err != nil {
-					t.Fatalf("Read(%v) = %v", req, err)
-				}
-				for _, r := range resp.GetRecords() {
-					read = append(read, r.GetKey())
-				}
-				req.PageToken = resp.GetNextPageToken()
-			}
-			lreq := &storev1.ListRequest{Prefix: "p/", Limit: 7, Order: order}
-			for pages := 0; pages == 0 || lreq.PageToken != ""; pages++ {
-				if pages > 4 {
-					t.Fatal("List paging did not end after 4 pages")
-				}
-				resp, err := c.List(ctx, lreq)
-				if err != nil {
-					t.Fatalf("List(%v) = %v", lreq, err)
-				}
-				listed = append(listed, resp.GetKeys()...)
-				lreq.PageToken = resp.GetNextPageToken()
-			}
-			if diff := cmp.Diff(expect, read); diff != "" {
+			read := pageAll(t, func(tok string) ([]string, string, error) {
+				resp, err := c.Read(t.Context(), &storev1.ReadRequest{Key: "p/", Prefix: true, Limit: 10, Order: order, PageToken: tok})
+				return keysOf(resp.GetRecords()), resp.GetNextPageToken(), err
+			})
+			listed := pageAll(t, func(tok string) ([]string, string, error) {
+				resp, err := c.List(t.Context(), &storev1.ListRequest{Prefix: "p/", Limit: 7, Order: order, PageToken: tok})
+				return resp.GetKeys(), resp.GetNextPageToken(), err
+			})
+			if diff := cmp.Diff(want, read); diff != "" {
 				t.Errorf("paged Read mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(expect, listed); diff != "" {
+			if diff := cmp.Diff(want, listed); diff != "" {
 				t.Errorf("paged List mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
-	t.Run("token bound to its selection", func(t *testing.T) {
-		first, err := c.Read(ctx, &storev1.ReadRequest{Key: "p/", Prefix: true, Limit: 5})
-		if err != nil || first.GetNextPageToken() == "" {
-			t.Fatalf("Read(first page) = %v, %v, want a page token", first, err)
+}
+
+// pageAll calls page with each next page token until there is none, and
+// returns the keys of all pages.
+func pageAll(t *testing.T, page func(token string) ([]string, string, error)) []string {
+	t.Helper()
+	var all []string
+	tok := ""
+	for pages := 1; ; pages++ {
+		if pages > 10 {
+			t.Fatal("paging did not end after 10 pages")
 		}
-		tok := first.GetNextPageToken()
-		misuses := []struct {
-			name string
-			call func() error
-		}{
-			{"another prefix", func() error {
-				_, err := c.Read(ctx, &storev1.ReadRequest{Key: "p", Prefix: true, PageToken: tok})
-				return err
-			}},
-			{"another order", func() error {
-				_, err := c.Read(ctx, &storev1.ReadRequest{Key: "p/", Prefix: true, PageToken: tok, Order: storev1.Order_ORDER_DESC})
-				return err
-			}},
-			{"another table", func() error {
-				_, err := c.Read(ctx, &storev1.ReadRequest{Table: "other", Key: "p/", Prefix: true, PageToken: tok})
-				return err
-			}},
-			{"List", func() error {
-				_, err := c.List(ctx, &storev1.ListRequest{Prefix: "p/", PageToken: tok})
-				return err
-			}},
-		}
-		for _, m := range misuses {
-			if err := m.call(); status.Code(err) != codes.InvalidArgument || !slices.Contains(badFields(err), "page_token") {
-				t.Errorf("token reused with %s = %v, want InvalidArgument on page_token", m.name, err)
-			}
-		}
-	})
-	t.Run("offset", func(t *testing.T) {
-		resp, err := c.Read(ctx, &storev1.ReadRequest{Key: "p/", Prefix: true, Offset: 20, Limit: 3})
+		keys, next, err := page(tok)
 		if err != nil {
-			t.Fatalf("Read(offset 20) = %v", err)
+			t.Fatalf("page %d = %v", pages, err)
 		}
-		if got := keysOf(resp.GetRecords()); !cmp.Equal(got, []string{"p/20", "p/21", "p/22"}) || resp.GetNextPageToken() == "" {
-			t.Errorf("Read(offset 20, limit 3) = %v, token %q, want [p/20 p/21 p/22] and a token", got, resp.GetNextPageToken())
+		all = append(all, keys...)
+		if tok = next; tok == "" {
+			return all
 		}
-	})
+	}
+}
+
+func TestPageTokenBoundToSelection(t *testing.T) {
+	e := start(t, 0)
+	c := e.user(t, "tenant-a", "developer")
+	ctx := t.Context()
+	writePaged(t, c)
+	first, err := c.Read(ctx, &storev1.ReadRequest{Key: "p/", Prefix: true, Limit: 5})
+	if err != nil || first.GetNextPageToken() == "" {
+		t.Fatalf("Read(first page) = %v, %v, want a page token", first, err)
+	}
+	tok := first.GetNextPageToken()
+	misuses := []struct {
+		name string
+		call func() error
+	}{
+		{"another prefix", func() error {
+			_, err := c.Read(ctx, &storev1.ReadRequest{Key: "p", Prefix: true, PageToken: tok})
+			return err
+		}},
+		{"another order", func() error {
+			_, err := c.Read(ctx, &storev1.ReadRequest{Key: "p/", Prefix: true, PageToken: tok, Order: storev1.Order_ORDER_DESC})
+			return err
+		}},
+		{"another table", func() error {
+			_, err := c.Read(ctx, &storev1.ReadRequest{Table: "other", Key: "p/", Prefix: true, PageToken: tok})
+			return err
+		}},
+		{"List", func() error {
+			_, err := c.List(ctx, &storev1.ListRequest{Prefix: "p/", PageToken: tok})
+			return err
+		}},
+	}
+	for _, m := range misuses {
+		t.Run(m.name, func(t *testing.T) {
+			if err := m.call(); status.Code(err) != codes.InvalidArgument || !slices.Contains(badFields(err), "page_token") {
+				t.Errorf("token reused = %v, want InvalidArgument on page_token", err)
+			}
+		})
+	}
+}
+
+func TestReadOffset(t *testing.T) {
+	e := start(t, 0)
+	c := e.user(t, "tenant-a", "developer")
+	writePaged(t, c)
+	resp, err := c.Read(t.Context(), &storev1.ReadRequest{Key: "p/", Prefix: true, Offset: 20, Limit: 3})
+	if err != nil {
+		t.Fatalf("Read(offset 20) = %v", err)
+	}
+	if got := keysOf(resp.GetRecords()); !cmp.Equal(got, []string{"p/20", "p/21", "p/22"}) || resp.GetNextPageToken() == "" {
+		t.Errorf("Read(offset 20, limit 3) = %v, token %q, want [p/20 p/21 p/22] and a token", got, resp.GetNextPageToken())
+	}
 }
 
 // TestLargePages reads values too large for one response and gets them over
