@@ -53,17 +53,22 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg := configserver.Config{
-		Address: c.String("address"), StoreAddress: c.String("store-address"), AuthAddress: c.String("auth-address"),
-		CAFile: c.String("tls-ca-file"), CertFile: c.String("tls-cert-file"), KeyFile: c.String("tls-key-file"),
-		// The key itself is never a flag: a flag's value shows in ps.
-		KeyringFile: c.String("key-file"), Keyring: os.Getenv("MICRO_CONFIG_KEY"),
-		PollInterval: c.Duration("poll-interval"),
-	}
+	cfg := configFrom(c)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return configserver.Run(ctx, cfg, logger)
+}
+
+// configFrom reads the typed Config out of the parsed flags.
+func configFrom(c *cli.Context) configserver.Config {
+	return configserver.Config{
+		Address: c.String("address"), StoreAddress: c.String("store-address"), AuthAddress: c.String("auth-address"),
+		CAFile: c.String("tls-ca-file"), CertFile: c.String("tls-cert-file"), KeyFile: c.String("tls-key-file"),
+		// The key itself is never a flag: a flag's value shows in ps.
+		KeyringFile: c.String("key-file"), Keyring: os.Getenv("MICRO_CONFIG_KEY"),
+		PollInterval: c.Duration("poll-interval"),
+	}
 }

@@ -96,6 +96,10 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// String describes the configuration as LogValue does, so that printing it
+// with fmt never shows the keyring either.
+func (c Config) String() string { return c.LogValue().String() }
+
 // LoadKeyring returns the keyring the configuration names.
 func (c Config) LoadKeyring() (*config.Keyring, error) {
 	if c.KeyringFile != "" {
