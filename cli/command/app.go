@@ -63,7 +63,7 @@ func (a *app) cli() *cli.App {
 			a.loginCommand(),
 			a.logoutCommand(),
 			a.whoamiCommand(),
-			serverCommand(),
+			a.serverCommand(),
 			a.servicesCommand(),
 			a.storeCommand(),
 			a.configCommand(),

@@ -1,16 +1,119 @@
 package command
 
 import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+
 	"github.com/urfave/cli/v2"
+
+	"m3o.dev/pkg/logging"
+	"m3o.dev/services/proxy"
+	"m3o.dev/services/server"
 )
 
-// serverCommand runs the whole platform in this process.
-func serverCommand() *cli.Command {
+// serverFlags are the flags of `micro server`, each also read from
+// MICRO_SERVER_<FLAG>.
+func serverFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", Usage: "`DIR` holding every file of the platform (default ~/.micro/server)", EnvVars: []string{"MICRO_SERVER_DATA_DIR"}},
+		&cli.StringFlag{Name: "address", Value: "127.0.0.1:8081", Usage: "public gRPC `ADDRESS`", EnvVars: []string{"MICRO_SERVER_ADDRESS"}},
+		&cli.StringFlag{Name: "http-address", Value: "127.0.0.1:8080", Usage: "public HTTP `ADDRESS`: JSON gateway, /healthz, /metrics", EnvVars: []string{"MICRO_SERVER_HTTP_ADDRESS"}},
+		&cli.StringFlag{Name: "store", Value: server.StorePebble, Usage: "store backend: pebble (embedded) or cockroach", EnvVars: []string{"MICRO_SERVER_STORE"}},
+		&cli.StringFlag{Name: "store-dsn", Usage: "CockroachDB or PostgreSQL `URL` for --store cockroach", EnvVars: []string{"MICRO_SERVER_STORE_DSN"}},
+		&cli.StringSliceFlag{Name: "etcd-endpoints", Usage: "etcd `HOST:PORT`s to use instead of the embedded etcd", EnvVars: []string{"MICRO_SERVER_ETCD_ENDPOINTS"}},
+		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
+		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
+		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
+		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
+	}
+}
+
+// serverCommand runs the whole platform in this process until SIGINT or
+// SIGTERM, then drains and exits 0.
+func (a *app) serverCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "server",
 		Usage: "run the whole platform on this machine with embedded backends",
-		Action: func(c *cli.Context) error {
-			return cli.Exit("micro server is not available in this build.", ExitError)
-		},
+		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
+			"store, registry, auth, config and the public proxy. The bootstrap admin's password\n" +
+			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
+			"<data-dir>/admin-password.",
+		Flags:  serverFlags(),
+		Action: a.runServer,
 	}
 }
+
+func (a *app) runServer(c *cli.Context) error {
+	cfg, err := serverConfig(c)
+	if err != nil {
+		return err
+	}
+	logger, err := logging.New(a.stderr, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return usageErrorf("%s", sentence(err.Error()))
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A generated admin password must not break JSON on stdout.
+	passwordOut := a.stdout
+	if a.out.json {
+		passwordOut = a.stderr
+	}
+	p, err := server.Start(ctx, cfg, logger, passwordOut)
+	if err != nil {
+		return cli.Exit(fmt.Sprintf("micro server could not start: %s", sentence(err.Error())), ExitError)
+	}
+	if err := a.printReady(p, cfg.DataDir); err != nil {
+		stop()
+	}
+	if err := p.Wait(); err != nil && ctx.Err() == nil {
+		return cli.Exit(fmt.Sprintf("micro server stopped: %s", sentence(err.Error())), ExitError)
+	}
+	return nil
+}
+
+func serverConfig(c *cli.Context) (server.Config, error) {
+	dataDir := c.String("data-dir")
+	if dataDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return server.Config{}, usageErrorf("No home directory to keep the data in: pass --data-dir.")
+		}
+		dataDir = filepath.Join(home, ".micro", "server")
+	}
+	cfg := server.Config{
+		DataDir:       dataDir,
+		Address:       c.String("address"),
+		HTTPAddress:   c.String("http-address"),
+		Store:         c.String("store"),
+		StoreDSN:      c.String("store-dsn"),
+		EtcdEndpoints: c.StringSlice("etcd-endpoints"),
+		AdminPassword: os.Getenv("MICRO_ADMIN_PASSWORD"),
+		QuotaBytes:    c.Int64("quota-bytes"),
+		RateLimit:     proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
+	}
+	if err := cfg.Validate(); err != nil {
+		return server.Config{}, usageErrorf("%s", sentence(err.Error()))
+	}
+	return cfg, nil
+}
+
+// printReady writes the one ready line, or its JSON form.
+func (a *app) printReady(p *server.Platform, dataDir string) error {
+	ready := struct {
+		Ready   bool   `json:"ready"`
+		GRPC    string `json:"grpc_address"`
+		HTTP    string `json:"http_address"`
+		DataDir string `json:"data_dir"`
+		CAFile  string `json:"ca_file"`
+	}{true, p.GRPCAddress(), p.HTTPAddress(), dataDir, p.CAFile()}
+	return a.out.print(ready, func(t *tabwriter.Writer) {
+		fmt.Fprintf(t, "micro server is ready: gRPC %s, HTTP %s, data %s\n", ready.GRPC, ready.HTTP, ready.DataDir)
+	})
+}
+
