@@ -1,0 +1,243 @@
+// Package e2e drives the micro binary as a new user would: it builds
+// bin/micro, starts `micro server` with a temporary HOME and free ports, and
+// runs CLI commands against it.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// adminPassword is the bootstrap admin's password in every journey.
+const adminPassword = "correct-horse-battery"
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// microBinary builds cmd/micro once per test run.
+func microBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "m3o-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "micro")
+		out, err := exec.Command("go", "build", "-o", binary, "../cmd/micro").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}
+
+// platform is one `micro server` process and the home of the user who
+// drives it.
+type platform struct {
+	t        *testing.T
+	bin      string
+	home     string
+	dataDir  string
+	grpcAddr string
+	httpAddr string
+	args     []string
+
+	cmd    *exec.Cmd
+	output *lockedBuffer
+	exited chan error
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newPlatform prepares a server with its own data dir and HOME; extra are
+// further `micro server` flags.
+func newPlatform(t *testing.T, extra ...string) *platform {
+	t.Helper()
+	root := t.TempDir()
+	p := &platform{
+		t:        t,
+		bin:      microBinary(t),
+		home:     filepath.Join(root, "home"),
+		dataDir:  filepath.Join(root, "data"),
+		grpcAddr: freePort(t),
+		httpAddr: freePort(t),
+	}
+	p.args = append([]string{"server", "--data-dir", p.dataDir, "--address", p.grpcAddr, "--http-address", p.httpAddr}, extra...)
+	if err := os.MkdirAll(p.home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.kill)
+	return p
+}
+
+// start runs the server and waits for its ready line.
+func (p *platform) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin, p.args...)
+	p.cmd.Env = append(p.env(), "MICRO_ADMIN_PASSWORD="+adminPassword)
+	p.output = &lockedBuffer{}
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd.Stderr = p.output
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(p.output, line)
+			if strings.Contains(line, "ready") {
+				select {
+				case ready <- line:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	p.exited = make(chan error, 1)
+	go func() { p.exited <- p.cmd.Wait() }()
+	select {
+	case line := <-ready:
+		p.t.Logf("server: %s", line)
+	case err := <-p.exited:
+		p.t.Fatalf("micro server exited before it was ready: %v\n%s", err, p.output)
+	case <-time.After(3 * time.Minute):
+		p.t.Fatalf("micro server printed no ready line within 3 minutes\n%s", p.output)
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (p *platform) stop() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			p.t.Fatalf("micro server after SIGTERM = %v, want exit 0\n%s", err, p.output)
+		}
+	case <-time.After(time.Minute):
+		p.t.Fatalf("micro server still running a minute after SIGTERM\n%s", p.output)
+	}
+	p.cmd = nil
+}
+
+func (p *platform) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+		<-p.exited
+		p.cmd = nil
+	}
+	if p.t.Failed() && p.output != nil {
+		p.t.Logf("server output:\n%s", p.output)
+	}
+}
+
+func (p *platform) env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MICRO_") && !strings.HasPrefix(kv, "HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "HOME="+p.home)
+}
+
+// result is what one CLI command did.
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// micro runs one CLI command as the platform's user, with stdin as input.
+func (p *platform) micro(stdin string, args ...string) result {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.bin, args...)
+	cmd.Env = p.env()
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		exit, ok := err.(*exec.ExitError)
+		if !ok {
+			p.t.Fatalf("micro %s: %v", strings.Join(args, " "), err)
+		}
+		code = exit.ExitCode()
+	}
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// must runs a command that has to succeed and returns its stdout.
+func (p *platform) must(args ...string) string {
+	p.t.Helper()
+	r := p.micro("", args...)
+	if r.code != 0 {
+		p.t.Fatalf("micro %s = exit %d, want 0\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// exits runs a command that has to fail with code and returns its result.
+func (p *platform) exits(code int, args ...string) result {
+	p.t.Helper()
+	r := p.micro("", args...)
+	if r.code != code {
+		p.t.Fatalf("micro %s = exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
