@@ -116,4 +116,3 @@ func (a *app) printReady(p *server.Platform, dataDir string) error {
 		fmt.Fprintf(t, "micro server is ready: gRPC %s, HTTP %s, data %s\n", ready.GRPC, ready.HTTP, ready.DataDir)
 	})
 }
-
