@@ -159,3 +159,23 @@ func indexCond(plan []string) string {
 	}
 	return ""
 }
+
+// TestTxReportsCommitFailure makes the COMMIT itself fail, which
+// crdb.ExecuteInTx ignores because in CockroachDB the RELEASE before it
+// already committed. In PostgreSQL it did not, and tx must say so.
+func TestTxReportsCommitFailure(t *testing.T) {
+	b := openTest(t, nil)
+	ctx := t.Context()
+	err := b.tx(ctx, func(tx pgx.Tx) error {
+		// A deferred constraint is checked only at COMMIT.
+		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE deferred (id INT UNIQUE DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO deferred VALUES (1), (1)")
+		return err
+	})
+	if err == nil {
+		t.Fatal("tx() = nil for a transaction whose COMMIT failed, want the commit's error")
+	}
+	t.Logf("tx() = %v", err)
+}

@@ -86,7 +86,7 @@ func newStatements(prefix string) statements {
 			RETURNING namespace, size`, r),
 		databases: fmt.Sprintf(`SELECT DISTINCT namespace FROM %s
 			WHERE expires_at IS NULL OR expires_at > $1`, r),
-		someDBs: fmt.Sprintf(`SELECT n FROM unnest($2::TEXT[]) AS n WHERE EXISTS (
+		someDBs: fmt.Sprintf(`SELECT n FROM unnest($2::TEXT[]) AS u(n) WHERE EXISTS (
 			SELECT 1 FROM %s WHERE namespace = n AND (expires_at IS NULL OR expires_at > $1))`, r),
 		tables: fmt.Sprintf(`SELECT DISTINCT tbl FROM %s
 			WHERE namespace = $1 AND (expires_at IS NULL OR expires_at > $2)`, r),
