@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,7 +14,6 @@ import (
 	"m3o.dev/pkg/grpcclient"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
-	"m3o.dev/pkg/token"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/store/storeserver"
 )
@@ -57,11 +52,11 @@ func TestFlags(t *testing.T) {
 				"MICRO_STORE_BACKEND": "cockroach", "MICRO_STORE_DSN": "postgres://db/store", "MICRO_STORE_DATA_DIR": "/data",
 				"MICRO_STORE_ADDRESS": ":9", "MICRO_STORE_QUOTA_BYTES": "1048576", "MICRO_STORE_SWEEP_INTERVAL": "30s",
 				"MICRO_STORE_CA_FILE": "ca", "MICRO_STORE_CERT_FILE": "cert", "MICRO_STORE_KEY_FILE": "key",
-				"MICRO_STORE_PUBLIC_KEYS_FILE": "keys",
+				"MICRO_STORE_AUTH_ADDRESS": "auth:8084",
 			},
 			want: storeserver.Config{
 				Backend: "cockroach", DSN: "postgres://db/store", DataDir: "/data", Address: ":9", QuotaBytes: 1 << 20,
-				SweepInterval: 30 * time.Second, CAFile: "ca", CertFile: "cert", KeyFile: "key", PublicKeysFile: "keys",
+				SweepInterval: 30 * time.Second, CAFile: "ca", CertFile: "cert", KeyFile: "key", AuthAddress: "auth:8084",
 			},
 		},
 		{
@@ -136,38 +131,30 @@ func TestRun(t *testing.T) {
 
 // files are the certificate and key files of a store.
 type files struct {
-	caFile, certFile, keyFile, publicKeysFile string
-	address                                   string
+	caFile, certFile, keyFile string
+	address                   string
 }
 
-// writeFiles writes the store's certificate, key and a token public key
-// under dir, and picks a free address.
+// writeFiles writes the store's certificate and key under dir, and picks a
+// free address.
 func writeFiles(t *testing.T, dir string, ca *mtls.CA) files {
 	t.Helper()
 	if err := mtlstest.Bundle(t, ca, serverID.Namespace, serverID.Service).WriteFiles(dir, "store"); err != nil {
 		t.Fatalf("WriteFiles() = %v", err)
 	}
-	f := files{publicKeysFile: filepath.Join(dir, "keys.pem"), address: freeAddress(t)}
+	f := files{address: freeAddress(t)}
 	f.caFile, f.certFile, f.keyFile = mtls.BundleFiles(dir, "store")
-	_, priv, err := token.GenerateKey()
-	if err != nil {
-		t.Fatalf("GenerateKey() = %v", err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatalf("MarshalPKIXPublicKey() = %v", err)
-	}
-	if err := os.WriteFile(f.publicKeysFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatalf("WriteFile() = %v", err)
-	}
 	return f
 }
 
-// config is a complete Config for backend with these files.
+// config is a complete Config for backend with these files. It names an
+// auth service that is never up, as in the moments after a deployment
+// when the store already serves its core callers and auth has yet to
+// start.
 func (f files) config(backend, dsn, dataDir string) storeserver.Config {
 	return storeserver.Config{
 		Backend: backend, DSN: dsn, DataDir: dataDir, Address: f.address, SweepInterval: time.Minute,
-		CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, PublicKeysFile: f.publicKeysFile,
+		CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.keyFile, AuthAddress: "127.0.0.1:1",
 	}
 }
 

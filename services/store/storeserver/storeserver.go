@@ -1,6 +1,7 @@
 // Package storeserver wires the store service into a process: it loads the
-// platform certificate and the token keys, serves StoreService over mTLS with
-// callers identified by token or certificate, and sweeps expired records.
+// platform certificate, keeps the token keys current from the auth service,
+// serves StoreService over mTLS with callers identified by token or
+// certificate, and sweeps expired records.
 //
 // services/cmd/store opens the configured backend and calls Serve. An
 // all-in-one `micro server` opens its own backend and either calls NewServer
@@ -23,6 +24,7 @@ import (
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/token"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/tokenkeys"
 	"m3o.dev/services/store"
 )
 
@@ -56,9 +58,10 @@ type Config struct {
 	// CAFile, CertFile and KeyFile are the platform CA and this service's
 	// mTLS certificate and key, PEM.
 	CAFile, CertFile, KeyFile string
-	// PublicKeysFile holds the PEM Ed25519 public keys that verify access
-	// tokens; empty accepts only callers identified by mTLS.
-	PublicKeysFile string
+	// AuthAddress is the auth service, host:port, whose published keys and
+	// revocations verify the access tokens the proxy forwards; empty
+	// accepts only callers identified by mTLS.
+	AuthAddress string
 }
 
 // Validate checks that the configuration is complete and consistent.
@@ -92,6 +95,11 @@ func (c Config) Validate() error {
 	if c.CAFile == "" || c.CertFile == "" || c.KeyFile == "" {
 		errs = append(errs, errors.New("the CA, certificate and key files are all required: every hop is mTLS"))
 	}
+	if c.AuthAddress != "" {
+		if _, _, err := net.SplitHostPort(c.AuthAddress); err != nil {
+			errs = append(errs, fmt.Errorf("auth address %q: %w", c.AuthAddress, err))
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
 	}
@@ -114,17 +122,20 @@ func NewServer(svc *store.Service, bundle *mtls.Bundle, verifier *token.Verifier
 }
 
 // Serve serves StoreService over backend on cfg.Address until ctx ends, with
-// cfg's certificate, token keys and quota, sweeping expired records
-// meanwhile. backend must read the same clock as the service: the real one.
+// cfg's certificate and quota and the token keys of the auth service at
+// cfg.AuthAddress, sweeping expired records meanwhile. It does not wait for
+// auth, which keeps its state here and so starts after the store. backend
+// must read the same clock as the service: the real one.
 func Serve(ctx context.Context, cfg Config, backend store.Backend, logger *slog.Logger) error {
 	bundle, err := mtls.LoadBundle(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
 	if err != nil {
 		return fmt.Errorf("serve store: %w", err)
 	}
-	verifier, err := loadVerifier(cfg.PublicKeysFile)
+	verifier, stopKeys, err := tokenVerifier(ctx, cfg.AuthAddress, bundle, logger)
 	if err != nil {
 		return fmt.Errorf("serve store: %w", err)
 	}
+	defer stopKeys()
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
 		return fmt.Errorf("serve store: %w", err)
@@ -139,6 +150,20 @@ func Serve(ctx context.Context, cfg Config, backend store.Backend, logger *slog.
 		store.Sweep(sweepCtx, backend, cfg.SweepInterval, logger)
 	}()
 	defer func() { stopSweep(); <-swept }()
-	logger.Info("store serving", "address", lis.Addr().String(), "backend", cfg.Backend)
+	logger.Info("store serving", "address", lis.Addr().String(), "backend", cfg.Backend, "auth_address", cfg.AuthAddress)
 	return NewServer(svc, bundle, verifier, logger).Serve(ctx, lis)
+}
+
+// tokenVerifier returns a verifier kept current from the auth service at
+// addr, and a function that stops keeping it current; with no address, a
+// nil verifier that leaves only mTLS callers.
+func tokenVerifier(ctx context.Context, addr string, bundle *mtls.Bundle, logger *slog.Logger) (*token.Verifier, func(), error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	keys, err := tokenkeys.Start(ctx, addr, bundle, tokenkeys.Options{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys.Verifier(), keys.Close, nil
 }

@@ -1,18 +1,9 @@
 package storeserver
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"m3o.dev/pkg/token"
 )
 
 func TestValidate(t *testing.T) {
@@ -36,6 +27,8 @@ func TestValidate(t *testing.T) {
 		{"negative quota", func(c *Config) { c.QuotaBytes = -1 }, false},
 		{"no sweep interval", func(c *Config) { c.SweepInterval = 0 }, false},
 		{"no key file", func(c *Config) { c.KeyFile = "" }, false},
+		{"auth address", func(c *Config) { c.AuthAddress = "auth:8084" }, true},
+		{"auth address without a port", func(c *Config) { c.AuthAddress = "auth" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,65 +39,5 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate(%+v) = %v, want ok %t (errors wrapping ErrConfig)", c, err, tt.ok)
 			}
 		})
-	}
-}
-
-func TestLoadVerifier(t *testing.T) {
-	dir := t.TempDir()
-	kid, priv, err := token.GenerateKey()
-	if err != nil {
-		t.Fatalf("GenerateKey() = %v", err)
-	}
-	edDER, err := x509.MarshalPKIXPublicKey(priv.Public())
-	if err != nil {
-		t.Fatalf("MarshalPKIXPublicKey() = %v", err)
-	}
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("ecdsa.GenerateKey() = %v", err)
-	}
-	ecDER, err := x509.MarshalPKIXPublicKey(&ec.PublicKey)
-	if err != nil {
-		t.Fatalf("MarshalPKIXPublicKey() = %v", err)
-	}
-	block := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
-	tests := []struct {
-		name string
-		data []byte
-		ok   bool
-	}{
-		{"one Ed25519 key", block("PUBLIC KEY", edDER), true},
-		{"other blocks are skipped", append(block("CERTIFICATE", []byte("x")), block("PUBLIC KEY", edDER)...), true},
-		{"an ECDSA key", block("PUBLIC KEY", ecDER), false},
-		{"a broken key", block("PUBLIC KEY", []byte("garbage")), false},
-		{"no key", []byte("not PEM at all"), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			file := filepath.Join(dir, "keys.pem")
-			if err := os.WriteFile(file, tt.data, 0o600); err != nil {
-				t.Fatalf("WriteFile() = %v", err)
-			}
-			v, err := loadVerifier(file)
-			if (err == nil) != tt.ok {
-				t.Fatalf("loadVerifier() = %v, want ok %t", err, tt.ok)
-			}
-			if !tt.ok {
-				return
-			}
-			tok, err := token.NewSigner(kid, priv).Sign(token.Claims{Subject: "s", Namespace: "ns", ExpiresAt: time.Now().Add(time.Minute)})
-			if err != nil {
-				t.Fatalf("Sign() = %v", err)
-			}
-			if _, err := v.Verify(tok); err != nil {
-				t.Errorf("Verify() with the loaded key = %v, want nil", err)
-			}
-		})
-	}
-	if v, err := loadVerifier(""); v != nil || err != nil {
-		t.Errorf("loadVerifier(\"\") = %v, %v, want nil, nil", v, err)
-	}
-	if _, err := loadVerifier(filepath.Join(dir, "missing.pem")); err == nil {
-		t.Error("loadVerifier(missing file) = nil error, want one")
 	}
 }
