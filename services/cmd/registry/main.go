@@ -43,7 +43,7 @@ func newApp(logger *slog.Logger, serve func(context.Context, registryserver.Conf
 			&cli.StringFlag{Name: "ca-file", Usage: "platform CA certificate, PEM", EnvVars: env("ca-file")},
 			&cli.StringFlag{Name: "cert-file", Usage: "this service's certificate, PEM", EnvVars: env("cert-file")},
 			&cli.StringFlag{Name: "key-file", Usage: "this service's private key, PEM", EnvVars: env("key-file")},
-			&cli.StringFlag{Name: "public-keys-file", Usage: "Ed25519 token public keys, PEM", EnvVars: env("public-keys-file")},
+			&cli.StringFlag{Name: "auth-address", Usage: "auth service address, host:port, whose keys verify access tokens; empty accepts only mTLS callers", EnvVars: env("auth-address")},
 		},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -56,7 +56,7 @@ func newApp(logger *slog.Logger, serve func(context.Context, registryserver.Conf
 				CAFile:          c.String("ca-file"),
 				CertFile:        c.String("cert-file"),
 				KeyFile:         c.String("key-file"),
-				PublicKeysFile:  c.String("public-keys-file"),
+				AuthAddress:     c.String("auth-address"),
 			}, logger)
 		},
 	}

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,7 +14,6 @@ import (
 	"m3o.dev/pkg/grpcclient"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
-	"m3o.dev/pkg/token"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/registry/registryserver"
 )
@@ -56,11 +51,11 @@ func TestFlags(t *testing.T) {
 				"MICRO_REGISTRY_BACKEND": "memory", "MICRO_REGISTRY_ETCD_ENDPOINTS": "a:1,b:2",
 				"MICRO_REGISTRY_EMBEDDED_ETCD_DIR": "/data", "MICRO_REGISTRY_ADDRESS": ":9",
 				"MICRO_REGISTRY_CA_FILE": "ca", "MICRO_REGISTRY_CERT_FILE": "cert", "MICRO_REGISTRY_KEY_FILE": "key",
-				"MICRO_REGISTRY_PUBLIC_KEYS_FILE": "keys",
+				"MICRO_REGISTRY_AUTH_ADDRESS": "auth:8084",
 			},
 			want: registryserver.Config{
 				Backend: "memory", EtcdEndpoints: []string{"a:1", "b:2"}, EmbeddedEtcdDir: "/data", Address: ":9",
-				CAFile: "ca", CertFile: "cert", KeyFile: "key", PublicKeysFile: "keys",
+				CAFile: "ca", CertFile: "cert", KeyFile: "key", AuthAddress: "auth:8084",
 			},
 		},
 		{
@@ -93,7 +88,9 @@ func TestRun(t *testing.T) {
 	caFile, certFile, keyFile := mtls.BundleFiles(dir, "registry")
 	cfg := registryserver.Config{
 		Backend: "etcd", EmbeddedEtcdDir: filepath.Join(dir, "etcd"), Address: freeAddress(t),
-		CAFile: caFile, CertFile: certFile, KeyFile: keyFile, PublicKeysFile: writePublicKey(t, dir),
+		CAFile: caFile, CertFile: certFile, KeyFile: keyFile,
+		// Auth is not up: core services must get through regardless.
+		AuthAddress: "127.0.0.1:1",
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -130,22 +127,4 @@ func freeAddress(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// writePublicKey writes a fresh token verification key as PEM.
-func writePublicKey(t *testing.T, dir string) string {
-	t.Helper()
-	_, priv, err := token.GenerateKey()
-	if err != nil {
-		t.Fatalf("GenerateKey = %v", err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		t.Fatalf("MarshalPKIXPublicKey = %v", err)
-	}
-	file := filepath.Join(dir, "keys.pem")
-	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
-		t.Fatalf("WriteFile = %v", err)
-	}
-	return file
 }

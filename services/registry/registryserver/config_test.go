@@ -23,6 +23,8 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown backend", func(c *registryserver.Config) { c.Backend = "consul" }, false},
 		{"no address", func(c *registryserver.Config) { c.Address = "" }, false},
 		{"no key file", func(c *registryserver.Config) { c.KeyFile = "" }, false},
+		{"auth address", func(c *registryserver.Config) { c.AuthAddress = "auth:8084" }, true},
+		{"auth address without a port", func(c *registryserver.Config) { c.AuthAddress = "auth" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,26 +36,6 @@ func TestConfigValidate(t *testing.T) {
 			}
 			if err != nil && !errors.Is(err, registryserver.ErrConfig) {
 				t.Errorf("Validate() = %v, want it to wrap ErrConfig", err)
-			}
-		})
-	}
-}
-
-func TestParsePublicKeys(t *testing.T) {
-	tests := []struct {
-		name string
-		pem  string
-		keys int
-	}{
-		{"ed25519", "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n", 1},
-		{"empty", "", 0},
-		{"not a key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			keys, err := registryserver.ParsePublicKeys([]byte(tt.pem))
-			if len(keys) != tt.keys || (err == nil) != (tt.keys > 0) {
-				t.Errorf("ParsePublicKeys = %d keys, %v, want %d keys", len(keys), err, tt.keys)
 			}
 		})
 	}

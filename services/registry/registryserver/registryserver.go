@@ -1,6 +1,7 @@
 // Package registryserver wires the registry service into a process: it
 // opens the configured backend (starting an embedded etcd when asked),
-// loads the platform certificate and the token keys, and serves
+// loads the platform certificate, keeps the token keys current from the auth
+// service, and serves
 // RegistryService over mTLS. services/cmd/registry runs it on its own; an
 // all-in-one `micro server` calls OpenEtcd and registers registry.New on its
 // own gRPC server, or calls NewServer.
@@ -23,6 +24,7 @@ import (
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/token"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	"m3o.dev/services/internal/tokenkeys"
 	"m3o.dev/services/registry"
 	"m3o.dev/services/registry/etcd"
 	"m3o.dev/services/registry/etcdembed"
@@ -51,9 +53,10 @@ type Config struct {
 	// CAFile, CertFile and KeyFile are the platform CA and this service's
 	// mTLS certificate and key, PEM.
 	CAFile, CertFile, KeyFile string
-	// PublicKeysFile holds the PEM Ed25519 public keys that verify access
-	// tokens; empty accepts only callers identified by mTLS.
-	PublicKeysFile string
+	// AuthAddress is the auth service, host:port, whose published keys and
+	// revocations verify the access tokens the proxy forwards; empty
+	// accepts only callers identified by mTLS.
+	AuthAddress string
 }
 
 // Validate checks that the configuration is complete and consistent.
@@ -76,6 +79,11 @@ func (c Config) Validate() error {
 	}
 	if c.CAFile == "" || c.CertFile == "" || c.KeyFile == "" {
 		errs = append(errs, errors.New("the CA, certificate and key files are all required: every hop is mTLS"))
+	}
+	if c.AuthAddress != "" {
+		if _, _, err := net.SplitHostPort(c.AuthAddress); err != nil {
+			errs = append(errs, fmt.Errorf("auth address %q: %w", c.AuthAddress, err))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
@@ -127,20 +135,37 @@ func NewServer(backend registry.Backend, bundle *mtls.Bundle, verifier *token.Ve
 }
 
 // Serve serves RegistryService over backend on cfg.Address until ctx ends,
-// with cfg's certificate and token keys.
+// with cfg's certificate and the token keys of the auth service at
+// cfg.AuthAddress. It does not wait for auth: until auth answers, only
+// callers identified by mTLS get through.
 func Serve(ctx context.Context, cfg Config, backend registry.Backend, logger *slog.Logger) error {
 	bundle, err := mtls.LoadBundle(cfg.CAFile, cfg.CertFile, cfg.KeyFile)
 	if err != nil {
 		return fmt.Errorf("serve registry: %w", err)
 	}
-	verifier, err := loadVerifier(cfg.PublicKeysFile)
+	verifier, stopKeys, err := tokenVerifier(ctx, cfg.AuthAddress, bundle, logger)
 	if err != nil {
 		return fmt.Errorf("serve registry: %w", err)
 	}
+	defer stopKeys()
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
 		return fmt.Errorf("serve registry: %w", err)
 	}
-	logger.Info("registry serving", "address", lis.Addr().String(), "backend", cfg.Backend)
+	logger.Info("registry serving", "address", lis.Addr().String(), "backend", cfg.Backend, "auth_address", cfg.AuthAddress)
 	return NewServer(backend, bundle, verifier, logger).Serve(ctx, lis)
+}
+
+// tokenVerifier returns a verifier kept current from the auth service at
+// addr, and a function that stops keeping it current; with no address, a
+// nil verifier that leaves only mTLS callers.
+func tokenVerifier(ctx context.Context, addr string, bundle *mtls.Bundle, logger *slog.Logger) (*token.Verifier, func(), error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	keys, err := tokenkeys.Start(ctx, addr, bundle, tokenkeys.Options{Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys.Verifier(), keys.Close, nil
 }
