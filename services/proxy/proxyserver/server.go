@@ -1,0 +1,196 @@
+package proxyserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"m3o.dev/pkg/grpcserver"
+	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/observe"
+	"m3o.dev/pkg/rules"
+	"m3o.dev/pkg/token"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/proxy"
+)
+
+// RulesRefresh is how often the proxy refetches the rules it has cached.
+const RulesRefresh = 5 * time.Second
+
+// CorePackages maps the proto package of each core API to the core service
+// that serves it; the proxy relays every m3o.* call by this table.
+var CorePackages = map[string]string{
+	"m3o.store.v1":    "store",
+	"m3o.registry.v1": "registry",
+	"m3o.auth.v1":     "auth",
+	"m3o.config.v1":   "config",
+}
+
+// Options are the parts of a public proxy, already loaded and connected:
+// `micro server` builds them from its own PKI and listeners, Run from a
+// Config.
+type Options struct {
+	// Bundle is the proxy's certificate, micro/proxy, which the public
+	// port serves; the gateway checks it against Bundle's CA when it calls
+	// that port.
+	Bundle *mtls.Bundle
+	// Backends maps each package of CorePackages to a connection, made
+	// with the micro/proxy certificate, to the service that serves it.
+	Backends map[string]*grpc.ClientConn
+	// Rules reaches the auth service's RulesService with a certificate
+	// that counts as a core service (micro/router): the relaying identity
+	// micro/proxy is anonymous by design and may list no rules.
+	Rules authv1.RulesServiceClient
+	// Verifier checks the callers' bearer tokens.
+	Verifier *token.Verifier
+	// Ready decides /healthz; nil is always ready.
+	Ready func() error
+	// RateLimit is the per-account limit.
+	RateLimit proxy.RateLimit
+	// DrainTimeout bounds how long a stop waits for calls in flight; zero
+	// means grpcserver.DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Logger receives the servers' logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is the public proxy: gRPC with server-only TLS on one listener,
+// and the JSON gateway, /healthz and /metrics on another.
+type Server struct {
+	bundle *mtls.Bundle
+	rules  *rules.Cache
+	grpc   *grpcserver.Server
+	ready  func() error
+	drain  time.Duration
+	log    *slog.Logger
+}
+
+// New assembles the proxy described by opts.
+func New(opts Options) *Server {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	drain := opts.DrainTimeout
+	if drain <= 0 {
+		drain = grpcserver.DefaultDrainTimeout
+	}
+	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
+	px := proxy.New(proxy.Config{
+		Verifier:   opts.Verifier,
+		Authorizer: proxy.NewRulesAuthorizer(cache),
+		Backends:   opts.Backends,
+		Limits:     opts.RateLimit,
+		Logger:     log,
+	})
+	// Callers authenticate with bearer tokens, so the public port asks for
+	// no client certificate; the CLI checks the platform's certificate.
+	srv := grpcserver.New(grpcserver.Options{
+		TLS:           mtls.ServerOnlyConfig(opts.Bundle.Cert),
+		Logger:        log,
+		DrainTimeout:  drain,
+		ServerOptions: px.ServerOptions(),
+	})
+	return &Server{bundle: opts.Bundle, rules: cache, grpc: srv, ready: opts.Ready, drain: drain, log: log}
+}
+
+// Serve serves gRPC on grpcLis and HTTP on httpLis until ctx ends, keeping
+// the rules fresh meanwhile, then drains both. It returns nil after a clean
+// stop, or the first error that stopped either server early, and closes
+// both listeners.
+func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	gatewayConn, err := s.dialSelf(grpcLis.Addr())
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
+	defer gatewayConn.Close()
+	handler, err := s.httpHandler(ctx, gatewayConn)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { s.rules.Run(ctx); return nil })
+	g.Go(func() error { return s.grpc.Serve(ctx, grpcLis) })
+	g.Go(func() error {
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		return serveHTTP(ctx, srv, httpLis, s.drain)
+	})
+	s.log.Info("proxy serving", "address", grpcLis.Addr().String(), "http_address", httpLis.Addr().String())
+	return g.Wait()
+}
+
+// httpHandler routes the JSON gateway under /v1/, and /healthz and
+// /metrics of the gRPC server.
+func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) (http.Handler, error) {
+	gateway, err := proxy.NewGateway(ctx, gatewayConn)
+	if err != nil {
+		return nil, err
+	}
+	obs := observe.Handler(s.grpc.Gatherer(), s.ready)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", gateway)
+	mux.Handle("/healthz", obs)
+	mux.Handle("/metrics", obs)
+	return mux, nil
+}
+
+// dialSelf connects the gateway to the public gRPC port of this process,
+// so that HTTP callers meet exactly the checks gRPC callers do. It trusts
+// the platform CA and the identity micro/proxy rather than a host name, so
+// the certificate need not name the loopback address.
+func (s *Server) dialSelf(addr net.Addr) (*grpc.ClientConn, error) {
+	tlsConfig := s.bundle.ClientConfig(s.bundle.Identity)
+	// The public port asks for no client certificate; offering none keeps
+	// the gateway a caller like any other.
+	tlsConfig.Certificates = nil
+	conn, err := grpc.NewClient(selfAddress(addr), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
+	if err != nil {
+		return nil, fmt.Errorf("connect the gateway to the proxy: %w", err)
+	}
+	return conn, nil
+}
+
+// selfAddress turns a listener's address into one this process can dial:
+// loopback in place of an unspecified host such as ":8081".
+func selfAddress(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// serveHTTP serves until ctx ends, then shuts down within drain.
+func serveHTTP(ctx context.Context, srv *http.Server, lis net.Listener, drain time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
