@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ func (b *logBuffer) lines(t *testing.T) []map[string]any {
 type env struct {
 	srv    *grpcserver.Server
 	conn   *grpc.ClientConn
+	dial   func(opts ...grpc.DialOption) *grpc.ClientConn // another client as micro/proxy
 	logs   *logBuffer
 	reg    *prometheus.Registry
 	cancel context.CancelFunc
@@ -73,16 +75,26 @@ type env struct {
 // mTLS as micro/store.
 func start(t *testing.T, opts grpcserver.Options, h grpctest.Handlers) *env {
 	t.Helper()
+	return startWith(t, opts, h, slog.LevelDebug, nil)
+}
+
+// startWith is start with the server logging from level up, and its
+// listener wrapped by wrap unless wrap is nil.
+func startWith(t *testing.T, opts grpcserver.Options, h grpctest.Handlers, level slog.Level, wrap func(net.Listener) net.Listener) *env {
+	t.Helper()
 	ca := mtlstest.NewCA(t)
 	e := &env{logs: &logBuffer{}, reg: prometheus.NewRegistry(), served: make(chan error, 1)}
 	opts.TLS = mtlstest.Bundle(t, ca, "micro", "store").ServerConfig()
-	opts.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: level}))
 	opts.Registerer = e.reg
 	e.srv = grpcserver.New(opts)
 	grpctest.Register(e.srv.GRPC(), h)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("net.Listen() = %v", err)
+	}
+	if wrap != nil {
+		lis = wrap(lis)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -95,11 +107,16 @@ func start(t *testing.T, opts grpcserver.Options, h grpctest.Handlers) *env {
 			t.Errorf("Serve() did not return after its context ended")
 		}
 	})
-	e.conn, err = grpcclient.Dial(lis.Addr().String(), mtlstest.Bundle(t, ca, "micro", "proxy"), mtls.Identity{Namespace: "micro", Service: "store"})
-	if err != nil {
-		t.Fatalf("Dial() = %v", err)
+	e.dial = func(opts ...grpc.DialOption) *grpc.ClientConn {
+		t.Helper()
+		conn, err := grpcclient.Dial(lis.Addr().String(), mtlstest.Bundle(t, ca, "micro", "proxy"), mtls.Identity{Namespace: "micro", Service: "store"}, opts...)
+		if err != nil {
+			t.Fatalf("Dial() = %v", err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
 	}
-	t.Cleanup(func() { e.conn.Close() })
+	e.conn = e.dial()
 	return e
 }
 
@@ -146,3 +163,28 @@ type failingListener struct{}
 func (failingListener) Accept() (net.Conn, error) { return nil, errors.New("accept: listener broken") }
 func (failingListener) Close() error              { return nil }
 func (failingListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// writeCounter is a listener whose connections count their writes.
+type writeCounter struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c, writes: &l.writes}, nil
+}
+
+// countedConn counts its writes in writes.
+type countedConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}

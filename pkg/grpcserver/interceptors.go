@@ -77,7 +77,14 @@ func (s *Server) logStream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 // message, any of which may carry a secret.
 func (s *Server) logCall(ctx context.Context, method string, err error, d time.Duration) {
 	code := status.Code(err)
-	s.logger.LogAttrs(ctx, levelOf(code), "call",
+	level := levelOf(code)
+	// A server that logs only warnings or worse skips nearly every call, so
+	// the check comes before the attributes: naming the peer parses its
+	// certificate.
+	if !s.logger.Enabled(ctx, level) {
+		return
+	}
+	s.logger.LogAttrs(ctx, level, "call",
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		durationAttr(d),

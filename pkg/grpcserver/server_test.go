@@ -3,12 +3,15 @@ package grpcserver_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -129,6 +132,57 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	}
 	if _, ok := lines[0]["duration_ms"].(float64); !ok {
 		t.Errorf("log[duration_ms] = %v, want a number", lines[0]["duration_ms"])
+	}
+}
+
+func TestLogLevelFilters(t *testing.T) {
+	e := startWith(t, grpcserver.Options{}, grpctest.Handlers{
+		Call: func(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			if in.GetValue() == "busy" {
+				return nil, status.Error(codes.Unavailable, "busy")
+			}
+			return in, nil
+		},
+	}, slog.LevelWarn, nil)
+	for _, in := range []string{"a", "busy", "b"} {
+		grpctest.Call(t.Context(), e.conn, in)
+	}
+	lines := e.logs.lines(t)
+	if len(lines) != 1 || lines[0]["code"] != "Unavailable" || lines[0]["level"] != "WARN" || lines[0]["peer"] != "micro/proxy" {
+		t.Fatalf("logs at level WARN after OK, Unavailable, OK = %v, want the one Unavailable call at WARN", lines)
+	}
+}
+
+// TestNoPingPerCall checks that a unary call costs the server one write and
+// no more: no PING round of flow-control estimation goes out while the
+// handler works, as it would while a store waits on its database. The client
+// has fixed windows too, so that it sends no PINGs for the server to answer.
+func TestNoPingPerCall(t *testing.T) {
+	var lis *writeCounter
+	work := grpctest.Handlers{Call: func(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+		time.Sleep(time.Millisecond)
+		return in, nil
+	}}
+	e := startWith(t, grpcserver.Options{}, work, slog.LevelDebug, func(l net.Listener) net.Listener {
+		lis = &writeCounter{Listener: l}
+		return lis
+	})
+	conn := e.dial(grpc.WithInitialWindowSize(1<<20), grpc.WithInitialConnWindowSize(1<<20))
+	const calls = 50
+	for i := range calls + 5 {
+		if i == 5 { // the connection is set up and settled
+			lis.writes.Store(0)
+		}
+		if _, err := grpctest.Call(t.Context(), conn, strings.Repeat("x", 200)); err != nil {
+			t.Fatalf("Call() = %v", err)
+		}
+	}
+	// Let anything the last call set off reach the wire.
+	time.Sleep(50 * time.Millisecond)
+	// A response's headers and body may now and then go out apart, more
+	// often under the race detector; a PING round would add one per call.
+	if got, want := lis.writes.Load(), int64(calls+calls/2); got > want {
+		t.Errorf("%d unary calls cost the server %d writes, want at most %d", calls, got, want)
 	}
 }
 
