@@ -8,13 +8,14 @@
 // the bytes stored per database for quotas.
 //
 // The SQL is the subset both databases run: no LIKE, no string functions, no
-// upserts of more than one row, no advisory locks. Every multi-statement
-// transaction goes through cockroach-go's crdbpgx.ExecuteTx, which retries it
-// on serialization failures. Each transaction is written to be correct at
-// both CockroachDB's SERIALIZABLE and PostgreSQL's default READ COMMITTED:
-// a record is locked with SELECT … FOR UPDATE before it is rewritten, a
-// concurrent create is caught by INSERT … ON CONFLICT DO NOTHING, and
-// counters move by atomic increments.
+// upserts of more than one row, no advisory locks, no old row values in
+// RETURNING. Every read and every write of a record is a single statement
+// outside any explicit transaction, so one round trip and one commit, and is
+// written to be correct at both CockroachDB's SERIALIZABLE and PostgreSQL's
+// default READ COMMITTED (statements.go says how a write keeps the quota
+// count exact). Such statements are retried on serialization failures by
+// cockroach-go's crdb.ExecuteCtx; the sweep, the one transaction of several
+// statements, goes through crdbpgx.ExecuteTx.
 package cockroach
 
 import (
@@ -70,7 +71,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Backend, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	pool, err := pgxpool.New(ctx, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open cockroach store: %w", err)
+	}
+	return open(ctx, cfg, opts)
+}
+
+// open is Open with the pool's configuration parsed, and opts' defaults
+// filled in.
+func open(ctx context.Context, cfg *pgxpool.Config, opts Options) (*Backend, error) {
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open cockroach store: %w", err)
 	}
@@ -88,23 +99,40 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// migrate creates the schema. Every statement is idempotent, but two
-// processes racing through CREATE … IF NOT EXISTS can still collide in
-// PostgreSQL's catalog; the loser retries and then finds the object there.
+// migrate creates the schema, or brings an older one up to date.
 func (b *Backend) migrate(ctx context.Context) error {
 	for _, stmt := range b.sql.schema {
-		var err error
-		for attempt := 0; attempt < 5; attempt++ {
-			if _, err = b.pool.Exec(ctx, stmt); !isCatalogRace(err) {
-				break
-			}
-			time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+		if err := b.ddl(ctx, stmt); err != nil {
+			return fmt.Errorf("migrate: %w", err)
 		}
-		if err != nil {
+	}
+	// prev_size came later. Look before adding it, because even ADD COLUMN
+	// IF NOT EXISTS takes PostgreSQL's strongest lock on the table, which
+	// would stall every other store process at each start.
+	var n int
+	if err := b.pool.QueryRow(ctx, b.sql.hasPrevSize, b.sql.recordsName).Scan(&n); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if n == 0 {
+		if err := b.ddl(ctx, b.sql.addPrevSize); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
 	return nil
+}
+
+// ddl runs an idempotent schema statement. Two processes racing through
+// CREATE … IF NOT EXISTS can still collide in PostgreSQL's catalog; the
+// loser retries and then finds the object there.
+func (b *Backend) ddl(ctx context.Context, stmt string) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if _, err = b.pool.Exec(ctx, stmt); !isCatalogRace(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	return err
 }
 
 // isCatalogRace reports whether err is a concurrent CREATE colliding with
@@ -175,17 +203,3 @@ func (c committer) Commit(ctx context.Context) error {
 func (b *Backend) query(ctx context.Context, fn func(context.Context) error) error {
 	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error { return fn(ctx) })
 }
-
-// errRaced is returned from a transaction whose INSERT lost a race with a
-// concurrent create of the same key. It carries SQLSTATE 40001 so that
-// crdbpgx.ExecuteTx runs the transaction again, which then sees the row.
-var errRaced = racedError{}
-
-// racedError is the type of errRaced.
-type racedError struct{}
-
-// Error implements error.
-func (racedError) Error() string { return "concurrent create of the same key" }
-
-// SQLState makes cockroach-go treat the error as a serialization failure.
-func (racedError) SQLState() string { return "40001" }

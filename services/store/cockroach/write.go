@@ -10,115 +10,116 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"m3o.dev/services/store"
 )
 
-// stored is what Put and Delete learn of a record's current row.
-type stored struct {
-	exists  bool
-	version uint64 // 0 when missing or expired
-	size    int64  // the row's size, expired or not: it is still counted
-}
+// raceRetries bounds how often Put and Delete try again when their condition
+// failed but the version they then read says it holds: a concurrent write
+// moved the record away and back in between.
+const raceRetries = 3
 
-// lockRecord reads the current row under key and locks it until the
-// transaction ends.
-func (b *Backend) lockRecord(ctx context.Context, tx pgx.Tx, t store.Table, key string) (stored, error) {
-	var (
-		version int64
-		expires *time.Time
-		s       stored
-	)
-	err := tx.QueryRow(ctx, b.sql.lock, t.Database, t.Name, []byte(key)).Scan(&version, &expires, &s.size)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return stored{}, nil
-	}
-	if err != nil {
-		return stored{}, err
-	}
-	s.exists = true
-	if expires == nil || expires.After(b.now()) {
-		s.version = uint64(version)
-	}
-	return s, nil
-}
-
-// Put implements store.Backend.
+// Put implements store.Backend. It is one statement; a failed
+// compare-and-set takes one more, to read the version it reports.
 func (b *Backend) Put(ctx context.Context, t store.Table, rec store.Record, opts store.PutOptions) (uint64, error) {
 	md, err := encodeMetadata(rec.Metadata)
 	if err != nil {
 		return 0, fmt.Errorf("put %s %q: %w", t, rec.Key, err)
 	}
-	var version uint64
-	err = b.tx(ctx, func(tx pgx.Tx) error {
-		cur, err := b.lockRecord(ctx, tx, t, rec.Key)
-		if err != nil {
-			return err
-		}
-		if err := store.CheckVersion(opts.IfVersion, cur.version); err != nil {
-			return err
-		}
-		version = cur.version + 1
-		delta := rec.Size() - cur.size
-		batch := &pgx.Batch{}
-		if cur.exists {
-			batch.Queue(b.sql.update, t.Database, t.Name, []byte(rec.Key),
-				valueOrEmpty(rec.Value), md, int64(version), nullTime(rec.ExpiresAt), rec.Size())
-		} else {
-			batch.Queue(b.sql.insert, t.Database, t.Name, []byte(rec.Key), reversed(rec.Key),
-				valueOrEmpty(rec.Value), md, int64(version), nullTime(rec.ExpiresAt), rec.Size())
-		}
-		return b.sendWrite(ctx, tx, batch, t.Database, delta, opts.QuotaBytes)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("put %s %q: %w", t, rec.Key, err)
+	text, last := b.sql.put, any(reversed(rec.Key))
+	switch {
+	case opts.IfVersion != nil && *opts.IfVersion == 0:
+		text = b.sql.create
+	case opts.IfVersion != nil:
+		text, last = b.sql.swap, int64(*opts.IfVersion)
 	}
-	return version, nil
+	args := []any{t.Database, t.Name, []byte(rec.Key), valueOrEmpty(rec.Value), md,
+		nullTime(rec.ExpiresAt), rec.Size(), b.now(), opts.QuotaBytes, last}
+	for attempt := 0; ; attempt++ {
+		version, written, err := b.write(ctx, text, args...)
+		switch {
+		case isQuotaRefusal(err):
+			return 0, fmt.Errorf("put %s %q: over the quota of %d bytes: %w", t, rec.Key, opts.QuotaBytes, store.ErrQuotaExceeded)
+		case err != nil:
+			return 0, fmt.Errorf("put %s %q: %w", t, rec.Key, err)
+		case written:
+			return version, nil
+		}
+		current, err := b.current(ctx, t, rec.Key)
+		if err == nil {
+			err = store.CheckVersion(opts.IfVersion, current)
+		}
+		if err == nil && attempt == raceRetries {
+			err = &store.ConflictError{Current: current}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("put %s %q: %w", t, rec.Key, err)
+		}
+	}
 }
 
-// Delete implements store.Backend.
+// Delete implements store.Backend. It is one statement; a delete that finds
+// nothing to delete takes one more, when it has a version to compare, to
+// tell a missing record from another version.
 func (b *Backend) Delete(ctx context.Context, t store.Table, key string, ifVersion *uint64) error {
-	err := b.tx(ctx, func(tx pgx.Tx) error {
-		cur, err := b.lockRecord(ctx, tx, t, key)
-		if err != nil {
-			return err
-		}
-		if cur.version == 0 {
-			return store.ErrNotFound
-		}
-		if err := store.CheckVersion(ifVersion, cur.version); err != nil {
-			return err
-		}
-		batch := &pgx.Batch{}
-		batch.Queue(b.sql.delete, t.Database, t.Name, []byte(key))
-		return b.sendWrite(ctx, tx, batch, t.Database, -cur.size, 0)
-	})
-	if err != nil {
-		return fmt.Errorf("delete %s %q: %w", t, key, err)
+	text, args := b.sql.delete, []any{t.Database, t.Name, []byte(key), b.now()}
+	if ifVersion != nil {
+		text, args = b.sql.deleteIf, append(args, int64(*ifVersion))
 	}
-	return nil
+	for attempt := 0; ; attempt++ {
+		_, written, err := b.write(ctx, text, args...)
+		switch {
+		case err != nil:
+			return fmt.Errorf("delete %s %q: %w", t, key, err)
+		case written:
+			return nil
+		case ifVersion == nil:
+			return fmt.Errorf("delete %s %q: %w", t, key, store.ErrNotFound)
+		}
+		current, err := b.current(ctx, t, key)
+		switch {
+		case err != nil:
+			return fmt.Errorf("delete %s %q: %w", t, key, err)
+		case current == 0:
+			return fmt.Errorf("delete %s %q: %w", t, key, store.ErrNotFound)
+		case current != *ifVersion || attempt == raceRetries:
+			return fmt.Errorf("delete %s %q: %w", t, key, &store.ConflictError{Current: current})
+		}
+	}
 }
 
-// sendWrite sends the record statement in batch together with the change of
-// database's byte count, in one round trip. The count goes last so that its
-// row, which every writer of the database shares, stays locked for as short
-// a time as possible.
-func (b *Backend) sendWrite(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, database string, delta, quota int64) error {
-	if delta != 0 {
-		batch.Queue(b.sql.addUsage, database, delta)
+// write runs one of the statements of Put and Delete and returns the version
+// it wrote. written is false when its condition left the record unchanged.
+func (b *Backend) write(ctx context.Context, text string, args ...any) (version uint64, written bool, err error) {
+	var v int64
+	err = b.query(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, text, args...).Scan(&v)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
 	}
-	results := tx.SendBatch(ctx, batch)
-	tag, err := results.Exec()
-	if err == nil && tag.RowsAffected() == 0 {
-		err = errRaced // INSERT … DO NOTHING met a row created meanwhile
+	return uint64(v), err == nil, err
+}
+
+// current returns the version of the live record under key, 0 for none.
+func (b *Backend) current(ctx context.Context, t store.Table, key string) (uint64, error) {
+	var v int64
+	err := b.query(ctx, func(ctx context.Context) error {
+		return b.pool.QueryRow(ctx, b.sql.current, t.Database, t.Name, []byte(key), b.now()).Scan(&v)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
 	}
-	if err == nil && delta != 0 {
-		var used int64
-		if err = results.QueryRow().Scan(&used); err == nil && delta > 0 && quota > 0 && used > quota {
-			err = fmt.Errorf("%d of %d bytes: %w", used, quota, store.ErrQuotaExceeded)
-		}
-	}
-	return errors.Join(err, results.Close())
+	return uint64(v), err
+}
+
+// isQuotaRefusal reports whether err is a write statement's refusal to take
+// a database past its quota: the NULL it then puts in the usage row's NOT
+// NULL bytes. No other NOT NULL column of the writes is ever given a NULL.
+func isQuotaRefusal(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23502"
 }
 
 // Sweep implements store.Backend.
