@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ func wantPrecise(t *testing.T, call string, err error) {
 func FuzzValidateRead(f *testing.F) {
 	svc, ctx := fuzzService(f)
 	f.Add("", "", "a", false, false, uint32(0), uint32(0), "", int32(0))
+	for _, name := range []string{"_", "__a", "_a", "a_", "-a", "a-b", "A", "é", "a b", strings.Repeat("a", 63), strings.Repeat("a", 64), "_" + strings.Repeat("a", 63)} {
+		f.Add("", name, "a", false, false, uint32(0), uint32(0), "", int32(0))
+	}
 	f.Fuzz(func(t *testing.T, database, table, key string, prefix, suffix bool, limit, offset uint32, token string, order int32) {
 		req := &storev1.ReadRequest{
 			Database: database, Table: table, Key: key, Prefix: prefix, Suffix: suffix,
@@ -65,8 +69,8 @@ func FuzzValidateRead(f *testing.F) {
 				t.Fatalf("ValidateKey(%q) = nil for a key outside the limits", key)
 			}
 		}
-		if store.ValidateName(table) == nil && !validName(table) {
-			t.Fatalf("ValidateName(%q) = nil for a bad name", table)
+		if got, want := store.ValidateName(table) == nil, namePattern.MatchString(table); got != want {
+			t.Fatalf("ValidateName(%q) accepts = %t, want %t as %s does", table, got, want, namePattern)
 		}
 	})
 }
@@ -104,18 +108,6 @@ func FuzzValidateWrite(f *testing.F) {
 	})
 }
 
-// validName restates the name rule independently of the regular expression:
-// an optional "_", then 1 to 63 of [a-z0-9_-] starting with a letter or
-// digit.
-func validName(name string) bool {
-	name = strings.TrimPrefix(name, "_")
-	if name == "" || len(name) > 63 || name[0] == '_' || name[0] == '-' {
-		return false
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// namePattern restates the name rule as the regular expression it is
+// documented as, to check the hand-written matcher against.
+var namePattern = regexp.MustCompile(`^_?[a-z0-9][a-z0-9_-]{0,62}$`)
