@@ -34,14 +34,17 @@ var AuthIdentity = mtls.Identity{Namespace: "micro", Service: "auth"}
 var ErrNotReady = errors.New("token keys not fetched from auth yet")
 
 // Retry bounds of the first fetch: quick enough that a service starting
-// beside auth verifies tokens moments after auth answers, and never slower
-// than the regular poll. Each attempt is bounded too, since an address
-// that accepts connections but never answers would otherwise hold the
-// first fetch forever.
+// beside auth verifies tokens a moment after auth answers, which matters
+// because the proxy may already be letting users' tokens through to it.
+// PublicKeys is cheap, so retrying every couple of seconds while auth is
+// down costs nothing. Each attempt is bounded too, since an address that
+// accepts connections but never answers would otherwise hold the first
+// fetch forever.
 const (
 	firstRetryMin   = 200 * time.Millisecond
-	firstRetryMax   = authkeys.DefaultInterval
+	firstRetryMax   = 2 * time.Second
 	firstTryTimeout = 10 * time.Second
+	warnEvery       = 30 * time.Second
 )
 
 // Options tune Start.
@@ -100,12 +103,13 @@ func (k *Keys) run(ctx context.Context) {
 }
 
 // fetchFirst retries Refresh with a doubling delay until it succeeds, and
-// reports false when ctx ended first. The quick early retries are logged
-// at debug level, since auth still starting is the usual reason for them;
-// the first failure and those at the full interval are warnings.
+// reports false when ctx ended first. A failure is a warning at first and
+// then once every warnEvery, and otherwise debug: auth still starting is
+// the usual reason, and a line every retry would bury everything else.
 func (k *Keys) fetchFirst(ctx context.Context) bool {
 	delay := firstRetryMin
-	for attempt := 0; ; attempt++ {
+	var warned time.Time
+	for {
 		err := k.refresh(ctx)
 		if err == nil {
 			return true
@@ -114,8 +118,8 @@ func (k *Keys) fetchFirst(ctx context.Context) bool {
 			return false
 		}
 		level := slog.LevelDebug
-		if attempt == 0 || delay == firstRetryMax {
-			level = slog.LevelWarn
+		if time.Since(warned) >= warnEvery {
+			level, warned = slog.LevelWarn, time.Now()
 		}
 		k.logger.Log(ctx, level, "token keys not fetched yet; bearer tokens are refused until they are",
 			"auth_address", k.addr, "retry_in", delay, "error", err)

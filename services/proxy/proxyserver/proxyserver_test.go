@@ -133,9 +133,13 @@ func TestRun(t *testing.T) {
 	_, tok := coretest.Account(t, p.ca, p.authAddr, "tenant-a", "alice")
 	client := p.client(t)
 	alice := identity.WithBearer(t.Context(), tok)
-	if _, err := client.Write(alice, &storev1.WriteRequest{Record: &storev1.Record{Key: "greeting", Value: []byte("hello")}}); err != nil {
-		t.Fatalf("Write(greeting) as alice through the proxy = %v", err)
-	}
+	// The store, started before auth too, fetches the token keys on its
+	// own schedule; until it has them it refuses the token the proxy let
+	// through.
+	coretest.Eventually(t, "Write(greeting) as alice through the proxy", func() error {
+		_, err := client.Write(alice, &storev1.WriteRequest{Record: &storev1.Record{Key: "greeting", Value: []byte("hello")}})
+		return err
+	})
 	resp, err := client.Read(alice, &storev1.ReadRequest{Key: "greeting"})
 	if err != nil || len(resp.GetRecords()) != 1 || string(resp.GetRecords()[0].GetValue()) != "hello" {
 		t.Fatalf("Read(greeting) as alice through the proxy = %v, %v, want hello", resp, err)
