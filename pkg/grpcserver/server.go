@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,13 @@ const (
 // holds the largest request of any platform service, so no call waits for
 // a window update either. Options.ServerOptions may set other windows.
 const flowWindow = 4 << 20
+
+// streamWorkers is how many goroutines wait to run calls. A call that finds
+// one idle runs on its already grown stack instead of a new goroutine's, which
+// saves a tenth of a store read over loopback; a call that finds all busy
+// gets a new goroutine as before, so none waits for another to finish.
+// grpc-go marks the option experimental.
+var streamWorkers = uint32(max(4, runtime.GOMAXPROCS(0)))
 
 // Options configures a Server.
 type Options struct {
@@ -125,6 +133,7 @@ func (s *Server) serverOptions(opts Options) []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.InitialWindowSize(flowWindow),
 		grpc.InitialConnWindowSize(flowWindow),
+		grpc.NumStreamWorkers(streamWorkers),
 	}
 	if opts.TLS != nil {
 		out = append(out, grpc.Creds(credentials.NewTLS(opts.TLS)))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,6 +184,42 @@ func TestNoPingPerCall(t *testing.T) {
 	// often under the race detector; a PING round would add one per call.
 	if got, want := lis.writes.Load(), int64(calls+calls/2); got > want {
 		t.Errorf("%d unary calls cost the server %d writes, want at most %d", calls, got, want)
+	}
+}
+
+// TestCallsBeyondWorkers holds more calls open at once than the server keeps
+// workers for: each waits for all the others to arrive, so a call queued
+// behind a busy worker would stall them all.
+func TestCallsBeyondWorkers(t *testing.T) {
+	const calls = 64
+	var arrived sync.WaitGroup
+	arrived.Add(calls)
+	all := make(chan struct{})
+	go func() { arrived.Wait(); close(all) }()
+	e := start(t, grpcserver.Options{}, grpctest.Handlers{
+		Call: func(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+			arrived.Done()
+			select {
+			case <-all:
+				return in, nil
+			case <-ctx.Done():
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+		},
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := grpctest.Call(ctx, e.conn, "x")
+			errs <- err
+		}()
+	}
+	for range calls {
+		if err := <-errs; err != nil {
+			t.Fatalf("Call() among %d held open at once = %v, want nil", calls, err)
+		}
 	}
 }
 
