@@ -122,7 +122,7 @@ func (k *Keys) fetchFirst(ctx context.Context) bool {
 			level, warned = slog.LevelWarn, time.Now()
 		}
 		k.logger.Log(ctx, level, "token keys not fetched yet; bearer tokens are refused until they are",
-			"auth_address", k.addr, "retry_in", delay, "error", err)
+			"auth_address", k.addr, "retry_in", delay.String(), "error", err)
 		select {
 		case <-ctx.Done():
 			return false
