@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# go vet in every module, a gofmt check over tracked Go files, and buf lint.
+# go vet and a GOWORK=off build in every module, a gofmt check over tracked Go files, and buf lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for m in proto pkg services cli; do
   (cd "$m" && go vet ./...)
+  # Each module also builds on its own, through its replace lines.
+  (cd "$m" && GOWORK=off go build ./...)
 done
 unformatted=$(gofmt -l proto pkg services cli)
 if [[ -n "$unformatted" ]]; then
