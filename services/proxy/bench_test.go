@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 
+	"m3o.dev/pkg/grpcclient"
+	"m3o.dev/pkg/grpcserver"
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
@@ -131,11 +133,14 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		Backends:   map[string]*grpc.ClientConn{"m3o.store.v1": toStore},
 		Logger:     log,
 	})
-	proxyAddr := serveGRPC(b, grpc.NewServer(append(p.ServerOptions(),
-		grpc.Creds(credentials.NewTLS(mtls.ServerOnlyConfig(proxyBundle.Cert))))...))
-	hopSrv := grpc.NewServer(grpc.Creds(credentials.NewTLS(mtls.ServerOnlyConfig(proxyBundle.Cert))))
-	storev1.RegisterStoreServiceServer(hopSrv, plainHop{backend: storev1.NewStoreServiceClient(toStore)})
-	hopAddr := serveGRPC(b, hopSrv)
+	// Both hops run on the platform's server kit, as the proxy does in
+	// production, so they differ only in what they do with a call.
+	proxyAddr := serveGRPC(b, grpcserver.New(grpcserver.Options{
+		TLS: mtls.ServerOnlyConfig(proxyBundle.Cert), Logger: log, ServerOptions: p.ServerOptions(),
+	}).GRPC())
+	hopSrv := grpcserver.New(grpcserver.Options{TLS: mtls.ServerOnlyConfig(proxyBundle.Cert), Logger: log})
+	storev1.RegisterStoreServiceServer(hopSrv.GRPC(), plainHop{backend: storev1.NewStoreServiceClient(toStore)})
+	hopAddr := serveGRPC(b, hopSrv.GRPC())
 
 	now := time.Now()
 	raw, err := token.NewSigner(kid, priv).Sign(token.Claims{
@@ -164,8 +169,7 @@ func serveGRPC(tb testing.TB, srv *grpc.Server) string {
 }
 
 func dialMTLS(tb testing.TB, addr string, b *mtls.Bundle) *grpc.ClientConn {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(
-		credentials.NewTLS(b.ClientConfig(mtls.Identity{Namespace: "micro", Service: "store"}))))
+	conn, err := grpcclient.Dial(addr, b, mtls.Identity{Namespace: "micro", Service: "store"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -174,8 +178,9 @@ func dialMTLS(tb testing.TB, addr string, b *mtls.Bundle) *grpc.ClientConn {
 }
 
 func dialTLS(tb testing.TB, addr string, ca *mtls.CA) *grpc.ClientConn {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(
-		credentials.NewTLS(mtls.ClientRootsConfig(ca.Pool(), "127.0.0.1"))))
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(credentials.NewTLS(mtls.ClientRootsConfig(ca.Pool(), "127.0.0.1"))),
+		grpc.WithInitialWindowSize(grpcclient.FlowWindow), grpc.WithInitialConnWindowSize(grpcclient.FlowWindow))
 	if err != nil {
 		tb.Fatal(err)
 	}
