@@ -91,6 +91,20 @@ func Start(ctx context.Context, addr string, bundle *mtls.Bundle, opts Options) 
 	return k, nil
 }
 
+// Verifier returns a verifier kept current from the auth service at addr
+// and a function that stops keeping it current. With no address it returns
+// a nil verifier, which leaves only callers identified by mTLS.
+func Verifier(ctx context.Context, addr string, bundle *mtls.Bundle, opts Options) (*token.Verifier, func(), error) {
+	if addr == "" {
+		return nil, func() {}, nil
+	}
+	keys, err := Start(ctx, addr, bundle, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys.Verifier(), keys.Close, nil
+}
+
 // run fetches the keys until the first success, then polls until ctx ends.
 func (k *Keys) run(ctx context.Context) {
 	defer close(k.done)

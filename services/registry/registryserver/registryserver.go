@@ -143,7 +143,7 @@ func Serve(ctx context.Context, cfg Config, backend registry.Backend, logger *sl
 	if err != nil {
 		return fmt.Errorf("serve registry: %w", err)
 	}
-	verifier, stopKeys, err := tokenVerifier(ctx, cfg.AuthAddress, bundle, logger)
+	verifier, stopKeys, err := tokenkeys.Verifier(ctx, cfg.AuthAddress, bundle, tokenkeys.Options{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("serve registry: %w", err)
 	}
@@ -154,18 +154,4 @@ func Serve(ctx context.Context, cfg Config, backend registry.Backend, logger *sl
 	}
 	logger.Info("registry serving", "address", lis.Addr().String(), "backend", cfg.Backend, "auth_address", cfg.AuthAddress)
 	return NewServer(backend, bundle, verifier, logger).Serve(ctx, lis)
-}
-
-// tokenVerifier returns a verifier kept current from the auth service at
-// addr, and a function that stops keeping it current; with no address, a
-// nil verifier that leaves only mTLS callers.
-func tokenVerifier(ctx context.Context, addr string, bundle *mtls.Bundle, logger *slog.Logger) (*token.Verifier, func(), error) {
-	if addr == "" {
-		return nil, func() {}, nil
-	}
-	keys, err := tokenkeys.Start(ctx, addr, bundle, tokenkeys.Options{Logger: logger})
-	if err != nil {
-		return nil, nil, err
-	}
-	return keys.Verifier(), keys.Close, nil
 }

@@ -131,7 +131,7 @@ func Serve(ctx context.Context, cfg Config, backend store.Backend, logger *slog.
 	if err != nil {
 		return fmt.Errorf("serve store: %w", err)
 	}
-	verifier, stopKeys, err := tokenVerifier(ctx, cfg.AuthAddress, bundle, logger)
+	verifier, stopKeys, err := tokenkeys.Verifier(ctx, cfg.AuthAddress, bundle, tokenkeys.Options{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("serve store: %w", err)
 	}
@@ -152,18 +152,4 @@ func Serve(ctx context.Context, cfg Config, backend store.Backend, logger *slog.
 	defer func() { stopSweep(); <-swept }()
 	logger.Info("store serving", "address", lis.Addr().String(), "backend", cfg.Backend, "auth_address", cfg.AuthAddress)
 	return NewServer(svc, bundle, verifier, logger).Serve(ctx, lis)
-}
-
-// tokenVerifier returns a verifier kept current from the auth service at
-// addr, and a function that stops keeping it current; with no address, a
-// nil verifier that leaves only mTLS callers.
-func tokenVerifier(ctx context.Context, addr string, bundle *mtls.Bundle, logger *slog.Logger) (*token.Verifier, func(), error) {
-	if addr == "" {
-		return nil, func() {}, nil
-	}
-	keys, err := tokenkeys.Start(ctx, addr, bundle, tokenkeys.Options{Logger: logger})
-	if err != nil {
-		return nil, nil, err
-	}
-	return keys.Verifier(), keys.Close, nil
 }
