@@ -138,6 +138,26 @@ func TestSilentRefresh(t *testing.T) {
 	}
 }
 
+func TestRefusedTokenRefreshedOnce(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	h.p.ForgetAccessTokens()
+
+	r := h.mustRun("store", "list")
+	if r.stderr != "" {
+		t.Errorf("micro store list with a refused token wrote %q to stderr, want a silent retry", r.stderr)
+	}
+	if got := h.p.Refreshes(); got != 1 {
+		t.Errorf("refreshes after a refused token = %d, want 1", got)
+	}
+
+	h.p.ForgetAccessTokens()
+	h.p.RevokeRefresh()
+	if r := h.run("store", "list"); r.code != ExitUnauthenticated {
+		t.Errorf("micro store list with a refused token and a revoked login = exit %d, want %d", r.code, ExitUnauthenticated)
+	}
+}
+
 func TestRefreshRevoked(t *testing.T) {
 	h := newHarness(t)
 	h.p.SetAccessTTL(30 * time.Second)

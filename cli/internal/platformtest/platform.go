@@ -141,6 +141,14 @@ func (p *Platform) RevokeRefresh() {
 	p.refresh = ""
 }
 
+// ForgetAccessTokens makes every access token issued so far invalid before
+// its expiry, as a platform reset or key rotation would.
+func (p *Platform) ForgetAccessTokens() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.access = map[string]bool{}
+}
+
 // Refreshes returns how many refresh tokens have been exchanged.
 func (p *Platform) Refreshes() int {
 	p.mu.Lock()

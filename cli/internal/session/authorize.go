@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"m3o.dev/cli/internal/envfile"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -29,11 +31,30 @@ func (c *Conn) authorizeUnary(ctx context.Context, method string, req, reply any
 		ctx, cancel = context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 	}
-	ctx, err := c.authorize(ctx, method)
+	if public[method] {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	token, err := c.accessToken(ctx)
 	if err != nil {
 		return err
 	}
-	return invoker(ctx, method, req, reply, cc, opts...)
+	err = invoker(withBearer(ctx, token), method, req, reply, cc, opts...)
+	if status.Code(err) != codes.Unauthenticated {
+		return err
+	}
+	// The platform refused a token this session still thought good: keys
+	// rotated, or the server was reset. A refused call ran nothing, so one
+	// retry with a fresh token is safe; if the refresh fails too, the
+	// session is really over and the first refusal stands.
+	fresh, refreshErr := c.refreshRejected(ctx, token)
+	if refreshErr != nil {
+		return err
+	}
+	return invoker(withBearer(ctx, fresh), method, req, reply, cc, opts...)
+}
+
+func withBearer(ctx context.Context, token string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
 
 // authorizeStream adds the bearer token to every stream but the public ones.
@@ -57,7 +78,7 @@ func (c *Conn) authorize(ctx context.Context, method string) (context.Context, e
 	if err != nil {
 		return nil, err
 	}
-	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token), nil
+	return withBearer(ctx, token), nil
 }
 
 // accessToken returns a current access token of the env's session.
@@ -81,13 +102,29 @@ func (c *Conn) accessToken(ctx context.Context) (string, error) {
 // micro command may have refreshed meanwhile, and spending the same refresh
 // token twice would make the platform revoke the whole login.
 func (c *Conn) refresh(ctx context.Context) (string, error) {
+	return c.refreshIf(ctx, func(s envfile.Session) bool {
+		return s.NeedsRefresh(time.Now(), refreshMargin)
+	})
+}
+
+// refreshRejected replaces an access token the platform refused, unless
+// another micro command has replaced it already.
+func (c *Conn) refreshRejected(ctx context.Context, rejected string) (string, error) {
+	return c.refreshIf(ctx, func(s envfile.Session) bool {
+		return s.AccessToken == rejected
+	})
+}
+
+// refreshIf exchanges the refresh token when stale says the saved session
+// needs it, deciding under the config file's lock.
+func (c *Conn) refreshIf(ctx context.Context, stale func(envfile.Session) bool) (string, error) {
 	var token string
 	err := c.store.Update(func(f *envfile.File) error {
 		s, ok := f.Session(c.env.Name)
 		if !ok {
 			return ErrNotLoggedIn
 		}
-		if !s.NeedsRefresh(time.Now(), refreshMargin) {
+		if !stale(s) {
 			token = s.AccessToken
 			return nil
 		}
