@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -96,20 +97,11 @@ func rateKey(ctx context.Context, c identity.Caller) string {
 		return "acct:" + c.Namespace + "/" + c.Subject
 	}
 	if p, ok := peer.FromContext(ctx); ok {
-		host := p.Addr.String()
-		if i := lastColon(host); i >= 0 {
-			host = host[:i]
+		host, _, err := net.SplitHostPort(p.Addr.String())
+		if err != nil {
+			host = p.Addr.String()
 		}
 		return "addr:" + host
 	}
 	return "anonymous"
-}
-
-func lastColon(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == ':' {
-			return i
-		}
-	}
-	return -1
 }
