@@ -42,3 +42,16 @@ func WithBearer(ctx context.Context, tok string) context.Context {
 	md.Set(authorizationKey, "Bearer "+tok)
 	return metadata.NewOutgoingContext(ctx, md)
 }
+
+// BearerCredentials sends tok as the bearer token of every call on a
+// connection, for clients that always act for the same account: pass it to
+// grpc.WithPerRPCCredentials. It refuses to travel without TLS.
+type BearerCredentials string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b BearerCredentials) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{authorizationKey: "Bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (b BearerCredentials) RequireTransportSecurity() bool { return true }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"m3o.dev/pkg/grpcclient"
+	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
 	"m3o.dev/pkg/token"
@@ -103,19 +104,8 @@ func (e *env) user(t testing.TB, namespace string, roles ...string) storev1.Stor
 	if err != nil {
 		t.Fatalf("Sign() = %v", err)
 	}
-	return e.dial(t, "micro", "proxy", grpc.WithPerRPCCredentials(bearer(tok)))
+	return e.dial(t, "micro", "proxy", grpc.WithPerRPCCredentials(identity.BearerCredentials(tok)))
 }
-
-// bearer sends a token with every call.
-type bearer string
-
-// GetRequestMetadata implements credentials.PerRPCCredentials.
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
-
-// RequireTransportSecurity implements credentials.PerRPCCredentials.
-func (b bearer) RequireTransportSecurity() bool { return true }
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
 type syncBuffer struct {

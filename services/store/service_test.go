@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"m3o.dev/pkg/identity"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/memory"
@@ -427,7 +428,7 @@ func (failing) Get(context.Context, store.Table, string) (store.Record, error) {
 
 func TestUnauthenticated(t *testing.T) {
 	e := start(t, 0)
-	c := e.dial(t, "micro", "proxy", grpc.WithPerRPCCredentials(bearer("not-a-token")))
+	c := e.dial(t, "micro", "proxy", grpc.WithPerRPCCredentials(identity.BearerCredentials("not-a-token")))
 	if _, err := c.Read(t.Context(), &storev1.ReadRequest{Key: "k"}); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("Read() with a forged token = %v, want Unauthenticated", err)
 	}
