@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/rules"
+	"m3o.dev/services/internal/invalid"
 )
 
 // storedAccount is an account as kept in the accounts table.
@@ -217,7 +218,7 @@ func decodePageToken(namespace, tok string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	var pt pageToken
 	if err != nil || json.Unmarshal(b, &pt) != nil || pt.Namespace != namespace || pt.Store == "" {
-		return "", invalid("page_token", "is not a page token of this namespace's list")
+		return "", invalid.Field("page_token", "is not a page token of this namespace's list")
 	}
 	return pt.Store, nil
 }

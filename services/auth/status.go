@@ -5,9 +5,10 @@ import (
 	"errors"
 	"log/slog"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 // Fixed messages for errors whose detail the caller must not learn.
@@ -24,16 +25,12 @@ const (
 // Internal with a generic message. Messages of the remaining codes are
 // composed by this package and name only what the caller sent.
 func (s *Service) toStatus(ctx context.Context, err error) error {
-	var inv *InvalidError
+	if st, ok := invalid.Status(err); ok {
+		return st
+	}
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &inv):
-		st := status.New(codes.InvalidArgument, inv.Error())
-		if d, derr := st.WithDetails(&errdetails.BadRequest{FieldViolations: inv.Violations}); derr == nil {
-			st = d
-		}
-		return st.Err()
 	case errors.Is(err, ErrBadCredentials):
 		return status.Error(codes.Unauthenticated, msgBadCredentials)
 	case errors.Is(err, ErrUnauthenticated):

@@ -35,12 +35,12 @@ package config
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
 
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/invalid"
 )
 
 // Limits and fixed names; validate.go enforces the limits at the RPC boundary.
@@ -54,9 +54,6 @@ const (
 	MaxDocumentBytes = 1 << 20
 	// HistoryLength is how many versions of a document are kept.
 	HistoryLength = 50
-	// CoreNamespace holds the platform's admins, who may name another
-	// namespace explicitly.
-	CoreNamespace = "micro"
 	// Database is the store service's system database that holds every
 	// document; only the identity micro/config may open it.
 	Database = "_config"
@@ -93,8 +90,9 @@ type Store interface {
 var (
 	// ErrNotFound means the path, or the version, does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrInvalid means the request is malformed or too large.
-	ErrInvalid = errors.New("invalid argument")
+	// ErrInvalid means the request is malformed or too large; the error is
+	// an *invalid.Error naming the fields.
+	ErrInvalid = invalid.ErrInvalid
 	// ErrUnauthenticated means the call carries no verified identity.
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied means the caller may not use the namespace it asked
@@ -111,20 +109,6 @@ var (
 	// ErrBadKeyring means a keyring, or the file it came from, is malformed.
 	ErrBadKeyring = errors.New("bad keyring")
 )
-
-// FieldError is bad input in one field of a request; it matches ErrInvalid.
-type FieldError struct {
-	// Field is the request field's name, such as "path".
-	Field string
-	// Reason says what is wrong with it, for the caller.
-	Reason string
-}
-
-// Error implements error.
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
-
-// Is makes errors.Is(err, ErrInvalid) hold for every FieldError.
-func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
 // revision is one version of a namespace's document, as the store holds it.
 type revision struct {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
+	"m3o.dev/services/internal/invalid"
 )
 
 const (
@@ -160,8 +161,7 @@ func (s *Service) commit(ctx context.Context, ns string, prev uint64, next revis
 		return err
 	}
 	if len(data) > MaxDocumentBytes {
-		return &FieldError{Field: "value", Reason: fmt.Sprintf(
-			"the document would be %d bytes, over the limit of %d", len(data), MaxDocumentBytes)}
+		return invalid.Field("value", "would make the document %d bytes, over the limit of %d", len(data), MaxDocumentBytes)
 	}
 	err = s.docs.commit(ctx, ns, prev, next, data)
 	if errors.Is(err, errHistory) {

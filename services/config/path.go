@@ -1,9 +1,10 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 // Path addresses a value in a namespace's document: one object key per
@@ -80,9 +81,9 @@ func (p *Path) push(seg string) error {
 	return nil
 }
 
-// pathError describes what is wrong with a path as a FieldError on "path".
+// pathError describes what is wrong with a path as a violation of "path".
 func pathError(format string, args ...any) error {
-	return &FieldError{Field: "path", Reason: "path " + fmt.Sprintf(format, args...)}
+	return invalid.Field("path", format, args...)
 }
 
 // String returns the dotted form of the path, escaping dots and backslashes

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 func TestParsePath(t *testing.T) {
@@ -64,12 +66,12 @@ func TestParsePathInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParsePath(tt.in)
-			var fe *FieldError
-			if !errors.As(err, &fe) || fe.Field != "path" || !errors.Is(err, ErrInvalid) {
-				t.Fatalf("ParsePath(%q) = %q, %v, want a FieldError on path", tt.in, got, err)
+			var ie *invalid.Error
+			if !errors.As(err, &ie) || len(ie.Violations) != 1 || ie.Violations[0].Field != "path" || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParsePath(%q) = %q, %v, want one violation of path", tt.in, got, err)
 			}
-			if !strings.Contains(fe.Reason, tt.reason) {
-				t.Errorf("ParsePath(%q) reason = %q, want it to mention %q", tt.in, fe.Reason, tt.reason)
+			if d := ie.Violations[0].Description; !strings.Contains(d, tt.reason) {
+				t.Errorf("ParsePath(%q) description = %q, want it to mention %q", tt.in, d, tt.reason)
 			}
 		})
 	}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 // toStatus turns the error of an RPC into the status its caller receives.
@@ -16,12 +17,10 @@ func (s *Service) toStatus(ctx context.Context, rpc string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var fe *FieldError
+	if st, ok := invalid.Status(err); ok {
+		return st
+	}
 	switch {
-	case errors.As(err, &fe):
-		return badRequest(fe)
-	case errors.Is(err, ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrUnauthenticated):
 		return status.Error(codes.Unauthenticated, "This call needs a verified identity.")
 	case errors.Is(err, ErrPermissionDenied):
@@ -40,16 +39,4 @@ func (s *Service) toStatus(ctx context.Context, rpc string, err error) error {
 	}
 	s.log.ErrorContext(ctx, "config internal error", "rpc", rpc, "error", err)
 	return status.Error(codes.Internal, "internal error")
-}
-
-// badRequest is InvalidArgument with a BadRequest detail naming the field.
-func badRequest(fe *FieldError) error {
-	st := status.New(codes.InvalidArgument, fe.Error())
-	detailed, err := st.WithDetails(&errdetails.BadRequest{
-		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.Field, Description: fe.Reason}},
-	})
-	if err != nil {
-		return st.Err()
-	}
-	return detailed.Err()
 }

@@ -2,15 +2,14 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"regexp"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/platform"
 	configv1 "m3o.dev/proto/m3o/config/v1"
+	"m3o.dev/services/internal/invalid"
 )
-
-// namespacePattern is the platform's namespace grammar (DESIGN.md §4).
-var namespacePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
 
 // target is what a request acts on, established from verified facts only.
 type target struct {
@@ -52,8 +51,8 @@ func resolveNamespace(c identity.Caller, asked string) (string, error) {
 	if !c.IsAdmin() {
 		return "", fmt.Errorf("%s may not use namespace %q: %w", c, asked, ErrPermissionDenied)
 	}
-	if !namespacePattern.MatchString(asked) {
-		return "", &FieldError{Field: "namespace", Reason: fmt.Sprintf("namespace must match %s", namespacePattern)}
+	if platform.ValidNamespace(asked) != nil {
+		return "", invalid.Field("namespace", "must match %s", platform.NamespacePattern)
 	}
 	return asked, nil
 }
@@ -81,25 +80,34 @@ func validateGet(ctx context.Context, req *configv1.GetRequest) (target, error) 
 	return t, nil
 }
 
-// validateSet checks a Set and parses its value.
+// validateSet checks a Set and parses its value, reporting a bad path and
+// a bad value together.
 func validateSet(ctx context.Context, req *configv1.SetRequest) (target, any, error) {
 	t, err := validateTarget(ctx, req.GetNamespace(), req.GetPath())
-	if err != nil {
+	if err != nil && !errors.Is(err, invalid.ErrInvalid) {
 		return target{}, nil, err
 	}
+	var c invalid.Checker
+	c.Check("path", err)
+	v := checkValue(&c, req.GetValue())
+	if _, ok := object(v); err == nil && len(t.path) == 0 && !ok {
+		c.Addf("value", "for the whole document (an empty path) must be a JSON object")
+	}
+	return t, v, c.Err()
+}
+
+// checkValue parses a Set's value, recording what makes it unusable.
+func checkValue(c *invalid.Checker, raw string) any {
 	// The document could never hold a value this big; say so before reading it.
-	if n := len(req.GetValue()); n > MaxDocumentBytes {
-		return target{}, nil, &FieldError{Field: "value", Reason: fmt.Sprintf(
-			"value is %d bytes, over the document limit of %d", n, MaxDocumentBytes)}
+	if n := len(raw); n > MaxDocumentBytes {
+		c.Addf("value", "is %d bytes, over the document limit of %d", n, MaxDocumentBytes)
+		return nil
 	}
-	v := parseValue(req.GetValue())
+	v := parseValue(raw)
 	if hasReservedKey(v) {
-		return target{}, nil, &FieldError{Field: "value", Reason: fmt.Sprintf("value uses the reserved key %q", secretKey)}
+		c.Addf("value", "uses the reserved key %q", secretKey)
 	}
-	if _, ok := object(v); len(t.path) == 0 && !ok {
-		return target{}, nil, &FieldError{Field: "value", Reason: "value for the whole document (an empty path) must be a JSON object"}
-	}
-	return t, v, nil
+	return v
 }
 
 // validateRollback checks a Rollback.
@@ -109,7 +117,7 @@ func validateRollback(ctx context.Context, req *configv1.RollbackRequest) (targe
 		return target{}, err
 	}
 	if req.GetVersion() == 0 {
-		return target{}, &FieldError{Field: "version", Reason: "version must be at least 1"}
+		return target{}, invalid.Field("version", "must be at least 1")
 	}
 	return t, nil
 }

@@ -18,6 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/internal/invalid"
 )
 
 // Limits on what a registration may hold; validate.go enforces them at the
@@ -32,15 +35,16 @@ const (
 	MaxRegistrationBytes = 1 << 20
 	// CoreDomain is where the platform's own services live; every tenant may
 	// read it, and only core services and admins write it.
-	CoreDomain = "micro"
+	CoreDomain = platform.Namespace
 )
 
 // Sentinel errors; status.go maps each to one gRPC code.
 var (
 	// ErrNotFound means no node of the service is registered.
 	ErrNotFound = errors.New("not found")
-	// ErrInvalid means the request is malformed or too large.
-	ErrInvalid = errors.New("invalid argument")
+	// ErrInvalid means the request is malformed or too large; the error is
+	// an *invalid.Error naming the fields.
+	ErrInvalid = invalid.ErrInvalid
 	// ErrUnauthenticated means the call carries no verified identity.
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied means the caller may not use the domain it asked for.
@@ -49,20 +53,6 @@ var (
 	// time; the caller may retry.
 	ErrUnavailable = errors.New("registry storage unavailable")
 )
-
-// FieldError is bad input in one field of a request; it matches ErrInvalid.
-type FieldError struct {
-	// Field is the request field's path, such as "service.nodes[2].id".
-	Field string
-	// Reason says what is wrong with it, for the caller.
-	Reason string
-}
-
-// Error implements error.
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
-
-// Is makes errors.Is(err, ErrInvalid) hold for every FieldError.
-func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
 // Service is one version of a named service and the nodes that run it.
 type Service struct {

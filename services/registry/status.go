@@ -5,23 +5,22 @@ import (
 	"errors"
 	"log/slog"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 // toStatus maps a domain error to the gRPC status the client sees. It is
 // the only place where codes are chosen. Anything unexpected is logged here,
 // under op, and reaches the client only as a generic Internal.
 func (s *RegistryService) toStatus(ctx context.Context, op string, err error) error {
-	var fe *FieldError
+	if st, ok := invalid.Status(err); ok {
+		return st
+	}
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &fe):
-		return badRequest(fe)
-	case errors.Is(err, ErrInvalid):
-		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, ErrNotFound):
 		return status.Error(codes.NotFound, "service not found")
 	case errors.Is(err, ErrUnauthenticated):
@@ -38,19 +37,6 @@ func (s *RegistryService) toStatus(ctx context.Context, op string, err error) er
 	}
 	s.log.ErrorContext(ctx, "registry call failed", "op", op, "error", err)
 	return status.Error(codes.Internal, "internal error")
-}
-
-// badRequest is InvalidArgument with the offending field in the details,
-// so that a client can point at it without parsing the message.
-func badRequest(fe *FieldError) error {
-	st := status.New(codes.InvalidArgument, fe.Error())
-	detailed, err := st.WithDetails(&errdetails.BadRequest{
-		FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: fe.Field, Description: fe.Reason}},
-	})
-	if err != nil {
-		return st.Err()
-	}
-	return detailed.Err()
 }
 
 // discardLogger is used when New is given no logger.

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 func TestToStatus(t *testing.T) {
@@ -21,8 +23,7 @@ func TestToStatus(t *testing.T) {
 		want codes.Code
 	}{
 		{"not found", fmt.Errorf("get x: %w", ErrNotFound), codes.NotFound},
-		{"field error", fmt.Errorf("register: %w", &FieldError{Field: "service.name", Reason: "bad"}), codes.InvalidArgument},
-		{"invalid", fmt.Errorf("register: %w", ErrInvalid), codes.InvalidArgument},
+		{"field error", fmt.Errorf("register: %w", invalid.Field("service.name", "bad")), codes.InvalidArgument},
 		{"unauthenticated", ErrUnauthenticated, codes.Unauthenticated},
 		{"permission", fmt.Errorf("domain: %w", ErrPermissionDenied), codes.PermissionDenied},
 		{"unavailable", fmt.Errorf("register: %w: dial tcp: refused", ErrUnavailable), codes.Unavailable},
@@ -51,11 +52,11 @@ func TestToStatus(t *testing.T) {
 
 func TestToStatusFieldViolation(t *testing.T) {
 	s := New(nil, nil)
-	err := s.toStatus(t.Context(), "op", &FieldError{Field: "service.nodes[0].id", Reason: "bad"})
+	err := s.toStatus(t.Context(), "op", invalid.Field("service.nodes[0].id", "bad"))
 	for _, d := range status.Convert(err).Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok && br.GetFieldViolations()[0].GetField() == "service.nodes[0].id" {
 			return
 		}
 	}
-	t.Errorf("toStatus(FieldError) details = %v, want a BadRequest naming service.nodes[0].id", status.Convert(err).Details())
+	t.Errorf("toStatus(invalid.Field) details = %v, want a BadRequest naming service.nodes[0].id", status.Convert(err).Details())
 }

@@ -9,7 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"m3o.dev/pkg/platform"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	"m3o.dev/services/internal/invalid"
 )
 
 // Limits from the proto's field comments.
@@ -27,13 +29,16 @@ const (
 var (
 	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,127}$`)
 	nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-	domainRE = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
 )
+
+// checker collects every violation of a request, with the registry's own
+// field checks on top of invalid.Checker.
+type checker struct{ invalid.Checker }
 
 // ValidateDomain checks an explicitly named domain, which is a namespace name.
 func ValidateDomain(field, domain string) error {
-	if !domainRE.MatchString(domain) {
-		return &FieldError{Field: field, Reason: "must match " + domainRE.String()}
+	if platform.ValidNamespace(domain) != nil {
+		return invalid.Field(field, "must match %s", platform.NamespacePattern)
 	}
 	return nil
 }
@@ -41,7 +46,7 @@ func ValidateDomain(field, domain string) error {
 // ValidateName checks a service name.
 func ValidateName(field, name string) error {
 	if !nameRE.MatchString(name) {
-		return &FieldError{Field: field, Reason: "must be 1 to 128 characters of [a-z0-9._-] starting with a letter"}
+		return invalid.Field(field, "must be 1 to 128 characters of [a-z0-9._-] starting with a letter")
 	}
 	return nil
 }
@@ -53,7 +58,7 @@ func ValidateTTL(field string, seconds uint32) (time.Duration, error) {
 		return DefaultTTL, nil
 	}
 	if seconds > maxTTLSeconds {
-		return 0, &FieldError{Field: field, Reason: fmt.Sprintf("must be at most %d seconds", maxTTLSeconds)}
+		return 0, invalid.Field(field, "must be at most %d seconds", maxTTLSeconds)
 	}
 	return time.Duration(seconds) * time.Second, nil
 }
@@ -61,118 +66,112 @@ func ValidateTTL(field string, seconds uint32) (time.Duration, error) {
 // ValidateRegistration checks a service about to be registered: it must name
 // at least one node, and fit MaxRegistrationBytes.
 func ValidateRegistration(field string, s *Service) error {
+	var c checker
 	if s == nil {
-		return &FieldError{Field: field, Reason: "is required"}
+		c.Addf(field, "is required")
+		return c.Err()
 	}
 	if len(s.Nodes) == 0 {
-		return &FieldError{Field: field + ".nodes", Reason: "must name at least one node"}
+		c.Addf(field+".nodes", "must name at least one node")
 	}
-	if err := validateService(field, s); err != nil {
-		return err
-	}
-	return CheckSize(field, s)
+	c.service(field, s)
+	c.Check(field, CheckSize(field, s))
+	return c.Err()
 }
 
 // ValidateDeregistration checks a service about to be deregistered, where
 // no nodes means the whole version.
 func ValidateDeregistration(field string, s *Service) error {
+	var c checker
 	if s == nil {
-		return &FieldError{Field: field, Reason: "is required"}
+		c.Addf(field, "is required")
+		return c.Err()
 	}
-	return validateService(field, s)
+	c.service(field, s)
+	return c.Err()
 }
 
 // CheckSize rejects a registration larger than MaxRegistrationBytes.
 func CheckSize(field string, s *Service) error {
 	if n := registrationSize(s); n > MaxRegistrationBytes {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("registration is %d bytes, more than %d", n, MaxRegistrationBytes)}
+		return invalid.Field(field, "registration is %d bytes, more than %d", n, MaxRegistrationBytes)
 	}
 	return nil
 }
 
-func validateService(field string, s *Service) error {
-	if err := ValidateName(field+".name", s.Name); err != nil {
-		return err
-	}
+func (c *checker) service(field string, s *Service) {
+	c.Check(field+".name", ValidateName(field+".name", s.Name))
 	if len(s.Version) > maxVersionLen || !utf8.ValidString(s.Version) {
-		return &FieldError{Field: field + ".version", Reason: fmt.Sprintf("must be at most %d characters of UTF-8", maxVersionLen)}
+		c.Addf(field+".version", "must be at most %d characters of UTF-8", maxVersionLen)
 	}
-	if err := validateMetadata(field+".metadata", s.Metadata, maxServiceMetaPairs); err != nil {
-		return err
-	}
+	c.metadata(field+".metadata", s.Metadata, maxServiceMetaPairs)
 	if metaBytes(s.Metadata) > maxServiceMetaBytes {
-		return &FieldError{Field: field + ".metadata", Reason: fmt.Sprintf("must be at most %d bytes", maxServiceMetaBytes)}
+		c.Addf(field+".metadata", "must be at most %d bytes", maxServiceMetaBytes)
 	}
 	if len(s.Endpoints) > maxEndpoints {
-		return &FieldError{Field: field + ".endpoints", Reason: fmt.Sprintf("must be at most %d", maxEndpoints)}
+		c.Addf(field+".endpoints", "must be at most %d", maxEndpoints)
 	}
 	for i, ep := range s.Endpoints {
-		if err := validateEndpoint(fmt.Sprintf("%s.endpoints[%d]", field, i), ep); err != nil {
-			return err
-		}
+		c.endpoint(fmt.Sprintf("%s.endpoints[%d]", field, i), ep)
 	}
-	return validateNodes(field+".nodes", s.Nodes)
+	c.nodes(field+".nodes", s.Nodes)
 }
 
-func validateEndpoint(field string, ep Endpoint) error {
+func (c *checker) endpoint(field string, ep Endpoint) {
 	for _, f := range []struct{ name, value string }{{"name", ep.Name}, {"request", ep.Request}, {"response", ep.Response}} {
 		if len(f.value) > maxEndpointFieldLen {
-			return &FieldError{Field: field + "." + f.name, Reason: fmt.Sprintf("must be at most %d characters", maxEndpointFieldLen)}
+			c.Addf(field+"."+f.name, "must be at most %d characters", maxEndpointFieldLen)
 		}
 	}
 	if ep.Name == "" {
-		return &FieldError{Field: field + ".name", Reason: "is required"}
+		c.Addf(field+".name", "is required")
 	}
-	return validateMetadata(field+".metadata", ep.Metadata, maxMetaPairs)
+	c.metadata(field+".metadata", ep.Metadata, maxMetaPairs)
 }
 
-func validateNodes(field string, nodes []Node) error {
+func (c *checker) nodes(field string, nodes []Node) {
 	if len(nodes) > maxNodes {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("must be at most %d per registration", maxNodes)}
+		c.Addf(field, "must be at most %d per registration", maxNodes)
+		return
 	}
 	seen := make(map[string]bool, len(nodes))
 	for i, n := range nodes {
 		f := fmt.Sprintf("%s[%d]", field, i)
-		if !nodeIDRE.MatchString(n.ID) {
-			return &FieldError{Field: f + ".id", Reason: "must be 1 to 128 characters of [A-Za-z0-9._:-]"}
-		}
-		if seen[n.ID] {
-			return &FieldError{Field: f + ".id", Reason: "is repeated"}
+		switch {
+		case !nodeIDRE.MatchString(n.ID):
+			c.Addf(f+".id", "must be 1 to 128 characters of [A-Za-z0-9._:-]")
+		case seen[n.ID]:
+			c.Addf(f+".id", "is repeated")
 		}
 		seen[n.ID] = true
-		if err := validateAddress(f+".address", n.Address); err != nil {
-			return err
-		}
-		if err := validateMetadata(f+".metadata", n.Metadata, maxMetaPairs); err != nil {
-			return err
-		}
+		c.address(f+".address", n.Address)
+		c.metadata(f+".metadata", n.Metadata, maxMetaPairs)
 	}
-	return nil
 }
 
-// validateAddress accepts host:port with a numeric port; the address is
-// dialled by the proxy, so anything else would only fail later.
-func validateAddress(field, addr string) error {
+// address accepts host:port with a numeric port; the address is dialled by
+// the proxy, so anything else would only fail later.
+func (c *checker) address(field, addr string) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" {
-		return &FieldError{Field: field, Reason: "must be host:port"}
+		c.Addf(field, "must be host:port")
+		return
 	}
 	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return &FieldError{Field: field, Reason: "must have a port from 1 to 65535"}
+		c.Addf(field, "must have a port from 1 to 65535")
 	}
-	return nil
 }
 
-func validateMetadata(field string, m map[string]string, maxPairs int) error {
+func (c *checker) metadata(field string, m map[string]string, maxPairs int) {
 	if len(m) > maxPairs {
-		return &FieldError{Field: field, Reason: fmt.Sprintf("must have at most %d pairs", maxPairs)}
+		c.Addf(field, "must have at most %d pairs", maxPairs)
 	}
 	for k := range m {
 		if k == "" {
-			return &FieldError{Field: field, Reason: "keys must not be empty"}
+			c.Addf(field, "keys must not be empty")
+			return
 		}
 	}
-	return nil
 }
 
 func metaBytes(m map[string]string) int {
@@ -202,15 +201,12 @@ func validateRegister(ctx context.Context, req *registryv1.RegisterRequest) (str
 	if err != nil {
 		return "", nil, 0, err
 	}
+	var c checker
 	ttl, err := ValidateTTL("ttl_seconds", req.GetTtlSeconds())
-	if err != nil {
-		return "", nil, 0, err
-	}
+	c.Check("ttl_seconds", err)
 	svc := fromProto(req.GetService())
-	if err := ValidateRegistration("service", svc); err != nil {
-		return "", nil, 0, err
-	}
-	return domain, svc, ttl, nil
+	c.Check("service", ValidateRegistration("service", svc))
+	return domain, svc, ttl, c.Err()
 }
 
 // validateDeregister checks a Deregister call.

@@ -75,7 +75,7 @@ func open(ctx context.Context, ck *checker, database, table string) (Table, erro
 	}
 	ck.checkName("database", t.Database)
 	ck.checkName("table", t.Name)
-	if ck.err() == nil && !mayOpen(c, t.Database) {
+	if ck.Err() == nil && !mayOpen(c, t.Database) {
 		return Table{}, fmt.Errorf("%s may not open database %q: %w", c, t.Database, ErrPermissionDenied)
 	}
 	return t, nil

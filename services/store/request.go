@@ -11,7 +11,7 @@ import (
 
 // This file turns requests into backend calls and records into responses.
 // Each request function checks everything about its request and returns
-// either the caller's identity or access error, or an *InvalidError listing
+// either the caller's identity or access error, or an *invalid.Error listing
 // every bad field.
 
 // readQuery checks a Read and returns its selection and query.
@@ -24,7 +24,7 @@ func readQuery(ctx context.Context, req *storev1.ReadRequest) (selection, Query,
 	prefix, suffix := req.GetPrefix(), req.GetSuffix()
 	ck.checkKey("key", req.GetKey(), prefix || suffix)
 	if prefix && suffix {
-		ck.addf("suffix", "cannot be set together with prefix; List takes both")
+		ck.Addf("suffix", "cannot be set together with prefix; List takes both")
 	}
 	sel := selection{rpc: "read", table: t, desc: ck.checkOrder(req.GetOrder())}
 	switch {
@@ -34,7 +34,7 @@ func readQuery(ctx context.Context, req *storev1.ReadRequest) (selection, Query,
 		sel.suffix = req.GetKey()
 	}
 	if req.GetOffset() > 0 && req.GetPageToken() != "" {
-		ck.addf("offset", "cannot be combined with page_token")
+		ck.Addf("offset", "cannot be combined with page_token")
 	}
 	q := Query{
 		Prefix: sel.prefix, Suffix: sel.suffix, Desc: sel.desc,
@@ -43,7 +43,7 @@ func readQuery(ctx context.Context, req *storev1.ReadRequest) (selection, Query,
 		After:    ck.checkCursor(sel, req.GetPageToken()),
 		MaxBytes: responseBudget,
 	}
-	return sel, q, ck.err()
+	return sel, q, ck.Err()
 }
 
 // listQuery checks a List and returns its selection and query.
@@ -62,7 +62,7 @@ func listQuery(ctx context.Context, req *storev1.ListRequest) (selection, Query,
 		After:    ck.checkCursor(sel, req.GetPageToken()),
 		MaxBytes: responseBudget,
 	}
-	return sel, q, ck.err()
+	return sel, q, ck.Err()
 }
 
 // writeRecord checks a Write and returns its table and the record to put,
@@ -75,7 +75,7 @@ func writeRecord(ctx context.Context, req *storev1.WriteRequest, now time.Time) 
 	}
 	ck.checkRecord(req.GetRecord())
 	expires := ck.checkExpiry(req.GetTtl(), req.GetExpiresAt(), now)
-	if err := ck.err(); err != nil {
+	if err := ck.Err(); err != nil {
 		return Table{}, Record{}, err
 	}
 	in := req.GetRecord()
@@ -86,7 +86,7 @@ func writeRecord(ctx context.Context, req *storev1.WriteRequest, now time.Time) 
 func (c *checker) checkCursor(sel selection, token string) string {
 	key, err := decodeCursor(sel, token)
 	if err != nil {
-		c.addf("page_token", "%v", err)
+		c.Addf("page_token", "%v", err)
 	}
 	return key
 }

@@ -90,7 +90,7 @@ func (s *Service) Delete(ctx context.Context, req *storev1.DeleteRequest) (*stor
 		return nil, s.status(ctx, err)
 	}
 	ck.checkKey("key", req.GetKey(), false)
-	if err := ck.err(); err != nil {
+	if err := ck.Err(); err != nil {
 		return nil, s.status(ctx, err)
 	}
 	if err := s.backend.Delete(ctx, t, req.GetKey(), req.IfVersion); err != nil {
@@ -136,7 +136,7 @@ func (s *Service) Tables(ctx context.Context, req *storev1.TablesRequest) (*stor
 	var ck checker
 	t, err := open(ctx, &ck, req.GetDatabase(), "")
 	if err == nil {
-		err = ck.err()
+		err = ck.Err()
 	}
 	if err != nil {
 		return nil, s.status(ctx, err)

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 // Detail values clients may rely on.
@@ -25,13 +27,11 @@ const (
 // backend's words: an unexpected error is logged here, in full, and the
 // client learns only that it happened.
 func (s *Service) status(ctx context.Context, err error) error {
-	var (
-		invalid  *InvalidError
-		conflict *ConflictError
-	)
+	if st, ok := invalid.Status(err); ok {
+		return st
+	}
+	var conflict *ConflictError
 	switch {
-	case errors.As(err, &invalid):
-		return invalidStatus(invalid)
 	case errors.As(err, &conflict):
 		return conflictStatus(conflict)
 	case errors.Is(err, ErrNotFound):
@@ -50,15 +50,6 @@ func (s *Service) status(ctx context.Context, err error) error {
 	method, _ := grpc.Method(ctx)
 	s.log.ErrorContext(ctx, "store call failed", "method", method, "error", err)
 	return status.Error(codes.Internal, "internal error")
-}
-
-// invalidStatus is InvalidArgument with a BadRequest naming every field.
-func invalidStatus(e *InvalidError) error {
-	br := &errdetails.BadRequest{}
-	for _, v := range e.Violations {
-		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
-	}
-	return withDetails(status.New(codes.InvalidArgument, e.Error()), br)
 }
 
 // conflictStatus is Aborted carrying the record's current version.

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"m3o.dev/services/internal/invalid"
 )
 
 // Backend keeps records. Implementations must be safe for concurrent use.
@@ -148,9 +150,9 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrQuotaExceeded means the write would take the database past its quota.
 	ErrQuotaExceeded = errors.New("quota exceeded")
-	// ErrInvalidArgument means the request is malformed; the error is a
-	// *InvalidError naming the fields.
-	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrInvalidArgument means the request is malformed; the error is an
+	// *invalid.Error naming the fields.
+	ErrInvalidArgument = invalid.ErrInvalid
 	// ErrPermissionDenied means the caller may not open the database.
 	ErrPermissionDenied = errors.New("permission denied")
 	// ErrUnauthenticated means the request carries no verified identity.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/invalid"
 )
 
 // Limits on what a request may carry.
@@ -39,47 +40,9 @@ const (
 // would cost more than the rest of a read's checks together.
 const namePattern = `^_?[a-z0-9][a-z0-9_-]{0,62}$`
 
-// Violation is one bad field of a request.
-type Violation struct {
-	// Field is the path of the field in the request, as in "record.key".
-	Field string
-	// Description says what is wrong with it.
-	Description string
-}
-
-// InvalidError is a request with bad fields. It matches ErrInvalidArgument.
-type InvalidError struct {
-	// Violations are the bad fields, in the order they were checked.
-	Violations []Violation
-}
-
-// Error implements error.
-func (e *InvalidError) Error() string {
-	parts := make([]string, len(e.Violations))
-	for i, v := range e.Violations {
-		parts[i] = v.Field + ": " + v.Description
-	}
-	return "invalid argument: " + strings.Join(parts, "; ")
-}
-
-// Is makes errors.Is(err, ErrInvalidArgument) true.
-func (e *InvalidError) Is(target error) bool { return target == ErrInvalidArgument }
-
-// checker collects violations while a request is checked.
-type checker struct{ violations []Violation }
-
-// addf records a violation of field.
-func (c *checker) addf(field, format string, args ...any) {
-	c.violations = append(c.violations, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
-}
-
-// err returns the violations as an *InvalidError, or nil when there are none.
-func (c *checker) err() error {
-	if len(c.violations) == 0 {
-		return nil
-	}
-	return &InvalidError{Violations: c.violations}
-}
+// checker collects the violations of a request, with the store's own
+// field checks on top of invalid.Checker.
+type checker struct{ invalid.Checker }
 
 // ValidateName checks a database or table name.
 func ValidateName(name string) error {
@@ -128,7 +91,7 @@ func validateKeyPart(s string) error {
 // checkName checks the database or table name in field.
 func (c *checker) checkName(field, name string) {
 	if err := ValidateName(name); err != nil {
-		c.addf(field, "%v", err)
+		c.Addf(field, "%v", err)
 	}
 }
 
@@ -139,36 +102,36 @@ func (c *checker) checkKey(field, key string, part bool) {
 		check = validateKeyPart
 	}
 	if err := check(key); err != nil {
-		c.addf(field, "%v", err)
+		c.Addf(field, "%v", err)
 	}
 }
 
 // checkRecord checks the record of a write.
 func (c *checker) checkRecord(rec *storev1.Record) {
 	if rec == nil {
-		c.addf("record", "is required")
+		c.Addf("record", "is required")
 		return
 	}
 	c.checkKey("record.key", rec.GetKey(), false)
 	if n := len(rec.GetValue()); n > MaxValueBytes {
-		c.addf("record.value", "%d bytes is larger than %d", n, MaxValueBytes)
+		c.Addf("record.value", "%d bytes is larger than %d", n, MaxValueBytes)
 	}
 	md := rec.GetMetadata()
 	if len(md) > MaxMetadataPairs {
-		c.addf("record.metadata", "%d pairs is more than %d", len(md), MaxMetadataPairs)
+		c.Addf("record.metadata", "%d pairs is more than %d", len(md), MaxMetadataPairs)
 	}
 	size := 0
 	for k, v := range md {
 		size += len(k) + len(v)
 		if k == "" {
-			c.addf("record.metadata", "has an empty key")
+			c.Addf("record.metadata", "has an empty key")
 		}
 		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			c.addf("record.metadata", "is not valid UTF-8")
+			c.Addf("record.metadata", "is not valid UTF-8")
 		}
 	}
 	if size > MaxMetadataBytes {
-		c.addf("record.metadata", "%d bytes is more than %d", size, MaxMetadataBytes)
+		c.Addf("record.metadata", "%d bytes is more than %d", size, MaxMetadataBytes)
 	}
 }
 
@@ -178,7 +141,7 @@ func (c *checker) checkLimit(field string, limit uint32, def, max int) int {
 	case limit == 0:
 		return def
 	case int(limit) > max:
-		c.addf(field, "%d is more than %d", limit, max)
+		c.Addf(field, "%d is more than %d", limit, max)
 	}
 	return int(limit)
 }
@@ -191,7 +154,7 @@ func (c *checker) checkOrder(o storev1.Order) bool {
 	case storev1.Order_ORDER_DESC:
 		return true
 	}
-	c.addf("order", "%d is not a known order", o)
+	c.Addf("order", "%d is not a known order", o)
 	return false
 }
 
@@ -202,18 +165,18 @@ func (c *checker) checkExpiry(ttl *durationpb.Duration, at *timestamppb.Timestam
 	var expires time.Time
 	switch {
 	case ttl != nil && at != nil:
-		c.addf("ttl", "cannot be set together with expires_at")
+		c.Addf("ttl", "cannot be set together with expires_at")
 	case ttl != nil:
 		d := ttl.AsDuration()
 		if err := ttl.CheckValid(); err != nil || d <= 0 || d > MaxExpiry {
-			c.addf("ttl", "must be positive and at most %v", MaxExpiry)
+			c.Addf("ttl", "must be positive and at most %v", MaxExpiry)
 			return time.Time{}
 		}
 		expires = now.Add(d)
 	case at != nil:
 		expires = at.AsTime()
 		if err := at.CheckValid(); err != nil || !expires.After(now) || expires.Sub(now) > MaxExpiry {
-			c.addf("expires_at", "must be in the future and at most %v ahead", MaxExpiry)
+			c.Addf("expires_at", "must be in the future and at most %v ahead", MaxExpiry)
 			return time.Time{}
 		}
 	default:

@@ -20,6 +20,7 @@ import (
 	"m3o.dev/pkg/grpcserver"
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/token"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/config"
@@ -31,11 +32,11 @@ var ErrConfig = errors.New("invalid config service configuration")
 // Identities the process expects of itself and of the services it calls.
 var (
 	// Self is the identity the store service grants _config to.
-	Self = mtls.Identity{Namespace: config.CoreNamespace, Service: "config"}
+	Self = mtls.Identity{Namespace: platform.Namespace, Service: "config"}
 	// StoreIdentity is the store service's identity.
-	StoreIdentity = mtls.Identity{Namespace: config.CoreNamespace, Service: "store"}
+	StoreIdentity = mtls.Identity{Namespace: platform.Namespace, Service: "store"}
 	// AuthIdentity is the auth service's identity.
-	AuthIdentity = mtls.Identity{Namespace: config.CoreNamespace, Service: "auth"}
+	AuthIdentity = mtls.Identity{Namespace: platform.Namespace, Service: "auth"}
 )
 
 // Config is everything a config service process needs.

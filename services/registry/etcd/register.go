@@ -14,6 +14,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"m3o.dev/services/internal/invalid"
 	"m3o.dev/services/registry"
 )
 
@@ -57,10 +58,8 @@ func (b *Backend) encode(domain string, svc *registry.Service, ttl time.Duration
 		}
 		p := put{key: b.nodeKey(domain, svc.Name, svc.Version, n.ID), value: string(v)}
 		if len(p.key)+len(p.value)+requestOverhead > b.maxBytes {
-			return nil, &registry.FieldError{
-				Field:  fmt.Sprintf("service.nodes[%d]", i),
-				Reason: fmt.Sprintf("node record is %d bytes, more than the registry's storage limit of %d", len(p.value), b.maxBytes-requestOverhead),
-			}
+			return nil, invalid.Field(fmt.Sprintf("service.nodes[%d]", i),
+				"node record is %d bytes, more than the registry's storage limit of %d", len(p.value), b.maxBytes-requestOverhead)
 		}
 		puts = append(puts, p)
 	}

@@ -1,0 +1,83 @@
+package platform
+
+import (
+	"errors"
+	"regexp"
+	"testing"
+)
+
+func TestValidNamespace(t *testing.T) {
+	tests := []struct {
+		ns   string
+		want bool
+	}{
+		{"micro", true},
+		{"brave-otter-lamp", true},
+		{"a12", true},
+		{"ab", false},
+		{"1abc", false},
+		{"-abc", false},
+		{"Abc", false},
+		{"ab_c", false},
+		{"abcdefghijabcdefghijabcdefghijabcdefghij", true},
+		{"abcdefghijabcdefghijabcdefghijabcdefghijk", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ns, func(t *testing.T) {
+			err := ValidNamespace(tt.ns)
+			if (err == nil) != tt.want {
+				t.Errorf("ValidNamespace(%q) = %v, want ok=%v", tt.ns, err, tt.want)
+			}
+			if err != nil && !errors.Is(err, ErrBadNamespace) {
+				t.Errorf("ValidNamespace(%q) = %v, want it to wrap ErrBadNamespace", tt.ns, err)
+			}
+		})
+	}
+}
+
+// FuzzValidNamespace checks the hand-written matcher against the pattern it
+// stands for.
+func FuzzValidNamespace(f *testing.F) {
+	for _, s := range []string{"micro", "ab", "a-b-c", "Z12", "a\x00bc"} {
+		f.Add(s)
+	}
+	re := regexp.MustCompile(NamespacePattern)
+	f.Fuzz(func(t *testing.T, ns string) {
+		if got, want := ValidNamespace(ns) == nil, re.MatchString(ns); got != want {
+			t.Errorf("ValidNamespace(%q) ok = %v, pattern says %v", ns, got, want)
+		}
+	})
+}
+
+func TestServiceOfMethod(t *testing.T) {
+	tests := []struct {
+		method, want string
+		ok           bool
+	}{
+		{"/m3o.store.v1.StoreService/Read", Store, true},
+		{"/m3o.auth.v1.RulesService/List", Auth, true},
+		{"/m3o.runtime.v1.RuntimeService/Create", Runtime, true},
+		{"/m3o.storex.v1.S/M", "", false},
+		{"/hello.Hello/Call", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := ServiceOfMethod(tt.method)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ServiceOfMethod(%q) = %q, %v, want %q, %v", tt.method, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestDefaultAddressFollowsThePortTable(t *testing.T) {
+	tests := map[string]string{
+		Registry: "127.0.0.1:8082", Store: "127.0.0.1:8083", Auth: "127.0.0.1:8084",
+		Config: "127.0.0.1:8085", Runtime: "127.0.0.1:8086", Billing: "127.0.0.1:8087",
+		Proxy: "127.0.0.1:8081", "nope": "",
+	}
+	for name, want := range tests {
+		if got := DefaultAddress(name); got != want {
+			t.Errorf("DefaultAddress(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

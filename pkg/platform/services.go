@@ -1,0 +1,96 @@
+package platform
+
+import (
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Names of the core services: each is also the service part of its mTLS
+// identity micro/<name>.
+const (
+	Proxy    = "proxy"
+	Registry = "registry"
+	Store    = "store"
+	Auth     = "auth"
+	Config   = "config"
+	Runtime  = "runtime"
+	Billing  = "billing"
+	// Router is the proxy's second identity, for its own lookups (rules,
+	// keys, where services run): the identity it relays calls with,
+	// micro/proxy, vouches for nobody.
+	Router = "router"
+)
+
+// Ports of the port table (README, DESIGN §4). Standalone binaries listen
+// on 127.0.0.1:<port> by default and deploy/ on every interface.
+const (
+	ProxyGRPCPort = 8081
+	ProxyHTTPPort = 8080
+	RegistryPort  = 8082
+	StorePort     = 8083
+	AuthPort      = 8084
+	ConfigPort    = 8085
+	RuntimePort   = 8086
+	BillingPort   = 8087
+)
+
+// CoreService is one row of the table of core services.
+type CoreService struct {
+	// Name is the service's name and the service part of its identity.
+	Name string
+	// Package is the proto package of the API it serves, which the proxy
+	// routes by; empty for the proxy itself.
+	Package string
+	// Port is its gRPC port.
+	Port int
+}
+
+// CoreServices lists the core services in the order they start: each
+// needs only those before it (the store keeps auth's and config's state,
+// and auth's keys verify everyone's tokens).
+var CoreServices = []CoreService{
+	{Name: Store, Package: "m3o.store.v1", Port: StorePort},
+	{Name: Registry, Package: "m3o.registry.v1", Port: RegistryPort},
+	{Name: Auth, Package: "m3o.auth.v1", Port: AuthPort},
+	{Name: Config, Package: "m3o.config.v1", Port: ConfigPort},
+	{Name: Runtime, Package: "m3o.runtime.v1", Port: RuntimePort},
+	{Name: Billing, Package: "m3o.billing.v1", Port: BillingPort},
+	{Name: Proxy, Port: ProxyGRPCPort},
+}
+
+// ReservedPackagePrefix starts the proto package of every core API. A
+// user's service may not use it, so a call to m3o.* always means the
+// platform.
+const ReservedPackagePrefix = "m3o."
+
+// Lookup returns the row of the core service name.
+func Lookup(name string) (CoreService, bool) {
+	for _, s := range CoreServices {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return CoreService{}, false
+}
+
+// ServiceOfMethod returns the core service that serves a full gRPC method
+// name such as "/m3o.store.v1.StoreService/Read", and whether there is one.
+func ServiceOfMethod(fullMethod string) (string, bool) {
+	for _, s := range CoreServices {
+		if s.Package != "" && strings.HasPrefix(fullMethod, "/"+s.Package+".") {
+			return s.Name, true
+		}
+	}
+	return "", false
+}
+
+// DefaultAddress is where a standalone binary of the core service name
+// listens unless told otherwise: loopback, on its port of the table.
+func DefaultAddress(name string) string {
+	s, ok := Lookup(name)
+	if !ok {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+}
