@@ -108,10 +108,10 @@ func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref
 	if _, err := s.revokeTokens(ctx, a.Namespace, a.ID); err != nil {
 		return err
 	}
-	if err := s.kv.del(ctx, tableAccounts, accountKey(a.Namespace, a.Name), nil); err != nil {
+	if err := s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), nil); err != nil {
 		return notFound(err, "account %q in namespace %q", ref, a.Namespace)
 	}
-	if err := s.kv.del(ctx, tableAccountIDs, a.ID, nil); err != nil {
+	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
 		s.logger.WarnContext(ctx, "remove id of deleted account", "account_id", a.ID, "error", err)
 	}
 	s.logger.InfoContext(ctx, "account deleted", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())

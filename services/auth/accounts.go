@@ -12,6 +12,7 @@ import (
 
 	"m3o.dev/pkg/rules"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // storedAccount is an account as kept in the accounts table.
@@ -89,7 +90,7 @@ func (s *Service) lookup(ctx context.Context, namespace, ref string) (storedAcco
 // lookupID finds the account of namespace with id.
 func (s *Service) lookupID(ctx context.Context, namespace, id string) (storedAccount, error) {
 	var ref accountRef
-	if _, err := s.kv.get(ctx, tableAccountIDs, id, &ref); err != nil {
+	if _, err := s.kv.GetJSON(ctx, tableAccountIDs, id, &ref); err != nil {
 		return storedAccount{}, notFound(err, "account %q in namespace %q", id, namespace)
 	}
 	if ref.Namespace != namespace {
@@ -106,7 +107,7 @@ func (s *Service) lookupID(ctx context.Context, namespace, id string) (storedAcc
 // lookupName finds the account of namespace called name.
 func (s *Service) lookupName(ctx context.Context, namespace, name string) (storedAccount, error) {
 	var a storedAccount
-	v, err := s.kv.get(ctx, tableAccounts, accountKey(namespace, name), &a)
+	v, err := s.kv.GetJSON(ctx, tableAccounts, accountKey(namespace, name), &a)
 	if err != nil {
 		return storedAccount{}, notFound(err, "account %q in namespace %q", name, namespace)
 	}
@@ -127,15 +128,15 @@ func notFound(err error, format string, args ...any) error {
 // first, so a taken name changes nothing.
 func (s *Service) insert(ctx context.Context, a storedAccount) error {
 	key := accountKey(a.Namespace, a.Name)
-	if _, err := s.kv.put(ctx, tableAccounts, key, a, create(0)); err != nil {
+	if _, err := s.kv.PutJSON(ctx, tableAccounts, key, a, storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
 			return fmt.Errorf("account %q in namespace %q: %w", a.Name, a.Namespace, ErrAlreadyExists)
 		}
 		return err
 	}
 	ref := accountRef{Namespace: a.Namespace, Name: a.Name}
-	if _, err := s.kv.put(ctx, tableAccountIDs, a.ID, ref, create(0)); err != nil {
-		if derr := s.kv.del(ctx, tableAccounts, key, nil); derr != nil {
+	if _, err := s.kv.PutJSON(ctx, tableAccountIDs, a.ID, ref, storeclient.Create(0)); err != nil {
+		if derr := s.kv.Delete(ctx, tableAccounts, key, nil); derr != nil {
 			s.logger.ErrorContext(ctx, "remove half-created account", "account_id", a.ID, "error", derr)
 		}
 		return err
@@ -147,7 +148,7 @@ func (s *Service) insert(ctx context.Context, a storedAccount) error {
 // it with compare-and-set, retrying when a concurrent update wins.
 func (s *Service) modify(ctx context.Context, namespace, ref string, change func(*storedAccount) error) (storedAccount, error) {
 	var a storedAccount
-	err := retry(ctx, func() error {
+	err := storeclient.Update(ctx, func() error {
 		var err error
 		if a, err = s.lookup(ctx, namespace, ref); err != nil {
 			return err
@@ -155,7 +156,7 @@ func (s *Service) modify(ctx context.Context, namespace, ref string, change func
 		if err := change(&a); err != nil {
 			return err
 		}
-		a.version, err = s.kv.put(ctx, tableAccounts, accountKey(a.Namespace, a.Name), a, at(a.version, 0))
+		a.version, err = s.kv.PutJSON(ctx, tableAccounts, accountKey(a.Namespace, a.Name), a, storeclient.At(a.version, 0))
 		return err
 	})
 	return a, err
@@ -166,14 +167,14 @@ func (s *Service) modify(ctx context.Context, namespace, ref string, change func
 // another, or one retried after a failure, finishes the job.
 func (s *Service) createNamespace(ctx context.Context, namespace, by string, withDefault bool) error {
 	rec := namespaceRecord{Created: s.now(), CreatedBy: by}
-	if _, err := s.kv.put(ctx, tableNamespaces, namespace, rec, create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
+	if _, err := s.kv.PutJSON(ctx, tableNamespaces, namespace, rec, storeclient.Create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
 		return fmt.Errorf("create namespace %q: %w", namespace, err)
 	}
 	if !withDefault {
 		return nil
 	}
 	def := rules.NamespaceDefault(namespace)
-	if _, err := s.kv.put(ctx, tableRules, ruleKey(namespace, def.ID), storedRule(def), create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
+	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(namespace, def.ID), storedRule(def), storeclient.Create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
 		return fmt.Errorf("install default rule of %q: %w", namespace, err)
 	}
 	s.logger.InfoContext(ctx, "namespace created", "namespace", namespace, "by", by)
@@ -183,7 +184,7 @@ func (s *Service) createNamespace(ctx context.Context, namespace, by string, wit
 // namespaceExists reports whether namespace has been created.
 func (s *Service) namespaceExists(ctx context.Context, namespace string) (bool, error) {
 	var rec namespaceRecord
-	_, err := s.kv.get(ctx, tableNamespaces, namespace, &rec)
+	_, err := s.kv.GetJSON(ctx, tableNamespaces, namespace, &rec)
 	switch {
 	case err == nil:
 		return true, nil
@@ -230,7 +231,7 @@ func (s *Service) scanAccounts(ctx context.Context, namespace string, size uint3
 		return nil, "", err
 	}
 	prefix := namespace + "/"
-	recs, next, err := s.kv.scan(ctx, tableAccounts, prefix, size, storeToken)
+	recs, next, err := s.kv.Scan(ctx, tableAccounts, storeclient.ScanOptions{Prefix: prefix, Limit: size, PageToken: storeToken})
 	if err != nil {
 		return nil, "", err
 	}
@@ -239,7 +240,7 @@ func (s *Service) scanAccounts(ctx context.Context, namespace string, size uint3
 		var a storedAccount
 		// The prefix check is belt and braces: the page must never hold
 		// another namespace's account, whatever the store does.
-		if !strings.HasPrefix(r.key, prefix) || unmarshal(r.value, &a) != nil || a.Namespace != namespace {
+		if !strings.HasPrefix(r.Key, prefix) || storeclient.DecodeJSON(r.Value, &a) != nil || a.Namespace != namespace {
 			continue
 		}
 		out = append(out, a.Account)

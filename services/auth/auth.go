@@ -52,35 +52,28 @@
 package auth
 
 import (
-	"context"
 	"errors"
 	"maps"
 	"slices"
 	"time"
 
-	"google.golang.org/grpc"
-
-	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/storeclient"
 )
 
-// Store is the part of the store service's client the auth service uses;
-// storev1.StoreServiceClient has it. The connection must present the
+// Store is the store service's client; the connection must present the
 // identity micro/auth, which is what opens the "_auth" database.
-type Store interface {
-	Read(ctx context.Context, in *storev1.ReadRequest, opts ...grpc.CallOption) (*storev1.ReadResponse, error)
-	Write(ctx context.Context, in *storev1.WriteRequest, opts ...grpc.CallOption) (*storev1.WriteResponse, error)
-	Delete(ctx context.Context, in *storev1.DeleteRequest, opts ...grpc.CallOption) (*storev1.DeleteResponse, error)
-}
+type Store = storeclient.Store
 
 // Errors of the domain layer. toStatus maps each to one gRPC code.
 var (
-	// ErrNotFound means the account, rule or invite does not exist.
-	ErrNotFound = errors.New("not found")
+	// ErrNotFound means the account, rule or invite does not exist; it is
+	// the store client's, so that a missing record needs no translation.
+	ErrNotFound = storeclient.ErrNotFound
 	// ErrAlreadyExists means the name or id is taken.
-	ErrAlreadyExists = errors.New("already exists")
+	ErrAlreadyExists = storeclient.ErrAlreadyExists
 	// ErrConflict means a concurrent update won a compare-and-set more often
 	// than the retries allowed.
-	ErrConflict = errors.New("concurrent update")
+	ErrConflict = storeclient.ErrConflict
 	// ErrBadCredentials means the name, id, secret or refresh token is wrong,
 	// or the account may not log in. It never says which.
 	ErrBadCredentials = errors.New("invalid credentials")
@@ -97,7 +90,7 @@ var (
 	// forbids it, such as an account deleting itself.
 	ErrFailedPrecondition = errors.New("failed precondition")
 	// ErrUnavailable means the store service could not be reached.
-	ErrUnavailable = errors.New("store unavailable")
+	ErrUnavailable = storeclient.ErrUnavailable
 )
 
 // AccountType says whether an account is a person or a program.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"m3o.dev/services/internal/storeclient"
 )
 
 // addInvite puts an email on the sign-up allowlist; admins of micro only.
@@ -16,7 +18,7 @@ func (s *Service) addInvite(ctx context.Context, p principal, email string) (Inv
 		by = a.Name
 	}
 	inv := Invite{Email: email, Created: s.now().UTC(), CreatedBy: by}
-	if _, err := s.kv.put(ctx, tableInvites, email, inv, create(0)); err != nil {
+	if _, err := s.kv.PutJSON(ctx, tableInvites, email, inv, storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
 			return Invite{}, fmt.Errorf("invite of %q: %w", email, ErrAlreadyExists)
 		}
@@ -31,7 +33,7 @@ func (s *Service) removeInvite(ctx context.Context, p principal, email string) e
 	if !p.platformAdmin() {
 		return p.deny("manage invites", "micro")
 	}
-	if err := s.kv.del(ctx, tableInvites, email, nil); err != nil {
+	if err := s.kv.Delete(ctx, tableInvites, email, nil); err != nil {
 		return notFound(err, "invite of %q", email)
 	}
 	return nil
@@ -42,14 +44,14 @@ func (s *Service) listInvites(ctx context.Context, p principal) ([]Invite, error
 	if !p.platformAdmin() {
 		return nil, p.deny("manage invites", "micro")
 	}
-	recs, err := s.kv.scanAll(ctx, tableInvites, "")
+	recs, err := s.kv.ScanAll(ctx, tableInvites, "")
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Invite, 0, len(recs))
 	for _, r := range recs {
 		var inv Invite
-		if err := unmarshal(r.value, &inv); err != nil {
+		if err := storeclient.DecodeJSON(r.Value, &inv); err != nil {
 			return nil, err
 		}
 		out = append(out, inv)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/token"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // keyRecord is a signing key as kept in the _auth database. The private key
@@ -49,7 +50,7 @@ type PublicKey struct {
 // RefreshInterval, and any of them may rotate. It is safe for concurrent
 // use.
 type KeyManager struct {
-	kv     kv
+	kv     *storeclient.Client
 	now    func() time.Time
 	delay  time.Duration
 	logger *slog.Logger
@@ -59,7 +60,7 @@ type KeyManager struct {
 	keys []keyRecord // by ActiveFrom, then Kid
 }
 
-func newKeyManager(k kv, now func() time.Time, delay time.Duration, logger *slog.Logger) *KeyManager {
+func newKeyManager(k *storeclient.Client, now func() time.Time, delay time.Duration, logger *slog.Logger) *KeyManager {
 	return &KeyManager{kv: k, now: now, delay: delay, logger: logger, set: token.NewKeySet()}
 }
 
@@ -70,7 +71,7 @@ func (m *KeyManager) KeySet() *token.KeySet { return m.set }
 // Load reads the keys from the store, creating the first one when there
 // are none, and forgets those whose tokens have all expired.
 func (m *KeyManager) Load(ctx context.Context) error {
-	recs, err := m.kv.scanAll(ctx, tableKeys, "")
+	recs, err := m.kv.ScanAll(ctx, tableKeys, "")
 	if err != nil {
 		return fmt.Errorf("load keys: %w", err)
 	}
@@ -78,7 +79,7 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	for _, r := range recs {
 		k, err := decodeKey(r)
 		if err != nil {
-			m.logger.ErrorContext(ctx, "skip unreadable signing key", "key", r.key, "error", err)
+			m.logger.ErrorContext(ctx, "skip unreadable signing key", "key", r.Key, "error", err)
 			continue
 		}
 		keys = append(keys, k)
@@ -123,7 +124,7 @@ func (m *KeyManager) add(ctx context.Context, activeFrom time.Time) (keyRecord, 
 		return keyRecord{}, err
 	}
 	k := keyRecord{Kid: kid, Seed: priv.Seed(), Created: m.now(), ActiveFrom: activeFrom, priv: priv}
-	if k.version, err = m.kv.put(ctx, tableKeys, kid, k, create(0)); err != nil {
+	if k.version, err = m.kv.PutJSON(ctx, tableKeys, kid, k, storeclient.Create(0)); err != nil {
 		return keyRecord{}, fmt.Errorf("store key %s: %w", kid, err)
 	}
 	return k, nil
@@ -155,7 +156,7 @@ func (m *KeyManager) install(ctx context.Context, keys []keyRecord) {
 // forget deletes an expired key from the store; another replica may have
 // done it already, and a failure only leaves it for the next Load.
 func (m *KeyManager) forget(ctx context.Context, k keyRecord) {
-	err := m.kv.del(ctx, tableKeys, k.Kid, &k.version)
+	err := m.kv.Delete(ctx, tableKeys, k.Kid, &k.version)
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		m.logger.WarnContext(ctx, "delete expired signing key", "kid", k.Kid, "error", err)
 	}
@@ -222,15 +223,15 @@ func (m *KeyManager) pending() bool {
 	return len(m.keys) > 0 && m.keys[len(m.keys)-1].ActiveFrom.After(now)
 }
 
-func decodeKey(r record) (keyRecord, error) {
+func decodeKey(r storeclient.Record) (keyRecord, error) {
 	var k keyRecord
-	if err := unmarshal(r.value, &k); err != nil {
+	if err := storeclient.DecodeJSON(r.Value, &k); err != nil {
 		return keyRecord{}, err
 	}
 	if len(k.Seed) != ed25519.SeedSize || k.Kid == "" {
 		return keyRecord{}, errors.New("malformed key record")
 	}
-	k.version = r.version
+	k.version = r.Version
 	k.priv = ed25519.NewKeyFromSeed(k.Seed)
 	return k, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/token"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // errRevoked is what the revocation check returns for a revoked token.
@@ -26,14 +27,14 @@ type revocation struct {
 // map is a cache of the revoked table, reloaded every RefreshInterval and
 // updated at once by revocations made here.
 type revocations struct {
-	kv  kv
+	kv  *storeclient.Client
 	now func() time.Time
 
 	mu     sync.RWMutex
 	before map[string]time.Time
 }
 
-func newRevocations(k kv, now func() time.Time) *revocations {
+func newRevocations(k *storeclient.Client, now func() time.Time) *revocations {
 	return &revocations{kv: k, now: now, before: make(map[string]time.Time)}
 }
 
@@ -48,7 +49,7 @@ func revokeTime(t time.Time) time.Time {
 // record stores that a's tokens issued before `before` are refused.
 func (r *revocations) record(ctx context.Context, a Account, before time.Time) error {
 	ttl := before.Add(MaxAccessTTL + time.Minute).Sub(r.now())
-	if _, err := r.kv.put(ctx, tableRevoked, a.ID, revocation{Namespace: a.Namespace, Before: before}, putOpts{ttl: ttl}); err != nil {
+	if _, err := r.kv.PutJSON(ctx, tableRevoked, a.ID, revocation{Namespace: a.Namespace, Before: before}, storeclient.WriteOptions{TTL: ttl}); err != nil {
 		return fmt.Errorf("record revocation of %s: %w", a.ID, err)
 	}
 	r.mu.Lock()
@@ -61,17 +62,17 @@ func (r *revocations) record(ctx context.Context, a Account, before time.Time) e
 
 // load replaces the cache with the revoked table.
 func (r *revocations) load(ctx context.Context) error {
-	recs, err := r.kv.scanAll(ctx, tableRevoked, "")
+	recs, err := r.kv.ScanAll(ctx, tableRevoked, "")
 	if err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
 	before := make(map[string]time.Time, len(recs))
 	for _, rec := range recs {
 		var rv revocation
-		if err := unmarshal(rec.value, &rv); err != nil {
-			return fmt.Errorf("revocation of %s: %w", rec.key, err)
+		if err := storeclient.DecodeJSON(rec.Value, &rv); err != nil {
+			return fmt.Errorf("revocation of %s: %w", rec.Key, err)
 		}
-		before[rec.key] = rv.Before
+		before[rec.Key] = rv.Before
 	}
 	// A revocation recorded here while the scan ran may be missing from
 	// it; revocations only ever move later, so the newer of the two wins.

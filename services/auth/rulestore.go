@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"m3o.dev/pkg/rules"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // ruleRecord is a rule as kept in the rules table.
@@ -63,7 +64,7 @@ func (s *Service) createRule(ctx context.Context, p principal, r rules.Rule) (ru
 	if r.ID == "" {
 		r.ID = newRuleID()
 	}
-	if _, err := s.kv.put(ctx, tableRules, ruleKey(ns, r.ID), storedRule(r), create(0)); err != nil {
+	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(ns, r.ID), storedRule(r), storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
 			return rules.Rule{}, fmt.Errorf("rule %q in namespace %q: %w", r.ID, ns, ErrAlreadyExists)
 		}
@@ -86,7 +87,7 @@ func (s *Service) deleteRule(ctx context.Context, p principal, namespace, id str
 	if rules.IsBuiltinID(id) {
 		return fmt.Errorf("rule %q is built in and cannot be deleted: %w", id, ErrBuiltin)
 	}
-	if err := s.kv.del(ctx, tableRules, ruleKey(ns, id), nil); err != nil {
+	if err := s.kv.Delete(ctx, tableRules, ruleKey(ns, id), nil); err != nil {
 		return notFound(err, "rule %q in namespace %q", id, ns)
 	}
 	s.logger.InfoContext(ctx, "rule deleted", "rule_id", id, "namespace", ns, "by", p.String())
@@ -113,14 +114,14 @@ func (s *Service) listRules(ctx context.Context, p principal, namespace string) 
 // storedRules returns the rules stored for namespace, sorted.
 func (s *Service) storedRules(ctx context.Context, namespace string) ([]rules.Rule, error) {
 	prefix := namespace + "/"
-	recs, err := s.kv.scanAll(ctx, tableRules, prefix)
+	recs, err := s.kv.ScanAll(ctx, tableRules, prefix)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]rules.Rule, 0, len(recs))
 	for _, rec := range recs {
 		var rr ruleRecord
-		if !strings.HasPrefix(rec.key, prefix) || unmarshal(rec.value, &rr) != nil || rr.Namespace != namespace {
+		if !strings.HasPrefix(rec.Key, prefix) || storeclient.DecodeJSON(rec.Value, &rr) != nil || rr.Namespace != namespace {
 			continue
 		}
 		out = append(out, rr.rule())

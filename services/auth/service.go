@@ -15,13 +15,14 @@ import (
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // Service is the auth service. Its handlers live on four small types, one
 // per gRPC service of m3o.auth.v1, that share it.
 type Service struct {
 	cfg         Config
-	kv          kv
+	kv          *storeclient.Client
 	logger      *slog.Logger
 	out         io.Writer
 	now         func() time.Time
@@ -42,7 +43,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil {
 		return nil, errors.New("auth: no store client")
 	}
-	s := &Service{cfg: cfg, kv: kv{store: deps.Store}, logger: deps.Logger, out: deps.Out, now: deps.Clock}
+	s := &Service{cfg: cfg, kv: storeclient.New(deps.Store, database), logger: deps.Logger, out: deps.Out, now: deps.Clock}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/token"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // refreshRecord is a refresh token as kept in the refresh table, under the
@@ -79,7 +80,7 @@ func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl 
 // Presenting any other token of the family revokes the family.
 func (s *Service) refresh(ctx context.Context, raw string, ttl time.Duration) (Issued, error) {
 	var out Issued
-	err := retry(ctx, func() error {
+	err := storeclient.Update(ctx, func() error {
 		var err error
 		out, err = s.refreshOnce(ctx, raw, ttl)
 		return err
@@ -113,14 +114,14 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, ttl time.Duration
 // family returns the live, unrevoked family of refresh token raw.
 func (s *Service) family(ctx context.Context, raw string, now time.Time) (familyRecord, error) {
 	var rr refreshRecord
-	if _, err := s.kv.get(ctx, tableRefresh, hashToken(raw), &rr); err != nil {
+	if _, err := s.kv.GetJSON(ctx, tableRefresh, hashToken(raw), &rr); err != nil {
 		return familyRecord{}, credentialsError(err)
 	}
 	if !now.Before(rr.ExpiresAt) {
 		return familyRecord{}, ErrBadCredentials
 	}
 	var fam familyRecord
-	v, err := s.kv.get(ctx, tableFamilies, rr.Family, &fam)
+	v, err := s.kv.GetJSON(ctx, tableFamilies, rr.Family, &fam)
 	if err != nil {
 		return familyRecord{}, credentialsError(err)
 	}
@@ -154,15 +155,15 @@ func (s *Service) issue(ctx context.Context, a storedAccount, fam familyRecord, 
 	}
 	hash := hashToken(raw)
 	expires := now.Add(s.cfg.RefreshTTL)
-	if _, err := s.kv.put(ctx, tableRefresh, hash, refreshRecord{Family: fam.id, ExpiresAt: expires}, create(s.cfg.RefreshTTL)); err != nil {
+	if _, err := s.kv.PutJSON(ctx, tableRefresh, hash, refreshRecord{Family: fam.id, ExpiresAt: expires}, storeclient.Create(s.cfg.RefreshTTL)); err != nil {
 		return Issued{}, err
 	}
 	fam.Current = hash
-	opts := at(fam.version, s.cfg.RefreshTTL)
+	opts := storeclient.At(fam.version, s.cfg.RefreshTTL)
 	if fam.version == 0 {
-		opts = create(s.cfg.RefreshTTL)
+		opts = storeclient.Create(s.cfg.RefreshTTL)
 	}
-	if _, err := s.kv.put(ctx, tableFamilies, fam.id, fam, opts); err != nil {
+	if _, err := s.kv.PutJSON(ctx, tableFamilies, fam.id, fam, opts); err != nil {
 		return Issued{}, err
 	}
 	return Issued{Account: a.Account, AccessToken: access, RefreshToken: raw, Expiry: expiry, Created: now}, nil
@@ -194,14 +195,14 @@ func (s *Service) sign(a storedAccount, ttl time.Duration, now time.Time) (strin
 // revokeFamily marks fam revoked. It is best effort on a path that already
 // refuses: a failure is logged and the refusal stands.
 func (s *Service) revokeFamily(ctx context.Context, fam familyRecord) {
-	err := retry(ctx, func() error {
+	err := storeclient.Update(ctx, func() error {
 		var cur familyRecord
-		v, err := s.kv.get(ctx, tableFamilies, fam.id, &cur)
+		v, err := s.kv.GetJSON(ctx, tableFamilies, fam.id, &cur)
 		if err != nil || cur.Revoked {
 			return err
 		}
 		cur.Revoked = true
-		_, err = s.kv.put(ctx, tableFamilies, fam.id, cur, at(v, s.cfg.RefreshTTL))
+		_, err = s.kv.PutJSON(ctx, tableFamilies, fam.id, cur, storeclient.At(v, s.cfg.RefreshTTL))
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {

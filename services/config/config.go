@@ -33,14 +33,11 @@
 package config
 
 import (
-	"context"
 	"errors"
 	"time"
 
-	"google.golang.org/grpc"
-
-	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // Limits and fixed names; validate.go enforces the limits at the RPC boundary.
@@ -77,14 +74,9 @@ const (
 // secretKey is the one key of the object that stands for a sealed value.
 const secretKey = "$secret"
 
-// Store is the part of the store service's client the config service uses;
-// storev1.StoreServiceClient has it. The connection must present the
-// identity micro/config, which is what opens the _config database.
-type Store interface {
-	Read(ctx context.Context, in *storev1.ReadRequest, opts ...grpc.CallOption) (*storev1.ReadResponse, error)
-	Write(ctx context.Context, in *storev1.WriteRequest, opts ...grpc.CallOption) (*storev1.WriteResponse, error)
-	Delete(ctx context.Context, in *storev1.DeleteRequest, opts ...grpc.CallOption) (*storev1.DeleteResponse, error)
-}
+// Store is the store service's client; the connection must present the
+// identity micro/config, the one identity the store lets open _config.
+type Store = storeclient.Store
 
 // Sentinel errors; status.go maps each to one gRPC code.
 var (
@@ -100,9 +92,9 @@ var (
 	ErrPermissionDenied = errors.New("permission denied")
 	// ErrConflict means a change kept losing the compare-and-set race and
 	// gave up.
-	ErrConflict = errors.New("too many concurrent changes")
+	ErrConflict = storeclient.ErrConflict
 	// ErrUnavailable means the store service could not be reached.
-	ErrUnavailable = errors.New("store unavailable")
+	ErrUnavailable = storeclient.ErrUnavailable
 	// ErrUnknownKey means a secret was sealed under a key id that the keyring
 	// does not hold.
 	ErrUnknownKey = errors.New("unknown encryption key")

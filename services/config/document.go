@@ -4,22 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/storeclient"
 )
 
 const (
-	// maxAttempts bounds the compare-and-set retries of one change; it is
-	// far above what even heavy contention on one document needs.
-	maxAttempts = 500
-	// maxBackoff caps the random pause between two attempts.
-	maxBackoff = 20 * time.Millisecond
 	// maxHistoryBytes keeps a History response under gRPC's default 4 MiB
 	// receive limit, with room for framing; the oldest versions are left out
 	// when the newer ones fill it.
@@ -123,34 +117,26 @@ type editFunc func(cur revision) (data map[string]any, paths []string, err error
 // retrying from a fresh read whenever another change commits first, so that
 // concurrent changes all land.
 func (s *Service) change(ctx context.Context, t target, action string, edit editFunc) (uint64, error) {
-	for attempt := 1; ; attempt++ {
+	var next revision
+	err := storeclient.Update(ctx, func() error {
 		cur, err := s.docs.current(ctx, t.ns)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		data, paths, err := edit(cur)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		next := revision{Version: cur.Version + 1, Author: t.author, Time: s.now().UTC(), Action: action, Paths: paths, Data: data}
-		err = s.commit(ctx, t.ns, cur.record, next)
-		if errors.Is(err, errRaced) && attempt < maxAttempts {
-			if err := pause(ctx, attempt); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		if errors.Is(err, errRaced) {
-			return 0, fmt.Errorf("%s %s after %d attempts: %w", action, t.ns, attempt, ErrConflict)
-		}
-		if err != nil {
-			return 0, err
-		}
-		s.hub.notify(t.ns)
-		s.log.InfoContext(ctx, "config changed", "namespace", t.ns, "version", next.Version,
-			"action", action, "paths", paths, "author", t.author)
-		return next.Version, nil
+		next = revision{Version: cur.Version + 1, Author: t.author, Time: s.now().UTC(), Action: action, Paths: paths, Data: data}
+		return s.commit(ctx, t.ns, cur.record, next)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", action, t.ns, err)
 	}
+	s.hub.notify(t.ns)
+	s.log.InfoContext(ctx, "config changed", "namespace", t.ns, "version", next.Version,
+		"action", action, "paths", next.Paths, "author", t.author)
+	return next.Version, nil
 }
 
 // commit encodes next, checks its size and writes it. A change whose history
@@ -169,20 +155,6 @@ func (s *Service) commit(ctx context.Context, ns string, prev uint64, next revis
 		return nil
 	}
 	return err
-}
-
-// pause waits a random while, longer after more attempts, so that racing
-// changes spread out instead of colliding again.
-func pause(ctx context.Context, attempt int) error {
-	limit := min(time.Duration(attempt)*time.Millisecond, maxBackoff)
-	timer := time.NewTimer(rand.N(limit) + time.Millisecond/10)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }
 
 // history returns the kept versions that touched t.path, newest first, with

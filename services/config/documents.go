@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // Tables of the _config database.
@@ -40,80 +37,65 @@ const historyPage = 4
 // largest size, with room for their metadata.
 var maxRecvBytes = grpc.MaxCallRecvMsgSize(historyPage * (MaxDocumentBytes + 64<<10))
 
-// errRaced means another change committed first; the change is retried.
-var errRaced = errors.New("document changed concurrently")
-
 // documents keeps namespaces' documents and their history in the store
 // service, as laid out in the package comment.
 type documents struct {
-	store Store
+	store *storeclient.Client
+}
+
+// newDocuments returns the documents kept through store, whose records may
+// each be as large as a whole document.
+func newDocuments(store Store) documents {
+	return documents{store: storeclient.New(store, Database, maxRecvBytes)}
 }
 
 // current reads the latest version of ns's document; a namespace that never
 // set anything has version 0 and an empty document.
 func (d documents) current(ctx context.Context, ns string) (revision, error) {
-	resp, err := d.store.Read(ctx, &storev1.ReadRequest{Database: Database, Table: documentsTable, Key: ns}, maxRecvBytes)
-	if status.Code(err) == codes.NotFound {
+	rec, err := d.store.Get(ctx, documentsTable, ns)
+	if errors.Is(err, storeclient.ErrNotFound) {
 		return revision{Data: map[string]any{}}, nil
 	}
 	if err != nil {
-		return revision{}, storeError(ctx, "read document", err)
+		return revision{}, fmt.Errorf("read document: %w", err)
 	}
-	if len(resp.GetRecords()) != 1 {
-		return revision{}, fmt.Errorf("read document: %d records for one key", len(resp.GetRecords()))
-	}
-	return decodeRecord(resp.GetRecords()[0])
+	return decodeRecord(rec)
 }
 
 // at reads version v of ns's document from its history.
 func (d documents) at(ctx context.Context, ns string, v uint64) (revision, error) {
-	resp, err := d.store.Read(ctx, &storev1.ReadRequest{Database: Database, Table: historyTable, Key: historyKey(ns, v)}, maxRecvBytes)
-	if status.Code(err) == codes.NotFound {
+	rec, err := d.store.Get(ctx, historyTable, historyKey(ns, v))
+	if errors.Is(err, storeclient.ErrNotFound) {
 		return revision{}, fmt.Errorf("version %d: %w", v, ErrNotFound)
 	}
 	if err != nil {
-		return revision{}, storeError(ctx, "read history", err)
+		return revision{}, fmt.Errorf("read history: %w", err)
 	}
-	if len(resp.GetRecords()) != 1 {
-		return revision{}, fmt.Errorf("read history: %d records for one key", len(resp.GetRecords()))
-	}
-	return decodeRecord(resp.GetRecords()[0])
+	return decodeRecord(rec)
 }
 
 // history calls yield with the versions of ns's document older than before,
 // newest first, until yield returns false or no version is left.
 func (d documents) history(ctx context.Context, ns string, before uint64, yield func(revision) bool) error {
-	req := &storev1.ReadRequest{
-		Database: Database, Table: historyTable, Key: ns + "/",
-		Prefix: true, Order: storev1.Order_ORDER_DESC, Limit: historyPage,
-	}
-	for {
-		resp, err := d.store.Read(ctx, req, maxRecvBytes)
-		if status.Code(err) == codes.NotFound {
-			return nil
-		}
+	scan := storeclient.ScanOptions{Prefix: ns + "/", Descending: true, Limit: historyPage}
+	for rec, err := range d.store.Records(ctx, historyTable, scan) {
 		if err != nil {
-			return storeError(ctx, "read history", err)
+			return fmt.Errorf("read history: %w", err)
 		}
-		for _, rec := range resp.GetRecords() {
-			rev, err := decodeRecord(rec)
-			if err != nil {
-				return err
-			}
-			if rev.Version < before && !yield(rev) {
-				return nil
-			}
+		rev, err := decodeRecord(rec)
+		if err != nil {
+			return err
 		}
-		if resp.GetNextPageToken() == "" {
+		if rev.Version < before && !yield(rev) {
 			return nil
 		}
-		req.PageToken = resp.GetNextPageToken()
 	}
+	return nil
 }
 
 // commit writes next as the latest version of ns's document, provided the
-// document record is still at store version prev; otherwise it returns
-// errRaced. data is next.Data, encoded.
+// document record is still at store version prev; otherwise it returns an
+// error wrapping storeclient.ErrConflict. data is next.Data, encoded.
 //
 // The document record is the commit point. The history record follows it
 // and the version that falls out of the kept window is deleted; failing
@@ -124,23 +106,13 @@ func (d documents) commit(ctx context.Context, ns string, prev uint64, next revi
 	if err != nil {
 		return err
 	}
-	_, err = d.store.Write(ctx, &storev1.WriteRequest{
-		Database: Database, Table: documentsTable,
-		Record:    &storev1.Record{Key: ns, Value: data, Metadata: meta},
-		IfVersion: &prev,
-	})
-	if status.Code(err) == codes.Aborted {
-		return errRaced
+	doc := storeclient.Record{Key: ns, Value: data, Metadata: meta}
+	if _, err := d.store.Put(ctx, documentsTable, doc, storeclient.At(prev, 0)); err != nil {
+		return fmt.Errorf("write document: %w", err)
 	}
-	if err != nil {
-		return storeError(ctx, "write document", err)
-	}
-	_, err = d.store.Write(ctx, &storev1.WriteRequest{
-		Database: Database, Table: historyTable,
-		Record: &storev1.Record{Key: historyKey(ns, next.Version), Value: data, Metadata: meta},
-	})
-	if err != nil {
-		return fmt.Errorf("%w: write version %d: %w", errHistory, next.Version, storeError(ctx, "write history", err))
+	hist := storeclient.Record{Key: historyKey(ns, next.Version), Value: data, Metadata: meta}
+	if _, err := d.store.Put(ctx, historyTable, hist, storeclient.WriteOptions{}); err != nil {
+		return fmt.Errorf("%w: write version %d: %w", errHistory, next.Version, err)
 	}
 	return d.prune(ctx, ns, next.Version)
 }
@@ -154,9 +126,9 @@ func (d documents) prune(ctx context.Context, ns string, version uint64) error {
 		return nil
 	}
 	old := version - HistoryLength
-	_, err := d.store.Delete(ctx, &storev1.DeleteRequest{Database: Database, Table: historyTable, Key: historyKey(ns, old)})
-	if err != nil && status.Code(err) != codes.NotFound {
-		return fmt.Errorf("%w: prune version %d: %w", errHistory, old, storeError(ctx, "delete history", err))
+	err := d.store.Delete(ctx, historyTable, historyKey(ns, old), nil)
+	if err != nil && !errors.Is(err, storeclient.ErrNotFound) {
+		return fmt.Errorf("%w: prune version %d: %w", errHistory, old, err)
 	}
 	return nil
 }
@@ -183,41 +155,26 @@ func encodeMetadata(r revision) (map[string]string, error) {
 }
 
 // decodeRecord reads a version back from a document or history record.
-func decodeRecord(rec *storev1.Record) (revision, error) {
-	meta := rec.GetMetadata()
+func decodeRecord(rec storeclient.Record) (revision, error) {
+	meta := rec.Metadata
 	version, err := strconv.ParseUint(meta[metaVersion], 10, 64)
 	if err != nil {
-		return revision{}, fmt.Errorf("record %q: version: %w", rec.GetKey(), err)
+		return revision{}, fmt.Errorf("record %q: version: %w", rec.Key, err)
 	}
 	when, err := time.Parse(time.RFC3339Nano, meta[metaTime])
 	if err != nil {
-		return revision{}, fmt.Errorf("record %q: time: %w", rec.GetKey(), err)
+		return revision{}, fmt.Errorf("record %q: time: %w", rec.Key, err)
 	}
 	var paths []string
 	if err := json.Unmarshal([]byte(meta[metaPaths]), &paths); err != nil {
-		return revision{}, fmt.Errorf("record %q: paths: %w", rec.GetKey(), err)
+		return revision{}, fmt.Errorf("record %q: paths: %w", rec.Key, err)
 	}
-	data, err := decodeDocument(rec.GetValue())
+	data, err := decodeDocument(rec.Value)
 	if err != nil {
-		return revision{}, fmt.Errorf("record %q: %w", rec.GetKey(), err)
+		return revision{}, fmt.Errorf("record %q: %w", rec.Key, err)
 	}
 	return revision{
 		Version: version, Author: meta[metaAuthor], Time: when,
-		Action: meta[metaAction], Paths: paths, Data: data, record: rec.GetVersion(),
+		Action: meta[metaAction], Paths: paths, Data: data, record: rec.Version,
 	}, nil
-}
-
-// storeError decides what a failed store call means to our caller: the
-// caller's own cancellation, an unreachable store, or something unexpected.
-// The store's status never passes through unchanged.
-func storeError(ctx context.Context, op string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("%s: %w", op, ctxErr)
-	}
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
-		return fmt.Errorf("%s: %s: %w", op, strings.ToLower(status.Convert(err).Message()), ErrUnavailable)
-	}
-	// The detail is for the log: status.go answers Internal for this.
-	return fmt.Errorf("%s: store answered %s: %s", op, status.Code(err), status.Convert(err).Message())
 }

@@ -60,7 +60,7 @@ func New(opts Options) (*Service, error) {
 		poll = DefaultPollInterval
 	}
 	return &Service{
-		docs: documents{store: opts.Store},
+		docs: newDocuments(opts.Store),
 		ring: opts.Keyring,
 		log:  opts.Logger,
 		poll: poll,
