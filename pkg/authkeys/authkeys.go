@@ -61,13 +61,16 @@ type Client struct {
 
 	mu      sync.RWMutex
 	revoked map[string]time.Time
+
+	loaded     chan struct{}
+	loadedOnce sync.Once
 }
 
 // New returns a Client that fetches from f. Its KeySet is empty until the
 // first Refresh, so a service should Refresh once before it serves.
 func New(f Fetcher, opts Options) *Client {
 	c := &Client{fetcher: f, interval: opts.Interval, logger: opts.Logger, now: opts.Clock,
-		keys: token.NewKeySet(), revoked: map[string]time.Time{}}
+		keys: token.NewKeySet(), revoked: map[string]time.Time{}, loaded: make(chan struct{})}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
 	}
@@ -121,6 +124,7 @@ func (c *Client) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	c.revoked = revoked
 	c.mu.Unlock()
+	c.loadedOnce.Do(func() { close(c.loaded) })
 	return nil
 }
 

@@ -58,7 +58,7 @@ func TestBootstrapGenerated(t *testing.T) {
 		if err != nil {
 			t.Fatalf("auth.New() = %v", err)
 		}
-		e.svc, e.addr = svc, serve(t, svc.Server(bundle.ServerConfig()))
+		e.svc, e.addr = svc, serve(t, authServer(svc, bundle))
 		return svc
 	}
 	start()

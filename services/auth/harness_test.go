@@ -118,8 +118,21 @@ func (e *env) start(t testing.TB) *auth.Service {
 		t.Fatalf("auth.New() = %v", err)
 	}
 	e.svc = svc
-	e.addr = serve(t, svc.Server(bundle.ServerConfig()))
+	e.addr = serve(t, authServer(svc, bundle))
 	return svc
+}
+
+// authServer is the server a process runs auth on: mTLS with the
+// service's own authenticator, as corekit builds it.
+func authServer(svc *auth.Service, bundle *mtls.Bundle) *grpcserver.Server {
+	a := svc.Authenticator()
+	srv := grpcserver.New(grpcserver.Options{
+		TLS:    bundle.ServerConfig(),
+		Unary:  []grpc.UnaryServerInterceptor{a.UnaryInterceptor()},
+		Stream: []grpc.StreamServerInterceptor{a.StreamInterceptor()},
+	})
+	svc.Register(srv.GRPC())
+	return srv
 }
 
 // serve serves srv on a loopback port until the test ends.

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"google.golang.org/grpc"
 
-	"m3o.dev/pkg/grpcserver"
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -91,21 +89,6 @@ func (s *Service) Authenticator() *identity.Authenticator {
 			authv1.SignupService_Verify_FullMethodName,
 			authv1.SignupService_CompleteSignup_FullMethodName,
 		))
-}
-
-// Server returns a gRPC server serving s over tls, a server configuration
-// from the platform CA (mtls.Bundle.ServerConfig), with the authenticator
-// installed. A process embedding the auth service calls it, then Serve.
-func (s *Service) Server(tlsConfig *tls.Config) *grpcserver.Server {
-	a := s.Authenticator()
-	srv := grpcserver.New(grpcserver.Options{
-		TLS:    tlsConfig,
-		Logger: s.logger,
-		Unary:  []grpc.UnaryServerInterceptor{a.UnaryInterceptor()},
-		Stream: []grpc.StreamServerInterceptor{a.StreamInterceptor()},
-	})
-	s.Register(srv.GRPC())
-	return srv
 }
 
 // Keys returns the key manager, whose Rotate starts a key rotation.

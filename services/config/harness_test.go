@@ -26,7 +26,7 @@ import (
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
 	"m3o.dev/services/config"
-	"m3o.dev/services/config/configserver"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/memory"
 )
@@ -77,12 +77,7 @@ func newEnv(t *testing.T, ring *config.Keyring) *env {
 // newStoreServer builds a memory-backed store service, which knows its core
 // callers by their mTLS identity alone.
 func newStoreServer(t *testing.T, ca *mtls.CA) *grpcserver.Server {
-	a := identity.NewAuthenticator(nil)
-	srv := grpcserver.New(grpcserver.Options{
-		TLS:    mtlstest.Bundle(t, ca, storeID.Namespace, storeID.Service).ServerConfig(),
-		Unary:  []grpc.UnaryServerInterceptor{a.UnaryInterceptor()},
-		Stream: []grpc.StreamServerInterceptor{a.StreamInterceptor()},
-	})
+	srv := corekit.NewServer(mtlstest.Bundle(t, ca, storeID.Namespace, storeID.Service), identity.NewAuthenticator(nil), nil, nil)
 	storev1.RegisterStoreServiceServer(srv.GRPC(), store.New(memory.New(nil), nil, store.Options{}))
 	return srv
 }
@@ -100,7 +95,10 @@ func (e *env) startAuth(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("auth.New() = %v", err)
 	}
-	addr, _ := serve(t, svc.Server(bundle.ServerConfig()))
+	a := svc.Authenticator()
+	srv := corekit.NewServer(bundle, a, nil, nil)
+	svc.Register(srv.GRPC())
+	addr, _ := serve(t, srv)
 	return addr
 }
 
@@ -120,7 +118,9 @@ func (e *env) startConfig(t *testing.T, ring *config.Keyring, logs *syncBuffer) 
 	if err != nil {
 		t.Fatalf("config.New() = %v", err)
 	}
-	addr, _ := serve(t, configserver.NewServer(svc, bundle, keys.Verifier(), logger))
+	srv := corekit.NewServer(bundle, identity.NewAuthenticator(keys.Verifier()), logger, nil)
+	svc.Register(srv.GRPC())
+	addr, _ := serve(t, srv)
 	return addr
 }
 

@@ -22,9 +22,9 @@ import (
 	"m3o.dev/pkg/rules"
 	"m3o.dev/pkg/token"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/memory"
-	"m3o.dev/services/store/storeserver"
 )
 
 // BenchmarkStoreRead reads one record from a real store service three ways
@@ -123,7 +123,9 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	log := slog.New(slog.DiscardHandler)
 
 	svc := store.New(memory.New(time.Now), log, store.Options{})
-	storeAddr := serveGRPC(b, storeserver.NewServer(svc, mtlstest.Bundle(b, ca, "micro", "store"), verifier, log).GRPC())
+	storeSrv := corekit.NewServer(mtlstest.Bundle(b, ca, "micro", "store"), identity.NewAuthenticator(verifier), log, nil)
+	storev1.RegisterStoreServiceServer(storeSrv.GRPC(), svc)
+	storeAddr := serveGRPC(b, storeSrv.GRPC())
 
 	proxyBundle := mtlstest.Bundle(b, ca, "micro", "proxy")
 	toStore := dialMTLS(b, storeAddr, proxyBundle)

@@ -7,12 +7,12 @@ import (
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 )
 
-var _ registryv1.RegistryServiceServer = (*RegistryService)(nil)
+var _ registryv1.RegistryServiceServer = (*Server)(nil)
 
-// RegistryService implements registryv1.RegistryServiceServer over a Backend. It
+// Server implements registryv1.RegistryServiceServer over a Backend. It
 // expects the identity interceptors in front of it, which put the verified
 // caller in each call's context.
-type RegistryService struct {
+type Server struct {
 	registryv1.UnimplementedRegistryServiceServer
 
 	backend Backend
@@ -21,15 +21,15 @@ type RegistryService struct {
 
 // New returns the service over backend, logging unexpected errors to logger
 // (nil discards them).
-func New(backend Backend, logger *slog.Logger) *RegistryService {
+func New(backend Backend, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = discardLogger
 	}
-	return &RegistryService{backend: backend, log: logger}
+	return &Server{backend: backend, log: logger}
 }
 
 // Register implements registryv1.RegistryServiceServer.
-func (s *RegistryService) Register(ctx context.Context, req *registryv1.RegisterRequest) (*registryv1.RegisterResponse, error) {
+func (s *Server) Register(ctx context.Context, req *registryv1.RegisterRequest) (*registryv1.RegisterResponse, error) {
 	domain, svc, ttl, err := validateRegister(ctx, req)
 	if err != nil {
 		return nil, s.toStatus(ctx, "register", err)
@@ -41,7 +41,7 @@ func (s *RegistryService) Register(ctx context.Context, req *registryv1.Register
 }
 
 // Deregister implements registryv1.RegistryServiceServer.
-func (s *RegistryService) Deregister(ctx context.Context, req *registryv1.DeregisterRequest) (*registryv1.DeregisterResponse, error) {
+func (s *Server) Deregister(ctx context.Context, req *registryv1.DeregisterRequest) (*registryv1.DeregisterResponse, error) {
 	domain, svc, err := validateDeregister(ctx, req)
 	if err != nil {
 		return nil, s.toStatus(ctx, "deregister", err)
@@ -53,7 +53,7 @@ func (s *RegistryService) Deregister(ctx context.Context, req *registryv1.Deregi
 }
 
 // GetService implements registryv1.RegistryServiceServer.
-func (s *RegistryService) GetService(ctx context.Context, req *registryv1.GetServiceRequest) (*registryv1.GetServiceResponse, error) {
+func (s *Server) GetService(ctx context.Context, req *registryv1.GetServiceRequest) (*registryv1.GetServiceResponse, error) {
 	domain, err := validateGet(ctx, req)
 	if err != nil {
 		return nil, s.toStatus(ctx, "get", err)
@@ -66,7 +66,7 @@ func (s *RegistryService) GetService(ctx context.Context, req *registryv1.GetSer
 }
 
 // ListServices implements registryv1.RegistryServiceServer.
-func (s *RegistryService) ListServices(ctx context.Context, req *registryv1.ListServicesRequest) (*registryv1.ListServicesResponse, error) {
+func (s *Server) ListServices(ctx context.Context, req *registryv1.ListServicesRequest) (*registryv1.ListServicesResponse, error) {
 	domain, err := domainFor(ctx, "domain", req.GetDomain(), read)
 	if err != nil {
 		return nil, s.toStatus(ctx, "list", err)
@@ -79,7 +79,7 @@ func (s *RegistryService) ListServices(ctx context.Context, req *registryv1.List
 }
 
 // Watch implements registryv1.RegistryServiceServer.
-func (s *RegistryService) Watch(req *registryv1.WatchRequest, stream registryv1.RegistryService_WatchServer) error {
+func (s *Server) Watch(req *registryv1.WatchRequest, stream registryv1.RegistryService_WatchServer) error {
 	ctx := stream.Context()
 	domain, err := validateWatch(ctx, req)
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // toStatus maps a domain error to the gRPC status the client sees. It is
 // the only place where codes are chosen. Anything unexpected is logged here,
 // under op, and reaches the client only as a generic Internal.
-func (s *RegistryService) toStatus(ctx context.Context, op string, err error) error {
+func (s *Server) toStatus(ctx context.Context, op string, err error) error {
 	if st, ok := invalid.Status(err); ok {
 		return st
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/mtls"
+	"m3o.dev/services/internal/corekit"
 )
 
 const (
@@ -46,7 +47,7 @@ func (p *pki) bundle(service string, hosts ...string) (*mtls.Bundle, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("load the %s certificate: %w", service, err)
 	}
-	id := mtls.Identity{Namespace: "micro", Service: service}
+	id := corekit.Identity(service)
 	hosts = append([]string{"127.0.0.1", "::1", "localhost"}, hosts...)
 	if b, err = p.ca.Issue(id, hosts, certValidity); err != nil {
 		return nil, fmt.Errorf("issue the %s certificate: %w", service, err)

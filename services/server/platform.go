@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,74 +10,70 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/grpc"
 
 	"m3o.dev/pkg/authkeys"
 	"m3o.dev/pkg/grpcclient"
-	"m3o.dev/pkg/grpcserver"
-	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/corekit"
 )
 
-// The core services, in the order they start. Each has its own loopback
-// listener and mTLS identity micro/<name>.
-const (
-	svcStore    = "store"
-	svcRegistry = "registry"
-	svcAuth     = "auth"
-	svcConfig   = "config"
-	svcProxy    = "proxy"
-	// svcRouter is the identity the proxy uses for its own lookups (rules,
-	// keys, where services run). The identity it relays calls with,
-	// micro/proxy, vouches for nobody, so it cannot be used for these.
-	svcRouter = "router"
-)
+// internal are the core services that listen on loopback only, each on
+// its own port, in the order they start; the proxy listens on the public
+// addresses.
+var internal = []string{platform.Store, platform.Registry, platform.Auth, platform.Config}
 
-var coreServices = []string{svcStore, svcRegistry, svcAuth, svcConfig}
+// errNotStarted means a service stopped before it served; the reason is
+// the error it returned, which wait reports.
+var errNotStarted = errors.New("stopped before serving")
 
-// platform is the running set of services of one `micro server`.
-type platform struct {
-	cfg   Config
-	log   *slog.Logger
-	out   io.Writer
-	pki   *pki
-	group *errgroup.Group
-	ctx   context.Context
+// running is the set of services of one `micro server`.
+type running struct {
+	cfg     Config
+	log     *slog.Logger
+	out     io.Writer
+	pki     *pki
+	group   *errgroup.Group
+	ctx     context.Context
+	metrics *prometheus.Registry
 
 	listeners map[string]net.Listener
-	conns     []*grpc.ClientConn
-	closers   []func()
 	keys      *authkeys.Client
+	closers   []func()
 
 	grpcAddr, httpAddr string
 }
 
-// start brings every service up. On failure it stops what it started.
-func start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) (*platform, error) {
+// start brings every service up, in order, each once the one before it
+// serves. On failure it stops what it started.
+func start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) (*running, error) {
 	group, gctx := errgroup.WithContext(ctx)
-	p := &platform{cfg: cfg, log: logger, out: out, group: group, ctx: gctx, listeners: make(map[string]net.Listener)}
-	if err := p.startAll(); err != nil {
-		p.abort()
-		return nil, err
+	r := &running{
+		cfg: cfg, log: logger, out: out, group: group, ctx: gctx,
+		metrics: prometheus.NewRegistry(), listeners: make(map[string]net.Listener),
 	}
-	return p, nil
+	if err := r.startAll(); err != nil {
+		return nil, r.abort(err)
+	}
+	return r, nil
 }
 
-func (p *platform) startAll() error {
+func (r *running) startAll() error {
 	var err error
-	if p.pki, err = openPKI(p.cfg.DataDir); err != nil {
+	if r.pki, err = openPKI(r.cfg.DataDir); err != nil {
 		return err
 	}
 	// Every address is known before anything serves, so each service can
-	// be handed its clients up front; gRPC connects on first use.
-	if err := p.listenAll(); err != nil {
+	// be handed its peers up front; gRPC connects on first use.
+	if err := r.listenAll(); err != nil {
 		return err
 	}
-	if err := p.startKeys(); err != nil {
+	if err := r.startKeys(); err != nil {
 		return err
 	}
-	for _, step := range []func() error{p.startStore, p.startRegistry, p.startAuth, p.refreshKeys, p.startConfig, p.startPublic, p.startCatalog} {
+	for _, step := range []func() error{r.startStore, r.startRegistry, r.startAuth, r.startConfig, r.startProxy} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -84,106 +81,131 @@ func (p *platform) startAll() error {
 	return nil
 }
 
-func (p *platform) listenAll() error {
-	for _, name := range coreServices {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return fmt.Errorf("listen for %s: %w", name, err)
+func (r *running) listenAll() error {
+	for _, name := range internal {
+		if err := r.listen(name, "127.0.0.1:0"); err != nil {
+			return err
 		}
-		p.listeners[name] = lis
 	}
+	if err := r.listen(platform.Proxy, r.cfg.Address); err != nil {
+		return err
+	}
+	if err := r.listen(httpListener, r.cfg.HTTPAddress); err != nil {
+		return err
+	}
+	r.grpcAddr, r.httpAddr = r.addr(platform.Proxy), r.addr(httpListener)
 	return nil
 }
 
-func (p *platform) addr(service string) string {
-	return p.listeners[service].Addr().String()
-}
+// httpListener names the proxy's HTTP listener among the listeners.
+const httpListener = "http"
 
-// dial connects as micro/from to the core service to, checking that the
-// server really is micro/to.
-func (p *platform) dial(from, to string) (*grpc.ClientConn, error) {
-	b, err := p.pki.bundle(from)
+func (r *running) listen(name, addr string) error {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("listen for %s on %s: %w", name, addr, err)
 	}
-	conn, err := grpcclient.Dial(p.addr(to), b, mtls.Identity{Namespace: "micro", Service: to})
-	if err != nil {
-		return nil, fmt.Errorf("dial %s as %s: %w", to, from, err)
+	r.listeners[name] = lis
+	return nil
+}
+
+func (r *running) addr(name string) string {
+	return r.listeners[name].Addr().String()
+}
+
+// peers are the addresses of the internal services, which every service
+// may call.
+func (r *running) peers() corekit.Peers {
+	peers := corekit.Peers{}
+	for _, name := range internal {
+		peers[name] = r.addr(name)
 	}
-	p.conns = append(p.conns, conn)
-	return conn, nil
+	return peers
 }
 
-// serve runs a core service's gRPC server on its listener until shutdown.
-func (p *platform) serve(name string, srv *grpcserver.Server) {
-	lis := p.listeners[name]
-	p.group.Go(func() error {
-		if err := srv.Serve(p.ctx, lis); err != nil {
-			return fmt.Errorf("%s server: %w", name, err)
-		}
-		return nil
-	})
-}
-
-// run starts a background loop that ends with the platform.
-func (p *platform) run(loop func(context.Context)) {
-	p.group.Go(func() error {
-		loop(p.ctx)
-		return nil
-	})
-}
-
-// onClose registers cleanup that runs after every server has stopped.
-func (p *platform) onClose(f func()) { p.closers = append(p.closers, f) }
-
-// startKeys prepares the token verifier every service shares. It has no keys
-// until auth is up; calls with tokens before then are refused, which is
-// right since no token can exist yet.
-func (p *platform) startKeys() error {
-	conn, err := p.dial(svcRouter, svcAuth)
+// startKeys prepares the token keys every service shares, fetched from auth
+// as micro/router. There are none until auth is up; calls with tokens
+// before then are refused, which is right since no token can exist yet.
+func (r *running) startKeys() error {
+	b, err := r.pki.bundle(platform.Router)
 	if err != nil {
 		return err
 	}
-	p.keys = authkeys.New(authv1.NewAuthServiceClient(conn), authkeys.Options{Logger: p.log.With("component", "authkeys")})
-	return nil
-}
-
-func (p *platform) refreshKeys() error {
-	if err := p.keys.Refresh(p.ctx); err != nil {
-		return fmt.Errorf("fetch the token keys from auth: %w", err)
+	conn, err := grpcclient.Dial(r.addr(platform.Auth), b, corekit.Identity(platform.Auth))
+	if err != nil {
+		return err
 	}
-	p.run(p.keys.Run)
+	r.onClose(func() { conn.Close() })
+	r.keys = authkeys.New(authv1.NewAuthServiceClient(conn), authkeys.Options{Logger: r.log.With("component", "authkeys")})
+	r.onClose(r.keys.Start(r.ctx))
 	return nil
 }
 
-func (p *platform) dataPath(name string) string {
-	return filepath.Join(p.cfg.DataDir, name)
+// process is the corekit.Process service name runs in: its certificate,
+// its loopback listener, and the platform's shared keys and metrics.
+func (r *running) process(name string, hosts ...string) (*corekit.Process, error) {
+	b, err := r.pki.bundle(name, hosts...)
+	if err != nil {
+		return nil, err
+	}
+	return &corekit.Process{
+		Name: name, Bundle: b, Listener: r.listeners[name], Advertise: r.addr(name),
+		Peers: r.peers(), Keys: r.keys, Logger: r.log.With("service", name), Out: r.out, Metrics: r.metrics,
+	}, nil
 }
+
+// runService runs a service in its process until the platform stops, and
+// returns once it serves.
+func (r *running) runService(p *corekit.Process, run func(context.Context, *corekit.Process) error) error {
+	r.group.Go(func() error {
+		defer p.Close()
+		if err := run(r.ctx, p); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		return nil
+	})
+	select {
+	case <-p.Ready():
+		return nil
+	case <-r.ctx.Done():
+		return fmt.Errorf("%s %w", p.Name, errNotStarted)
+	}
+}
+
+func (r *running) dataPath(name string) string {
+	return filepath.Join(r.cfg.DataDir, name)
+}
+
+// onClose registers cleanup that runs after every server has stopped.
+func (r *running) onClose(f func()) { r.closers = append(r.closers, f) }
 
 // wait blocks until every server has stopped, then releases the backends.
-func (p *platform) wait() error {
-	err := p.group.Wait()
-	p.close()
+func (r *running) wait() error {
+	err := r.group.Wait()
+	r.close()
 	return err
 }
 
-// abort stops a platform that failed to start.
-func (p *platform) abort() {
-	for _, lis := range p.listeners {
+// abort stops a platform that failed to start with err, and returns the
+// error that explains it best: a service's own, when one stopped early.
+func (r *running) abort(err error) error {
+	for _, lis := range r.listeners {
 		lis.Close()
 	}
 	// An error from any member cancels the group's context, which stops
 	// every server already started.
-	p.group.Go(func() error { return context.Canceled })
-	_ = p.group.Wait()
-	p.close()
+	r.group.Go(func() error { return err })
+	first := r.group.Wait()
+	r.close()
+	if errors.Is(err, errNotStarted) && first != nil {
+		return first
+	}
+	return err
 }
 
-func (p *platform) close() {
-	for _, c := range p.conns {
-		c.Close()
-	}
-	for _, f := range slices.Backward(p.closers) {
+func (r *running) close() {
+	for _, f := range slices.Backward(r.closers) {
 		f()
 	}
+	r.closers = nil
 }

@@ -86,7 +86,7 @@ func (c Config) Validate() error {
 
 // Platform is a running `micro server`.
 type Platform struct {
-	p *platform
+	p *running
 }
 
 // Start creates what is missing in the data dir, starts every service and

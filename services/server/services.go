@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
+	"net"
 
-	storev1 "m3o.dev/proto/m3o/store/v1"
-	"m3o.dev/services/auth"
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/auth/authserver"
 	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
+	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/proxy/proxyserver"
 	"m3o.dev/services/registry/registryserver"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/cockroach"
@@ -18,36 +20,31 @@ import (
 	"m3o.dev/services/store/storeserver"
 )
 
-// sweepInterval is how often the store deletes expired records.
-const sweepInterval = time.Minute
-
-func (p *platform) startStore() error {
-	backend, err := p.openStoreBackend()
+func (r *running) startStore() error {
+	backend, err := r.openStoreBackend()
 	if err != nil {
 		return err
 	}
-	p.onClose(func() { backend.Close() })
-	bundle, err := p.pki.bundle(svcStore)
+	r.onClose(func() { backend.Close() })
+	p, err := r.process(platform.Store)
 	if err != nil {
 		return err
 	}
-	log := p.log.With("service", svcStore)
-	svc := store.New(backend, log, store.Options{QuotaBytes: p.cfg.QuotaBytes})
-	p.serve(svcStore, storeserver.NewServer(svc, bundle, p.keys.Verifier(), log))
-	p.run(func(ctx context.Context) { store.Sweep(ctx, backend, sweepInterval, log) })
-	return nil
+	cfg := storeserver.Config{Backend: backend, QuotaBytes: r.cfg.QuotaBytes, SweepInterval: storeserver.DefaultSweepInterval}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return storeserver.Run(ctx, cfg, p) })
 }
 
-func (p *platform) openStoreBackend() (store.Backend, error) {
-	switch p.cfg.Store {
+// openStoreBackend opens the store backend Config.Store names.
+func (r *running) openStoreBackend() (store.Backend, error) {
+	switch r.cfg.Store {
 	case StoreCockroach:
-		b, err := cockroach.Open(p.ctx, p.cfg.StoreDSN, cockroach.Options{})
+		b, err := cockroach.Open(r.ctx, r.cfg.StoreDSN, cockroach.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("open the cockroach store: %w", err)
 		}
 		return b, nil
 	default:
-		b, err := pebble.Open(p.dataPath("store"), pebble.Options{Logger: p.log.With("component", "pebble")})
+		b, err := pebble.Open(r.dataPath("store"), pebble.Options{Logger: r.log.With("component", "pebble")})
 		if err != nil {
 			return nil, fmt.Errorf("open the pebble store: %w", err)
 		}
@@ -55,72 +52,49 @@ func (p *platform) openStoreBackend() (store.Backend, error) {
 	}
 }
 
-func (p *platform) startRegistry() error {
+func (r *running) startRegistry() error {
 	embedded := ""
-	if len(p.cfg.EtcdEndpoints) == 0 {
-		embedded = p.dataPath("etcd")
+	if len(r.cfg.EtcdEndpoints) == 0 {
+		embedded = r.dataPath("etcd")
 	}
-	log := p.log.With("service", svcRegistry)
-	backend, closeBackend, err := registryserver.OpenEtcd(p.cfg.EtcdEndpoints, embedded, log)
+	backend, closeBackend, err := registryserver.OpenEtcd(r.cfg.EtcdEndpoints, embedded, r.log.With("service", platform.Registry))
 	if err != nil {
 		return err
 	}
-	p.onClose(closeBackend)
-	bundle, err := p.pki.bundle(svcRegistry)
+	r.onClose(closeBackend)
+	p, err := r.process(platform.Registry)
 	if err != nil {
 		return err
 	}
-	p.serve(svcRegistry, registryserver.NewServer(backend, bundle, p.keys.Verifier(), log))
-	return nil
+	cfg := registryserver.Config{Backend: backend}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return registryserver.Run(ctx, cfg, p) })
 }
 
-func (p *platform) startAuth() error {
-	conn, err := p.dial(svcAuth, svcStore)
+func (r *running) startAuth() error {
+	p, err := r.process(platform.Auth)
 	if err != nil {
 		return err
 	}
-	bundle, err := p.pki.bundle(svcAuth)
-	if err != nil {
-		return err
-	}
-	cfg := auth.DefaultConfig()
-	cfg.DataDir = p.cfg.DataDir
-	cfg.AdminPassword = p.cfg.AdminPassword
-	log := p.log.With("service", svcAuth)
-	svc, err := auth.New(p.ctx, cfg, auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: log, Out: p.out})
-	if err != nil {
-		return fmt.Errorf("start auth: %w", err)
-	}
-	p.serve(svcAuth, svc.Server(bundle.ServerConfig()))
-	p.run(svc.Run)
-	return nil
+	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
 }
 
-func (p *platform) startConfig() error {
-	ring, err := p.keyring()
+func (r *running) startConfig() error {
+	ring, err := r.keyring()
 	if err != nil {
 		return err
 	}
-	conn, err := p.dial(svcConfig, svcStore)
+	p, err := r.process(platform.Config)
 	if err != nil {
 		return err
 	}
-	bundle, err := p.pki.bundle(svcConfig)
-	if err != nil {
-		return err
-	}
-	log := p.log.With("service", svcConfig)
-	svc, err := config.New(config.Options{Store: storev1.NewStoreServiceClient(conn), Keyring: ring, Logger: log})
-	if err != nil {
-		return fmt.Errorf("start config: %w", err)
-	}
-	p.serve(svcConfig, configserver.NewServer(svc, bundle, p.keys.Verifier(), log))
-	return nil
+	cfg := configserver.Config{Keyring: ring}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return configserver.Run(ctx, cfg, p) })
 }
 
 // keyring loads the config encryption keys, creating them on first start.
-func (p *platform) keyring() (*config.Keyring, error) {
-	file := p.dataPath("config-keys.json")
+func (r *running) keyring() (*config.Keyring, error) {
+	file := r.dataPath("config-keys.json")
 	ring, err := config.LoadKeyring(file)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return ring, err
@@ -132,4 +106,33 @@ func (p *platform) keyring() (*config.Keyring, error) {
 		return nil, err
 	}
 	return ring, nil
+}
+
+// startProxy runs the proxy on the public gRPC address and the gateway,
+// health and metrics on the public HTTP address, as services/cmd/proxy
+// does.
+func (r *running) startProxy() error {
+	host, _, _ := net.SplitHostPort(r.cfg.Address)
+	p, err := r.process(platform.Proxy, publicHosts(host)...)
+	if err != nil {
+		return err
+	}
+	router, err := r.pki.bundle(platform.Router)
+	if err != nil {
+		return err
+	}
+	cfg := proxyserver.Config{
+		HTTPListener: r.listeners[httpListener], Router: router,
+		RateLimit: r.cfg.RateLimit, DrainTimeout: r.cfg.DrainTimeout,
+	}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return proxyserver.Run(ctx, cfg, p) })
+}
+
+// publicHosts are the names the proxy's certificate must carry besides
+// loopback, so clients can check it against the address they dial.
+func publicHosts(host string) []string {
+	if host == "" || net.ParseIP(host).IsUnspecified() {
+		return nil
+	}
+	return []string{host}
 }

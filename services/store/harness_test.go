@@ -18,9 +18,9 @@ import (
 	"m3o.dev/pkg/mtls/mtlstest"
 	"m3o.dev/pkg/token"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/memory"
-	"m3o.dev/services/store/storeserver"
 	"m3o.dev/services/store/storetest"
 )
 
@@ -59,7 +59,8 @@ func startOn(t testing.TB, backend store.Backend, clock *storetest.Clock, quota 
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	svc := store.New(backend, logger, store.Options{QuotaBytes: quota, Now: clock.Now})
 	// Tokens are checked against the real clock, records against the test's.
-	srv := storeserver.NewServer(svc, mtlstest.Bundle(t, ca, serverID.Namespace, serverID.Service), token.NewVerifier(ks), logger)
+	srv := corekit.NewServer(mtlstest.Bundle(t, ca, serverID.Namespace, serverID.Service), identity.NewAuthenticator(token.NewVerifier(ks)), logger, nil)
+	storev1.RegisterStoreServiceServer(srv.GRPC(), svc)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

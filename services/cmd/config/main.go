@@ -1,74 +1,83 @@
-// Command config runs the platform's config service on its own, as in
-// production; `micro server` embeds the same service in one process.
+// Command config serves m3o.config.v1.ConfigService on its own, as it runs
+// in production; `micro server` runs the same service in one process with
+// the others.
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
-	"m3o.dev/pkg/logging"
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
+	"m3o.dev/services/internal/corekit"
 )
 
+// keyEnv holds the keyring itself, for deployments that inject secrets as
+// environment variables. A flag's value would show in a process listing.
+const keyEnv = "MICRO_CONFIG_KEY"
+
 func main() {
-	if err := app().Run(os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "config:", err)
-		os.Exit(1)
+	corekit.Main(newApp())
+}
+
+// newApp is the command: corekit's flags and the config service's own.
+func newApp() *cli.App {
+	spec := configserver.Spec
+	spec.Preflight = keyringMovedHint
+	return corekit.App(spec, flags(), run)
+}
+
+// flags are the config service's own flags, besides corekit's.
+func flags() []cli.Flag {
+	return []cli.Flag{
+		corekit.StringFlag(platform.Config, "keyring-file", "", "config encryption keyring `FILE` (or the keyring itself in "+keyEnv+")"),
+		&cli.DurationFlag{Name: "poll-interval", Usage: "how often watchers look for changes from other replicas", EnvVars: []string{corekit.EnvVar(platform.Config, "poll-interval")}},
 	}
 }
 
-// env names the environment variable of a flag, MICRO_CONFIG_<FLAG>.
-func env(name string) []string { return []string{"MICRO_CONFIG_" + name} }
-
-// app declares the flags; urfave/cli gives an explicit flag precedence over
-// its environment variable.
-func app() *cli.App {
-	return &cli.App{
-		Name:  "config",
-		Usage: "serve m3o.config.v1.ConfigService",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "address", Value: ":8083", Usage: "listen address", EnvVars: env("ADDRESS")},
-			&cli.StringFlag{Name: "tls-ca-file", Usage: "platform CA certificate, PEM", EnvVars: env("TLS_CA_FILE")},
-			&cli.StringFlag{Name: "tls-cert-file", Usage: "this service's certificate (micro/config), PEM", EnvVars: env("TLS_CERT_FILE")},
-			&cli.StringFlag{Name: "tls-key-file", Usage: "this service's private key, PEM", EnvVars: env("TLS_KEY_FILE")},
-			&cli.StringFlag{Name: "store-address", Usage: "store service address", EnvVars: env("STORE_ADDRESS")},
-			&cli.StringFlag{Name: "auth-address", Usage: "auth service address, for token keys", EnvVars: env("AUTH_ADDRESS")},
-			&cli.StringFlag{Name: "key-file", Usage: "config encryption keyring file (or the keyring itself in MICRO_CONFIG_KEY)", EnvVars: env("KEY_FILE")},
-			&cli.DurationFlag{Name: "poll-interval", Usage: "how often watchers look for changes from other replicas", EnvVars: env("POLL_INTERVAL")},
-			&cli.StringFlag{Name: "log-format", Value: "json", Usage: "json or text", EnvVars: env("LOG_FORMAT")},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("LOG_LEVEL")},
-		},
-		Action: run,
-	}
-}
-
-// run serves until SIGINT or SIGTERM.
-func run(c *cli.Context) error {
-	logger, err := logging.New(os.Stderr, c.String("log-format"), c.String("log-level"))
+// run loads the keyring and serves until ctx ends.
+func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
+	ring, err := loadKeyring(c.String("keyring-file"), os.Getenv(keyEnv))
 	if err != nil {
 		return err
 	}
-	cfg := configFrom(c)
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return configserver.Run(ctx, cfg, logger)
+	return configserver.Run(ctx, configserver.Config{Keyring: ring, PollInterval: c.Duration("poll-interval")}, p)
 }
 
-// configFrom reads the typed Config out of the parsed flags.
-func configFrom(c *cli.Context) configserver.Config {
-	return configserver.Config{
-		Address: c.String("address"), StoreAddress: c.String("store-address"), AuthAddress: c.String("auth-address"),
-		CAFile: c.String("tls-ca-file"), CertFile: c.String("tls-cert-file"), KeyFile: c.String("tls-key-file"),
-		// The key itself is never a flag: a flag's value shows in ps.
-		KeyringFile: c.String("key-file"), Keyring: os.Getenv("MICRO_CONFIG_KEY"),
-		PollInterval: c.Duration("poll-interval"),
+// loadKeyring reads the keyring from exactly one of its file and the
+// environment.
+func loadKeyring(file, env string) (*config.Keyring, error) {
+	switch {
+	case file != "" && env != "":
+		return nil, fmt.Errorf("%w: give the keyring as --keyring-file or in %s, not both", corekit.ErrConfig, keyEnv)
+	case file != "":
+		return config.LoadKeyring(file)
+	case env != "":
+		ring, err := config.ParseKeyring([]byte(env))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", keyEnv, err)
+		}
+		return ring, nil
 	}
+	return nil, fmt.Errorf("%w: no keyring: pass --keyring-file or set %s", corekit.ErrConfig, keyEnv)
+}
+
+// keyringMovedHint catches the one old use that cannot stay an alias:
+// --key-file named the keyring before it named the TLS key, as in every
+// other service. A keyring found there gets this sentence rather than a TLS
+// error.
+func keyringMovedHint(c *cli.Context) error {
+	if c.String("keyring-file") != "" || os.Getenv(keyEnv) != "" {
+		return nil
+	}
+	data, err := os.ReadFile(c.String("key-file"))
+	if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+		return fmt.Errorf("%w: --key-file now names the TLS private key; pass the keyring with --keyring-file", corekit.ErrConfig)
+	}
+	return nil
 }

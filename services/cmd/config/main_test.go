@@ -1,57 +1,95 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"m3o.dev/services/config/configserver"
+	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/config"
+	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/internal/corekit/corekittest"
+	"m3o.dev/services/internal/coretest"
 )
 
-// parse runs the app's flag parsing on args and returns the Config it
-// would serve.
-func parse(t *testing.T, args ...string) configserver.Config {
+// keyringFile writes a new keyring and returns its file.
+func keyringFile(t *testing.T) string {
 	t.Helper()
-	var got configserver.Config
-	a := app()
-	a.Action = func(c *cli.Context) error {
-		got = configFrom(c)
-		return nil
+	ring, err := config.GenerateKeyring()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := a.Run(append([]string{"config"}, args...)); err != nil {
-		t.Fatalf("Run(%q) = %v", args, err)
+	file := filepath.Join(t.TempDir(), "keyring.json")
+	if err := ring.WriteFile(file); err != nil {
+		t.Fatal(err)
 	}
-	return got
+	return file
 }
 
-func TestFlagsAndEnvironment(t *testing.T) {
-	t.Setenv("MICRO_CONFIG_ADDRESS", "127.0.0.1:1111")
-	t.Setenv("MICRO_CONFIG_STORE_ADDRESS", "store:1")
-	t.Setenv("MICRO_CONFIG_POLL_INTERVAL", "250ms")
-	t.Setenv("MICRO_CONFIG_KEY", "key-from-env")
+// TestRenamedFlagsStillWork runs the command with the certificate flags'
+// old names, as a deployment of the last release does: it must serve, and
+// say which names to move to.
+func TestRenamedFlagsStillWork(t *testing.T) {
+	p := coretest.New(t, platform.Store)
+	p.ServeStore(t)
+	certs := corekittest.CertFlags(t, p.CA, "config")
+	old := []string{"--tls-ca-file", certs[1], "--tls-cert-file", certs[3], "--tls-key-file", certs[5]}
+	args := append(old, "--keyring-file", keyringFile(t), "--store-address", p.Addr(platform.Store))
+	cfg := corekittest.Start(t, newApp(), args...)
+
+	conn := p.Dial(t, cfg.Address, "micro", "proxy", coretest.Core("config"))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("health Check() = %v, want SERVING", err)
+	}
+	for _, hint := range []string{"--tls-ca-file", "--tls-cert-file", "--tls-key-file"} {
+		if !strings.Contains(cfg.Logs(), hint) {
+			t.Errorf("logs do not mention the deprecated %s:\n%s", hint, cfg.Logs())
+		}
+	}
+}
+
+// TestKeyringInKeyFileIsNamed checks the one old use that cannot stay an
+// alias: a keyring passed as --key-file gets a sentence saying where it
+// goes now.
+func TestKeyringInKeyFileIsNamed(t *testing.T) {
+	certs := corekittest.CertFlags(t, mtlstest.NewCA(t), "config")
+	certs[5] = keyringFile(t) // --key-file
+	err := corekittest.Fails(t, newApp(), certs...)
+	if !errors.Is(err, corekit.ErrConfig) || !strings.Contains(err.Error(), "--keyring-file") {
+		t.Errorf("config --key-file KEYRING = %v, want ErrConfig naming --keyring-file", err)
+	}
+}
+
+func TestKeyringFromTheEnvironment(t *testing.T) {
+	data, err := os.ReadFile(keyringFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
-		name  string
-		args  []string
-		check func(configserver.Config) bool
+		name, file, env string
+		ok              bool
 	}{
-		{"environment fills a flag", nil, func(c configserver.Config) bool {
-			return c.Address == "127.0.0.1:1111" && c.StoreAddress == "store:1" && c.PollInterval == 250*time.Millisecond
-		}},
-		{"explicit flag wins", []string{"--address", "127.0.0.1:2222"}, func(c configserver.Config) bool {
-			return c.Address == "127.0.0.1:2222"
-		}},
-		{"key comes from MICRO_CONFIG_KEY", nil, func(c configserver.Config) bool {
-			return c.Keyring == "key-from-env" && c.KeyringFile == ""
-		}},
-		{"key file flag", []string{"--key-file", "/etc/m3o/config.key"}, func(c configserver.Config) bool {
-			return c.KeyringFile == "/etc/m3o/config.key"
-		}},
+		{"file", keyringFile(t), "", true},
+		{"environment", "", string(data), true},
+		{"both", keyringFile(t), string(data), false},
+		{"neither", "", "", false},
+		{"malformed environment", "", "{not json", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := parse(t, tt.args...); !tt.check(got) {
-				t.Errorf("parse(%q) = %+v, want %s", tt.args, got, tt.name)
+			_, err := loadKeyring(tt.file, tt.env)
+			if (err == nil) != tt.ok {
+				t.Errorf("loadKeyring(%q, env) = %v, want ok %v", tt.file, err, tt.ok)
 			}
 		})
 	}

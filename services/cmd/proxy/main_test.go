@@ -4,85 +4,57 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"m3o.dev/services/proxy"
-	"m3o.dev/services/proxy/proxyserver"
+	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/internal/corekit/corekittest"
+	"m3o.dev/services/internal/coretest"
 )
 
-// parse runs the app on args and returns the Config it would serve.
-func parse(t *testing.T, args ...string) proxyserver.Config {
-	t.Helper()
-	var got proxyserver.Config
-	app := newApp(func(_ context.Context, cfg proxyserver.Config) error {
-		got = cfg
-		return nil
-	})
-	if err := app.Run(append([]string{"proxy"}, args...)); err != nil {
-		t.Fatalf("Run(%q) = %v", args, err)
-	}
-	return got
+// routerFlags writes the router certificate and returns its flags.
+func routerFlags(t *testing.T, ca *mtls.CA) []string {
+	f := corekittest.CertFlags(t, ca, "router")
+	return []string{"--router-cert-file", f[3], "--router-key-file", f[5]}
 }
 
-func TestFlags(t *testing.T) {
-	defaults := proxyserver.Config{
-		Address: ":8081", HTTPAddress: ":8080", RateLimit: proxy.RateLimit{PerSecond: 100, Burst: 200},
-		LogFormat: "json", LogLevel: "info",
+// TestRun runs the proxy binary's command in front of a store and auth and
+// checks its public port answers over TLS, as the CLI reaches it.
+func TestRun(t *testing.T) {
+	p := coretest.New(t, platform.Store, platform.Auth)
+	p.ServeStore(t)
+	p.ServeAuth(t)
+	args := append(corekittest.CertFlags(t, p.CA, "proxy"), routerFlags(t, p.CA)...)
+	args = append(args, "--http-address", "127.0.0.1:0",
+		"--store-address", p.Addr(platform.Store), "--auth-address", p.Addr(platform.Auth))
+	proxy := corekittest.Start(t, newApp(), args...)
+
+	creds := credentials.NewTLS(mtls.ClientRootsConfig(p.CA.Pool(), ""))
+	conn, err := grpc.NewClient(proxy.Address, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		env  map[string]string
-		args []string
-		want proxyserver.Config
-	}{
-		{name: "defaults", want: defaults},
-		{
-			name: "environment",
-			env: map[string]string{
-				"MICRO_PROXY_ADDRESS": ":9081", "MICRO_PROXY_HTTP_ADDRESS": ":9080",
-				"MICRO_PROXY_CA_FILE": "ca", "MICRO_PROXY_CERT_FILE": "cert", "MICRO_PROXY_KEY_FILE": "key",
-				"MICRO_PROXY_ROUTER_CERT_FILE": "rcert", "MICRO_PROXY_ROUTER_KEY_FILE": "rkey",
-				"MICRO_PROXY_STORE_ADDRESS": "store:1", "MICRO_PROXY_REGISTRY_ADDRESS": "registry:2",
-				"MICRO_PROXY_AUTH_ADDRESS": "auth:3", "MICRO_PROXY_CONFIG_ADDRESS": "config:4",
-				"MICRO_PROXY_RATE_LIMIT": "2.5", "MICRO_PROXY_RATE_BURST": "5",
-				"MICRO_PROXY_LOG_FORMAT": "text", "MICRO_PROXY_LOG_LEVEL": "debug",
-			},
-			want: proxyserver.Config{
-				Address: ":9081", HTTPAddress: ":9080", CAFile: "ca", CertFile: "cert", KeyFile: "key",
-				RouterCertFile: "rcert", RouterKeyFile: "rkey",
-				StoreAddress: "store:1", RegistryAddress: "registry:2", AuthAddress: "auth:3", ConfigAddress: "config:4",
-				RateLimit: proxy.RateLimit{PerSecond: 2.5, Burst: 5}, LogFormat: "text", LogLevel: "debug",
-			},
-		},
-		{
-			name: "flag wins over environment",
-			env:  map[string]string{"MICRO_PROXY_ADDRESS": ":9081", "MICRO_PROXY_RATE_LIMIT": "2.5"},
-			args: []string{"--address", ":7081", "--rate-limit", "0"},
-			want: func() proxyserver.Config {
-				c := defaults
-				c.Address, c.RateLimit.PerSecond = ":7081", 0
-				return c
-			}(),
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			if diff := cmp.Diff(tt.want, parse(t, tt.args...)); diff != "" {
-				t.Errorf("Config from %q (-want +got):\n%s", tt.args, diff)
-			}
-		})
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true)); err != nil {
+		t.Fatalf("health Check() through the public port = %v, want SERVING", err)
 	}
 }
 
-// TestRunRejectsIncompleteConfig checks that the defaults alone do not
-// start a proxy: it has no certificates and knows no core service.
-func TestRunRejectsIncompleteConfig(t *testing.T) {
-	cfg := parse(t)
-	if err := run(t.Context(), cfg); !errors.Is(err, proxyserver.ErrConfig) {
-		t.Errorf("run(defaults) = %v, want ErrConfig", err)
+// TestRunRefusesSwappedCertificates checks that the proxy does not start
+// with its two certificates the wrong way round.
+func TestRunRefusesSwappedCertificates(t *testing.T) {
+	ca := mtlstest.NewCA(t)
+	self, router := corekittest.CertFlags(t, ca, "proxy"), routerFlags(t, ca)
+	swapped := []string{"--ca-file", self[1], "--cert-file", router[1], "--key-file", router[3],
+		"--router-cert-file", self[3], "--router-key-file", self[5], "--http-address", "127.0.0.1:0"}
+	if err := corekittest.Fails(t, newApp(), swapped...); err == nil || errors.Is(err, context.Canceled) {
+		t.Errorf("proxy with swapped certificates = %v, want a refusal", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/services/internal/corekit/corekittest"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
@@ -55,13 +56,9 @@ func TestCrashCockroach(t *testing.T) {
 // crashTest runs the store binary with backendArgs, writes, kills it,
 // restarts it and checks the acknowledged writes.
 func crashTest(t *testing.T, bin string, backendArgs ...string) {
-	dir := t.TempDir()
 	ca := mtlstest.NewCA(t)
-	files := writeFiles(t, dir, ca)
-	args := append([]string{
-		"--ca-file", files.caFile, "--cert-file", files.certFile, "--key-file", files.keyFile,
-		"--address", "127.0.0.1:0",
-	}, backendArgs...)
+	args := append(corekittest.CertFlags(t, ca, "store"), "--address", "127.0.0.1:0")
+	args = append(args, backendArgs...)
 	clientBundle := mtlstest.Bundle(t, ca, "crash-test", "writer")
 
 	first := startStore(t, bin, args)

@@ -1,13 +1,17 @@
 // Command store serves m3o.store.v1.StoreService on its own, as it runs in
-// production; `micro server` embeds the same service instead.
+// production; `micro server` runs the same service in one process with the
+// others.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
+	"github.com/urfave/cli/v2"
+
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/cockroach"
 	"m3o.dev/services/store/memory"
@@ -15,38 +19,58 @@ import (
 	"m3o.dev/services/store/storeserver"
 )
 
+// The backends --backend may name.
+const (
+	backendPebble    = "pebble"
+	backendCockroach = "cockroach"
+	backendMemory    = "memory"
+)
+
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := newApp(logger, run).Run(os.Args); err != nil {
-		logger.Error("store stopped", "error", err)
-		os.Exit(1)
+	corekit.Main(newApp())
+}
+
+// newApp is the command: corekit's flags and the store's own.
+func newApp() *cli.App {
+	return corekit.App(storeserver.Spec, flags(), run)
+}
+
+// flags are the store's own flags, besides corekit's.
+func flags() []cli.Flag {
+	str := func(name, value, usage string) cli.Flag { return corekit.StringFlag(platform.Store, name, value, usage) }
+	return []cli.Flag{
+		str("backend", backendPebble, "where records are kept: pebble, cockroach or memory"),
+		str("dsn", "", "CockroachDB or PostgreSQL `URL` of the cockroach backend"),
+		str("data-dir", "", "`DIR` of the pebble backend"),
+		&cli.Int64Flag{Name: "quota-bytes", Usage: "`BYTES` each tenant database may hold; 0 is no limit", EnvVars: []string{corekit.EnvVar(platform.Store, "quota-bytes")}},
+		&cli.DurationFlag{Name: "sweep-interval", Value: storeserver.DefaultSweepInterval, Usage: "how often expired records are deleted", EnvVars: []string{corekit.EnvVar(platform.Store, "sweep-interval")}},
 	}
 }
 
-// run opens the chosen backend and serves it until ctx ends.
-func run(ctx context.Context, cfg storeserver.Config, logger *slog.Logger) error {
-	if err := cfg.Validate(); err != nil {
+// run opens the chosen backend, serves it until ctx ends and closes it.
+func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
+	backend, err := openBackend(ctx, c.String("backend"), c.String("dsn"), c.String("data-dir"), p.Logger)
+	if err != nil {
 		return err
 	}
-	var backend store.Backend
-	switch cfg.Backend {
-	case storeserver.BackendPebble:
-		b, err := pebble.Open(cfg.DataDir, pebble.Options{Logger: logger})
-		if err != nil {
-			return err
-		}
-		backend = b
-	case storeserver.BackendCockroach:
-		b, err := cockroach.Open(ctx, cfg.DSN, cockroach.Options{})
-		if err != nil {
-			return err
-		}
-		backend = b
-	case storeserver.BackendMemory:
-		backend = memory.New(nil)
-	default:
-		return fmt.Errorf("backend %q: %w", cfg.Backend, storeserver.ErrConfig)
-	}
 	defer backend.Close()
-	return storeserver.Serve(ctx, cfg, backend, logger)
+	return storeserver.Run(ctx, storeserver.Config{
+		Backend:       backend,
+		QuotaBytes:    c.Int64("quota-bytes"),
+		SweepInterval: c.Duration("sweep-interval"),
+	}, p)
+}
+
+// openBackend opens the backend name with the one setting it takes, and
+// refuses settings meant for another.
+func openBackend(ctx context.Context, name, dsn, dataDir string, logger *slog.Logger) (store.Backend, error) {
+	switch {
+	case name == backendPebble && dataDir != "" && dsn == "":
+		return pebble.Open(dataDir, pebble.Options{Logger: logger})
+	case name == backendCockroach && dsn != "" && dataDir == "":
+		return cockroach.Open(ctx, dsn, cockroach.Options{})
+	case name == backendMemory && dsn == "" && dataDir == "":
+		return memory.New(nil), nil
+	}
+	return nil, fmt.Errorf("%w: the pebble backend takes --data-dir, the cockroach backend --dsn, the memory backend neither; got --backend %q", corekit.ErrConfig, name)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,23 +19,36 @@ import (
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/proxy"
 	"m3o.dev/services/proxy/proxyserver"
 )
 
-// valid is a complete configuration; each case breaks one thing.
-func valid() proxyserver.Config {
-	return proxyserver.Config{
-		Address: ":8081", HTTPAddress: ":8080",
-		CAFile: "ca.pem", CertFile: "proxy.pem", KeyFile: "proxy-key.pem",
-		RouterCertFile: "router.pem", RouterKeyFile: "router-key.pem",
-		StoreAddress: "store:8443", RegistryAddress: "registry:8443", AuthAddress: "auth:8443", ConfigAddress: "config:8443",
-		RateLimit: proxy.RateLimit{PerSecond: 100, Burst: 200}, LogFormat: "json", LogLevel: "info",
+// platform is a store and an auth service on mTLS loopback, and the
+// process and configuration of a proxy in front of them.
+type platform struct {
+	*coretest.Platform
+	proc *corekit.Process
+	cfg  proxyserver.Config
+}
+
+// newPlatform starts the store, which does not wait for auth, and returns
+// the proxy's process and configuration; auth is started by ServeAuth.
+func newPlatform(t *testing.T) *platform {
+	t.Helper()
+	p := coretest.New(t, "store", "auth", "proxy", "http")
+	p.ServeStore(t)
+	cfg := proxyserver.Config{
+		HTTPListener: p.Listener("http"),
+		Router:       mtlstest.Bundle(t, p.CA, "micro", "router"),
+		RateLimit:    proxy.RateLimit{PerSecond: 100, Burst: 200},
 	}
+	return &platform{Platform: p, proc: p.Process(t, "proxy"), cfg: cfg}
 }
 
 func TestValidate(t *testing.T) {
+	p := newPlatform(t)
 	tests := []struct {
 		name   string
 		change func(*proxyserver.Config)
@@ -44,73 +56,32 @@ func TestValidate(t *testing.T) {
 	}{
 		{"complete", func(*proxyserver.Config) {}, true},
 		{"no rate limit", func(c *proxyserver.Config) { c.RateLimit = proxy.RateLimit{} }, true},
-		{"default log settings", func(c *proxyserver.Config) { c.LogFormat, c.LogLevel = "", "" }, true},
-		{"bad address", func(c *proxyserver.Config) { c.Address = "8081" }, false},
-		{"no http address", func(c *proxyserver.Config) { c.HTTPAddress = "" }, false},
-		{"no store", func(c *proxyserver.Config) { c.StoreAddress = "" }, false},
-		{"no registry", func(c *proxyserver.Config) { c.RegistryAddress = "" }, false},
-		{"no auth", func(c *proxyserver.Config) { c.AuthAddress = "" }, false},
-		{"no config", func(c *proxyserver.Config) { c.ConfigAddress = "" }, false},
-		{"no certificate", func(c *proxyserver.Config) { c.CertFile = "" }, false},
-		{"no CA", func(c *proxyserver.Config) { c.CAFile = "" }, false},
-		{"no router key", func(c *proxyserver.Config) { c.RouterKeyFile = "" }, false},
+		{"no http listener", func(c *proxyserver.Config) { c.HTTPListener = nil }, false},
+		{"no router certificate", func(c *proxyserver.Config) { c.Router = nil }, false},
+		{"router certificate of the proxy", func(c *proxyserver.Config) { c.Router = p.proc.Bundle }, false},
 		{"negative rate", func(c *proxyserver.Config) { c.RateLimit.PerSecond = -1 }, false},
 		{"rate without burst", func(c *proxyserver.Config) { c.RateLimit.Burst = 0 }, false},
-		{"unknown log format", func(c *proxyserver.Config) { c.LogFormat = "xml" }, false},
-		{"unknown log level", func(c *proxyserver.Config) { c.LogLevel = "loud" }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := valid()
+			c := p.cfg
 			tt.change(&c)
 			err := c.Validate()
-			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, proxyserver.ErrConfig)) {
+			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, corekit.ErrConfig)) {
 				t.Errorf("Validate(%s) = %v, want ok %t (errors wrapping ErrConfig)", tt.name, err, tt.ok)
 			}
 		})
 	}
 }
 
-// platform is a store and an auth service on mTLS loopback, and the
-// configuration of a proxy in front of them.
-type platform struct {
-	ca       *mtls.CA
-	cfg      proxyserver.Config
-	authAddr string
-}
-
-// newPlatform starts the store, which does not wait for auth, and returns
-// the configuration of a proxy; auth is started by startAuth.
-func newPlatform(t *testing.T) *platform {
-	t.Helper()
-	ca := mtlstest.NewCA(t)
-	storeAddr, authAddr := coretest.FreeAddress(t), coretest.FreeAddress(t)
-	coretest.ServeStore(t, ca, storeAddr, authAddr)
-	caFile, certFile, keyFile := coretest.Files(t, ca, "proxy")
-	_, routerCert, routerKey := coretest.Files(t, ca, "router")
-	cfg := valid()
-	cfg.Address, cfg.HTTPAddress = coretest.FreeAddress(t), coretest.FreeAddress(t)
-	cfg.CAFile, cfg.CertFile, cfg.KeyFile = caFile, certFile, keyFile
-	cfg.RouterCertFile, cfg.RouterKeyFile = routerCert, routerKey
-	// The registry and config services are not needed for a store call;
-	// their addresses refuse connections.
-	cfg.StoreAddress, cfg.AuthAddress = storeAddr, authAddr
-	cfg.RegistryAddress, cfg.ConfigAddress = coretest.FreeAddress(t), coretest.FreeAddress(t)
-	return &platform{ca: ca, cfg: cfg, authAddr: authAddr}
-}
-
-func (p *platform) startAuth(t *testing.T) {
-	coretest.ServeAuth(t, p.ca, p.authAddr, p.cfg.StoreAddress)
-}
-
 // client connects to the proxy's public port as the CLI does: TLS that
 // trusts the platform CA, no client certificate.
 func (p *platform) client(t *testing.T) storev1.StoreServiceClient {
 	t.Helper()
-	creds := credentials.NewTLS(mtls.ClientRootsConfig(p.ca.Pool(), ""))
-	conn, err := grpc.NewClient(p.cfg.Address, grpc.WithTransportCredentials(creds))
+	creds := credentials.NewTLS(mtls.ClientRootsConfig(p.CA.Pool(), ""))
+	conn, err := grpc.NewClient(p.Addr("proxy"), grpc.WithTransportCredentials(creds))
 	if err != nil {
-		t.Fatalf("NewClient(%s) = %v", p.cfg.Address, err)
+		t.Fatalf("NewClient(%s) = %v", p.Addr("proxy"), err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return storev1.NewStoreServiceClient(conn)
@@ -123,14 +94,14 @@ func (p *platform) client(t *testing.T) storev1.StoreServiceClient {
 func TestRun(t *testing.T) {
 	p := newPlatform(t)
 	coretest.Go(t, "proxyserver.Run", func(ctx context.Context) error {
-		return proxyserver.Run(ctx, p.cfg, slog.New(slog.DiscardHandler))
+		return proxyserver.Run(ctx, p.cfg, p.proc)
 	})
-	healthz := "http://" + p.cfg.HTTPAddress + "/healthz"
+	healthz := "http://" + p.Addr("http") + "/healthz"
 	coretest.Eventually(t, "GET /healthz before auth", func() error { return wantStatus(healthz, "", "", http.StatusServiceUnavailable) })
 
-	p.startAuth(t)
+	p.ServeAuth(t)
 	coretest.Eventually(t, "GET /healthz after auth", func() error { return wantStatus(healthz, "", "", http.StatusOK) })
-	_, tok := coretest.Account(t, p.ca, p.authAddr, "tenant-a", "alice")
+	_, tok := p.Account(t, "tenant-a", "alice")
 	client := p.client(t)
 	alice := identity.WithBearer(t.Context(), tok)
 	// The store, started before auth too, fetches the token keys on its
@@ -148,7 +119,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("Read(greeting) without a token = %v, want Unauthenticated", err)
 	}
 
-	read := "http://" + p.cfg.HTTPAddress + "/v1/store/read"
+	read := "http://" + p.Addr("http") + "/v1/store/read"
 	if err := wantStatus(read, `{"key":"greeting"}`, "Bearer "+tok, http.StatusOK); err != nil {
 		t.Errorf("POST /v1/store/read as alice: %v", err)
 	}
@@ -192,15 +163,15 @@ func wantStatus(url, body, authorization string, want int) error {
 	return nil
 }
 
-// TestRunRefusesSwappedCertificates checks that a proxy given its two
-// certificates the wrong way round does not start: relaying with the
-// router's identity would vouch for every anonymous caller.
+// TestRunRefusesSwappedCertificates checks that a proxy given its
+// relaying certificate as the router's does not start: looking rules up as
+// micro/proxy would be refused, and the reverse swap would vouch for every
+// anonymous caller.
 func TestRunRefusesSwappedCertificates(t *testing.T) {
 	p := newPlatform(t)
 	cfg := p.cfg
-	cfg.CertFile, cfg.RouterCertFile = cfg.RouterCertFile, cfg.CertFile
-	cfg.KeyFile, cfg.RouterKeyFile = cfg.RouterKeyFile, cfg.KeyFile
-	if err := proxyserver.Run(t.Context(), cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, proxyserver.ErrConfig) {
+	cfg.Router = p.proc.Bundle
+	if err := proxyserver.Run(t.Context(), cfg, p.proc); !errors.Is(err, corekit.ErrConfig) {
 		t.Errorf("Run(swapped certificates) = %v, want ErrConfig", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
 
 	"m3o.dev/pkg/grpcserver"
 	"m3o.dev/pkg/mtls"
@@ -25,15 +26,6 @@ import (
 // RulesRefresh is how often the proxy refetches the rules it has cached.
 const RulesRefresh = 5 * time.Second
 
-// CorePackages maps the proto package of each core API to the core service
-// that serves it; the proxy relays every m3o.* call by this table.
-var CorePackages = map[string]string{
-	"m3o.store.v1":    "store",
-	"m3o.registry.v1": "registry",
-	"m3o.auth.v1":     "auth",
-	"m3o.config.v1":   "config",
-}
-
 // Options are the parts of a public proxy, already loaded and connected:
 // `micro server` builds them from its own PKI and listeners, Run from a
 // Config.
@@ -42,8 +34,8 @@ type Options struct {
 	// port serves; the gateway checks it against Bundle's CA when it calls
 	// that port.
 	Bundle *mtls.Bundle
-	// Backends maps each package of CorePackages to a connection, made
-	// with the micro/proxy certificate, to the service that serves it.
+	// Backends maps the proto package of each core API to a connection,
+	// made with the micro/proxy certificate, to the service that serves it.
 	Backends map[string]*grpc.ClientConn
 	// Rules reaches the auth service's RulesService with a certificate
 	// that counts as a core service (micro/router): the relaying identity
@@ -101,6 +93,10 @@ func New(opts Options) *Server {
 	})
 	return &Server{bundle: opts.Bundle, rules: cache, grpc: srv, ready: opts.Ready, drain: drain, log: log}
 }
+
+// Health returns the health service of the public gRPC server, which a
+// plain-text health listener may serve too.
+func (s *Server) Health() *health.Server { return s.grpc.Health() }
 
 // Serve serves gRPC on grpcLis and HTTP on httpLis until ctx ends, keeping
 // the rules fresh meanwhile, then drains both. It returns nil after a clean

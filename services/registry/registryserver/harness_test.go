@@ -3,6 +3,7 @@ package registryserver_test
 import (
 	"context"
 	"crypto/ed25519"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 	"m3o.dev/pkg/mtls/mtlstest"
 	"m3o.dev/pkg/token"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/registry"
-	"m3o.dev/services/registry/registryserver"
 )
 
 // env is a registry served over real mTLS on loopback.
@@ -39,14 +40,21 @@ func startRegistry(t testing.TB, backend registry.Backend) *env {
 	}
 	ks := token.NewKeySet()
 	ks.Add(kid, priv.Public().(ed25519.PublicKey))
-	srv := registryserver.NewServer(backend, mtlstest.Bundle(t, ca, serverID.Namespace, serverID.Service), token.NewVerifier(ks), nil)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen = %v", err)
 	}
+	// The process's server, with tokens checked against a key of the
+	// test's own instead of auth's.
+	proc := &corekit.Process{
+		Name: serverID.Service, Bundle: mtlstest.Bundle(t, ca, serverID.Namespace, serverID.Service),
+		Listener: lis, Logger: slog.New(slog.DiscardHandler),
+	}
+	srv := proc.NewServer(identity.NewAuthenticator(token.NewVerifier(ks)))
+	registryv1.RegisterRegistryServiceServer(srv.GRPC(), registry.New(backend, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
+	go func() { done <- proc.ServeGRPC(ctx, srv) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/identity"
-	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/internal/coretest"
@@ -20,15 +20,14 @@ import (
 // is up, and an account's token refused once auth revokes the account,
 // which keys read once from a file could never do.
 func TestServeTokensFromAuth(t *testing.T) {
-	ca := mtlstest.NewCA(t)
-	storeAddr, authAddr := coretest.FreeAddress(t), coretest.FreeAddress(t)
-	coretest.ServeStore(t, ca, storeAddr, authAddr)
-	coretest.ServeAuth(t, ca, authAddr, storeAddr)
+	p := coretest.New(t, platform.Store, platform.Auth)
+	p.ServeStore(t)
+	p.ServeAuth(t)
 
-	id, tok := coretest.Account(t, ca, authAddr, "tenant-a", "alice")
+	id, tok := p.Account(t, "tenant-a", "alice")
 	// Users reach the store through the proxy, whose certificate vouches
 	// for nobody: the token alone says who calls.
-	client := storev1.NewStoreServiceClient(coretest.Dial(t, ca, storeAddr, "micro", "proxy", coretest.Core("store")))
+	client := storev1.NewStoreServiceClient(p.Dial(t, p.Addr(platform.Store), "micro", "proxy", coretest.Core("store")))
 	alice := identity.WithBearer(t.Context(), tok)
 	write := &storev1.WriteRequest{Record: &storev1.Record{Key: "greeting", Value: []byte("hello")}}
 	coretest.Eventually(t, "Write(as alice)", func() error {
@@ -43,8 +42,8 @@ func TestServeTokensFromAuth(t *testing.T) {
 		t.Errorf("Read(greeting) through the proxy without a token = %v, want Unauthenticated", err)
 	}
 
-	_, admin := coretest.Login(t, ca, authAddr, "micro", "admin", coretest.AdminPassword)
-	a, _ := coretest.Auth(t, ca, authAddr)
+	_, admin := p.Login(t, "micro", "admin", coretest.AdminPassword)
+	a, _ := p.Auth(t)
 	if _, err := a.Revoke(identity.WithBearer(t.Context(), admin), &authv1.RevokeRequest{AccountId: id, Namespace: "tenant-a"}); err != nil {
 		t.Fatalf("Revoke(alice) = %v", err)
 	}

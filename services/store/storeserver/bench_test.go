@@ -15,12 +15,13 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"m3o.dev/pkg/grpcclient"
+	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/cockroach"
-	"m3o.dev/services/store/storeserver"
 )
 
 // The benchmarks compare one operation on one row done directly with pgx
@@ -74,7 +75,8 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		backend.Close()
 	})
 	ca := mtlstest.NewCA(b)
-	srv := storeserver.NewServer(store.New(backend, nil, store.Options{}), mtlstest.Bundle(b, ca, "micro", "store"), nil, nil)
+	srv := corekit.NewServer(mtlstest.Bundle(b, ca, "micro", "store"), identity.NewAuthenticator(nil), nil, nil)
+	storev1.RegisterStoreServiceServer(srv.GRPC(), store.New(backend, nil, store.Options{}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatalf("listen: %v", err)

@@ -1,0 +1,85 @@
+package coretest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/platform"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/auth"
+	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/store/memory"
+	"m3o.dev/services/store/storeserver"
+)
+
+// ServeStore runs the store over a memory backend until the test ends,
+// with token keys from the platform's auth, and waits until it serves.
+func (p *Platform) ServeStore(t testing.TB) {
+	t.Helper()
+	cfg := storeserver.Config{Backend: memory.New(nil), SweepInterval: time.Minute}
+	p.Run(t, platform.Store, func(ctx context.Context, proc *corekit.Process) error { return storeserver.Run(ctx, cfg, proc) })
+}
+
+// ServeAuth runs an auth service over the platform's store until the test
+// ends, as authserver does but with cheap hashing and keys that sign at
+// once; the store must be serving.
+func (p *Platform) ServeAuth(t testing.TB) {
+	t.Helper()
+	cfg := auth.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.AdminPassword = AdminPassword
+	cfg.Hash = auth.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}
+	cfg.KeyPublishDelay = 0
+	p.Run(t, platform.Auth, func(ctx context.Context, proc *corekit.Process) error {
+		conn, err := proc.Dial(platform.Store)
+		if err != nil {
+			return err
+		}
+		svc, err := auth.New(ctx, cfg, auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: proc.Logger})
+		if err != nil {
+			return err
+		}
+		return proc.Serve(ctx, svc.Register, corekit.ServeOptions{
+			Authenticator: svc.Authenticator(),
+			Background:    []func(context.Context){svc.Run},
+		})
+	})
+}
+
+// Auth returns clients of the platform's auth service as users reach it:
+// over the proxy's connection, which vouches for nobody, so that only
+// bearer tokens count.
+func (p *Platform) Auth(t testing.TB) (authv1.AuthServiceClient, authv1.AccountsServiceClient) {
+	conn := p.Dial(t, p.Addr(platform.Auth), platform.Namespace, platform.Proxy, Core(platform.Auth))
+	return authv1.NewAuthServiceClient(conn), authv1.NewAccountsServiceClient(conn)
+}
+
+// Login logs name in to ns and returns the account's id and access token.
+func (p *Platform) Login(t testing.TB, ns, name, secret string) (id, token string) {
+	t.Helper()
+	a, _ := p.Auth(t)
+	resp, err := a.Token(t.Context(), &authv1.TokenRequest{Namespace: ns, Id: name, Secret: secret})
+	if err != nil {
+		t.Fatalf("Token(%s/%s) = %v, want tokens", ns, name, err)
+	}
+	return resp.GetAccount().GetId(), resp.GetToken().GetAccessToken()
+}
+
+// Account creates the user account ns/name as the admin, logs it in and
+// returns its id and access token.
+func (p *Platform) Account(t testing.TB, ns, name string) (id, token string) {
+	t.Helper()
+	const secret = "account-secret-123"
+	_, admin := p.Login(t, platform.Namespace, "admin", AdminPassword)
+	_, accounts := p.Auth(t)
+	_, err := accounts.Create(identity.WithBearer(t.Context(), admin), &authv1.CreateRequest{
+		Namespace: ns, Name: name, Secret: secret, Type: authv1.AccountType_ACCOUNT_TYPE_USER,
+	})
+	if err != nil {
+		t.Fatalf("Create(%s/%s) = %v, want an account", ns, name, err)
+	}
+	return p.Login(t, ns, name, secret)
+}
