@@ -29,7 +29,9 @@ func newApp() *cli.App {
 
 // flags are the proxy's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag { return corekit.StringFlag(platform.Proxy, name, value, usage) }
+	str := func(name, value, usage string) cli.Flag {
+		return corekit.StringFlag(platform.Proxy, name, value, usage)
+	}
 	env := func(name string) []string { return []string{corekit.EnvVar(platform.Proxy, name)} }
 	return []cli.Flag{
 		str("http-address", fmt.Sprintf("127.0.0.1:%d", platform.ProxyHTTPPort), "public HTTP listen `HOST:PORT`: JSON gateway, /healthz, /metrics"),

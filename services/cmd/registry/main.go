@@ -34,7 +34,9 @@ func newApp() *cli.App {
 
 // flags are the registry's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag { return corekit.StringFlag(platform.Registry, name, value, usage) }
+	str := func(name, value, usage string) cli.Flag {
+		return corekit.StringFlag(platform.Registry, name, value, usage)
+	}
 	return []cli.Flag{
 		str("backend", backendEtcd, "where registrations are kept: etcd or memory"),
 		&cli.StringSliceFlag{Name: "etcd-endpoints", Usage: "etcd client `HOST:PORT`s", EnvVars: []string{corekit.EnvVar(platform.Registry, "etcd-endpoints")}},

@@ -20,8 +20,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"m3o.dev/pkg/mtls/mtlstest"
-	"m3o.dev/services/internal/corekit/corekittest"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit/corekittest"
 )
 
 // The crash test: clients write distinct keys to a store process, the

@@ -37,7 +37,9 @@ func newApp() *cli.App {
 
 // flags are the store's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag { return corekit.StringFlag(platform.Store, name, value, usage) }
+	str := func(name, value, usage string) cli.Flag {
+		return corekit.StringFlag(platform.Store, name, value, usage)
+	}
 	return []cli.Flag{
 		str("backend", backendPebble, "where records are kept: pebble, cockroach or memory"),
 		str("dsn", "", "CockroachDB or PostgreSQL `URL` of the cockroach backend"),
