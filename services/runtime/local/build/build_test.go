@@ -182,7 +182,9 @@ func TestBuildRefusesWhatIsNoModule(t *testing.T) {
 	}{
 		{"no go.mod", func(dir string) error { return os.WriteFile(filepath.Join(dir, "main.go"), []byte(helloMain), 0o644) }, ""},
 		{"go.mod links out", func(dir string) error { return os.Symlink("/etc/passwd", filepath.Join(dir, "go.mod")) }, ""},
-		{"bad go.mod", func(dir string) error { return os.WriteFile(filepath.Join(dir, "go.mod"), []byte("this is not a go.mod\n"), 0o644) }, ""},
+		{"bad go.mod", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "go.mod"), []byte("this is not a go.mod\n"), 0o644)
+		}, ""},
 		{"package outside", func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o644)
 		}, "../other"},

@@ -104,4 +104,3 @@ func (h *headLines) String() string {
 	}
 	return s
 }
-
