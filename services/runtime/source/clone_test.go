@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"m3o.dev/services/runtime/source"
 )
@@ -160,4 +161,14 @@ func TestCloneRefuses(t *testing.T) {
 			wantEmpty(t, scratch)
 		})
 	}
+}
+
+func TestCloneTimesOut(t *testing.T) {
+	r := newTestRepo(t)
+	scratch := t.TempDir()
+	err := source.Clone(t.Context(), r.url, "", filepath.Join(scratch, "src"), source.GitOptions{AllowLocal: true, Timeout: time.Nanosecond})
+	if !errors.Is(err, source.ErrCloneFailed) || !strings.Contains(err.Error(), "took longer than 1ns") {
+		t.Fatalf("Clone(1ns timeout) = %v, want ErrCloneFailed saying it took too long", err)
+	}
+	wantEmpty(t, scratch)
 }
