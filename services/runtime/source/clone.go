@@ -3,7 +3,6 @@ package source
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -105,8 +104,8 @@ func Clone(ctx context.Context, repo, ref, dst string, opts GitOptions) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("clone to %q: destination exists or cannot be checked: %v", dst, err)
+	if err := checkFresh(dst); err != nil {
+		return fmt.Errorf("clone: %w", err)
 	}
 	return cloneInto(ctx, repo, ref, dst, opts)
 }

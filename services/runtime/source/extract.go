@@ -40,8 +40,8 @@ func Extract(r io.Reader, dst string, lim Limits) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("extract to %q: destination exists or cannot be checked: %v", dst, err)
+	if err := checkFresh(dst); err != nil {
+		return fmt.Errorf("extract: %w", err)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".extract-")
 	if err != nil {
@@ -63,6 +63,18 @@ func Extract(r io.Reader, dst string, lim Limits) error {
 		return fmt.Errorf("extract to %q: %w", dst, err)
 	}
 	return err
+}
+
+// checkFresh fails unless nothing exists at dst yet.
+func checkFresh(dst string) error {
+	_, err := os.Lstat(dst)
+	switch {
+	case err == nil:
+		return fmt.Errorf("destination %q: %w", dst, fs.ErrExist)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("destination %q: %w", dst, err)
+	}
+	return nil
 }
 
 // extractor writes one archive's entries into root and keeps the counts

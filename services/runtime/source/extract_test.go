@@ -172,8 +172,8 @@ func (zeros) Read(p []byte) (int, error) {
 func TestExtractRefusesExistingDestination(t *testing.T) {
 	dst := t.TempDir()
 	err := source.Extract(bytes.NewReader(archive(t, file("a", "x"))), dst, source.Limits{})
-	if err == nil {
-		t.Fatalf("Extract(existing dir) = nil, want an error")
+	if !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Extract(existing dir) = %v, want an error matching fs.ErrExist", err)
 	}
 	if _, err := os.Lstat(filepath.Join(dst, "a")); err == nil {
 		t.Fatalf("Extract wrote into an existing destination")
