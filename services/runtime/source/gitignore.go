@@ -13,17 +13,8 @@ type ignoreRule struct {
 }
 
 // ignoreList holds a .gitignore's rules in file order; the last rule that
-// matches a path decides, as in git.
-//
-// Supported: blank lines and # comments; glob characters * ? and [...]
-// within one path element; ** as a whole element (leading **/, trailing
-// /**, or /**/ in the middle); a trailing / that limits a rule to
-// directories; a leading or inner / that anchors a rule to the folder's
-// root, while a rule without one matches at any depth; a leading ! that
-// re-includes what an earlier rule ignored; a leading \ that escapes ! or #.
-// Not supported: .gitignore files below the root, and escaped trailing
-// spaces. As in git, nothing inside an ignored directory can be
-// re-included, because the walk never enters it.
+// matches a path decides, as in git. Pack's documentation lists the
+// patterns it understands.
 type ignoreList []ignoreRule
 
 // parseGitignore reads the rules of a .gitignore file.

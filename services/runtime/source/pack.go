@@ -15,9 +15,18 @@ import (
 
 // Pack writes a gzipped tar of the folder dir to w, the archive the CLI
 // uploads and Extract accepts. It leaves out every .git and whatever the
-// .gitignore at dir's root lists (see ignoreList for the patterns it
-// understands). Entries carry no owner, and their paths are relative to
-// dir. A symlink leading out of dir, a named pipe, a socket or a device
+// .gitignore at dir's root lists. Entries carry no owner, and their paths
+// are relative to dir.
+//
+// Of .gitignore, Pack understands blank lines and # comments; the globs
+// *, ? and [...] within one path element; ** as a whole element (leading
+// **/, trailing /**, or /**/ in the middle); a trailing / that limits a
+// pattern to directories; a leading or inner / that anchors a pattern to
+// dir, while a pattern without one matches at any depth; a leading ! that
+// re-includes what an earlier pattern left out; and a leading \ that
+// escapes ! or #. The last matching pattern decides. It does not read
+// .gitignore files below the root, nor escaped trailing spaces, and, as in
+// git, nothing inside a left-out directory can be re-included. A symlink leading out of dir, a named pipe, a socket or a device
 // stops it with an error naming the file, since the platform would refuse
 // the archive anyway.
 func Pack(w io.Writer, dir string) error {
