@@ -66,7 +66,7 @@ func TestGateway(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("GET /healthz = %d %q, want 200 ok", code, body)
 	}
-	if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, "m3o_grpc_server_handled_total") {
+	if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, "grpc_server_handled_total") {
 		t.Errorf("GET /metrics = %d, want 200 with the gRPC call counters", code)
 	}
 }

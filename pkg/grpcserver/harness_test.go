@@ -120,18 +120,18 @@ func startWith(t *testing.T, opts grpcserver.Options, h grpctest.Handlers, level
 	return e
 }
 
-// counter returns the value of m3o_grpc_server_handled_total for method and
+// counter returns the value of grpc_server_handled_total for method and
 // code.
 func (e *env) counter(t *testing.T, method, code string) float64 {
 	t.Helper()
-	return sample(t, e.reg, "m3o_grpc_server_handled_total", method, code, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+	return sample(t, e.reg, "grpc_server_handled_total", method, code, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
 }
 
-// observations returns how many latencies were recorded for method and
-// code.
-func (e *env) observations(t *testing.T, method, code string) float64 {
+// observations returns how many latencies were recorded for method, whatever
+// their code: the standard histogram has no code label.
+func (e *env) observations(t *testing.T, method string) float64 {
 	t.Helper()
-	return sample(t, e.reg, "m3o_grpc_server_handling_seconds", method, code, func(m *dto.Metric) float64 { return float64(m.GetHistogram().GetSampleCount()) })
+	return sample(t, e.reg, "grpc_server_handling_seconds", method, "", func(m *dto.Metric) float64 { return float64(m.GetHistogram().GetSampleCount()) })
 }
 
 func sample(t *testing.T, g prometheus.Gatherer, name, method, code string, value func(*dto.Metric) float64) float64 {
@@ -149,7 +149,7 @@ func sample(t *testing.T, g prometheus.Gatherer, name, method, code string, valu
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["method"] == method && labels["code"] == code {
+			if "/"+labels["grpc_service"]+"/"+labels["grpc_method"] == method && labels["grpc_code"] == code {
 				return value(m)
 			}
 		}
@@ -164,27 +164,59 @@ func (failingListener) Accept() (net.Conn, error) { return nil, errors.New("acce
 func (failingListener) Close() error              { return nil }
 func (failingListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
-// writeCounter is a listener whose connections count their writes.
-type writeCounter struct {
+// frameCounter is a plain-text listener whose connections count the PING
+// frames, other than acknowledgements, that the server writes to them.
+type frameCounter struct {
 	net.Listener
-	writes atomic.Int64
+	pings atomic.Int64
 }
 
-func (l *writeCounter) Accept() (net.Conn, error) {
+func (l *frameCounter) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &countedConn{Conn: c, writes: &l.writes}, nil
+	return &framedConn{Conn: c, pings: &l.pings}, nil
 }
 
-// countedConn counts its writes in writes.
-type countedConn struct {
+// framedConn follows the HTTP/2 frames the server writes: each is a 9-byte
+// header (length, type, flags, stream) and its payload.
+type framedConn struct {
 	net.Conn
-	writes *atomic.Int64
+	pings   *atomic.Int64
+	pending []byte // bytes of an unfinished frame header
+	skip    int    // payload bytes still to pass over
 }
 
-func (c *countedConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
+const (
+	frameHeaderLen = 9
+	framePing      = 0x6
+	flagAck        = 0x1
+)
+
+func (c *framedConn) Write(p []byte) (int, error) {
+	c.follow(p)
 	return c.Conn.Write(p)
+}
+
+// follow consumes written bytes frame by frame.
+func (c *framedConn) follow(p []byte) {
+	for len(p) > 0 {
+		if c.skip > 0 {
+			n := min(c.skip, len(p))
+			c.skip, p = c.skip-n, p[n:]
+			continue
+		}
+		n := min(frameHeaderLen-len(c.pending), len(p))
+		c.pending, p = append(c.pending, p[:n]...), p[n:]
+		if len(c.pending) < frameHeaderLen {
+			return
+		}
+		h := c.pending
+		c.skip = int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+		if h[3] == framePing && h[4]&flagAck == 0 {
+			c.pings.Add(1)
+		}
+		c.pending = c.pending[:0]
+	}
 }

@@ -2,38 +2,25 @@ package grpcserver
 
 import (
 	"errors"
-	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
-	"google.golang.org/grpc/codes"
 )
-
-// metrics counts calls and their latency by method and code. Only
-// registered methods reach the interceptors, so the label sets stay small.
-type metrics struct {
-	handled *prometheus.CounterVec
-	latency *prometheus.HistogramVec
-}
 
 // latencyBuckets reach down to half a millisecond, because a cached store
 // read or token check is far below prometheus.DefBuckets' first bucket.
 var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	handled := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "m3o_grpc_server_handled_total",
-		Help: "gRPC calls completed by the server, by full method and status code.",
-	}, []string{"method", "code"})
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "m3o_grpc_server_handling_seconds",
-		Help:    "Time from receiving a gRPC call to its completion, in seconds, by full method and status code.",
-		Buckets: latencyBuckets,
-	}, []string{"method", "code"})
-	return &metrics{handled: register(reg, handled), latency: register(reg, latency)}
+// newMetrics returns the standard gRPC server metrics (grpc_server_started_total,
+// grpc_server_handled_total, grpc_server_handling_seconds and the message
+// counters), registered with reg.
+func newMetrics(reg prometheus.Registerer) *grpcprom.ServerMetrics {
+	m := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(latencyBuckets)))
+	return register(reg, m)
 }
 
 // register registers c, or returns the collector already registered under
-// the same name, so that several servers in one process (`micro server`)
+// the same names, so that several servers in one process (`micro server`)
 // can share one registry.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if err := reg.Register(c); err != nil {
@@ -48,11 +35,4 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		panic(err)
 	}
 	return c
-}
-
-// observe records one completed call.
-func (m *metrics) observe(method string, code codes.Code, d time.Duration) {
-	c := code.String()
-	m.handled.WithLabelValues(method, c).Inc()
-	m.latency.WithLabelValues(method, c).Observe(d.Seconds())
 }

@@ -2,9 +2,9 @@
 // panic recovery, request logs, Prometheus metrics, a default deadline,
 // health and reflection, and a graceful stop when its context ends.
 //
-// Built-in interceptors run in this order, outermost first: recovery,
-// logging, metrics, default deadline; then the extra interceptors of
-// Options, such as identity's, in the order given.
+// Built-in interceptors, from go-grpc-middleware, run in this order,
+// outermost first: metrics, logging, panic recovery, default deadline; then
+// the extra interceptors of Options, such as identity's, in the order given.
 package grpcserver
 
 import (
@@ -16,6 +16,9 @@ import (
 	"runtime"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -86,7 +89,7 @@ type Server struct {
 	grpc     *grpc.Server
 	health   *health.Server
 	logger   *slog.Logger
-	metrics  *metrics
+	metrics  *grpcprom.ServerMetrics
 	gatherer prometheus.Gatherer
 	deadline time.Duration
 	drain    time.Duration
@@ -123,8 +126,18 @@ func New(opts Options) *Server {
 
 // serverOptions assembles the options for grpc.NewServer.
 func (s *Server) serverOptions(opts Options) []grpc.ServerOption {
-	unary := append([]grpc.UnaryServerInterceptor{s.recoverUnary, s.logUnary, s.measureUnary, s.deadlineUnary}, opts.Unary...)
-	stream := append([]grpc.StreamServerInterceptor{s.recoverStream, s.logStream, s.measureStream}, opts.Stream...)
+	log, recover := slogLogger(s.logger), s.recoveryOption()
+	unary := append([]grpc.UnaryServerInterceptor{
+		s.metrics.UnaryServerInterceptor(),
+		logging.UnaryServerInterceptor(log, loggingOptions()...),
+		recovery.UnaryServerInterceptor(recover),
+		s.deadlineUnary,
+	}, opts.Unary...)
+	stream := append([]grpc.StreamServerInterceptor{
+		s.metrics.StreamServerInterceptor(),
+		logging.StreamServerInterceptor(log, loggingOptions()...),
+		recovery.StreamServerInterceptor(recover),
+	}, opts.Stream...)
 	out := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
