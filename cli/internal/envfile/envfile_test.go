@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -113,9 +114,16 @@ func TestUpdateWritesPrivateFile(t *testing.T) {
 	assertMode(t, filepath.Join(home, ".micro"), 0o700)
 	assertMode(t, s.Path(), 0o600)
 	entries, _ := os.ReadDir(filepath.Join(home, ".micro"))
-	if len(entries) != 1 {
-		t.Errorf("~/.micro holds %d entries, want only config.json (no temporary or lock file left)", len(entries))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
 	}
+	// The lock file stays: removing a file others may be waiting to lock
+	// would let two holders in at once.
+	if !slices.Equal(names, []string{"config.json", "config.json.lock"}) {
+		t.Errorf("~/.micro holds %v, want only config.json and its lock (no temporary file left)", names)
+	}
+	assertMode(t, filepath.Join(home, ".micro", "config.json.lock"), 0o600)
 	f, err := s.Load()
 	if err != nil {
 		t.Fatalf("Load() = %v", err)

@@ -1,52 +1,34 @@
 package envfile
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // Lock timing. A lock is held for one token refresh at most, which a call
-// timeout of 30 seconds bounds, so a waiter outlasts a slow refresh and a
-// lock older than staleAfter belonged to a micro command that died holding it.
+// timeout of 30 seconds bounds, so a waiter outlasts a slow refresh.
 const (
-	lockPoll   = 20 * time.Millisecond
-	lockWait   = 40 * time.Second
-	staleAfter = time.Minute
+	lockPoll = 20 * time.Millisecond
+	lockWait = 40 * time.Second
 )
 
-// lock takes an exclusive lock by creating path, which must not exist, and
-// returns the function that releases it. A lock file works the same on every
-// operating system the CLI runs on, unlike flock.
+// lock takes an exclusive advisory lock on the file at path, created if
+// missing, and returns the function that releases it. The operating system
+// releases the lock when its holder exits, so a micro command that dies
+// holding it leaves nothing behind to clean up.
 func lock(path string) (unlock func(), err error) {
-	deadline := time.Now().Add(lockWait)
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fileMode)
-		if err == nil {
-			f.Close()
-			return func() { os.Remove(path) }, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if removeStale(path) {
-			continue
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("lock %s: another micro command holds it; remove the file if none is running", path)
-		}
-		time.Sleep(lockPoll)
+	fl := flock.New(path, flock.SetPermissions(fileMode))
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	defer cancel()
+	ok, err := fl.TryLockContext(ctx, lockPoll)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-}
-
-// removeStale removes the lock at path if it is older than staleAfter and
-// reports whether it did.
-func removeStale(path string) bool {
-	st, err := os.Stat(path)
-	if err != nil || time.Since(st.ModTime()) < staleAfter {
-		return false
+	if !ok {
+		return nil, fmt.Errorf("lock %s: another micro command has held it for %s", path, lockWait)
 	}
-	return os.Remove(path) == nil
+	return func() { fl.Unlock() }, nil
 }
