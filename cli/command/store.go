@@ -143,7 +143,7 @@ func (a *app) printValue(records []*storev1.Record) error {
 	}
 	rec := records[0]
 	if a.out.json {
-		return a.out.encode(rec)
+		return a.out.encode(recordOutput(rec))
 	}
 	value := rec.GetValue()
 	if !bytes.HasSuffix(value, []byte("\n")) {
@@ -158,7 +158,11 @@ func (a *app) printRecords(resp *storev1.ReadResponse) error {
 	if resp.GetNextPageToken() != "" && !a.out.json {
 		defer a.notef("More records match: raise --limit or read on with --offset.")
 	}
-	return a.out.print(resp, func(t *tabwriter.Writer) {
+	out := readOutput{Records: make([]recordJSON, 0, len(resp.GetRecords())), NextPageToken: resp.GetNextPageToken()}
+	for _, r := range resp.GetRecords() {
+		out.Records = append(out.Records, recordOutput(r))
+	}
+	return a.out.print(out, func(t *tabwriter.Writer) {
 		row(t, "KEY", "VALUE", "VERSION", "EXPIRES")
 		for _, r := range resp.GetRecords() {
 			row(t, r.GetKey(), preview(r.GetValue()), strconv.FormatUint(r.GetVersion(), 10), when(r.GetExpiresAt()))
