@@ -86,13 +86,14 @@ type Options struct {
 // Server is a gRPC server with the platform's interceptors, health and
 // reflection.
 type Server struct {
-	grpc     *grpc.Server
-	health   *health.Server
-	logger   *slog.Logger
-	metrics  *grpcprom.ServerMetrics
-	gatherer prometheus.Gatherer
-	deadline time.Duration
-	drain    time.Duration
+	grpc      *grpc.Server
+	registrar registrar
+	health    *health.Server
+	logger    *slog.Logger
+	metrics   *grpcprom.ServerMetrics
+	gatherer  prometheus.Gatherer
+	deadline  time.Duration
+	drain     time.Duration
 }
 
 // New builds a Server. Register services on GRPC() before calling Serve.
@@ -118,9 +119,11 @@ func New(opts Options) *Server {
 	}
 	s.gatherer, _ = reg.(prometheus.Gatherer)
 	s.metrics = newMetrics(reg)
-	s.grpc = grpc.NewServer(s.serverOptions(opts)...)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	codec := newDecodeCodec()
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{grpc.ForceServerCodecV2(codec)}, s.serverOptions(opts)...)...)
+	s.registrar = registrar{s: s.grpc, codec: codec}
+	healthpb.RegisterHealthServer(s.registrar, s.health)
+	reflection.Register(s.registrar)
 	return s
 }
 
@@ -154,8 +157,9 @@ func (s *Server) serverOptions(opts Options) []grpc.ServerOption {
 	return append(out, opts.ServerOptions...)
 }
 
-// GRPC returns the underlying server, for registering services.
-func (s *Server) GRPC() *grpc.Server { return s.grpc }
+// GRPC returns where to register services. A request a service cannot
+// decode is answered InvalidArgument, not grpc-go's Internal.
+func (s *Server) GRPC() grpc.ServiceRegistrar { return s.registrar }
 
 // Health returns the health service, so that the caller can set the serving
 // status of the server ("") or of each service.

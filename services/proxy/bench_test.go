@@ -125,7 +125,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	svc := store.New(memory.New(time.Now), log, store.Options{})
 	storeSrv := corekit.NewServer(mtlstest.Bundle(b, ca, "micro", "store"), identity.NewAuthenticator(verifier), log, nil)
 	storev1.RegisterStoreServiceServer(storeSrv.GRPC(), svc)
-	storeAddr := serveGRPC(b, storeSrv.GRPC())
+	storeAddr := serveGRPC(b, storeSrv)
 
 	proxyBundle := mtlstest.Bundle(b, ca, "micro", "proxy")
 	toStore := dialMTLS(b, storeAddr, proxyBundle)
@@ -139,10 +139,10 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	// production, so they differ only in what they do with a call.
 	proxyAddr := serveGRPC(b, grpcserver.New(grpcserver.Options{
 		TLS: mtls.ServerOnlyConfig(proxyBundle.Cert), Logger: log, ServerOptions: p.ServerOptions(),
-	}).GRPC())
+	}))
 	hopSrv := grpcserver.New(grpcserver.Options{TLS: mtls.ServerOnlyConfig(proxyBundle.Cert), Logger: log})
 	storev1.RegisterStoreServiceServer(hopSrv.GRPC(), plainHop{backend: storev1.NewStoreServiceClient(toStore)})
-	hopAddr := serveGRPC(b, hopSrv.GRPC())
+	hopAddr := serveGRPC(b, hopSrv)
 
 	now := time.Now()
 	raw, err := token.NewSigner(kid, priv).Sign(token.Claims{
@@ -160,13 +160,15 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 }
 
-func serveGRPC(tb testing.TB, srv *grpc.Server) string {
+func serveGRPC(tb testing.TB, srv *grpcserver.Server) string {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	go srv.Serve(lis)
-	tb.Cleanup(srv.Stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, lis) }()
+	tb.Cleanup(func() { cancel(); <-done })
 	return lis.Addr().String()
 }
 

@@ -29,7 +29,7 @@ type Handlers struct {
 }
 
 // Register registers the service on s.
-func Register(s *grpc.Server, h Handlers) {
+func Register(s grpc.ServiceRegistrar, h Handlers) {
 	s.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "m3o.test.v1.TestService",
 		HandlerType: (*any)(nil),
