@@ -3,6 +3,7 @@
 package observe
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,8 +11,9 @@ import (
 )
 
 // Handler serves /metrics from reg and /healthz from ready: 200 "ok" when
-// ready returns nil (or is nil), else 503 with the error's text, so that a
-// person reading a failed probe sees why.
+// ready returns nil (or is nil), else 503 "not ready". The reason stays out
+// of the body, which anyone may read: it may name addresses inside the
+// platform. The caller logs it (see LoggedReady).
 func Handler(reg prometheus.Gatherer, ready func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -21,11 +23,26 @@ func Handler(reg prometheus.Gatherer, ready func() error) http.Handler {
 		if ready != nil {
 			if err := ready(); err != nil {
 				w.WriteHeader(http.StatusServiceUnavailable)
-				w.Write([]byte(err.Error() + "\n"))
+				w.Write([]byte("not ready\n"))
 				return
 			}
 		}
 		w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// LoggedReady wraps a readiness check so that each failure is logged, at
+// debug level since probes poll often, with its reason.
+func LoggedReady(ready func() error, logger *slog.Logger) func() error {
+	if ready == nil {
+		return nil
+	}
+	return func() error {
+		err := ready()
+		if err != nil {
+			logger.Debug("not ready", "error", err)
+		}
+		return err
+	}
 }

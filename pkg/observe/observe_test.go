@@ -40,7 +40,7 @@ func TestHandler(t *testing.T) {
 	}{
 		{"metrics", "/metrics", nil, http.StatusOK, "m3o_test_calls_total 3"},
 		{"healthy", "/healthz", nil, http.StatusOK, "ok"},
-		{"unhealthy", "/healthz", errors.New("store unreachable"), http.StatusServiceUnavailable, "store unreachable"},
+		{"unhealthy", "/healthz", errors.New("store at 10.0.0.7:8083 unreachable"), http.StatusServiceUnavailable, "not ready"},
 		{"unknown path", "/debug", nil, http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
@@ -54,8 +54,8 @@ func TestHandler(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.code || !strings.Contains(string(body), tt.body) {
-				t.Errorf("GET %s = %d %q, want %d containing %q", tt.path, resp.StatusCode, body, tt.code, tt.body)
+			if resp.StatusCode != tt.code || !strings.Contains(string(body), tt.body) || strings.Contains(string(body), "10.0.0.7") {
+				t.Errorf("GET %s = %d %q, want %d containing %q and no address", tt.path, resp.StatusCode, body, tt.code, tt.body)
 			}
 		})
 	}

@@ -232,6 +232,10 @@ func (s *Service) scanAccounts(ctx context.Context, namespace string, size uint3
 	}
 	prefix := namespace + "/"
 	recs, next, err := s.kv.Scan(ctx, tableAccounts, storeclient.ScanOptions{Prefix: prefix, Limit: size, PageToken: storeToken})
+	if errors.Is(err, storeclient.ErrRefused) {
+		// Only the page token inside came from the caller.
+		return nil, "", invalid.Field("page_token", "is not a page token of this namespace's list")
+	}
 	if err != nil {
 		return nil, "", err
 	}

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"testing"
@@ -55,6 +56,12 @@ func TestListPages(t *testing.T) {
 	}
 	_, err = c.accounts.List(admin.ctx, &authv1.ListRequest{Namespace: "brave-otter-x", PageToken: first.GetNextPageToken()})
 	wantCode(t, "List(another namespace's page token)", err, codes.InvalidArgument)
+
+	// A token crafted to carry a store token the store never issued is the
+	// caller's bad input too, never an internal error.
+	crafted := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"brave-otter","st":"not-a-store-token"}`))
+	_, err = c.accounts.List(admin.ctx, &authv1.ListRequest{Namespace: "brave-otter", PageToken: crafted})
+	wantCode(t, "List(crafted page token)", err, codes.InvalidArgument)
 }
 
 func TestAccountLifecycle(t *testing.T) {

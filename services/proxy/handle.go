@@ -39,9 +39,9 @@ func (p *Proxy) handle(_ any, ss grpc.ServerStream) error {
 	}
 	out := metadata.NewOutgoingContext(ctx, forwardedMetadata(ctx))
 	if p.methods.unary(service, method) {
-		return forwardUnary(out, conn, full, ss)
+		return p.answer(ctx, full, forwardUnary(out, conn, full, ss))
 	}
-	return forwardStream(out, conn, full, ss)
+	return p.answer(ctx, full, forwardStream(out, conn, full, ss))
 }
 
 // authenticate returns the caller named by the bearer token, or an

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
@@ -132,6 +134,13 @@ func newFixture(t *testing.T, limits RateLimit) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	// The registry's address refuses connections: port 1 is never served.
+	down, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(
+		credentials.NewTLS(proxyBundle.ClientConfig(mtls.Identity{Namespace: "micro"}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { down.Close() })
 
 	kid, priv, err := token.GenerateKey()
 	if err != nil {
@@ -148,7 +157,7 @@ func newFixture(t *testing.T, limits RateLimit) *fixture {
 		Verifier:   token.NewVerifier(keys),
 		Authorizer: NewRulesAuthorizer(rules.NewCache(ruleSet, slog.New(slog.DiscardHandler), time.Minute)),
 		Backends: map[string]*grpc.ClientConn{
-			"m3o.store.v1": conn, "m3o.config.v1": conn, "m3o.auth.v1": conn,
+			"m3o.store.v1": conn, "m3o.config.v1": conn, "m3o.auth.v1": conn, "m3o.registry.v1": down,
 		},
 		Limits: limits,
 		Logger: slog.New(slog.DiscardHandler),
@@ -314,5 +323,18 @@ func TestProxyRateLimit(t *testing.T) {
 	}
 	if retry == nil || retry.GetRetryDelay().AsDuration() <= 0 {
 		t.Errorf("rate-limit details = %v, want a RetryInfo with a positive delay", status.Convert(err).Details())
+	}
+}
+
+// TestProxyHidesTransportErrors calls a core service that is down: the
+// caller learns it is unavailable, never the address the proxy dialled or
+// the transport's error chain.
+func TestProxyHidesTransportErrors(t *testing.T) {
+	f := newFixture(t, RateLimit{})
+	ctx := identity.WithBearer(t.Context(), f.token(t, "brave-otter-lamp", time.Hour))
+	_, err := registryv1.NewRegistryServiceClient(f.client).ListServices(ctx, &registryv1.ListServicesRequest{})
+	st := status.Convert(err)
+	if st.Code() != codes.Unavailable || strings.Contains(st.Message(), "127.0.0.1") || strings.Contains(st.Message(), "dial") {
+		t.Errorf("ListServices() with the registry down = %v, want Unavailable with no address or transport detail", err)
 	}
 }

@@ -26,6 +26,10 @@ var (
 	// ErrUnavailable means the store could not be reached or answered too
 	// late; the caller may retry.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrRefused means the store found the request malformed. That is the
+	// calling service's fault, unless the request carried something its own
+	// caller chose, such as a page token.
+	ErrRefused = errors.New("store refused the request")
 )
 
 // mapError decides what a store status means to its caller. The store's
@@ -41,6 +45,8 @@ func mapError(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w", op, ErrNotFound)
 	case codes.Aborted:
 		return fmt.Errorf("%s: %w", op, ErrConflict)
+	case codes.InvalidArgument:
+		return fmt.Errorf("%s: %w: %s", op, ErrRefused, st.Message())
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
 		return fmt.Errorf("%s: %s: %w", op, strings.ToLower(st.Message()), ErrUnavailable)
 	}

@@ -134,7 +134,7 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 	if err != nil {
 		return nil, err
 	}
-	obs := observe.Handler(s.grpc.Gatherer(), s.ready)
+	obs := observe.Handler(s.grpc.Gatherer(), observe.LoggedReady(s.ready, s.log))
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", gateway)
 	mux.Handle("/healthz", obs)
