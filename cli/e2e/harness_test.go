@@ -9,10 +9,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,16 +48,6 @@ func microBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binary
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
 }
 
 // platform is one `micro server` process and the home of the user who
@@ -99,14 +89,14 @@ func newPlatform(t *testing.T, extra ...string) *platform {
 	t.Helper()
 	root := t.TempDir()
 	p := &platform{
-		t:        t,
-		bin:      microBinary(t),
-		home:     filepath.Join(root, "home"),
-		dataDir:  filepath.Join(root, "data"),
-		grpcAddr: freePort(t),
-		httpAddr: freePort(t),
+		t:       t,
+		bin:     microBinary(t),
+		home:    filepath.Join(root, "home"),
+		dataDir: filepath.Join(root, "data"),
 	}
-	p.args = append([]string{"server", "--data-dir", p.dataDir, "--address", p.grpcAddr, "--http-address", p.httpAddr}, extra...)
+	// The first start picks free ports; a restart takes the same ones
+	// again, as a server restarting on its configured address does.
+	p.args = append([]string{"server", "--data-dir", p.dataDir, "--address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"}, extra...)
 	if err := os.MkdirAll(p.home, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +138,33 @@ func (p *platform) start() {
 	select {
 	case line := <-ready:
 		p.t.Logf("server: %s", line)
+		p.useAddresses(line)
 	case err := <-p.exited:
 		p.t.Fatalf("micro server exited before it was ready: %v\n%s", err, p.output)
 	case <-time.After(3 * time.Minute):
 		p.t.Fatalf("micro server printed no ready line within 3 minutes\n%s", p.output)
+	}
+}
+
+// readyLine is the ready line's text, with the addresses the server bound.
+var readyLine = regexp.MustCompile(`ready: gRPC (\S+), HTTP (\S+),`)
+
+// useAddresses takes the addresses from the ready line, and pins them for
+// a restart.
+func (p *platform) useAddresses(line string) {
+	p.t.Helper()
+	m := readyLine.FindStringSubmatch(line)
+	if m == nil {
+		p.t.Fatalf("ready line %q names no addresses", line)
+	}
+	p.grpcAddr, p.httpAddr = m[1], m[2]
+	for i := range p.args {
+		switch {
+		case i > 0 && p.args[i-1] == "--address":
+			p.args[i] = p.grpcAddr
+		case i > 0 && p.args[i-1] == "--http-address":
+			p.args[i] = p.httpAddr
+		}
 	}
 }
 

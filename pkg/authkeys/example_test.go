@@ -2,27 +2,40 @@ package authkeys_test
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"m3o.dev/pkg/authkeys"
+	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 )
 
-// A service verifies tokens locally: it fetches the keys once before
-// serving, then keeps them current in the background.
-func Example() {
-	var conn *grpc.ClientConn // an mTLS connection to the auth service, from grpcclient.Dial
-	ctx := context.Background()
+// publisher stands in for the auth service's PublicKeys: it publishes one
+// signing key.
+type publisher struct{ signer *token.Signer }
 
-	keys := authkeys.New(authv1.NewAuthServiceClient(conn), authkeys.Options{Interval: 5 * time.Second, Logger: slog.Default()})
-	if err := keys.Refresh(ctx); err != nil {
-		slog.Error("fetch public keys", "error", err)
-		return
-	}
-	go keys.Run(ctx)
-	verifier := keys.Verifier()
-	_ = verifier // hand to identity.NewAuthenticator
+func (p publisher) PublicKeys(context.Context, *authv1.PublicKeysRequest, ...grpc.CallOption) (*authv1.PublicKeysResponse, error) {
+	return &authv1.PublicKeysResponse{Keys: []*authv1.PublicKey{{Kid: p.signer.KeyID(), Key: p.signer.PublicKey()}}}, nil
+}
+
+// A service verifies tokens locally: Start keeps the published keys
+// current in the background, and the verifier checks each caller's token
+// with no call to auth.
+func Example() {
+	kid, priv, _ := token.GenerateKey()
+	signer := token.NewSigner(kid, priv)
+	// In a service the fetcher is authv1.NewAuthServiceClient over an mTLS
+	// connection to auth.
+	keys := authkeys.New(publisher{signer}, authkeys.Options{})
+	stop := keys.Start(context.Background())
+	defer stop()
+	<-keys.Loaded()
+
+	now := time.Now()
+	raw, _ := signer.Sign(token.Claims{Subject: "ann", Namespace: "brave-otter-lamp", IssuedAt: now, ExpiresAt: now.Add(time.Minute), ID: token.NewID()})
+	claims, err := keys.Verifier().Verify(raw)
+	fmt.Println(claims.Subject, claims.Namespace, err)
+	// Output: ann brave-otter-lamp <nil>
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/platform"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 )
@@ -24,11 +25,16 @@ const (
 // listed until ctx ends, then takes it off, so that `micro services` shows
 // the platform itself, in production as in `micro server`. Without the
 // registry's address or an advertised address it does nothing.
-func (p *Process) Announce(ctx context.Context) {
+func (p *Process) Announce(ctx context.Context) { p.AnnounceAs(ctx, p.Bundle) }
+
+// AnnounceAs is Announce with another of the process's certificates: the
+// proxy's relaying identity vouches for nobody, so it lists itself as
+// micro/router.
+func (p *Process) AnnounceAs(ctx context.Context, b *mtls.Bundle) {
 	if p.Advertise == "" || p.Peers[platform.Registry] == "" {
 		return
 	}
-	conn, err := p.Dial(platform.Registry)
+	conn, err := p.DialAs(b, platform.Registry)
 	if err != nil {
 		p.Logger.Warn("not listed in the registry", "error", err)
 		return

@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, p.Listener, cfg.HTTPListener) })
 	g.Go(func() error { return p.ServeHealth(ctx, srv.Health()) })
-	g.Go(func() error { p.Announce(ctx); return nil })
+	g.Go(func() error { p.AnnounceAs(ctx, cfg.Router); return nil })
 	p.MarkReady()
 	return g.Wait()
 }

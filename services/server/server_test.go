@@ -1,0 +1,183 @@
+package server_test
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/mtls"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/proxy"
+	"m3o.dev/services/server"
+)
+
+const adminPassword = "server-test-admin-1"
+
+// config is a platform on pebble in dir, on ports the system picks.
+func config(dir string) server.Config {
+	return server.Config{
+		DataDir: dir, Address: "127.0.0.1:0", HTTPAddress: "127.0.0.1:0",
+		Store: server.StorePebble, AdminPassword: adminPassword,
+		RateLimit: proxy.RateLimit{PerSecond: 100, Burst: 200},
+	}
+}
+
+// running is a started platform whose stop waits for a clean exit.
+type running struct {
+	*server.Platform
+	stop func() error
+}
+
+func start(t *testing.T, cfg server.Config) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := server.Start(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		cancel()
+		t.Fatalf("Start() = %v", err)
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return p.Wait()
+	}
+	t.Cleanup(func() { stop() })
+	return &running{Platform: p, stop: stop}
+}
+
+// client connects to the public port as the CLI does.
+func (r *running) client(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	pem, err := os.ReadFile(r.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", r.CAFile())
+	}
+	conn, err := grpc.NewClient(r.GRPCAddress(), grpc.WithTransportCredentials(credentials.NewTLS(mtls.ClientRootsConfig(pool, "127.0.0.1"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// login returns a context carrying the bootstrap admin's token.
+func (r *running) login(t *testing.T, conn *grpc.ClientConn) context.Context {
+	t.Helper()
+	resp, err := authv1.NewAuthServiceClient(conn).Token(t.Context(), &authv1.TokenRequest{Id: "admin", Secret: adminPassword})
+	if err != nil {
+		t.Fatalf("Token(admin) = %v", err)
+	}
+	return identity.WithBearer(t.Context(), resp.GetToken().GetAccessToken())
+}
+
+// TestStartServeRestart starts the platform, writes through the public
+// port, stops it cleanly and starts it again on the same data: the write
+// is there, and the core services list themselves in the registry.
+func TestStartServeRestart(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, config(dir))
+	conn := r.client(t)
+	admin := r.login(t, conn)
+	store := storev1.NewStoreServiceClient(conn)
+	if _, err := store.Write(admin, &storev1.WriteRequest{Record: &storev1.Record{Key: "k", Value: []byte("kept")}}); err != nil {
+		t.Fatalf("Write() = %v", err)
+	}
+	waitListed(t, registryv1.NewRegistryServiceClient(conn), admin, []string{"auth", "config", "proxy", "registry", "store"})
+	if err := r.stop(); err != nil {
+		t.Fatalf("Wait() after a stop = %v, want nil", err)
+	}
+
+	r = start(t, config(dir))
+	conn = r.client(t)
+	resp, err := storev1.NewStoreServiceClient(conn).Read(r.login(t, conn), &storev1.ReadRequest{Key: "k"})
+	if err != nil || string(resp.GetRecords()[0].GetValue()) != "kept" {
+		t.Fatalf("Read() after a restart = %v, %v, want kept", resp, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
+		t.Errorf("ca.pem in the data dir: %v", err)
+	}
+}
+
+// waitListed waits until the registry's micro domain lists want.
+func waitListed(t *testing.T, client registryv1.RegistryServiceClient, ctx context.Context, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.ListServices(ctx, &registryv1.ListServicesRequest{Domain: "micro"})
+		var got []string
+		for _, s := range resp.GetServices() {
+			got = append(got, s.GetName())
+		}
+		slices.Sort(got)
+		if err == nil && slices.Equal(slices.Compact(got), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("micro domain lists %v, %v, want %v", got, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestStartFailsCleanly starts a platform whose public address is taken:
+// Start fails, and leaves nothing listening, so a second try on free
+// ports succeeds on the same data dir.
+func TestStartFailsCleanly(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	cfg := config(dir)
+	cfg.HTTPAddress = taken.Addr().String()
+	if _, err := server.Start(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		t.Fatal("Start() with the HTTP address taken = nil, want an error")
+	}
+	start(t, config(dir))
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*server.Config)
+	}{
+		{"no data dir", func(c *server.Config) { c.DataDir = "" }},
+		{"bad address", func(c *server.Config) { c.Address = "8081" }},
+		{"unknown store", func(c *server.Config) { c.Store = "bolt" }},
+		{"cockroach without a DSN", func(c *server.Config) { c.Store = server.StoreCockroach }},
+		{"pebble with a DSN", func(c *server.Config) { c.StoreDSN = "postgres://db" }},
+		{"negative quota", func(c *server.Config) { c.QuotaBytes = -1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config(t.TempDir())
+			tt.change(&cfg)
+			if _, err := server.Start(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil || errors.Is(err, context.Canceled) {
+				t.Errorf("Start(%s) = %v, want a configuration error", tt.name, err)
+			}
+		})
+	}
+}
