@@ -21,6 +21,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"m3o.dev/pkg/periodic"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 )
@@ -148,16 +149,5 @@ func (c *Client) usable(published []*authv1.PublicKey) map[string]ed25519.Public
 // Run polls every interval until ctx is done. Failures are logged and the
 // previous keys and revocations kept.
 func (c *Client) Run(ctx context.Context) {
-	tick := time.NewTicker(c.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-				c.logger.WarnContext(ctx, "refresh public keys", "error", err)
-			}
-		}
-	}
+	periodic.Every(ctx, c.interval, c.logger, "refresh public keys", c.Refresh)
 }

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"m3o.dev/pkg/periodic"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 )
 
@@ -89,18 +90,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 // logged and the stale rules kept, because a brief outage of the auth
 // service should not change decisions.
 func (c *Cache) Run(ctx context.Context) {
-	tick := time.NewTicker(c.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-				c.logger.WarnContext(ctx, "refresh access rules", "error", err)
-			}
-		}
-	}
+	periodic.Every(ctx, c.interval, c.logger, "refresh access rules", c.Refresh)
 }
 
 func (c *Cache) fetch(ctx context.Context, namespace string) ([]Rule, error) {

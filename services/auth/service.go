@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/periodic"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	"m3o.dev/services/internal/storeclient"
@@ -101,18 +102,7 @@ func (s *Service) Verifier() *token.Verifier { return s.verifier }
 // what other replicas wrote, and rotates the signing key when it is older
 // than KeyLifetime. It returns when ctx is done.
 func (s *Service) Run(ctx context.Context) {
-	tick := time.NewTicker(s.cfg.RefreshInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := s.maintain(ctx); err != nil && ctx.Err() == nil {
-				s.logger.WarnContext(ctx, "refresh keys and revocations", "error", err)
-			}
-		}
-	}
+	periodic.Every(ctx, s.cfg.RefreshInterval, s.logger, "refresh keys and revocations", s.maintain)
 }
 
 // maintain is one round of Run.

@@ -24,8 +24,9 @@ func newApp() *cli.App {
 
 // flags are the auth service's own flags, besides corekit's.
 func flags() []cli.Flag {
+	f := corekit.OwnFlags(platform.Auth)
 	return []cli.Flag{
-		corekit.StringFlag(platform.Auth, "data-dir", "/var/lib/m3o/auth", "`DIR` where a generated admin password is kept"),
+		f.String("data-dir", "/var/lib/m3o/auth", "`DIR` where a generated admin password is kept"),
 	}
 }
 

@@ -34,9 +34,10 @@ func newApp() *cli.App {
 
 // flags are the config service's own flags, besides corekit's.
 func flags() []cli.Flag {
+	f := corekit.OwnFlags(platform.Config)
 	return []cli.Flag{
-		corekit.StringFlag(platform.Config, "keyring-file", "", "config encryption keyring `FILE` (or the keyring itself in "+keyEnv+")"),
-		&cli.DurationFlag{Name: "poll-interval", Usage: "how often watchers look for changes from other replicas", EnvVars: []string{corekit.EnvVar(platform.Config, "poll-interval")}},
+		f.String("keyring-file", "", "config encryption keyring `FILE` (or the keyring itself in "+keyEnv+")"),
+		f.Duration("poll-interval", 0, "how often watchers look for changes from other replicas"),
 	}
 }
 

@@ -29,16 +29,13 @@ func newApp() *cli.App {
 
 // flags are the proxy's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag {
-		return corekit.StringFlag(platform.Proxy, name, value, usage)
-	}
-	env := func(name string) []string { return []string{corekit.EnvVar(platform.Proxy, name)} }
+	f := corekit.OwnFlags(platform.Proxy)
 	return []cli.Flag{
-		str("http-address", fmt.Sprintf("127.0.0.1:%d", platform.ProxyHTTPPort), "public HTTP listen `HOST:PORT`: JSON gateway, /healthz, /metrics"),
-		str("router-cert-file", "", "certificate (micro/router) for rule lookups, PEM `FILE`"),
-		str("router-key-file", "", "private key of the router certificate, PEM `FILE`"),
-		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account; 0 is no limit", EnvVars: env("rate-limit")},
-		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once", EnvVars: env("rate-burst")},
+		f.String("http-address", fmt.Sprintf("127.0.0.1:%d", platform.ProxyHTTPPort), "public HTTP listen `HOST:PORT`: JSON gateway, /healthz, /metrics"),
+		f.String("router-cert-file", "", "certificate (micro/router) for rule lookups, PEM `FILE`"),
+		f.String("router-key-file", "", "private key of the router certificate, PEM `FILE`"),
+		f.Float64("rate-limit", 100, "calls a second per account; 0 is no limit"),
+		f.Int("rate-burst", 200, "calls an account may make at once"),
 	}
 }
 

@@ -34,13 +34,11 @@ func newApp() *cli.App {
 
 // flags are the registry's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag {
-		return corekit.StringFlag(platform.Registry, name, value, usage)
-	}
+	f := corekit.OwnFlags(platform.Registry)
 	return []cli.Flag{
-		str("backend", backendEtcd, "where registrations are kept: etcd or memory"),
-		&cli.StringSliceFlag{Name: "etcd-endpoints", Usage: "etcd client `HOST:PORT`s", EnvVars: []string{corekit.EnvVar(platform.Registry, "etcd-endpoints")}},
-		str("embedded-etcd-dir", "", "start an embedded etcd with its data in `DIR`"),
+		f.String("backend", backendEtcd, "where registrations are kept: etcd or memory"),
+		f.Strings("etcd-endpoints", "etcd client `HOST:PORT`s"),
+		f.String("embedded-etcd-dir", "", "start an embedded etcd with its data in `DIR`"),
 	}
 }
 

@@ -37,15 +37,13 @@ func newApp() *cli.App {
 
 // flags are the store's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag {
-		return corekit.StringFlag(platform.Store, name, value, usage)
-	}
+	f := corekit.OwnFlags(platform.Store)
 	return []cli.Flag{
-		str("backend", backendPebble, "where records are kept: pebble, cockroach or memory"),
-		str("dsn", "", "CockroachDB or PostgreSQL `URL` of the cockroach backend"),
-		str("data-dir", "", "`DIR` of the pebble backend"),
-		&cli.Int64Flag{Name: "quota-bytes", Usage: "`BYTES` each tenant database may hold; 0 is no limit", EnvVars: []string{corekit.EnvVar(platform.Store, "quota-bytes")}},
-		&cli.DurationFlag{Name: "sweep-interval", Value: storeserver.DefaultSweepInterval, Usage: "how often expired records are deleted", EnvVars: []string{corekit.EnvVar(platform.Store, "sweep-interval")}},
+		f.String("backend", backendPebble, "where records are kept: pebble, cockroach or memory"),
+		f.String("dsn", "", "CockroachDB or PostgreSQL `URL` of the cockroach backend"),
+		f.String("data-dir", "", "`DIR` of the pebble backend"),
+		f.Int64("quota-bytes", 0, "`BYTES` each tenant database may hold; 0 is no limit"),
+		f.Duration("sweep-interval", storeserver.DefaultSweepInterval, "how often expired records are deleted"),
 	}
 }
 

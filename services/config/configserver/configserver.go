@@ -46,10 +46,7 @@ func (c Config) Validate() error {
 	if c.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("poll interval %s is negative", c.PollInterval))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", corekit.ErrConfig, errors.Join(errs...))
-	}
-	return nil
+	return corekit.ConfigError(errs...)
 }
 
 // Run serves the config service in p until ctx ends. It does not wait for

@@ -110,8 +110,14 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	return ConfigError(errs...)
+}
+
+// ConfigError joins what is wrong with a configuration into one error
+// wrapping ErrConfig, or returns nil when errs holds none.
+func ConfigError(errs ...error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,6 +25,40 @@ func envWord(s string) string {
 // environment variable; an explicit flag wins.
 func StringFlag(service, name, value, usage string) *cli.StringFlag {
 	return &cli.StringFlag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(service, name)}}
+}
+
+// OwnFlags declares a service's own flags, each also read from
+// MICRO_<SERVICE>_<FLAG>.
+type OwnFlags string
+
+// String declares a string flag.
+func (f OwnFlags) String(name, value, usage string) cli.Flag {
+	return StringFlag(string(f), name, value, usage)
+}
+
+// Strings declares a flag that takes a comma-separated list.
+func (f OwnFlags) Strings(name, usage string) cli.Flag {
+	return &cli.StringSliceFlag{Name: name, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
+}
+
+// Int declares an integer flag.
+func (f OwnFlags) Int(name string, value int, usage string) cli.Flag {
+	return &cli.IntFlag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
+}
+
+// Int64 declares a 64-bit integer flag.
+func (f OwnFlags) Int64(name string, value int64, usage string) cli.Flag {
+	return &cli.Int64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
+}
+
+// Float64 declares a floating-point flag.
+func (f OwnFlags) Float64(name string, value float64, usage string) cli.Flag {
+	return &cli.Float64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
+}
+
+// Duration declares a duration flag.
+func (f OwnFlags) Duration(name string, value time.Duration, usage string) cli.Flag {
+	return &cli.DurationFlag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
 }
 
 // Flags are the flags every core service binary takes, in this order:

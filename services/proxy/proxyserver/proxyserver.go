@@ -75,10 +75,7 @@ func (c Config) Validate() error {
 	if c.RateLimit.PerSecond > 0 && c.RateLimit.Burst < 1 {
 		errs = append(errs, fmt.Errorf("rate burst %d lets no call through; it must be at least 1", c.RateLimit.Burst))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", corekit.ErrConfig, errors.Join(errs...))
-	}
-	return nil
+	return corekit.ConfigError(errs...)
 }
 
 // Run serves the proxy in p until ctx ends. It does not wait for the core

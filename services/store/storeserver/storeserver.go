@@ -49,10 +49,7 @@ func (c Config) Validate() error {
 	if c.SweepInterval <= 0 {
 		errs = append(errs, fmt.Errorf("sweep interval %v is not positive", c.SweepInterval))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", corekit.ErrConfig, errors.Join(errs...))
-	}
-	return nil
+	return corekit.ConfigError(errs...)
 }
 
 // Run serves the store in p until ctx ends, sweeping expired records
