@@ -2,252 +2,246 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
+	"slices"
 
 	"m3o.dev/pkg/rules"
-	"m3o.dev/services/internal/invalid"
-	"m3o.dev/services/internal/storeclient"
 )
 
-// storedAccount is an account as kept in the accounts table.
-type storedAccount struct {
-	Account
-	// SecretHash is the argon2id PHC string of the secret.
-	SecretHash string `json:"secret_hash"`
-	// TokensNotBefore refuses access tokens issued before it; it is a whole
-	// second (see revokeTime).
-	TokensNotBefore time.Time `json:"tokens_not_before,omitzero"`
-	// RefreshNotBefore refuses refresh tokens of logins before it.
-	RefreshNotBefore time.Time `json:"refresh_not_before,omitzero"`
-	version          uint64
-}
-
-// accountRef is the id index entry: where the account of an id is kept.
-type accountRef struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
-// namespaceRecord marks that a namespace exists.
-type namespaceRecord struct {
-	Created   time.Time `json:"created"`
-	CreatedBy string    `json:"created_by"`
-}
-
-// AccountSpec is what creating an account asks for.
-type AccountSpec struct {
-	// Namespace is the account's namespace; empty means the caller's.
-	Namespace string
-	// Name is unique within the namespace.
-	Name string
-	// Secret is the account's secret in the clear.
-	Secret string
-	// Type is TypeUser or TypeService.
-	Type AccountType
-	// Roles are granted to the account.
-	Roles []string
-	// Metadata is free-form string pairs.
-	Metadata map[string]string
-}
-
-func accountKey(namespace, name string) string { return namespace + "/" + name }
-
-// newID returns a fresh account id: 128 random bits in base32.
-func newID() string { return rand.Text() }
-
-// idShaped reports whether ref could be an account id, which spares the
-// id index a read for names, such as email addresses, that cannot.
-func idShaped(ref string) bool {
-	if len(ref) != 26 {
-		return false
-	}
-	for _, c := range ref {
-		if !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
-			return false
-		}
-	}
-	return true
-}
-
-// lookup finds the account of namespace whose id or, failing that, name is
-// ref.
-func (s *Service) lookup(ctx context.Context, namespace, ref string) (storedAccount, error) {
-	if idShaped(ref) {
-		a, err := s.lookupID(ctx, namespace, ref)
-		if !errors.Is(err, ErrNotFound) {
-			return a, err
-		}
-	}
-	return s.lookupName(ctx, namespace, ref)
-}
-
-// lookupID finds the account of namespace with id.
-func (s *Service) lookupID(ctx context.Context, namespace, id string) (storedAccount, error) {
-	var ref accountRef
-	if _, err := s.kv.GetJSON(ctx, tableAccountIDs, id, &ref); err != nil {
-		return storedAccount{}, notFound(err, "account %q in namespace %q", id, namespace)
-	}
-	if ref.Namespace != namespace {
-		return storedAccount{}, fmt.Errorf("account %q in namespace %q: %w", id, namespace, ErrNotFound)
-	}
-	a, err := s.lookupName(ctx, namespace, ref.Name)
-	if err == nil && a.ID != id {
-		// The name was deleted and taken again by another account.
-		return storedAccount{}, fmt.Errorf("account %q in namespace %q: %w", id, namespace, ErrNotFound)
-	}
-	return a, err
-}
-
-// lookupName finds the account of namespace called name.
-func (s *Service) lookupName(ctx context.Context, namespace, name string) (storedAccount, error) {
-	var a storedAccount
-	v, err := s.kv.GetJSON(ctx, tableAccounts, accountKey(namespace, name), &a)
+// createAccount creates an account for p. Creating the first account of a
+// namespace that does not exist yet creates the namespace with its default
+// rule, and only an admin of micro may do that.
+func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSpec) (Account, error) {
+	ns, err := p.target(spec.Namespace)
 	if err != nil {
-		return storedAccount{}, notFound(err, "account %q in namespace %q", name, namespace)
+		return Account{}, err
 	}
-	a.version = v
-	return a, nil
+	if !p.mayManageAccounts(ns) {
+		return Account{}, p.deny("create accounts", ns)
+	}
+	if slices.Contains(spec.Roles, rules.AdminRole) && !p.admin(ns) {
+		return Account{}, p.deny("grant the admin role", ns)
+	}
+	exists, err := s.namespaceExists(ctx, ns)
+	if err != nil {
+		return Account{}, err
+	}
+	if !exists {
+		if !p.platformAdmin() {
+			return Account{}, p.deny("create a namespace", ns)
+		}
+		if err := s.createNamespace(ctx, ns, p.String(), true); err != nil {
+			return Account{}, err
+		}
+	}
+	a, err := s.newAccount(ns, spec)
+	if err != nil {
+		return Account{}, err
+	}
+	if err := s.insert(ctx, a); err != nil {
+		return Account{}, err
+	}
+	s.logger.InfoContext(ctx, "account created", "account_id", a.ID, "namespace", ns, "by", p.String())
+	return a.Account, nil
 }
 
-// notFound rewrites a store miss as a clean ErrNotFound naming what was
-// sought, and passes any other error on.
-func notFound(err error, format string, args ...any) error {
-	if errors.Is(err, ErrNotFound) {
-		return fmt.Errorf(format+": %w", append(args, ErrNotFound)...)
+// newAccount builds the stored form of spec in namespace, hashing the
+// secret.
+func (s *Service) newAccount(namespace string, spec AccountSpec) (storedAccount, error) {
+	hash, err := s.hasher.hash(spec.Secret)
+	if err != nil {
+		return storedAccount{}, err
 	}
+	typ := spec.Type
+	if typ == "" {
+		typ = TypeUser
+	}
+	return storedAccount{
+		Account: Account{
+			ID: newID(), Name: spec.Name, Namespace: namespace, Type: typ,
+			Roles: slices.Clone(spec.Roles), Metadata: spec.Metadata, Created: s.now().UTC(),
+		},
+		SecretHash: hash,
+	}, nil
+}
+
+// getAccount returns an account to an admin of its namespace or to itself.
+func (s *Service) getAccount(ctx context.Context, p principal, namespace, ref string) (Account, error) {
+	ns, err := p.target(namespace)
+	if err != nil {
+		return Account{}, err
+	}
+	a, err := s.lookup(ctx, ns, ref)
+	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
+		// Only those who may list the namespace learn what is missing.
+		return Account{}, p.deny("read accounts", ns)
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	if !p.isSelf(a.Account) && !p.mayManageAccounts(ns) {
+		return Account{}, p.deny("read accounts", ns)
+	}
+	return a.Account, nil
+}
+
+// listAccounts returns a page of a namespace's accounts to its admins.
+func (s *Service) listAccounts(ctx context.Context, p principal, namespace string, size uint32, token string) ([]Account, string, error) {
+	ns, err := p.target(namespace)
+	if err != nil {
+		return nil, "", err
+	}
+	if !p.mayManageAccounts(ns) {
+		return nil, "", p.deny("list accounts", ns)
+	}
+	return s.scanAccounts(ctx, ns, size, token)
+}
+
+// deleteAccount removes an account after revoking its tokens, so that a
+// failure halfway leaves it revoked rather than alive.
+func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref string) error {
+	a, err := s.managed(ctx, p, namespace, ref, "delete accounts")
+	if err != nil {
+		return err
+	}
+	if _, err := s.revokeTokens(ctx, a.Namespace, a.ID); err != nil {
+		return err
+	}
+	if err := s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), nil); err != nil {
+		return notFound(err, "account %q in namespace %q", ref, a.Namespace)
+	}
+	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
+		s.logger.WarnContext(ctx, "remove id of deleted account", "account_id", a.ID, "error", err)
+	}
+	s.logger.InfoContext(ctx, "account deleted", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
+	return nil
+}
+
+// disableAccount stops an account from logging in and revokes its tokens.
+func (s *Service) disableAccount(ctx context.Context, p principal, namespace, ref string) error {
+	a, err := s.managed(ctx, p, namespace, ref, "disable accounts")
+	if err != nil {
+		return err
+	}
+	if err := s.revokeAndChange(ctx, a, func(sa *storedAccount) { sa.Disabled = true }); err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "account disabled", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
+	return nil
+}
+
+// managed finds the account that p wants to delete or disable: p must
+// manage its namespace and may not do it to itself, which would lock it
+// out.
+func (s *Service) managed(ctx context.Context, p principal, namespace, ref, action string) (Account, error) {
+	ns, err := p.target(namespace)
+	if err != nil {
+		return Account{}, err
+	}
+	if !p.mayManageAccounts(ns) {
+		return Account{}, p.deny(action, ns)
+	}
+	a, err := s.lookup(ctx, ns, ref)
+	if err != nil {
+		return Account{}, err
+	}
+	if p.isSelf(a.Account) {
+		return Account{}, fmt.Errorf("an account may not %s to itself: %w", action, ErrFailedPrecondition)
+	}
+	return a.Account, nil
+}
+
+// changeSecret replaces a secret. The account itself must give the old
+// secret; an admin of its namespace need not. Its refresh tokens stop
+// working, its access tokens run out.
+func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref, oldSecret, newSecret string) error {
+	ns, err := p.target(namespace)
+	if err != nil {
+		return err
+	}
+	a, err := s.lookup(ctx, ns, ref)
+	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
+		return p.deny("change secrets", ns)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeSecretChange(p, a, oldSecret); err != nil {
+		return err
+	}
+	hash, err := s.hasher.hash(newSecret)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	_, err = s.modify(ctx, ns, a.ID, func(sa *storedAccount) error {
+		sa.SecretHash, sa.RefreshNotBefore = hash, now
+		return nil
+	})
 	return err
 }
 
-// insert stores a new account and its id index entry. The name is claimed
-// first, so a taken name changes nothing.
-func (s *Service) insert(ctx context.Context, a storedAccount) error {
-	key := accountKey(a.Namespace, a.Name)
-	if _, err := s.kv.PutJSON(ctx, tableAccounts, key, a, storeclient.Create(0)); err != nil {
-		if errors.Is(err, ErrAlreadyExists) {
-			return fmt.Errorf("account %q in namespace %q: %w", a.Name, a.Namespace, ErrAlreadyExists)
-		}
-		return err
-	}
-	ref := accountRef{Namespace: a.Namespace, Name: a.Name}
-	if _, err := s.kv.PutJSON(ctx, tableAccountIDs, a.ID, ref, storeclient.Create(0)); err != nil {
-		if derr := s.kv.Delete(ctx, tableAccounts, key, nil); derr != nil {
-			s.logger.ErrorContext(ctx, "remove half-created account", "account_id", a.ID, "error", derr)
-		}
-		return err
-	}
-	return nil
-}
-
-// modify applies change to the account of namespace named ref and stores
-// it with compare-and-set, retrying when a concurrent update wins.
-func (s *Service) modify(ctx context.Context, namespace, ref string, change func(*storedAccount) error) (storedAccount, error) {
-	var a storedAccount
-	err := storeclient.Update(ctx, func() error {
-		var err error
-		if a, err = s.lookup(ctx, namespace, ref); err != nil {
-			return err
-		}
-		if err := change(&a); err != nil {
-			return err
-		}
-		a.version, err = s.kv.PutJSON(ctx, tableAccounts, accountKey(a.Namespace, a.Name), a, storeclient.At(a.version, 0))
-		return err
-	})
-	return a, err
-}
-
-// createNamespace marks namespace as existing and, when withDefault,
-// installs its default rule. Either may exist already: a create that raced
-// another, or one retried after a failure, finishes the job.
-func (s *Service) createNamespace(ctx context.Context, namespace, by string, withDefault bool) error {
-	rec := namespaceRecord{Created: s.now(), CreatedBy: by}
-	if _, err := s.kv.PutJSON(ctx, tableNamespaces, namespace, rec, storeclient.Create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
-		return fmt.Errorf("create namespace %q: %w", namespace, err)
-	}
-	if !withDefault {
+// authorizeSecretChange lets admins through and holds the account itself
+// to its old secret, counting wrong guesses as failed logins.
+func (s *Service) authorizeSecretChange(p principal, a storedAccount, oldSecret string) error {
+	if p.mayManageAccounts(a.Namespace) {
 		return nil
 	}
-	def := rules.NamespaceDefault(namespace)
-	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(namespace, def.ID), storedRule(def), storeclient.Create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
-		return fmt.Errorf("install default rule of %q: %w", namespace, err)
+	if !p.isSelf(a.Account) {
+		return p.deny("change secrets", a.Namespace)
 	}
-	s.logger.InfoContext(ctx, "namespace created", "namespace", namespace, "by", by)
+	key := limitKey(a.Namespace, a.ID)
+	if !s.limiter.allowed(key) {
+		return ErrRateLimited
+	}
+	if !s.hasher.verify(a.SecretHash, oldSecret) {
+		s.limiter.fail(key)
+		return fmt.Errorf("old secret does not match: %w", ErrPermissionDenied)
+	}
 	return nil
 }
 
-// namespaceExists reports whether namespace has been created.
-func (s *Service) namespaceExists(ctx context.Context, namespace string) (bool, error) {
-	var rec namespaceRecord
-	_, err := s.kv.GetJSON(ctx, tableNamespaces, namespace, &rec)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, ErrNotFound):
-		return false, nil
-	default:
-		return false, err
-	}
-}
-
-// pageToken is the List page token: the store's token, bound to the
-// namespace it pages through so that it cannot be replayed elsewhere.
-type pageToken struct {
-	Namespace string `json:"ns"`
-	Store     string `json:"st"`
-}
-
-func encodePageToken(namespace, store string) string {
-	if store == "" {
-		return ""
-	}
-	b, _ := json.Marshal(pageToken{Namespace: namespace, Store: store})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodePageToken returns the store's token inside tok, which must have
-// been issued for namespace.
-func decodePageToken(namespace, tok string) (string, error) {
-	if tok == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	var pt pageToken
-	if err != nil || json.Unmarshal(b, &pt) != nil || pt.Namespace != namespace || pt.Store == "" {
-		return "", invalid.Field("page_token", "is not a page token of this namespace's list")
-	}
-	return pt.Store, nil
-}
-
-// scanAccounts returns a page of namespace's accounts by name.
-func (s *Service) scanAccounts(ctx context.Context, namespace string, size uint32, token string) ([]Account, string, error) {
-	storeToken, err := decodePageToken(namespace, token)
+// revokeAccount revokes every token of an account, for itself or an admin
+// of its namespace.
+func (s *Service) revokeAccount(ctx context.Context, p principal, namespace, id string) error {
+	ns, err := p.target(namespace)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	prefix := namespace + "/"
-	recs, next, err := s.kv.Scan(ctx, tableAccounts, storeclient.ScanOptions{Prefix: prefix, Limit: size, PageToken: storeToken})
-	if errors.Is(err, storeclient.ErrRefused) {
-		// Only the page token inside came from the caller.
-		return nil, "", invalid.Field("page_token", "is not a page token of this namespace's list")
+	if !p.mayManageAccounts(ns) && !(p.member(ns) && p.Subject == id) {
+		return p.deny("revoke other accounts' tokens", ns)
 	}
+	a, err := s.revokeTokens(ctx, ns, id)
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	out := make([]Account, 0, len(recs))
-	for _, r := range recs {
-		var a storedAccount
-		// The prefix check is belt and braces: the page must never hold
-		// another namespace's account, whatever the store does.
-		if !strings.HasPrefix(r.Key, prefix) || storeclient.DecodeJSON(r.Value, &a) != nil || a.Namespace != namespace {
-			continue
-		}
-		out = append(out, a.Account)
+	s.logger.InfoContext(ctx, "account tokens revoked", "account_id", a.ID, "namespace", ns, "by", p.String())
+	return nil
+}
+
+// revokeTokens refuses, from now on, every access and refresh token the
+// account already holds.
+func (s *Service) revokeTokens(ctx context.Context, namespace, ref string) (Account, error) {
+	a, err := s.lookup(ctx, namespace, ref)
+	if err != nil {
+		return Account{}, err
 	}
-	return out, encodePageToken(namespace, next), nil
+	return a.Account, s.revokeAndChange(ctx, a.Account, func(*storedAccount) {})
+}
+
+// revokeAndChange applies change to a and revokes its tokens in the same
+// update, then publishes the revocation.
+func (s *Service) revokeAndChange(ctx context.Context, a Account, change func(*storedAccount)) error {
+	now := s.now()
+	before := revokeTime(now)
+	_, err := s.modify(ctx, a.Namespace, a.ID, func(sa *storedAccount) error {
+		change(sa)
+		sa.TokensNotBefore, sa.RefreshNotBefore = before, now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.revocations.record(ctx, a, before)
 }
