@@ -13,6 +13,7 @@ import (
 	"m3o.dev/services/config/configserver"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/proxy/proxyserver"
+	"m3o.dev/services/registry/etcdembed"
 	"m3o.dev/services/registry/registryserver"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/cockroach"
@@ -53,11 +54,11 @@ func (r *running) openStoreBackend() (store.Backend, error) {
 }
 
 func (r *running) startRegistry() error {
-	embedded := ""
-	if len(r.cfg.EtcdEndpoints) == 0 {
-		embedded = r.dataPath("etcd")
+	opts, err := r.etcdOptions()
+	if err != nil {
+		return err
 	}
-	backend, closeBackend, err := registryserver.OpenEtcd(r.cfg.EtcdEndpoints, embedded, r.log.With("service", platform.Registry))
+	backend, closeBackend, err := registryserver.OpenEtcd(opts)
 	if err != nil {
 		return err
 	}
@@ -68,6 +69,24 @@ func (r *running) startRegistry() error {
 	}
 	cfg := registryserver.Config{Backend: backend}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return registryserver.Run(ctx, cfg, p) })
+}
+
+// etcdOptions are the embedded etcd, under a CA of its own that only the
+// registry holds a certificate of, or the cluster Config names.
+func (r *running) etcdOptions() (registryserver.EtcdOptions, error) {
+	logger := r.log.With("service", platform.Registry)
+	if len(r.cfg.EtcdEndpoints) > 0 {
+		return registryserver.EtcdOptions{Endpoints: r.cfg.EtcdEndpoints, Logger: logger}, nil
+	}
+	pki, err := etcdembed.LoadOrCreatePKI(r.dataPath("etcd-pki"))
+	if err != nil {
+		return registryserver.EtcdOptions{}, err
+	}
+	return registryserver.EtcdOptions{
+		Embedded: &etcdembed.Options{Dir: r.dataPath("etcd"), TLS: &pki.Member, Logger: logger},
+		TLS:      &pki.Client,
+		Logger:   logger,
+	}, nil
 }
 
 func (r *running) startAuth() error {

@@ -13,8 +13,10 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -44,6 +46,10 @@ type Options struct {
 	// UnsafeNoFsync skips fsync, trading durability across a crash of the
 	// machine for speed. Only tests that throw the data away set it.
 	UnsafeNoFsync bool
+	// TLS, when set, is the member's certificate under the etcd CA: clients
+	// and peers must then speak TLS and present a certificate of that CA.
+	// Without it etcd speaks plain text, which only tests use.
+	TLS *TLSFiles
 }
 
 // Server is a running embedded etcd member.
@@ -61,11 +67,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("start etcd: %w", errors.New("data directory is required"))
 	}
 	closing := new(atomic.Bool)
-	cfg, clientURL, peerURL, err := config(opts, closing)
-	if err != nil {
-		return nil, fmt.Errorf("start etcd in %s: %w", opts.Dir, err)
-	}
-	e, err := embed.StartEtcd(cfg)
+	e, clientURL, peerURL, err := listen(opts, closing)
 	if err != nil {
 		return nil, fmt.Errorf("start etcd in %s: %w", opts.Dir, err)
 	}
@@ -86,13 +88,40 @@ func Start(opts Options) (*Server, error) {
 	return &Server{etcd: e, closing: closing, clientURL: clientURL, peerURL: peerURL}, nil
 }
 
+// portAttempts bounds the tries on picked ports that another process took
+// in the meantime.
+const portAttempts = 5
+
+// listen starts etcd, trying other free ports when one it picked was taken
+// before etcd could bind it.
+func listen(opts Options, closing *atomic.Bool) (*embed.Etcd, string, string, error) {
+	for attempt := 1; ; attempt++ {
+		cfg, clientURL, peerURL, err := config(opts, closing)
+		if err != nil {
+			return nil, "", "", err
+		}
+		e, err := embed.StartEtcd(cfg)
+		if err == nil {
+			return e, clientURL, peerURL, nil
+		}
+		picked := opts.ClientURL == "" || opts.PeerURL == ""
+		if !picked || !errors.Is(err, syscall.EADDRINUSE) || attempt == portAttempts {
+			return nil, "", "", err
+		}
+	}
+}
+
 // config builds etcd's configuration from opts.
 func config(opts Options, closing *atomic.Bool) (*embed.Config, string, string, error) {
-	clientURL, err := orFreeURL(opts.ClientURL)
+	scheme := "http"
+	if opts.TLS != nil {
+		scheme = "https"
+	}
+	clientURL, err := orFreeURL(opts.ClientURL, scheme)
 	if err != nil {
 		return nil, "", "", err
 	}
-	peerURL, err := orFreeURL(opts.PeerURL)
+	peerURL, err := orFreeURL(opts.PeerURL, scheme)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -119,14 +148,27 @@ func config(opts Options, closing *atomic.Bool) (*embed.Config, string, string, 
 	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.New(newSlogCore(opts.Logger, closing)))
+	if opts.TLS != nil {
+		cfg.ClientTLSInfo = tlsInfo(*opts.TLS)
+		cfg.PeerTLSInfo = tlsInfo(*opts.TLS)
+	}
 	return cfg, clientURL, peerURL, nil
 }
 
-// orFreeURL returns u, or a loopback URL on a port that was free a moment ago
-// when u is empty. etcd opens its own listeners, so the port is found by
-// binding and releasing it; the window in which another process could take
-// it is small, and Start then fails rather than silently sharing it.
-func orFreeURL(u string) (string, error) {
+// tlsInfo requires a client certificate of the etcd CA on every
+// connection, from clients and peers alike.
+func tlsInfo(f TLSFiles) transport.TLSInfo {
+	return transport.TLSInfo{
+		CertFile: f.CertFile, KeyFile: f.KeyFile, TrustedCAFile: f.CAFile,
+		ClientCertAuth: true, ClientCertFile: f.CertFile, ClientKeyFile: f.KeyFile,
+	}
+}
+
+// orFreeURL returns u, or a loopback URL with scheme on a port that was free
+// a moment ago when u is empty. etcd opens its own listeners, so the port is
+// found by binding and releasing it; another process may take it in the
+// window, and Start then tries again on another.
+func orFreeURL(u, scheme string) (string, error) {
 	if u != "" {
 		return u, nil
 	}
@@ -138,7 +180,7 @@ func orFreeURL(u string) (string, error) {
 	if err := l.Close(); err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
-	return "http://" + addr, nil
+	return scheme + "://" + addr, nil
 }
 
 // Endpoints returns the client endpoints, for clientv3.Config.Endpoints.

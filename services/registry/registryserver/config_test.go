@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/registry/etcdembed"
 	"m3o.dev/services/registry/registryserver"
 )
 
@@ -16,17 +17,18 @@ func TestConfigValidate(t *testing.T) {
 
 func TestOpenEtcdNeedsOneSource(t *testing.T) {
 	tests := []struct {
-		name      string
-		endpoints []string
-		dir       string
+		name string
+		opts registryserver.EtcdOptions
 	}{
-		{"neither endpoints nor a directory", nil, ""},
-		{"both endpoints and a directory", []string{"127.0.0.1:2379"}, t.TempDir()},
+		{"neither endpoints nor a directory", registryserver.EtcdOptions{}},
+		{"both endpoints and a directory", registryserver.EtcdOptions{
+			Endpoints: []string{"127.0.0.1:2379"}, Embedded: &etcdembed.Options{Dir: t.TempDir()},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, err := registryserver.OpenEtcd(tt.endpoints, tt.dir, nil); !errors.Is(err, corekit.ErrConfig) {
-				t.Errorf("OpenEtcd(%v, %q) = %v, want ErrConfig", tt.endpoints, tt.dir, err)
+			if _, _, err := registryserver.OpenEtcd(tt.opts); !errors.Is(err, corekit.ErrConfig) {
+				t.Errorf("OpenEtcd(%+v) = %v, want ErrConfig", tt.opts, err)
 			}
 		})
 	}

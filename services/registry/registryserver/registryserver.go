@@ -52,33 +52,64 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	return p.Serve(ctx, register, corekit.ServeOptions{})
 }
 
-// OpenEtcd connects to the etcd at endpoints or, when embeddedDir is set,
-// starts an embedded etcd with its data there and connects to that. The
-// returned close function releases the client and the embedded server.
-func OpenEtcd(endpoints []string, embeddedDir string, logger *slog.Logger) (registry.Backend, func(), error) {
-	if (len(endpoints) == 0) == (embeddedDir == "") {
+// EtcdOptions say which etcd the registry keeps its records in, and how it
+// proves itself to it.
+type EtcdOptions struct {
+	// Endpoints are an etcd cluster's client endpoints, host:port.
+	Endpoints []string
+	// Embedded, when set instead, starts an etcd member in this process.
+	Embedded *etcdembed.Options
+	// TLS is the registry's client certificate under the etcd CA, the one
+	// credential etcd accepts; nil speaks plain text, which only tests do.
+	TLS *etcdembed.TLSFiles
+	// Logger receives etcd's errors.
+	Logger *slog.Logger
+}
+
+// OpenEtcd connects to the etcd o names, starting the embedded member
+// first when asked. The returned close function releases the client and
+// the member.
+func OpenEtcd(o EtcdOptions) (registry.Backend, func(), error) {
+	if (len(o.Endpoints) == 0) == (o.Embedded == nil) {
 		return nil, nil, fmt.Errorf("%w: the etcd backend needs either etcd endpoints or an embedded etcd directory", corekit.ErrConfig)
 	}
-	stopEmbedded := func() {}
-	if embeddedDir != "" {
-		srv, err := etcdembed.Start(etcdembed.Options{Dir: embeddedDir, Logger: logger})
+	endpoints, stopEmbedded := o.Endpoints, func() {}
+	if o.Embedded != nil {
+		srv, err := etcdembed.Start(*o.Embedded)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open etcd backend: %w", err)
 		}
 		endpoints, stopEmbedded = srv.Endpoints(), srv.Close
+		o.Logger.Info("embedded etcd serving", "endpoint", endpoints[0], "tls", o.Embedded.TLS != nil)
+	}
+	b, closeClient, err := connect(endpoints, o)
+	if err != nil {
+		stopEmbedded()
+		return nil, nil, err
+	}
+	return b, func() { closeClient(); stopEmbedded() }, nil
+}
+
+// connect opens a client of the etcd at endpoints and the backend over it.
+func connect(endpoints []string, o EtcdOptions) (registry.Backend, func(), error) {
+	cfg := clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if o.TLS != nil {
+		tlsConfig, err := o.TLS.ClientConfig()
+		if err != nil {
+			return nil, nil, fmt.Errorf("open etcd backend: %w", err)
+		}
+		cfg.TLS = tlsConfig
 	}
 	// The client's own logger is silenced: the registry reports what an
 	// outage means to its callers, and the client would repeat each retry.
-	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	client, err := clientv3.New(cfg)
 	if err != nil {
-		stopEmbedded()
 		return nil, nil, fmt.Errorf("open etcd backend at %v: %w", endpoints, err)
 	}
-	b, err := etcd.New(etcd.Options{Client: client, Logger: logger})
+	b, err := etcd.New(etcd.Options{Client: client, Logger: o.Logger})
 	if err != nil {
 		client.Close()
-		stopEmbedded()
 		return nil, nil, fmt.Errorf("open etcd backend: %w", err)
 	}
-	return b, func() { client.Close(); stopEmbedded() }, nil
+	return b, func() { client.Close() }, nil
 }
