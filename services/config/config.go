@@ -46,6 +46,12 @@ const (
 	MaxPathBytes = 1024
 	// MaxPathSegments is the deepest path, in segments.
 	MaxPathSegments = 32
+	// MaxDepth is the deepest a document may nest, counting each object or
+	// array level, sealed secrets included. Far below what any decoder
+	// refuses, so every document written can be read back.
+	MaxDepth = 64
+	// MaxNodes bounds the values (objects, arrays, leaves) of a document.
+	MaxNodes = 100_000
 	// MaxDocumentBytes is the largest document, measured as stored: compact
 	// JSON with secrets sealed, which is what must fit one store record.
 	MaxDocumentBytes = 1 << 20

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
-	"m3o.dev/services/internal/invalid"
 	"m3o.dev/services/internal/storeclient"
 )
 
@@ -146,8 +145,8 @@ func (s *Service) commit(ctx context.Context, ns string, prev uint64, next revis
 	if err != nil {
 		return err
 	}
-	if len(data) > MaxDocumentBytes {
-		return invalid.Field("value", "would make the document %d bytes, over the limit of %d", len(data), MaxDocumentBytes)
+	if err := checkShape(next.Data, len(data)); err != nil {
+		return err
 	}
 	err = s.docs.commit(ctx, ns, prev, next, data)
 	if errors.Is(err, errHistory) {

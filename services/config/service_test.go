@@ -132,6 +132,36 @@ func TestInvalidInput(t *testing.T) {
 	}
 }
 
+// TestNestingCannotBrickTheNamespace sets values nested past what the
+// service allows, the way an outside review once made a namespace's
+// document unreadable: each is refused, and every RPC of the namespace
+// keeps working, across a restart of the service too.
+func TestNestingCannotBrickTheNamespace(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	mustSet(t, u, "keep", `1`)
+	nested := func(levels int) string { return strings.Repeat(`{"a":`, levels) + "1" + strings.Repeat("}", levels) }
+	path := strings.TrimSuffix(strings.Repeat("p.", config.MaxPathSegments), ".")
+	for _, req := range []*configv1.SetRequest{
+		{Path: "deep", Value: nested(config.MaxDepth)},
+		{Path: path, Value: nested(9990)},
+		{Path: "deep", Value: nested(config.MaxDepth - 2), Secret: true},
+	} {
+		_, err := u.client.Set(u.ctx, req)
+		wantField(t, fmt.Sprintf("Set(%d segments, %d bytes nested)", len(strings.Split(req.Path, ".")), len(req.Value)), err, "value")
+	}
+	mustSet(t, u, "ok", nested(config.MaxDepth-2))
+	restarted := user{ctx: u.ctx, client: e.config(t, e.startConfig(t, e.ring, &syncBuffer{}), "micro", "proxy")}
+	for _, c := range []user{u, restarted} {
+		if _, err := c.client.Get(c.ctx, &configv1.GetRequest{}); err != nil {
+			t.Errorf("Get(whole) after refused nesting = %v, want the document", err)
+		}
+		if _, err := c.client.History(c.ctx, &configv1.HistoryRequest{}); err != nil {
+			t.Errorf("History() after refused nesting = %v", err)
+		}
+	}
+}
+
 // TestDocumentAtTheLimit checks that the limit is inclusive: a document of
 // exactly MaxDocumentBytes is stored and read back.
 func TestDocumentAtTheLimit(t *testing.T) {
