@@ -100,9 +100,16 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	if err := tighten(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	p, err := start(ctx, cfg, logger, out)
 	if err != nil {
 		return nil, err
+	}
+	// Starting wrote certificates and keys; make sure of their modes too.
+	if err := tighten(cfg.DataDir); err != nil {
+		return nil, errors.Join(err, p.abort(err))
 	}
 	return &Platform{p: p}, nil
 }

@@ -5,11 +5,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +181,50 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Start(%s) = %v, want a configuration error", tt.name, err)
 			}
 		})
+	}
+}
+
+// TestDataDirIsPrivate starts a platform on a data dir an earlier version
+// left loose (0755, and a key file 0644), writes through it, and checks
+// that the dir and everything under it is 0700/0600 but the CA's public
+// certificate.
+func TestDataDirIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config-keys.json.old"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, config(dir))
+	conn := r.client(t)
+	if _, err := storev1.NewStoreServiceClient(conn).Write(r.login(t, conn), &storev1.WriteRequest{Record: &storev1.Record{Key: "k", Value: []byte("v")}}); err != nil {
+		t.Fatalf("Write() = %v", err)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		switch {
+		case d.IsDir():
+			want = 0o700
+		case path == filepath.Join(dir, "ca.pem"):
+			want = 0o644
+		}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s is %v, want %v", strings.TrimPrefix(path, dir), got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

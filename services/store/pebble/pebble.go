@@ -13,10 +13,12 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"m3o.dev/services/store"
 )
@@ -53,7 +55,11 @@ func Open(dir string, opts Options) (*Backend, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open pebble store in %s: %w", dir, err)
+	}
 	db, err := pebble.Open(dir, &pebble.Options{
+		FS:                 privateFS{vfs.Default},
 		Merger:             usageMerger,
 		Logger:             logger{opts.Logger},
 		FormatMajorVersion: pebble.FormatNewest,
