@@ -22,7 +22,7 @@ import (
 // Authorization header travels as gRPC metadata, and gRPC codes come back
 // as HTTP statuses (Unauthenticated as 401, PermissionDenied as 403, ...).
 func NewGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
-	mux := runtime.NewServeMux()
+	mux := runtime.NewServeMux(gatewayOptions()...)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		registerAuth,
 		registerRest,

@@ -120,7 +120,12 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	g.Go(func() error { s.rules.Run(ctx); return nil })
 	g.Go(func() error { return s.grpc.Serve(ctx, grpcLis) })
 	g.Go(func() error {
-		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       time.Minute,
+			IdleTimeout:       2 * time.Minute,
+		}
 		return serveHTTP(ctx, srv, httpLis, s.drain)
 	})
 	s.log.Info("proxy serving", "address", grpcLis.Addr().String(), "http_address", httpLis.Addr().String())
@@ -136,7 +141,7 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 	}
 	obs := observe.Handler(s.grpc.Gatherer(), observe.LoggedReady(s.ready, s.log))
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", gateway)
+	mux.Handle("/v1/", proxy.LimitBodies(gateway))
 	mux.Handle("/healthz", obs)
 	mux.Handle("/metrics", obs)
 	return mux, nil
