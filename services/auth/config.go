@@ -21,6 +21,8 @@ type Config struct {
 	// AdminPassword is the bootstrap admin's password, used only when the
 	// admin account does not exist yet; empty generates one.
 	AdminPassword string
+	// KeyEncryptionKey seals the signing keys in the store; required.
+	KeyEncryptionKey *KeyEncryptionKey
 	// AccessTTL is the default lifetime of an access token.
 	AccessTTL time.Duration
 	// RefreshTTL is the lifetime of each refresh token.
@@ -74,6 +76,8 @@ func DefaultConfig() Config {
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
+	case c.KeyEncryptionKey == nil:
+		return errors.New("a key-encryption key is required: the token signing keys are kept in the store sealed under it")
 	case c.AdminPassword == "" && c.DataDir == "":
 		return errors.New("a data dir is required to keep a generated admin password")
 	case c.AdminPassword != "" && len(c.AdminPassword) < minSecret:

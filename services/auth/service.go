@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	s.hasher = h
 	s.limiter = newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, s.now)
-	s.keys = newKeyManager(s.kv, s.now, cfg.KeyPublishDelay, s.logger)
+	s.keys = newKeyManager(s.kv, cfg.KeyEncryptionKey, s.now, cfg.KeyPublishDelay, s.logger)
 	s.revocations = newRevocations(s.kv, s.now)
 	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))
 	if err := s.reload(ctx); err != nil {

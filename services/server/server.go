@@ -3,7 +3,9 @@
 // On first start it creates, under the data dir, the platform CA and every
 // service certificate, the config encryption key, the embedded etcd data and
 // the Pebble store; the JWT signing keys live in the auth service's own
-// system database there. It then runs store, registry, auth, config and the
+// system database there, sealed under a key-encryption key that is kept
+// apart from the store, in <data-dir>/auth-key-encryption-key (mode 0600).
+// It then runs store, registry, auth, config and the
 // public proxy, each on its own loopback listener with mTLS between them
 // exactly as in production, bootstraps the admin account and prints one
 // ready line. Cancelling the context drains every server and closes the

@@ -8,6 +8,7 @@ import (
 	"net"
 
 	"m3o.dev/pkg/platform"
+	"m3o.dev/services/auth"
 	"m3o.dev/services/auth/authserver"
 	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
@@ -75,9 +76,17 @@ func (r *running) startAuth() error {
 	if err != nil {
 		return err
 	}
-	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword}
+	kek, err := auth.LoadOrCreateKeyEncryptionKey(r.dataPath(authKEKFile))
+	if err != nil {
+		return err
+	}
+	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
 }
+
+// authKEKFile is the file under the data dir that keeps the key sealing the
+// token signing keys, apart from the store they are kept in.
+const authKEKFile = "auth-key-encryption-key"
 
 func (r *running) startConfig() error {
 	ring, err := r.keyring()
