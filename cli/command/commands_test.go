@@ -91,6 +91,29 @@ func TestAccountsCreateGeneratesPassword(t *testing.T) {
 	}
 }
 
+// TestAccountsDisableEnable disables an account and enables it again, and
+// names a missing account with exit code 5.
+func TestAccountsDisableEnable(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	h.mustRun("auth", "accounts", "create", "carol", "--password", "s3cret-enough")
+	r := h.mustRun("auth", "accounts", "disable", "carol")
+	if !h.p.Disabled("carol") || !strings.Contains(r.stdout, "Disabled account carol") {
+		t.Errorf("micro auth accounts disable carol = %q, disabled %v; want carol disabled", r.stdout, h.p.Disabled("carol"))
+	}
+	r = h.mustRun("auth", "accounts", "enable", "carol")
+	want := "Enabled account carol in namespace 'micro'. It can log in again; the tokens it held before stay revoked.\n"
+	if h.p.Disabled("carol") || r.stdout != want {
+		t.Errorf("micro auth accounts enable carol = %q, disabled %v; want %q and carol active", r.stdout, h.p.Disabled("carol"), want)
+	}
+	if r := h.run("auth", "accounts", "enable", "nobody"); r.code != ExitNotFound {
+		t.Errorf("micro auth accounts enable nobody = exit %d (%q), want %d", r.code, r.stderr, ExitNotFound)
+	}
+	if r := h.run("auth", "accounts", "enable"); r.code != ExitUsage {
+		t.Errorf("micro auth accounts enable without a name = exit %d, want %d", r.code, ExitUsage)
+	}
+}
+
 func TestEnvCommands(t *testing.T) {
 	h := newHarness(t)
 	h.login()

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"m3o.dev/pkg/rules"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // createAccount creates an account for p. Creating the first account of a
@@ -40,6 +41,9 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 		return Account{}, err
 	}
 	if err := s.insert(ctx, a); err != nil {
+		return Account{}, err
+	}
+	if err := s.claimAdmin(ctx, a.Account); err != nil {
 		return Account{}, err
 	}
 	s.logger.InfoContext(ctx, "account created", "account_id", a.ID, "namespace", ns, "by", p.String())
@@ -99,16 +103,28 @@ func (s *Service) listAccounts(ctx context.Context, p principal, namespace strin
 }
 
 // deleteAccount removes an account after revoking its tokens, so that a
-// failure halfway leaves it revoked rather than alive.
+// failure halfway leaves it revoked rather than alive. The last active
+// admin of micro cannot be deleted.
 func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref string) error {
-	a, err := s.managed(ctx, p, namespace, ref, "delete accounts")
+	a, err := s.managed(ctx, p, namespace, ref, "delete")
 	if err != nil {
 		return err
 	}
-	if _, err := s.revokeTokens(ctx, a.Namespace, a.ID); err != nil {
-		return err
-	}
-	if err := s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), nil); err != nil {
+	err = storeclient.Update(ctx, func() error {
+		cur, err := s.lookupID(ctx, a.Namespace, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.releaseAdmin(ctx, cur.Account); err != nil {
+			return err
+		}
+		v, err := s.revokeAt(ctx, cur, func(*storedAccount) {})
+		if err != nil {
+			return err
+		}
+		return s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), &v)
+	})
+	if err != nil {
 		return notFound(err, "account %q in namespace %q", ref, a.Namespace)
 	}
 	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
@@ -119,16 +135,60 @@ func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref
 }
 
 // disableAccount stops an account from logging in and revokes its tokens.
+// The last active admin of micro cannot be disabled.
 func (s *Service) disableAccount(ctx context.Context, p principal, namespace, ref string) error {
-	a, err := s.managed(ctx, p, namespace, ref, "disable accounts")
+	a, err := s.managed(ctx, p, namespace, ref, "disable")
 	if err != nil {
 		return err
 	}
-	if err := s.revokeAndChange(ctx, a, func(sa *storedAccount) { sa.Disabled = true }); err != nil {
+	err = storeclient.Update(ctx, func() error {
+		cur, err := s.lookupID(ctx, a.Namespace, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.releaseAdmin(ctx, cur.Account); err != nil {
+			return err
+		}
+		// Written at the version read before the release: an enable in
+		// between must make this disable start over.
+		_, err = s.revokeAt(ctx, cur, func(sa *storedAccount) { sa.Disabled = true })
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	s.logger.InfoContext(ctx, "account disabled", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
 	return nil
+}
+
+// enableAccount lets a disabled account log in again, for an admin of its
+// namespace or of micro. The tokens it held stay revoked.
+func (s *Service) enableAccount(ctx context.Context, p principal, namespace, ref string) (Account, error) {
+	ns, err := p.target(namespace)
+	if err != nil {
+		return Account{}, err
+	}
+	if !p.admin(ns) {
+		return Account{}, p.deny("enable accounts", ns)
+	}
+	a, err := s.lookup(ctx, ns, ref)
+	if err != nil {
+		return Account{}, err
+	}
+	// Written even when already active, so that a disable racing this one
+	// finds the account changed and decides again.
+	updated, err := s.modify(ctx, ns, a.ID, func(sa *storedAccount) error {
+		sa.Disabled = false
+		return nil
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	if err := s.claimAdmin(ctx, updated.Account); err != nil {
+		return Account{}, err
+	}
+	s.logger.InfoContext(ctx, "account enabled", "account_id", a.ID, "namespace", ns, "by", p.String())
+	return updated.Account, nil
 }
 
 // managed finds the account that p wants to delete or disable: p must
@@ -140,14 +200,14 @@ func (s *Service) managed(ctx context.Context, p principal, namespace, ref, acti
 		return Account{}, err
 	}
 	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny(action, ns)
+		return Account{}, p.deny(action+" accounts", ns)
 	}
 	a, err := s.lookup(ctx, ns, ref)
 	if err != nil {
 		return Account{}, err
 	}
 	if p.isSelf(a.Account) {
-		return Account{}, fmt.Errorf("an account may not %s to itself: %w", action, ErrFailedPrecondition)
+		return Account{}, fmt.Errorf("an account may not %s itself: %w", action, ErrFailedPrecondition)
 	}
 	return a.Account, nil
 }
@@ -233,15 +293,28 @@ func (s *Service) revokeTokens(ctx context.Context, namespace, ref string) (Acco
 // revokeAndChange applies change to a and revokes its tokens in the same
 // update, then publishes the revocation.
 func (s *Service) revokeAndChange(ctx context.Context, a Account, change func(*storedAccount)) error {
+	return storeclient.Update(ctx, func() error {
+		cur, err := s.lookupID(ctx, a.Namespace, a.ID)
+		if err != nil {
+			return err
+		}
+		_, err = s.revokeAt(ctx, cur, change)
+		return err
+	})
+}
+
+// revokeAt applies change to a and revokes its tokens, writing the account
+// with compare-and-set at the version it was read at, then publishes the
+// revocation. It returns the account's new version; a lost race wraps
+// ErrConflict.
+func (s *Service) revokeAt(ctx context.Context, a storedAccount, change func(*storedAccount)) (uint64, error) {
 	now := s.now()
 	before := revokeTime(now)
-	_, err := s.modify(ctx, a.Namespace, a.ID, func(sa *storedAccount) error {
-		change(sa)
-		sa.TokensNotBefore, sa.RefreshNotBefore = before, now
-		return nil
-	})
+	change(&a)
+	a.TokensNotBefore, a.RefreshNotBefore = before, now
+	v, err := s.kv.PutJSON(ctx, tableAccounts, accountKey(a.Namespace, a.Name), a, storeclient.At(a.version, 0))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.revocations.record(ctx, a, before)
+	return v, s.revocations.record(ctx, a.Account, before)
 }

@@ -54,6 +54,9 @@ func (s *Service) bootstrap(ctx context.Context) error {
 		}
 		return fmt.Errorf("create admin account: %w", err)
 	}
+	if err := s.claimAdmin(ctx, a.Account); err != nil {
+		return fmt.Errorf("record the admin of %q: %w", rules.PlatformNamespace, err)
+	}
 	s.logger.InfoContext(ctx, "bootstrap admin created", "account_id", a.ID, "namespace", rules.PlatformNamespace)
 	if generated && s.out != nil {
 		fmt.Fprintf(s.out, "Admin account %q in namespace %q has the generated password %s (also in %s)\n",

@@ -14,4 +14,5 @@ const (
 	tableRevoked    = "revoked"     // <account id> → revocation
 	tableKeys       = "keys"        // <kid> → keyRecord
 	tableInvites    = "invites"     // <email> → Invite
+	tableAdmins     = "admins"      // "micro" → adminSet
 )

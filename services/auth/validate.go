@@ -174,7 +174,8 @@ func validateCreate(r *authv1.CreateRequest) error {
 	return c.Err()
 }
 
-// validateRef checks the namespace and id of Get, Delete and Disable.
+// validateRef checks the namespace and id of Get, Delete, Disable and
+// Enable.
 func validateRef(namespace, id string) error {
 	var c checker
 	c.namespace("namespace", namespace)

@@ -127,6 +127,28 @@ func (s *accountsService) Delete(_ context.Context, req *authv1.DeleteRequest) (
 	return &authv1.DeleteResponse{}, nil
 }
 
+// Disable implements authv1.AccountsServiceServer.
+func (s *accountsService) Disable(_ context.Context, req *authv1.DisableRequest) (*authv1.DisableResponse, error) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	if _, ok := s.p.secrets[req.GetId()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "no account %q", req.GetId())
+	}
+	s.p.disabled[req.GetId()] = true
+	return &authv1.DisableResponse{}, nil
+}
+
+// Enable implements authv1.AccountsServiceServer.
+func (s *accountsService) Enable(_ context.Context, req *authv1.EnableRequest) (*authv1.EnableResponse, error) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	if _, ok := s.p.secrets[req.GetId()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "no account %q", req.GetId())
+	}
+	delete(s.p.disabled, req.GetId())
+	return &authv1.EnableResponse{Account: account(req.GetId())}, nil
+}
+
 // rulesService manages rules.
 type rulesService struct {
 	authv1.UnimplementedRulesServiceServer
