@@ -131,13 +131,7 @@ func (e *env) start(t testing.TB) *auth.Service {
 // completed by the store client, a silent logger and the env's clock.
 func (e *env) newService(t testing.TB, cfg auth.Config, deps auth.Deps) (*auth.Service, error) {
 	t.Helper()
-	bundle := mtlstest.Bundle(t, e.ca, "micro", "auth")
-	conn, err := grpcclient.Dial(e.storeAddr, bundle, mtls.Identity{Namespace: "micro", Service: "store"})
-	if err != nil {
-		t.Fatalf("Dial(store) = %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	deps.Store = storev1.NewStoreServiceClient(conn)
+	deps.Store = e.storeClient(t)
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -145,6 +139,18 @@ func (e *env) newService(t testing.TB, cfg auth.Config, deps auth.Deps) (*auth.S
 		deps.Clock = e.clock.Now
 	}
 	return auth.New(t.Context(), cfg, deps)
+}
+
+// storeClient connects to the env's store as micro/auth.
+func (e *env) storeClient(t testing.TB) storev1.StoreServiceClient {
+	t.Helper()
+	bundle := mtlstest.Bundle(t, e.ca, "micro", "auth")
+	conn, err := grpcclient.Dial(e.storeAddr, bundle, mtls.Identity{Namespace: "micro", Service: "store"})
+	if err != nil {
+		t.Fatalf("Dial(store) = %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return storev1.NewStoreServiceClient(conn)
 }
 
 // authServer is the server a process runs auth on: mTLS with the
