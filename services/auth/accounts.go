@@ -227,7 +227,7 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 	if err != nil {
 		return err
 	}
-	if err := s.authorizeSecretChange(p, a, oldSecret); err != nil {
+	if err := s.authorizeSecretChange(ctx, p, a, oldSecret); err != nil {
 		return err
 	}
 	hash, err := s.hasher.hash(newSecret)
@@ -244,19 +244,19 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 
 // authorizeSecretChange lets admins through and holds the account itself
 // to its old secret, counting wrong guesses as failed logins.
-func (s *Service) authorizeSecretChange(p principal, a storedAccount, oldSecret string) error {
+func (s *Service) authorizeSecretChange(ctx context.Context, p principal, a storedAccount, oldSecret string) error {
 	if p.mayManageAccounts(a.Namespace) {
 		return nil
 	}
 	if !p.isSelf(a.Account) {
 		return p.deny("change secrets", a.Namespace)
 	}
-	key := limitKey(a.Namespace, a.ID)
-	if !s.limiter.allowed(key) {
+	keys, addr := []string{limitKey(a.Namespace, a.ID)}, clientAddress(ctx)
+	if s.limiter.refused(keys[0], addr) {
 		return ErrRateLimited
 	}
 	if !s.hasher.verify(a.SecretHash, oldSecret) {
-		s.limiter.fail(key)
+		s.limiter.fail(ctx, keys, addr, lockoutSubject(a.Namespace, a)...)
 		return fmt.Errorf("old secret does not match: %w", ErrPermissionDenied)
 	}
 	return nil

@@ -82,7 +82,8 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied means the caller is known but may not do this.
 	ErrPermissionDenied = errors.New("permission denied")
-	// ErrRateLimited means too many failed logins for one account.
+	// ErrRateLimited means too many failed logins: from the caller's
+	// address, or for the account from an address that failed too.
 	ErrRateLimited = errors.New("too many failed attempts")
 	// ErrBuiltin means a built-in rule cannot be changed.
 	ErrBuiltin = errors.New("built-in rule")

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // MaxAccessTTL is the longest an access token may live. It also bounds how
@@ -32,7 +34,12 @@ type Config struct {
 	// MaxFailures is how many failed logins one account may have in
 	// FailureWindow before further attempts are refused.
 	MaxFailures int
-	// FailureWindow is the period MaxFailures counts over.
+	// MaxAddressFailures is how many failed logins one client address may
+	// have in FailureWindow, whatever the accounts, before further attempts
+	// from it are refused.
+	MaxAddressFailures int
+	// FailureWindow is the period MaxFailures and MaxAddressFailures count
+	// over.
 	FailureWindow time.Duration
 	// KeyPublishDelay is how long a new signing key is published before it
 	// signs, so that every verifier has fetched it first; more than the
@@ -62,14 +69,15 @@ var DefaultHash = HashParams{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
 	return Config{
-		AccessTTL:       15 * time.Minute,
-		RefreshTTL:      30 * 24 * time.Hour,
-		Hash:            DefaultHash,
-		MaxFailures:     5,
-		FailureWindow:   time.Minute,
-		KeyPublishDelay: time.Minute,
-		KeyLifetime:     30 * 24 * time.Hour,
-		RefreshInterval: 5 * time.Second,
+		AccessTTL:          15 * time.Minute,
+		RefreshTTL:         30 * 24 * time.Hour,
+		Hash:               DefaultHash,
+		MaxFailures:        5,
+		MaxAddressFailures: 20,
+		FailureWindow:      time.Minute,
+		KeyPublishDelay:    time.Minute,
+		KeyLifetime:        30 * 24 * time.Hour,
+		RefreshInterval:    5 * time.Second,
 	}
 }
 
@@ -88,8 +96,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("refresh token lifetime %s must be at least the access token lifetime", c.RefreshTTL)
 	case c.Hash.Time < 1 || c.Hash.MemoryKiB < 8*uint32(c.Hash.Threads) || c.Hash.Threads < 1:
 		return fmt.Errorf("argon2id parameters %+v are out of range", c.Hash)
-	case c.MaxFailures < 1 || c.FailureWindow <= 0:
-		return errors.New("login failure limit and window must be positive")
+	case c.MaxFailures < 1 || c.MaxAddressFailures < 1 || c.FailureWindow <= 0:
+		return errors.New("login failure limits and window must be positive")
 	case c.KeyPublishDelay < 0 || c.KeyLifetime < 0:
 		return errors.New("key publish delay and lifetime must not be negative")
 	case c.RefreshInterval <= 0:
@@ -109,4 +117,7 @@ type Deps struct {
 	Out io.Writer
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
+	// Metrics receives the service's own metrics, such as
+	// m3o_auth_lockouts_total; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 }

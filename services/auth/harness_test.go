@@ -118,7 +118,13 @@ func (e *env) serveStore(t testing.TB) string {
 // is a restart or another replica.
 func (e *env) start(t testing.TB) *auth.Service {
 	t.Helper()
-	svc, err := e.newService(t, e.cfg, auth.Deps{})
+	return e.startWith(t, auth.Deps{})
+}
+
+// startWith is start with deps, completed as newService does.
+func (e *env) startWith(t testing.TB, deps auth.Deps) *auth.Service {
+	t.Helper()
+	svc, err := e.newService(t, e.cfg, deps)
 	if err != nil {
 		t.Fatalf("auth.New() = %v", err)
 	}

@@ -26,7 +26,7 @@ type Service struct {
 	out         io.Writer
 	now         func() time.Time
 	hasher      *hasher
-	limiter     *failureLimiter
+	limiter     *loginLimiter
 	keys        *KeyManager
 	revocations *revocations
 	verifier    *token.Verifier
@@ -54,7 +54,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	s.hasher = h
-	s.limiter = newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, s.now)
+	s.limiter = newLoginLimiter(cfg, s.now, s.logger, deps.Metrics)
 	s.keys = newKeyManager(s.kv, cfg.KeyEncryptionKey, s.now, cfg.KeyPublishDelay, s.logger)
 	s.revocations = newRevocations(s.kv, s.now)
 	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))

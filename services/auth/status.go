@@ -14,7 +14,7 @@ import (
 // Fixed messages for errors whose detail the caller must not learn.
 const (
 	msgBadCredentials  = "invalid credentials"
-	msgRateLimited     = "too many failed attempts for this account; try again in a minute"
+	msgRateLimited     = "too many failed logins from this address; try again in a minute"
 	msgUnauthenticated = "the token is invalid, expired or revoked; log in again"
 	msgUnavailable     = "the auth service cannot reach its store; try again"
 	msgInternal        = "internal error"

@@ -42,10 +42,12 @@ func limitKey(namespace, ref string) string { return namespace + "\x00" + ref }
 
 // login checks a secret and starts a token family. Whether the account is
 // missing, disabled or the secret wrong, the answer is ErrBadCredentials,
-// after the same argon2id work.
+// after the same argon2id work. Failures count against the account and
+// the client address (see loginLimiter).
 func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl time.Duration) (Issued, error) {
+	addr := clientAddress(ctx)
 	keys := []string{limitKey(namespace, ref)}
-	if !s.limiter.allowed(keys[0]) {
+	if s.limiter.refused(keys[0], addr) {
 		return Issued{}, ErrRateLimited
 	}
 	a, err := s.lookup(ctx, namespace, ref)
@@ -57,23 +59,29 @@ func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl 
 		// and id buys an attacker no extra tries. Only someone who already
 		// knows the id can tell the two counts apart.
 		keys = append(keys, limitKey(namespace, a.ID))
-		if !s.limiter.allowed(keys[1]) {
+		if s.limiter.refused(keys[1], addr) {
 			return Issued{}, ErrRateLimited
 		}
 	}
 	// A missing account has no hash, which verify checks against the dummy.
 	if ok := s.hasher.verify(a.SecretHash, secret); !ok || a.Disabled {
-		for _, k := range keys {
-			s.limiter.fail(k)
-		}
+		s.limiter.fail(ctx, keys, addr, lockoutSubject(namespace, a)...)
 		return Issued{}, ErrBadCredentials
 	}
-	for _, k := range keys {
-		s.limiter.reset(k)
-	}
+	s.limiter.succeed(keys)
 	now := s.now()
 	fam := familyRecord{AccountID: a.ID, Namespace: a.Namespace, Created: now, id: rand.Text()}
 	return s.issue(ctx, a, fam, ttl, now)
+}
+
+// lockoutSubject describes, for a lock-out's log line, the account a login
+// was for: its id when it exists, and never the name as typed, which may
+// be a secret typed into the wrong field.
+func lockoutSubject(namespace string, a storedAccount) []any {
+	if a.ID == "" {
+		return []any{"namespace", namespace, "account_known", false}
+	}
+	return []any{"namespace", namespace, "account_id", a.ID}
 }
 
 // refresh exchanges the current refresh token of a family for a new pair.

@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("run auth: %w", err)
 	}
-	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out}
+	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out, Metrics: p.Metrics}
 	svc, err := auth.New(ctx, cfg.service(), deps)
 	if err != nil {
 		return fmt.Errorf("run auth: %w", err)
