@@ -52,6 +52,7 @@ func TestEvaluate(t *testing.T) {
 		{"type must match", []rules.Rule{rule("r1", "*", rules.Resource{Type: "topic", Name: "*", Endpoint: "*"}, rules.Grant, 0)}, dev, "brave-otter", read, rules.Deny, ""},
 		{"builtin token is public", nil, anon, "brave-otter", svc("m3o.auth.v1.AuthService", "Token"), rules.Grant, "builtin-public-token"},
 		{"builtin public keys", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "PublicKeys"), rules.Grant, "builtin-public-keys"},
+		{"builtin public keys watch", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "WatchPublicKeys"), rules.Grant, "builtin-public-keys-watch"},
 		{"builtin health", nil, anon, "micro", svc("grpc.health.v1.Health", "Check"), rules.Grant, "builtin-public-health"},
 		{"builtin signup", nil, anon, "micro", svc("m3o.auth.v1.SignupService", "Verify"), rules.Grant, "builtin-public-signup"},
 		{"inspect is not public", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "Inspect"), rules.Deny, ""},

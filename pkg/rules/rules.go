@@ -132,6 +132,7 @@ var builtins = []Rule{
 	builtin(AdminRuleID, AdminRole, "*", "*", "*"),
 	builtin(BuiltinPrefix+"public-token", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "Token"),
 	builtin(BuiltinPrefix+"public-keys", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "PublicKeys"),
+	builtin(BuiltinPrefix+"public-keys-watch", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "WatchPublicKeys"),
 	builtin(BuiltinPrefix+"public-signup", ScopePublic, TypeService, "m3o.auth.v1.SignupService", "*"),
 	builtin(BuiltinPrefix+"public-health", ScopePublic, TypeService, "grpc.health.v1.Health", "*"),
 }
