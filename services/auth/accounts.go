@@ -316,5 +316,9 @@ func (s *Service) revokeAt(ctx context.Context, a storedAccount, change func(*st
 	if err != nil {
 		return 0, err
 	}
-	return v, s.revocations.record(ctx, a.Account, before)
+	if err := s.revocations.record(ctx, a.Account, before); err != nil {
+		return 0, err
+	}
+	s.tokensChanged(ctx)
+	return v, nil
 }

@@ -177,6 +177,7 @@ func (s *Service) createNamespace(ctx context.Context, namespace, by string, wit
 	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(namespace, def.ID), storedRule(def), storeclient.Create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
 		return fmt.Errorf("install default rule of %q: %w", namespace, err)
 	}
+	s.rulesChanged(ctx, namespace)
 	s.logger.InfoContext(ctx, "namespace created", "namespace", namespace, "by", by)
 	return nil
 }

@@ -92,6 +92,8 @@ var (
 	ErrFailedPrecondition = errors.New("failed precondition")
 	// ErrUnavailable means the store service could not be reached.
 	ErrUnavailable = storeclient.ErrUnavailable
+	// errStopping ends the watches of a replica that is stopping.
+	errStopping = errors.New("stopping")
 )
 
 // AccountType says whether an account is a person or a program.

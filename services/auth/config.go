@@ -48,9 +48,14 @@ type Config struct {
 	// KeyLifetime is how long a key signs before Run rotates it; zero never
 	// rotates automatically.
 	KeyLifetime time.Duration
-	// RefreshInterval is how often Run reloads the keys and revocations
-	// that other replicas may have written.
+	// RefreshInterval is how often Run reloads the keys and revocations in
+	// full, which also retires keys whose tokens have all expired.
 	RefreshInterval time.Duration
+	// WatchInterval is how often Run looks in the store for changes other
+	// replicas made: it bounds how late their revocations and rule changes
+	// reach this replica's watchers. Changes made on this replica reach
+	// them at once.
+	WatchInterval time.Duration
 }
 
 // HashParams are argon2id's cost parameters.
@@ -78,6 +83,7 @@ func DefaultConfig() Config {
 		KeyPublishDelay:    time.Minute,
 		KeyLifetime:        30 * 24 * time.Hour,
 		RefreshInterval:    5 * time.Second,
+		WatchInterval:      500 * time.Millisecond,
 	}
 }
 
@@ -100,8 +106,8 @@ func (c Config) Validate() error {
 		return errors.New("login failure limits and window must be positive")
 	case c.KeyPublishDelay < 0 || c.KeyLifetime < 0:
 		return errors.New("key publish delay and lifetime must not be negative")
-	case c.RefreshInterval <= 0:
-		return errors.New("refresh interval must be positive")
+	case c.RefreshInterval <= 0 || c.WatchInterval <= 0:
+		return errors.New("refresh and watch intervals must be positive")
 	}
 	return nil
 }

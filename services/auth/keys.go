@@ -64,6 +64,9 @@ type KeyManager struct {
 	delay  time.Duration
 	logger *slog.Logger
 	set    *token.KeySet
+	// changed, when set, is told of a rotation, which watchers must hear
+	// of.
+	changed func(context.Context)
 
 	mu   sync.RWMutex
 	keys []keyRecord // by ActiveFrom, then Kid
@@ -129,6 +132,9 @@ func (m *KeyManager) Rotate(ctx context.Context) (string, error) {
 	keys = append(keys, k)
 	m.install(ctx, keys)
 	m.logger.InfoContext(ctx, "signing key rotated", "kid", k.Kid, "active_from", k.ActiveFrom)
+	if m.changed != nil {
+		m.changed(ctx)
+	}
 	return k.Kid, nil
 }
 

@@ -30,7 +30,7 @@ func ResetAdmin(ctx context.Context, st Store, logger *slog.Logger) (string, err
 	if err != nil {
 		return "", err
 	}
-	s := &Service{kv: storeclient.New(st, database), logger: logger, now: time.Now, hasher: h}
+	s := &Service{kv: storeclient.New(st, database), logger: logger, now: time.Now, hasher: h, tokenWatch: newBroadcast()}
 	s.revocations = newRevocations(s.kv, s.now)
 	password := rand.Text()
 	a, err := s.resetAdmin(ctx, password)

@@ -70,6 +70,7 @@ func (s *Service) createRule(ctx context.Context, p principal, r rules.Rule) (ru
 		}
 		return rules.Rule{}, err
 	}
+	s.rulesChanged(ctx, ns)
 	s.logger.InfoContext(ctx, "rule created", "rule_id", r.ID, "namespace", ns, "by", p.String())
 	return r, nil
 }
@@ -90,6 +91,7 @@ func (s *Service) deleteRule(ctx context.Context, p principal, namespace, id str
 	if err := s.kv.Delete(ctx, tableRules, ruleKey(ns, id), nil); err != nil {
 		return notFound(err, "rule %q in namespace %q", id, ns)
 	}
+	s.rulesChanged(ctx, ns)
 	s.logger.InfoContext(ctx, "rule deleted", "rule_id", id, "namespace", ns, "by", p.String())
 	return nil
 }
@@ -104,7 +106,13 @@ func (s *Service) listRules(ctx context.Context, p principal, namespace string) 
 	if !p.mayReadRules(ns) {
 		return nil, p.deny("read rules", ns)
 	}
-	stored, err := s.storedRules(ctx, ns)
+	return s.rulesOf(ctx, ns)
+}
+
+// rulesOf returns the rules that apply in namespace: built-ins first, then
+// the stored ones.
+func (s *Service) rulesOf(ctx context.Context, namespace string) ([]rules.Rule, error) {
+	stored, err := s.storedRules(ctx, namespace)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ const (
 	msgRateLimited     = "too many failed logins from this address; try again in a minute"
 	msgUnauthenticated = "the token is invalid, expired or revoked; log in again"
 	msgUnavailable     = "the auth service cannot reach its store; try again"
+	msgStopping        = "this auth replica is stopping; watch again"
 	msgInternal        = "internal error"
 )
 
@@ -51,6 +52,8 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.Canceled, "the call was canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "the call's deadline passed")
+	case errors.Is(err, errStopping):
+		return status.Error(codes.Unavailable, msgStopping)
 	case errors.Is(err, ErrUnavailable):
 		s.logger.WarnContext(ctx, "store unavailable", slog.Any("error", err))
 		return status.Error(codes.Unavailable, msgUnavailable)

@@ -248,6 +248,15 @@ func validateRulesList(r *authv1.RulesServiceListRequest) error {
 	return c.Err()
 }
 
+func validateRulesWatch(r *authv1.RulesServiceWatchRequest) error {
+	var c checker
+	c.namespace("namespace", r.GetNamespace())
+	if r.GetAllNamespaces() && r.GetNamespace() != "" {
+		c.Addf("namespace", "must be empty with all_namespaces")
+	}
+	return c.Err()
+}
+
 func validateExplain(r *authv1.ExplainRequest) error {
 	var c checker
 	c.namespace("namespace", r.GetNamespace())
