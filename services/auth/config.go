@@ -94,8 +94,8 @@ func (c Config) Validate() error {
 		return errors.New("a key-encryption key is required: the token signing keys are kept in the store sealed under it")
 	case c.AdminPassword == "" && c.DataDir == "":
 		return errors.New("a data dir is required to keep a generated admin password")
-	case c.AdminPassword != "" && len(c.AdminPassword) < minSecret:
-		return fmt.Errorf("admin password must be at least %d bytes", minSecret)
+	case c.AdminPassword != "" && CheckNewSecret(c.AdminPassword) != nil:
+		return fmt.Errorf("admin password %v", CheckNewSecret(c.AdminPassword))
 	case c.AccessTTL <= 0 || c.AccessTTL > MaxAccessTTL:
 		return fmt.Errorf("access token lifetime %s must be positive and at most %s", c.AccessTTL, MaxAccessTTL)
 	case c.RefreshTTL < c.AccessTTL:

@@ -62,11 +62,12 @@ func (c *checker) name(field, s string, required bool) {
 	}
 }
 
-// secret checks a secret's length; newly set secrets have a minimum.
+// secret checks a secret: a new one by CheckNewSecret, one presented to
+// log in by its length alone.
 func (c *checker) secret(field, s string, isNew bool) {
 	switch {
-	case isNew && len(s) < minSecret:
-		c.Addf(field, "must be at least %d bytes", minSecret)
+	case isNew:
+		c.Check(field, CheckNewSecret(s))
 	case len(s) > maxSecret:
 		c.Addf(field, "must be at most %d bytes", maxSecret)
 	}
