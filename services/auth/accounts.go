@@ -19,10 +19,10 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 		return Account{}, err
 	}
 	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny("create accounts", ns)
+		return Account{}, p.deny("create accounts in namespace %q", ns)
 	}
 	if slices.Contains(spec.Roles, rules.AdminRole) && !p.admin(ns) {
-		return Account{}, p.deny("grant the admin role", ns)
+		return Account{}, p.deny("grant the admin role in namespace %q", ns)
 	}
 	exists, err := s.namespaceExists(ctx, ns)
 	if err != nil {
@@ -30,7 +30,7 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	}
 	if !exists {
 		if !p.platformAdmin() {
-			return Account{}, p.deny("create a namespace", ns)
+			return Account{}, p.deny("create namespace %q", ns)
 		}
 		if err := s.createNamespace(ctx, ns, p.String(), true); err != nil {
 			return Account{}, err
@@ -79,13 +79,13 @@ func (s *Service) getAccount(ctx context.Context, p principal, namespace, ref st
 	a, err := s.lookup(ctx, ns, ref)
 	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
 		// Only those who may list the namespace learn what is missing.
-		return Account{}, p.deny("read accounts", ns)
+		return Account{}, p.deny("read the accounts of namespace %q", ns)
 	}
 	if err != nil {
 		return Account{}, err
 	}
 	if !p.isSelf(a.Account) && !p.mayManageAccounts(ns) {
-		return Account{}, p.deny("read accounts", ns)
+		return Account{}, p.deny("read the accounts of namespace %q", ns)
 	}
 	return a.Account, nil
 }
@@ -97,7 +97,7 @@ func (s *Service) listAccounts(ctx context.Context, p principal, namespace strin
 		return nil, "", err
 	}
 	if !p.mayManageAccounts(ns) {
-		return nil, "", p.deny("list accounts", ns)
+		return nil, "", p.deny("list the accounts of namespace %q", ns)
 	}
 	return s.scanAccounts(ctx, ns, size, token)
 }
@@ -125,7 +125,7 @@ func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref
 		return s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), &v)
 	})
 	if err != nil {
-		return notFound(err, "account %q in namespace %q", ref, a.Namespace)
+		return notFound(err, "no account %q in namespace %q", ref, a.Namespace)
 	}
 	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
 		s.logger.WarnContext(ctx, "remove id of deleted account", "account_id", a.ID, "error", err)
@@ -169,7 +169,7 @@ func (s *Service) enableAccount(ctx context.Context, p principal, namespace, ref
 		return Account{}, err
 	}
 	if !p.admin(ns) {
-		return Account{}, p.deny("enable accounts", ns)
+		return Account{}, p.deny("enable accounts of namespace %q", ns)
 	}
 	a, err := s.lookup(ctx, ns, ref)
 	if err != nil {
@@ -200,7 +200,7 @@ func (s *Service) managed(ctx context.Context, p principal, namespace, ref, acti
 		return Account{}, err
 	}
 	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny(action+" accounts", ns)
+		return Account{}, p.deny("%s accounts of namespace %q", action, ns)
 	}
 	a, err := s.lookup(ctx, ns, ref)
 	if err != nil {
@@ -222,7 +222,7 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 	}
 	a, err := s.lookup(ctx, ns, ref)
 	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
-		return p.deny("change secrets", ns)
+		return p.deny("change the secrets of namespace %q", ns)
 	}
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (s *Service) authorizeSecretChange(ctx context.Context, p principal, a stor
 		return nil
 	}
 	if !p.isSelf(a.Account) {
-		return p.deny("change secrets", a.Namespace)
+		return p.deny("change another account's secret in namespace %q", a.Namespace)
 	}
 	keys, addr := []string{limitKey(a.Namespace, a.ID)}, clientAddress(ctx)
 	if s.limiter.refused(keys[0], addr) {
@@ -270,7 +270,7 @@ func (s *Service) revokeAccount(ctx context.Context, p principal, namespace, id 
 		return err
 	}
 	if !p.mayManageAccounts(ns) && !(p.member(ns) && p.Subject == id) {
-		return p.deny("revoke other accounts' tokens", ns)
+		return p.deny("revoke other accounts' tokens in namespace %q", ns)
 	}
 	a, err := s.revokeTokens(ctx, ns, id)
 	if err != nil {

@@ -58,7 +58,7 @@ func (s *Service) createRule(ctx context.Context, p principal, r rules.Rule) (ru
 		return rules.Rule{}, err
 	}
 	if !p.mayManageRules(ns) {
-		return rules.Rule{}, p.deny("create rules", ns)
+		return rules.Rule{}, p.deny("create rules in namespace %q", ns)
 	}
 	r.Namespace, r.Builtin = ns, false
 	if r.ID == "" {
@@ -66,7 +66,7 @@ func (s *Service) createRule(ctx context.Context, p principal, r rules.Rule) (ru
 	}
 	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(ns, r.ID), storedRule(r), storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
-			return rules.Rule{}, fmt.Errorf("rule %q in namespace %q: %w", r.ID, ns, ErrAlreadyExists)
+			return rules.Rule{}, fmt.Errorf("namespace %q already has a rule %q: %w", ns, r.ID, ErrAlreadyExists)
 		}
 		return rules.Rule{}, err
 	}
@@ -83,13 +83,13 @@ func (s *Service) deleteRule(ctx context.Context, p principal, namespace, id str
 		return err
 	}
 	if !p.mayManageRules(ns) {
-		return p.deny("delete rules", ns)
+		return p.deny("delete rules in namespace %q", ns)
 	}
 	if rules.IsBuiltinID(id) {
 		return fmt.Errorf("rule %q is built in and cannot be deleted: %w", id, ErrBuiltin)
 	}
 	if err := s.kv.Delete(ctx, tableRules, ruleKey(ns, id), nil); err != nil {
-		return notFound(err, "rule %q in namespace %q", id, ns)
+		return notFound(err, "no rule %q in namespace %q", id, ns)
 	}
 	s.rulesChanged(ctx, ns)
 	s.logger.InfoContext(ctx, "rule deleted", "rule_id", id, "namespace", ns, "by", p.String())
@@ -104,7 +104,7 @@ func (s *Service) listRules(ctx context.Context, p principal, namespace string) 
 		return nil, err
 	}
 	if !p.mayReadRules(ns) {
-		return nil, p.deny("read rules", ns)
+		return nil, p.deny("read the rules of namespace %q", ns)
 	}
 	return s.rulesOf(ctx, ns)
 }
@@ -149,7 +149,7 @@ func (s *Service) explain(ctx context.Context, p principal, namespace, ref strin
 		return rules.Decision{}, err
 	}
 	if !p.mayReadRules(ns) {
-		return rules.Decision{}, p.deny("explain decisions", ns)
+		return rules.Decision{}, p.deny("explain decisions in namespace %q", ns)
 	}
 	caller := rules.Caller{}
 	if ref != "" {

@@ -263,7 +263,7 @@ func (s *Service) recordSession(ctx context.Context, fam familyRecord) error {
 func (s *Service) revokeRefresh(ctx context.Context, p principal, raw string) error {
 	fam, err := s.family(ctx, raw, s.now())
 	if errors.Is(err, ErrBadCredentials) {
-		return fmt.Errorf("refresh token: %w", ErrNotFound)
+		return fmt.Errorf("no such refresh token, or it expired or was revoked: %w", ErrNotFound)
 	}
 	if err != nil {
 		return err
@@ -289,7 +289,7 @@ func (s *Service) inspect(ctx context.Context, p principal, raw string) (Account
 		return Account{}, time.Time{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	if !p.member(c.Namespace) && !p.platformAdmin() && !p.core() {
-		return Account{}, time.Time{}, p.deny("inspect tokens", c.Namespace)
+		return Account{}, time.Time{}, p.deny("inspect tokens of namespace %q", c.Namespace)
 	}
 	a, err := s.lookupID(ctx, c.Namespace, c.Subject)
 	if errors.Is(err, ErrNotFound) || err == nil && (a.Disabled || c.IssuedAt.Before(a.TokensNotBefore)) {

@@ -67,7 +67,7 @@ type rulesWatch struct {
 func (s *Service) watchRules(p principal, namespace string, all bool) (*rulesWatch, error) {
 	w := &rulesWatch{s: s, all: all}
 	if all && !p.core() {
-		return nil, p.deny("watch the rules of every namespace", "")
+		return nil, p.deny("watch the rules of every namespace: only core services do")
 	}
 	if !all {
 		ns, err := p.target(namespace)
@@ -75,7 +75,7 @@ func (s *Service) watchRules(p principal, namespace string, all bool) (*rulesWat
 			return nil, err
 		}
 		if !p.mayReadRules(ns) {
-			return nil, p.deny("read rules", ns)
+			return nil, p.deny("read the rules of namespace %q", ns)
 		}
 		w.ns = ns
 	}
