@@ -32,8 +32,12 @@ func TestTables(t *testing.T) {
 		{[]string{"config", "get", "greeting"}, "", `^hello\n$`},
 		{[]string{"config", "rollback", "1"}, "", `^Rolled back to version 1 as version 3\.\n$`},
 		{[]string{"services"}, "", `^NAME +VERSION +NODES +ADDRESSES\nhello +latest +1 +127\.0\.0\.1:40001\n$`},
-		{[]string{"auth", "rules", "list"}, "", `^ID +SCOPE +RESOURCE +ACCESS +PRIORITY +BUILTIN\nbuiltin-namespace +any account +\*:\*:\* +grant +0 +true\n$`},
-		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +builtin-namespace \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
+		{[]string{"auth", "rules", "list"}, "", `^ID +SCOPE +RESOURCE +ACCESS +PRIORITY +DESCRIPTION\n` +
+			`namespace-accounts +any account +\*:\*:\* +grant +0 +Any account of the namespace may call everything in it\.\n` +
+			`\nBuilt-in rules of the platform: they apply in every namespace and cannot be deleted\.\n` +
+			`ID +SCOPE +RESOURCE +ACCESS +PRIORITY +DESCRIPTION\n` +
+			`builtin-micro-admin +role admin of micro +\*:\*:\* +grant +2147483647 +Platform rule: the admins of namespace "micro" may call everything\.\n$`},
+		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +namespace-accounts \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
 		{[]string{"auth", "accounts", "create", "carol", "--password", "s3cret-enough"}, "", `^Created account carol in namespace 'micro'\.\n$`},
 		{[]string{"auth", "accounts", "list"}, "", `^NAME +NAMESPACE +TYPE +ROLES +STATUS +CREATED\nadmin +micro +user +admin +active .*\ncarol +micro +user +\S+ +active .*\n$`},
 	}

@@ -23,13 +23,15 @@ type ruleRecord struct {
 	Endpoint  string `json:"endpoint"`
 	Grant     bool   `json:"grant"`
 	Priority  int32  `json:"priority"`
+	// Description is what the rule is for, as its creator put it.
+	Description string `json:"description,omitempty"`
 }
 
 func storedRule(r rules.Rule) ruleRecord {
 	return ruleRecord{
 		ID: r.ID, Namespace: r.Namespace, Scope: r.Scope,
 		Type: r.Resource.Type, Name: r.Resource.Name, Endpoint: r.Resource.Endpoint,
-		Grant: r.Access == rules.Grant, Priority: r.Priority,
+		Grant: r.Access == rules.Grant, Priority: r.Priority, Description: r.Description,
 	}
 }
 
@@ -41,7 +43,7 @@ func (r ruleRecord) rule() rules.Rule {
 	return rules.Rule{
 		ID: r.ID, Namespace: r.Namespace, Scope: r.Scope,
 		Resource: rules.Resource{Type: r.Type, Name: r.Name, Endpoint: r.Endpoint},
-		Access:   access, Priority: r.Priority,
+		Access:   access, Priority: r.Priority, Description: r.Description,
 	}
 }
 
@@ -97,7 +99,9 @@ func (s *Service) deleteRule(ctx context.Context, p principal, namespace, id str
 }
 
 // listRules returns a namespace's rules, built-ins first, then by
-// descending priority and id.
+// descending priority and id. The built-ins are the platform's, marked as
+// such, and their descriptions say whom they are for: in a tenant's list,
+// the scope "admin" of the built-in admin rule means the admins of micro.
 func (s *Service) listRules(ctx context.Context, p principal, namespace string) ([]rules.Rule, error) {
 	ns, err := p.target(namespace)
 	if err != nil {

@@ -18,13 +18,14 @@ var ErrInvalid = invalid.ErrInvalid
 
 // Limits from the protos.
 const (
-	maxName       = 254
-	maxRoles      = 16
-	maxMetaPairs  = 32
-	maxMetaBytes  = 4 << 10
-	maxTokenBytes = 8 << 10
-	maxPattern    = 256
-	maxPageSize   = 1000
+	maxName        = 254
+	maxRoles       = 16
+	maxMetaPairs   = 32
+	maxMetaBytes   = 4 << 10
+	maxTokenBytes  = 8 << 10
+	maxPattern     = 256
+	maxDescription = 256
+	maxPageSize    = 1000
 	// defaultPageSize is the page size of a List that asks for none.
 	defaultPageSize = 100
 	maxEmail        = 254
@@ -70,6 +71,14 @@ func (c *checker) secret(field, s string, isNew bool) {
 		c.Check(field, CheckNewSecret(s))
 	case len(s) > maxSecret:
 		c.Addf(field, "must be at most %d bytes", maxSecret)
+	}
+}
+
+// description checks a free-text description: at most 256 characters of
+// UTF-8 without control characters.
+func (c *checker) description(field, s string) {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxDescription || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		c.Addf(field, "must be at most %d characters of UTF-8 without control characters", maxDescription)
 	}
 }
 
@@ -231,6 +240,7 @@ func validateRule(r *authv1.Rule) error {
 	if r.GetBuiltin() {
 		c.Addf("rule.builtin", "must be false: only the platform installs built-in rules")
 	}
+	c.description("rule.description", r.GetDescription())
 	return c.Err()
 }
 
