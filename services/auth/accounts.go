@@ -36,6 +36,9 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 			return Account{}, err
 		}
 	}
+	if err := s.nameFree(ctx, ns, spec.Name); err != nil {
+		return Account{}, err
+	}
 	a, err := s.newAccount(ns, spec)
 	if err != nil {
 		return Account{}, err
@@ -48,6 +51,24 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	}
 	s.logger.InfoContext(ctx, "account created", "account_id", a.ID, "namespace", ns, "by", p.String())
 	return a.Account, nil
+}
+
+// nameFree refuses a name that is the id of another account of
+// namespace: lookups try a reference as an id first, so an account of that
+// name could never be found by it. Ids are never reused, so an id-shaped
+// name that is free now stays free of clashes.
+func (s *Service) nameFree(ctx context.Context, namespace, name string) error {
+	if !idShaped(name) {
+		return nil
+	}
+	_, err := s.lookupID(ctx, namespace, name)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%q is the id of another account of namespace %q, so it cannot be a name there: %w", name, namespace, ErrAlreadyExists)
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return err
 }
 
 // newAccount builds the stored form of spec in namespace, hashing the
