@@ -24,17 +24,8 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	if slices.Contains(spec.Roles, rules.AdminRole) && !p.admin(ns) {
 		return Account{}, p.deny("grant the admin role in namespace %q", ns)
 	}
-	exists, err := s.namespaceExists(ctx, ns)
-	if err != nil {
+	if err := s.ensureNamespace(ctx, p, ns); err != nil {
 		return Account{}, err
-	}
-	if !exists {
-		if !p.platformAdmin() {
-			return Account{}, p.deny("create namespace %q", ns)
-		}
-		if err := s.createNamespace(ctx, ns, p.String(), true); err != nil {
-			return Account{}, err
-		}
 	}
 	if err := s.nameFree(ctx, ns, spec.Name); err != nil {
 		return Account{}, err
@@ -51,6 +42,19 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	}
 	s.logger.InfoContext(ctx, "account created", "account_id", a.ID, "namespace", ns, "by", p.String())
 	return a.Account, nil
+}
+
+// ensureNamespace creates namespace, with its default rule, when it does
+// not exist yet; only an admin of micro may.
+func (s *Service) ensureNamespace(ctx context.Context, p principal, namespace string) error {
+	exists, err := s.namespaceExists(ctx, namespace)
+	if err != nil || exists {
+		return err
+	}
+	if !p.platformAdmin() {
+		return p.deny("create namespace %q", namespace)
+	}
+	return s.createNamespace(ctx, namespace, p.String(), true)
 }
 
 // nameFree refuses a name that is the id of another account of

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"m3o.dev/pkg/identity"
@@ -60,17 +61,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	h, err := newHasher(cfg.Hash)
-	if err != nil {
+	if err := s.assemble(deps.Metrics); err != nil {
 		return nil, err
 	}
-	s.hasher = h
-	s.limiter = newLoginLimiter(cfg, s.now, s.logger, deps.Metrics)
-	s.keys = newKeyManager(s.kv, cfg.KeyEncryptionKey, s.now, cfg.KeyPublishDelay, s.logger)
-	s.keys.changed = s.tokensChanged
-	s.revocations = newRevocations(s.kv, s.now)
-	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))
-	s.tokenWatch, s.stopping = newBroadcast(), make(chan struct{})
 	if err := s.startFollowing(ctx); err != nil {
 		return nil, err
 	}
@@ -81,6 +74,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	return s, nil
+}
+
+// assemble builds the parts of s that its configuration decides.
+func (s *Service) assemble(metrics prometheus.Registerer) error {
+	h, err := newHasher(s.cfg.Hash)
+	if err != nil {
+		return err
+	}
+	s.hasher = h
+	s.limiter = newLoginLimiter(s.cfg, s.now, s.logger, metrics)
+	s.keys = newKeyManager(s.kv, s.cfg.KeyEncryptionKey, s.now, s.cfg.KeyPublishDelay, s.logger)
+	s.keys.changed = s.tokensChanged
+	s.revocations = newRevocations(s.kv, s.now)
+	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))
+	s.tokenWatch, s.stopping = newBroadcast(), make(chan struct{})
+	return nil
 }
 
 // Register registers every service of m3o.auth.v1 on r. SignupService
