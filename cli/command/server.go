@@ -49,7 +49,9 @@ func (a *app) serverCommand() *cli.Command {
 		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
 			"store, registry, auth, config and the public proxy. The bootstrap admin's password\n" +
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
-			"<data-dir>/admin-password.",
+			"<data-dir>/admin-password; 'micro server reset-admin' gives it a new one. The token\n" +
+			"signing keys are sealed in the store under <data-dir>/auth-key-encryption-key:\n" +
+			"back that file up with the store, which signs nothing without it.",
 		Flags:       serverFlags(),
 		Action:      a.runServer,
 		Subcommands: []*cli.Command{a.resetAdminCommand()},
