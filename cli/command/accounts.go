@@ -31,7 +31,7 @@ func (a *app) accountsCommand() *cli.Command {
 	ns := namespaceFlag("`NAMESPACE` of the accounts (admins of micro only; default: yours)")
 	return &cli.Command{
 		Name:   "accounts",
-		Usage:  "list, create and delete accounts",
+		Usage:  "list, create, disable, enable and delete accounts",
 		Action: a.group,
 		Subcommands: []*cli.Command{
 			{
@@ -58,6 +58,20 @@ func (a *app) accountsCommand() *cli.Command {
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{ns},
 				Action:    a.remote(a.accountsDelete),
+			},
+			{
+				Name:      "disable",
+				Usage:     "stop an account from logging in and revoke its tokens, keeping the account",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{ns},
+				Action:    a.remote(a.accountsDisable),
+			},
+			{
+				Name:      "enable",
+				Usage:     "let a disabled account log in again (admins of its namespace or of micro)",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{ns},
+				Action:    a.remote(a.accountsEnable),
 			},
 		},
 	}
@@ -138,6 +152,30 @@ func (a *app) accountsDelete(c *cli.Context, conn *session.Conn) error {
 	}
 	return a.out.print(map[string]any{"account": name, "deleted": true}, func(t *tabwriter.Writer) {
 		row(t, "Deleted account "+name+" and revoked its tokens.")
+	})
+}
+
+// accountsDisable disables an account.
+func (a *app) accountsDisable(c *cli.Context, conn *session.Conn) error {
+	name, ns := c.Args().First(), a.withNamespace(c.String("namespace"))
+	if _, err := accountsClient(conn).Disable(c.Context, &authv1.DisableRequest{Namespace: ns, Id: name}); err != nil {
+		return err
+	}
+	return a.out.print(map[string]any{"account": name, "disabled": true}, func(t *tabwriter.Writer) {
+		row(t, "Disabled account "+name+" and revoked its tokens; 'micro auth accounts enable "+name+"' lets it log in again.")
+	})
+}
+
+// accountsEnable enables a disabled account.
+func (a *app) accountsEnable(c *cli.Context, conn *session.Conn) error {
+	ns := a.withNamespace(c.String("namespace"))
+	resp, err := accountsClient(conn).Enable(c.Context, &authv1.EnableRequest{Namespace: ns, Id: c.Args().First()})
+	if err != nil {
+		return err
+	}
+	acc := resp.GetAccount()
+	return a.out.print(map[string]any{"account": rawProto(acc)}, func(t *tabwriter.Writer) {
+		row(t, fmt.Sprintf("Enabled account %s in namespace '%s'. It can log in again; the tokens it held before stay revoked.", acc.GetName(), acc.GetNamespace()))
 	})
 }
 

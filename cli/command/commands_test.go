@@ -32,8 +32,12 @@ func TestTables(t *testing.T) {
 		{[]string{"config", "get", "greeting"}, "", `^hello\n$`},
 		{[]string{"config", "rollback", "1"}, "", `^Rolled back to version 1 as version 3\.\n$`},
 		{[]string{"services"}, "", `^NAME +VERSION +NODES +ADDRESSES\nhello +latest +1 +127\.0\.0\.1:40001\n$`},
-		{[]string{"auth", "rules", "list"}, "", `^ID +SCOPE +RESOURCE +ACCESS +PRIORITY +BUILTIN\nbuiltin-namespace +any account +\*:\*:\* +grant +0 +true\n$`},
-		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +builtin-namespace \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
+		{[]string{"auth", "rules", "list"}, "", `^ID +SCOPE +RESOURCE +ACCESS +PRIORITY +DESCRIPTION\n` +
+			`namespace-accounts +any account +\*:\*:\* +grant +0 +Any account of the namespace may call everything in it\.\n` +
+			`\nBuilt-in rules of the platform: they apply in every namespace and cannot be deleted\.\n` +
+			`ID +SCOPE +RESOURCE +ACCESS +PRIORITY +DESCRIPTION\n` +
+			`builtin-micro-admin +role admin of micro +\*:\*:\* +grant +2147483647 +Platform rule: the admins of namespace "micro" may call everything\.\n$`},
+		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +namespace-accounts \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
 		{[]string{"auth", "accounts", "create", "carol", "--password", "s3cret-enough"}, "", `^Created account carol in namespace 'micro'\.\n$`},
 		{[]string{"auth", "accounts", "list"}, "", `^NAME +NAMESPACE +TYPE +ROLES +STATUS +CREATED\nadmin +micro +user +admin +active .*\ncarol +micro +user +\S+ +active .*\n$`},
 	}
@@ -88,6 +92,29 @@ func TestAccountsCreateGeneratesPassword(t *testing.T) {
 	r = h.mustRun("auth", "accounts", "create", "eve", "--password", "chosen-by-eve")
 	if strings.Contains(r.stdout, "chosen-by-eve") {
 		t.Errorf("micro auth accounts create --password printed the password: %q", r.stdout)
+	}
+}
+
+// TestAccountsDisableEnable disables an account and enables it again, and
+// names a missing account with exit code 5.
+func TestAccountsDisableEnable(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	h.mustRun("auth", "accounts", "create", "carol", "--password", "s3cret-enough")
+	r := h.mustRun("auth", "accounts", "disable", "carol")
+	if !h.p.Disabled("carol") || !strings.Contains(r.stdout, "Disabled account carol") {
+		t.Errorf("micro auth accounts disable carol = %q, disabled %v; want carol disabled", r.stdout, h.p.Disabled("carol"))
+	}
+	r = h.mustRun("auth", "accounts", "enable", "carol")
+	want := "Enabled account carol in namespace 'micro'. It can log in again; the tokens it held before stay revoked.\n"
+	if h.p.Disabled("carol") || r.stdout != want {
+		t.Errorf("micro auth accounts enable carol = %q, disabled %v; want %q and carol active", r.stdout, h.p.Disabled("carol"), want)
+	}
+	if r := h.run("auth", "accounts", "enable", "nobody"); r.code != ExitNotFound {
+		t.Errorf("micro auth accounts enable nobody = exit %d (%q), want %d", r.code, r.stderr, ExitNotFound)
+	}
+	if r := h.run("auth", "accounts", "enable"); r.code != ExitUsage {
+		t.Errorf("micro auth accounts enable without a name = exit %d, want %d", r.code, ExitUsage)
 	}
 }
 

@@ -196,13 +196,16 @@ func errorReason(st *status.Status) string {
 }
 
 // withViolations appends the field violations of a BadRequest detail to msg,
-// which the platform may have kept general.
+// which the platform may have kept general; those msg already says are not
+// said twice.
 func withViolations(st *status.Status, msg string) string {
 	var fields []string
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
 			for _, v := range br.GetFieldViolations() {
-				fields = append(fields, v.GetField()+": "+v.GetDescription())
+				if field := v.GetField() + ": " + v.GetDescription(); !strings.Contains(msg, field) {
+					fields = append(fields, field)
+				}
 			}
 		}
 	}

@@ -80,6 +80,36 @@ func TestStatusExitCodes(t *testing.T) {
 	}
 }
 
+// TestViolationsNamedOnce checks that a field violation the platform's
+// message already states is not repeated after it, and one it does not
+// state is added.
+func TestViolationsNamedOnce(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	badRequest := func(msg string) error {
+		st, err := status.New(codes.InvalidArgument, msg).WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: "database", Description: "name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Err()
+	}
+	tests := []struct{ msg, want string }{
+		{"database: name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$",
+			"Invalid request to env 'test': database: name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$.\n"},
+		{"the request is invalid",
+			"Invalid request to env 'test': the request is invalid (database: name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$).\n"},
+	}
+	for _, tt := range tests {
+		h.p.FailWith(badRequest(tt.msg))
+		if r := h.run("store", "list"); r.stderr != tt.want {
+			t.Errorf("micro store list failing with %q: stderr = %q, want %q", tt.msg, r.stderr, tt.want)
+		}
+	}
+	h.p.FailWith(nil)
+}
+
 func TestPaymentRequiredReasonInJSON(t *testing.T) {
 	h := newHarness(t)
 	h.login()

@@ -165,12 +165,13 @@ func (a *app) logout(c *cli.Context) error {
 	return a.out.print(map[string]any{"env": env.Name, "logged_out": true, "revoked": revoked}, func(t *tabwriter.Writer) {
 		row(t, fmt.Sprintf("Logged out of env '%s' (%s).", env.Name, env.Address))
 		if !revoked {
-			row(t, "The platform could not be told, so the refresh token stays valid until it expires.")
+			row(t, "The platform could not be told, so the session's tokens stay valid until they expire.")
 		}
 	})
 }
 
-// revokeAndForget revokes the env's refresh token if the env can be reached
+// revokeAndForget ends the env's session on the platform, if the env can
+// be reached, which refuses its refresh token and its access tokens alike,
 // and forgets the session in any case.
 func (a *app) revokeAndForget(ctx context.Context, store *envfile.Store, env envfile.Env) (revoked bool, err error) {
 	conn, err := session.Dial(env, store)

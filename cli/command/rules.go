@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +24,7 @@ func (a *app) rulesCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:   "list",
-				Usage:  "list the rules of a namespace, built-ins included",
+				Usage:  "list the rules of a namespace, then the platform's built-in rules",
 				Flags:  []cli.Flag{ns},
 				Action: a.remote(a.rulesList),
 			},
@@ -36,6 +37,7 @@ func (a *app) rulesCommand() *cli.Command {
 					&cli.StringFlag{Name: "scope", Usage: "`SCOPE`: a role, * for any account of the namespace, or \"\" for anyone"},
 					&cli.StringFlag{Name: "access", Usage: "`ACCESS`: grant or deny"},
 					&cli.IntFlag{Name: "priority", Usage: "`PRIORITY`: the highest matching rule decides, deny winning ties"},
+					&cli.StringFlag{Name: "description", Usage: "`TEXT` saying what the rule is for, at most 256 characters"},
 				},
 				Before: requireRuleFlags,
 				Action: a.remote(a.rulesCreate),
@@ -106,19 +108,46 @@ func parseAccess(s string) (authv1.Access, error) {
 	return authv1.Access_ACCESS_UNSPECIFIED, usageErrorf("--access must be grant or deny, not %q.", s)
 }
 
-// rulesList lists rules.
+// rulesList lists the namespace's own rules, then, apart, the platform's
+// built-in rules, so that a built-in rule's scope is never read as one of
+// the namespace's: "admin" there means the admins of micro.
 func (a *app) rulesList(c *cli.Context, conn *session.Conn) error {
 	resp, err := rulesClient(conn).List(c.Context, &authv1.RulesServiceListRequest{Namespace: a.withNamespace(c.String("namespace"))})
 	if err != nil {
 		return err
 	}
-	return a.out.print(resp, func(t *tabwriter.Writer) {
-		row(t, "ID", "SCOPE", "RESOURCE", "ACCESS", "PRIORITY", "BUILTIN")
-		for _, r := range resp.GetRules() {
-			row(t, r.GetId(), scopeWord(r.GetScope()), resourceString(r.GetResource()), accessWord(r.GetAccess()),
-				strconv.Itoa(int(r.GetPriority())), strconv.FormatBool(r.GetBuiltin()))
+	var own, builtin []*authv1.Rule
+	for _, r := range resp.GetRules() {
+		if r.GetBuiltin() {
+			builtin = append(builtin, r)
+		} else {
+			own = append(own, r)
 		}
+	}
+	return a.out.print(resp, func(t *tabwriter.Writer) {
+		ruleTable(t, own, scopeWord)
+		row(t, "")
+		row(t, "Built-in rules of the platform: they apply in every namespace and cannot be deleted.")
+		ruleTable(t, builtin, builtinScope)
 	})
+}
+
+// ruleTable writes rules as a table, each scope shown by scope.
+func ruleTable(t io.Writer, list []*authv1.Rule, scope func(string) string) {
+	row(t, "ID", "SCOPE", "RESOURCE", "ACCESS", "PRIORITY", "DESCRIPTION")
+	for _, r := range list {
+		row(t, r.GetId(), scope(r.GetScope()), resourceString(r.GetResource()), accessWord(r.GetAccess()),
+			strconv.Itoa(int(r.GetPriority())), orDash(r.GetDescription()))
+	}
+}
+
+// builtinScope shows the scope of a built-in rule, which belongs to micro:
+// a role there is micro's.
+func builtinScope(scope string) string {
+	if scope == "" || scope == "*" {
+		return scopeWord(scope)
+	}
+	return "role " + scope + " of micro"
 }
 
 // rulesCreate adds a rule.
@@ -132,12 +161,13 @@ func (a *app) rulesCreate(c *cli.Context, conn *session.Conn) error {
 		return err
 	}
 	resp, err := rulesClient(conn).Create(c.Context, &authv1.RulesServiceCreateRequest{Rule: &authv1.Rule{
-		Id:        c.String("id"),
-		Namespace: a.withNamespace(c.String("namespace")),
-		Scope:     c.String("scope"),
-		Resource:  res,
-		Access:    access,
-		Priority:  int32(c.Int("priority")),
+		Id:          c.String("id"),
+		Namespace:   a.withNamespace(c.String("namespace")),
+		Scope:       c.String("scope"),
+		Resource:    res,
+		Access:      access,
+		Priority:    int32(c.Int("priority")),
+		Description: c.String("description"),
 	}})
 	if err != nil {
 		return err
@@ -179,7 +209,11 @@ func (a *app) rulesExplain(c *cli.Context, conn *session.Conn) error {
 		row(t, "DECISION", accessWord(resp.GetAccess()))
 		rule := "none: nothing matched, so the default denial applied"
 		if r := resp.GetRule(); r != nil {
-			rule = fmt.Sprintf("%s (%s, priority %d)", r.GetId(), scopeWord(r.GetScope()), r.GetPriority())
+			scope := scopeWord
+			if r.GetBuiltin() {
+				scope = builtinScope
+			}
+			rule = fmt.Sprintf("%s (%s, priority %d)", r.GetId(), scope(r.GetScope()), r.GetPriority())
 		}
 		row(t, "RULE", rule)
 		row(t, "REASON", orDash(resp.GetReason()))

@@ -18,18 +18,25 @@ import (
 // serverFlags are the flags of `micro server`, each also read from
 // MICRO_SERVER_<FLAG>.
 func serverFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "data-dir", Usage: "`DIR` holding every file of the platform (default ~/.micro/server)", EnvVars: []string{"MICRO_SERVER_DATA_DIR"}},
+	return append(storageFlags(),
 		&cli.StringFlag{Name: "address", Value: "127.0.0.1:8081", Usage: "public gRPC `ADDRESS`", EnvVars: []string{"MICRO_SERVER_ADDRESS"}},
 		&cli.StringFlag{Name: "http-address", Value: "127.0.0.1:8080", Usage: "public HTTP `ADDRESS`: JSON gateway, /healthz, /metrics", EnvVars: []string{"MICRO_SERVER_HTTP_ADDRESS"}},
-		&cli.StringFlag{Name: "store", Value: server.StorePebble, Usage: "store backend: pebble (embedded) or cockroach", EnvVars: []string{"MICRO_SERVER_STORE"}},
-		&cli.StringFlag{Name: "store-dsn", Usage: "CockroachDB or PostgreSQL `URL` for --store cockroach", EnvVars: []string{"MICRO_SERVER_STORE_DSN"}},
 		&cli.StringSliceFlag{Name: "etcd-endpoints", Usage: "etcd `HOST:PORT`s to use instead of the embedded etcd", EnvVars: []string{"MICRO_SERVER_ETCD_ENDPOINTS"}},
 		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
 		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
 		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
+	)
+}
+
+// storageFlags say where a server keeps its data: the flags of `micro
+// server` that `micro server reset-admin` shares.
+func storageFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "data-dir", Usage: "`DIR` holding every file of the platform (default ~/.micro/server)", EnvVars: []string{"MICRO_SERVER_DATA_DIR"}},
+		&cli.StringFlag{Name: "store", Value: server.StorePebble, Usage: "store backend: pebble (embedded) or cockroach", EnvVars: []string{"MICRO_SERVER_STORE"}},
+		&cli.StringFlag{Name: "store-dsn", Usage: "CockroachDB or PostgreSQL `URL` for --store cockroach", EnvVars: []string{"MICRO_SERVER_STORE_DSN"}},
 	}
 }
 
@@ -42,13 +49,19 @@ func (a *app) serverCommand() *cli.Command {
 		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
 			"store, registry, auth, config and the public proxy. The bootstrap admin's password\n" +
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
-			"<data-dir>/admin-password.",
-		Flags:  serverFlags(),
-		Action: a.runServer,
+			"<data-dir>/admin-password; 'micro server reset-admin' gives it a new one. The token\n" +
+			"signing keys are sealed in the store under <data-dir>/auth-key-encryption-key:\n" +
+			"back that file up with the store, which signs nothing without it.",
+		Flags:       serverFlags(),
+		Action:      a.runServer,
+		Subcommands: []*cli.Command{a.resetAdminCommand()},
 	}
 }
 
 func (a *app) runServer(c *cli.Context) error {
+	if c.Args().Present() {
+		return unknownCommand(c)
+	}
 	cfg, err := serverConfig(c)
 	if err != nil {
 		return err
@@ -78,13 +91,9 @@ func (a *app) runServer(c *cli.Context) error {
 }
 
 func serverConfig(c *cli.Context) (server.Config, error) {
-	dataDir := c.String("data-dir")
-	if dataDir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return server.Config{}, usageErrorf("No home directory to keep the data in: pass --data-dir.")
-		}
-		dataDir = filepath.Join(home, ".micro", "server")
+	dataDir, err := dataDirOf(c)
+	if err != nil {
+		return server.Config{}, err
 	}
 	cfg := server.Config{
 		DataDir:       dataDir,
@@ -101,6 +110,18 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 		return server.Config{}, usageErrorf("%s", sentence(err.Error()))
 	}
 	return cfg, nil
+}
+
+// dataDirOf returns --data-dir, or ~/.micro/server.
+func dataDirOf(c *cli.Context) (string, error) {
+	if dir := c.String("data-dir"); dir != "" {
+		return dir, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", usageErrorf("No home directory to keep the data in: pass --data-dir.")
+	}
+	return filepath.Join(home, ".micro", "server"), nil
 }
 
 // printReady writes the one ready line, or its JSON form.

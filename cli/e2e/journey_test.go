@@ -54,6 +54,12 @@ func runJourney(t *testing.T, p *platform) {
 		}
 	})
 	t.Run("second tenant", func(t *testing.T) { tenantSteps(t, p) })
+	t.Run("weak password", func(t *testing.T) {
+		r := p.exits(1, "auth", "accounts", "create", "weak@example.com", "--password", "Password123")
+		if !strings.Contains(r.stderr, "commonest passwords") || strings.Count(r.stderr, "secret:") != 1 {
+			t.Errorf("create with a common password: stderr = %q, want it refused once, as one of the commonest", r.stderr)
+		}
+	})
 
 	p.must("logout")
 	r = p.exits(exitNotLoggedIn, "store", "read", "greeting")

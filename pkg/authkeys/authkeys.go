@@ -1,13 +1,16 @@
 // Package authkeys keeps a service's view of the auth service's public keys
-// and account revocations current, so that it verifies access tokens
-// locally and still refuses a revoked account's tokens within one poll.
+// and revocations current, so that it verifies access tokens locally and
+// still refuses a revoked account's or a logged-out session's tokens
+// moments after the revocation.
 //
-// A Client polls AuthService.PublicKeys every few seconds. Each answer
+// A Client follows AuthService.WatchPublicKeys, which pushes the keys and
+// revocations whenever they change, and polls AuthService.PublicKeys while
+// that stream is down (or when the Fetcher cannot watch). Each answer
 // replaces the token.KeySet that the service's token.Verifier trusts, and
-// the map of revoked_before times that the Client's Check consults; a
-// Verifier from Client.Verifier has that check plugged in. Between polls
-// the previous answer stands, so a brief outage of the auth service
-// changes nothing.
+// the revoked_before times and revoked sessions that the Client's Check
+// consults; a Verifier from Client.Verifier has that check plugged in.
+// Between answers the previous one stands, so a brief outage of the auth
+// service changes nothing.
 package authkeys
 
 import (
@@ -30,8 +33,8 @@ import (
 const DefaultInterval = 5 * time.Second
 
 // ErrRevoked is returned by Check for a token of an account revoked after
-// the token was issued.
-var ErrRevoked = errors.New("account revoked")
+// the token was issued, or of a session that was revoked, as at logout.
+var ErrRevoked = errors.New("revoked")
 
 // Fetcher is the part of the auth service's AuthService a Client needs;
 // authv1.AuthServiceClient has it. PublicKeys is public, so the connection
@@ -40,9 +43,17 @@ type Fetcher interface {
 	PublicKeys(ctx context.Context, in *authv1.PublicKeysRequest, opts ...grpc.CallOption) (*authv1.PublicKeysResponse, error)
 }
 
+// Watcher is the streaming part of the auth service's AuthService; a
+// Client whose Fetcher has it follows the keys as they change instead of
+// polling. authv1.AuthServiceClient has it.
+type Watcher interface {
+	WatchPublicKeys(ctx context.Context, in *authv1.WatchPublicKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[authv1.WatchPublicKeysResponse], error)
+}
+
 // Options tune a Client.
 type Options struct {
-	// Interval is how often Run polls; zero means DefaultInterval.
+	// Interval is how often Run polls while it cannot watch; zero means
+	// DefaultInterval.
 	Interval time.Duration
 	// Logger receives poll failures; nil discards them.
 	Logger *slog.Logger
@@ -60,8 +71,9 @@ type Client struct {
 	now      func() time.Time
 	keys     *token.KeySet
 
-	mu      sync.RWMutex
-	revoked map[string]time.Time
+	mu       sync.RWMutex
+	revoked  map[string]time.Time
+	sessions map[string]bool
 
 	loaded     chan struct{}
 	loadedOnce sync.Once
@@ -71,7 +83,7 @@ type Client struct {
 // first Refresh, so a service should Refresh once before it serves.
 func New(f Fetcher, opts Options) *Client {
 	c := &Client{fetcher: f, interval: opts.Interval, logger: opts.Logger, now: opts.Clock,
-		keys: token.NewKeySet(), revoked: map[string]time.Time{}, loaded: make(chan struct{})}
+		keys: token.NewKeySet(), revoked: map[string]time.Time{}, sessions: map[string]bool{}, loaded: make(chan struct{})}
 	if c.interval <= 0 {
 		c.interval = DefaultInterval
 	}
@@ -94,13 +106,18 @@ func (c *Client) Verifier(opts ...token.VerifierOption) *token.Verifier {
 }
 
 // Check refuses claims of an account whose tokens issued before a time
-// were revoked; it is a token.WithRevocationCheck check.
+// were revoked, and claims of a revoked session; it is a
+// token.WithRevocationCheck check.
 func (c *Client) Check(claims token.Claims) error {
 	c.mu.RLock()
 	before, ok := c.revoked[claims.Subject]
+	session := claims.SessionID != "" && c.sessions[claims.SessionID]
 	c.mu.RUnlock()
 	if ok && claims.IssuedAt.Before(before) {
-		return fmt.Errorf("%w before %s", ErrRevoked, before.Format(time.RFC3339))
+		return fmt.Errorf("account's tokens %w before %s", ErrRevoked, before.Format(time.RFC3339))
+	}
+	if session {
+		return fmt.Errorf("session %w", ErrRevoked)
 	}
 	return nil
 }
@@ -113,17 +130,26 @@ func (c *Client) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch public keys: %w", err)
 	}
+	return c.apply(resp)
+}
+
+// apply adopts an answer of PublicKeys, unless it holds no usable key.
+func (c *Client) apply(resp *authv1.PublicKeysResponse) error {
 	keys := c.usable(resp.GetKeys())
 	if len(keys) == 0 {
-		return errors.New("fetch public keys: the answer holds no usable key")
+		return errors.New("public keys: the answer holds no usable key")
 	}
 	revoked := make(map[string]time.Time, len(resp.GetRevokedBefore()))
 	for id, ts := range resp.GetRevokedBefore() {
 		revoked[id] = ts.AsTime()
 	}
+	sessions := make(map[string]bool, len(resp.GetRevokedSessions()))
+	for _, sid := range resp.GetRevokedSessions() {
+		sessions[sid] = true
+	}
 	c.keys.Replace(keys)
 	c.mu.Lock()
-	c.revoked = revoked
+	c.revoked, c.sessions = revoked, sessions
 	c.mu.Unlock()
 	c.loadedOnce.Do(func() { close(c.loaded) })
 	return nil
@@ -146,8 +172,31 @@ func (c *Client) usable(published []*authv1.PublicKey) map[string]ed25519.Public
 	return keys
 }
 
-// Run polls every interval until ctx is done. Failures are logged and the
-// previous keys and revocations kept.
+// Run keeps the keys current until ctx is done: it follows
+// WatchPublicKeys when the Fetcher is also a Watcher, polling every
+// interval while the stream is down, and otherwise polls. Failures are
+// logged and the previous keys and revocations kept.
 func (c *Client) Run(ctx context.Context) {
+	if _, ok := c.fetcher.(Watcher); ok {
+		periodic.WatchOrPoll(ctx, c.interval, c.logger, "follow public keys", c.watch, c.Refresh)
+		return
+	}
 	periodic.Every(ctx, c.interval, c.logger, "refresh public keys", c.Refresh)
+}
+
+// watch applies each answer of one WatchPublicKeys stream until it fails.
+func (c *Client) watch(ctx context.Context) error {
+	stream, err := c.fetcher.(Watcher).WatchPublicKeys(ctx, &authv1.WatchPublicKeysRequest{})
+	if err != nil {
+		return fmt.Errorf("watch public keys: %w", err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return fmt.Errorf("watch public keys: %w", err)
+		}
+		if err := c.apply(resp.GetCurrent()); err != nil {
+			c.logger.WarnContext(ctx, "ignore pushed public keys", "error", err)
+		}
+	}
 }

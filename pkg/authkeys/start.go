@@ -28,7 +28,7 @@ const (
 
 // Start keeps the keys current in the background until ctx ends or the
 // returned stop is called, which waits for the work to end. It fetches
-// until the first success, then polls every interval.
+// until the first success, then keeps current as Run does.
 func (c *Client) Start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

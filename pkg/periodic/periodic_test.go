@@ -37,3 +37,35 @@ func TestEveryCallsUntilCancelledAndLogsFailures(t *testing.T) {
 		t.Errorf("logs lack the error:\n%s", logs.String())
 	}
 }
+
+// TestWatchOrPollFallsBackToPolling checks that while the stream fails,
+// each failure is followed by a poll and another watch, until one holds.
+func TestWatchOrPollFallsBackToPolling(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(t.Context())
+	watches, polls := 0, 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		WatchOrPoll(ctx, time.Second, logger, "follow keys",
+			func(ctx context.Context) error {
+				watches++
+				if watches == 3 {
+					// The third stream holds until the loop is told to stop.
+					cancel()
+					<-ctx.Done()
+					return ctx.Err()
+				}
+				return errors.New("auth restarting")
+			},
+			func(context.Context) error { polls++; return nil })
+	}()
+	<-done
+	if watches != 3 || polls != 2 {
+		t.Errorf("watches = %d, polls = %d, want 3 and 2: a poll after each failed watch", watches, polls)
+	}
+	if got := strings.Count(logs.String(), "level=WARN"); got != 1 {
+		t.Errorf("logged %d warnings, want 1 for the outage:\n%s", got, logs.String())
+	}
+}

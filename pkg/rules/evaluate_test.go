@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"strings"
 	"testing"
 
 	"m3o.dev/pkg/rules"
@@ -52,6 +53,7 @@ func TestEvaluate(t *testing.T) {
 		{"type must match", []rules.Rule{rule("r1", "*", rules.Resource{Type: "topic", Name: "*", Endpoint: "*"}, rules.Grant, 0)}, dev, "brave-otter", read, rules.Deny, ""},
 		{"builtin token is public", nil, anon, "brave-otter", svc("m3o.auth.v1.AuthService", "Token"), rules.Grant, "builtin-public-token"},
 		{"builtin public keys", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "PublicKeys"), rules.Grant, "builtin-public-keys"},
+		{"builtin public keys watch", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "WatchPublicKeys"), rules.Grant, "builtin-public-keys-watch"},
 		{"builtin health", nil, anon, "micro", svc("grpc.health.v1.Health", "Check"), rules.Grant, "builtin-public-health"},
 		{"builtin signup", nil, anon, "micro", svc("m3o.auth.v1.SignupService", "Verify"), rules.Grant, "builtin-public-signup"},
 		{"inspect is not public", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "Inspect"), rules.Deny, ""},
@@ -148,4 +150,21 @@ func FuzzMatch(f *testing.F) {
 			t.Errorf("Match(\"*\", %q) = false, want true", s)
 		}
 	})
+}
+
+// TestBuiltinsDescribed checks that every built-in rule says it is the
+// platform's, and that the admin rule says whose admins it means.
+func TestBuiltinsDescribed(t *testing.T) {
+	for _, r := range rules.Builtins() {
+		if !strings.HasPrefix(r.Description, "Platform rule: ") {
+			t.Errorf("built-in %s describes itself as %q, want a description starting %q", r.ID, r.Description, "Platform rule: ")
+		}
+		if got := rules.FromProto(rules.ToProto(r)); got.Description != r.Description {
+			t.Errorf("%s description after a round trip = %q, want %q", r.ID, got.Description, r.Description)
+		}
+	}
+	admin := rules.Builtins()[0]
+	if admin.ID != rules.AdminRuleID || !strings.Contains(admin.Description, `admins of namespace "micro"`) {
+		t.Errorf("admin rule %s: %q, want it to name the admins of micro", admin.ID, admin.Description)
+	}
 }

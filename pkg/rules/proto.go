@@ -8,26 +8,28 @@ import (
 // Deny, so a malformed rule can only ever refuse.
 func FromProto(p *authv1.Rule) Rule {
 	return Rule{
-		ID:        p.GetId(),
-		Namespace: p.GetNamespace(),
-		Scope:     p.GetScope(),
-		Resource:  ResourceFromProto(p.GetResource()),
-		Access:    AccessFromProto(p.GetAccess()),
-		Priority:  p.GetPriority(),
-		Builtin:   p.GetBuiltin(),
+		ID:          p.GetId(),
+		Namespace:   p.GetNamespace(),
+		Scope:       p.GetScope(),
+		Resource:    ResourceFromProto(p.GetResource()),
+		Access:      AccessFromProto(p.GetAccess()),
+		Priority:    p.GetPriority(),
+		Builtin:     p.GetBuiltin(),
+		Description: p.GetDescription(),
 	}
 }
 
 // ToProto converts a rule to the wire.
 func ToProto(r Rule) *authv1.Rule {
 	return &authv1.Rule{
-		Id:        r.ID,
-		Namespace: r.Namespace,
-		Scope:     r.Scope,
-		Resource:  ResourceToProto(r.Resource),
-		Access:    AccessToProto(r.Access),
-		Priority:  r.Priority,
-		Builtin:   r.Builtin,
+		Id:          r.ID,
+		Namespace:   r.Namespace,
+		Scope:       r.Scope,
+		Resource:    ResourceToProto(r.Resource),
+		Access:      AccessToProto(r.Access),
+		Priority:    r.Priority,
+		Builtin:     r.Builtin,
+		Description: r.Description,
 	}
 }
 

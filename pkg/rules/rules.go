@@ -89,6 +89,10 @@ type Rule struct {
 	// Builtin marks the rules of the evaluator itself, which apply in every
 	// namespace and cannot be deleted.
 	Builtin bool
+	// Description says what the rule is for. A built-in rule's says that it
+	// is the platform's, and whom it applies to: its scope "admin" means the
+	// admins of PlatformNamespace, never a namespace's own.
+	Description string
 }
 
 // String describes the rule in a few words, for reasons and logs.
@@ -129,22 +133,30 @@ const (
 // builtins are the rules every namespace has. They are evaluated before any
 // stored rule and at BuiltinPriority, which no stored rule can reach.
 var builtins = []Rule{
-	builtin(AdminRuleID, AdminRole, "*", "*", "*"),
-	builtin(BuiltinPrefix+"public-token", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "Token"),
-	builtin(BuiltinPrefix+"public-keys", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "PublicKeys"),
-	builtin(BuiltinPrefix+"public-signup", ScopePublic, TypeService, "m3o.auth.v1.SignupService", "*"),
-	builtin(BuiltinPrefix+"public-health", ScopePublic, TypeService, "grpc.health.v1.Health", "*"),
+	builtin(AdminRuleID, AdminRole, "*", "*", "*",
+		"Platform rule: the admins of namespace \"micro\", who run the platform, may call everything in every namespace; a namespace's own admins get nothing from it."),
+	builtin(BuiltinPrefix+"public-token", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "Token",
+		"Platform rule: anyone may log in or refresh a token."),
+	builtin(BuiltinPrefix+"public-keys", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "PublicKeys",
+		"Platform rule: anyone may fetch the public keys that verify tokens."),
+	builtin(BuiltinPrefix+"public-keys-watch", ScopePublic, TypeService, "m3o.auth.v1.AuthService", "WatchPublicKeys",
+		"Platform rule: anyone may follow the public keys that verify tokens."),
+	builtin(BuiltinPrefix+"public-signup", ScopePublic, TypeService, "m3o.auth.v1.SignupService", "*",
+		"Platform rule: anyone may sign up."),
+	builtin(BuiltinPrefix+"public-health", ScopePublic, TypeService, "grpc.health.v1.Health", "*",
+		"Platform rule: anyone may check the health of a service."),
 }
 
-func builtin(id, scope, typ, name, endpoint string) Rule {
+func builtin(id, scope, typ, name, endpoint, description string) Rule {
 	return Rule{
-		ID:        id,
-		Namespace: PlatformNamespace,
-		Scope:     scope,
-		Resource:  Resource{Type: typ, Name: name, Endpoint: endpoint},
-		Access:    Grant,
-		Priority:  BuiltinPriority,
-		Builtin:   true,
+		ID:          id,
+		Namespace:   PlatformNamespace,
+		Scope:       scope,
+		Resource:    Resource{Type: typ, Name: name, Endpoint: endpoint},
+		Access:      Grant,
+		Priority:    BuiltinPriority,
+		Builtin:     true,
+		Description: description,
 	}
 }
 
@@ -161,10 +173,11 @@ func IsBuiltinID(id string) bool {
 // priority 0, so the namespace's admins may outrank or delete it.
 func NamespaceDefault(namespace string) Rule {
 	return Rule{
-		ID:        "namespace-accounts",
-		Namespace: namespace,
-		Scope:     ScopeAccounts,
-		Resource:  Resource{Type: "*", Name: "*", Endpoint: "*"},
-		Access:    Grant,
+		ID:          "namespace-accounts",
+		Namespace:   namespace,
+		Scope:       ScopeAccounts,
+		Resource:    Resource{Type: "*", Name: "*", Endpoint: "*"},
+		Access:      Grant,
+		Description: "Any account of the namespace may call everything in it; the namespace's admins may outrank or delete this rule.",
 	}
 }

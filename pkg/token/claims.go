@@ -9,7 +9,8 @@ import (
 )
 
 // Claims is what an access token says about its bearer. On the wire the
-// fields are the JSON claims sub, ns, typ, roles, iat, exp, nbf and jti;
+// fields are the JSON claims sub, ns, typ, roles, sid, iat, exp, nbf and
+// jti;
 // times are whole seconds since the Unix epoch, so they lose any fraction
 // of a second in a round trip.
 type Claims struct {
@@ -21,6 +22,10 @@ type Claims struct {
 	Type string
 	// Roles are the account's roles, such as "admin" or "developer" (roles).
 	Roles []string
+	// SessionID names the login the token belongs to (sid): every token
+	// refreshed from one login shares it, so that a logout can revoke them
+	// all. Empty for tokens of no login.
+	SessionID string
 	// IssuedAt is when the token was signed (iat).
 	IssuedAt time.Time
 	// ExpiresAt is when the token stops being valid (exp); it is required.
@@ -48,6 +53,7 @@ type wireClaims struct {
 	Namespace string   `json:"ns,omitempty"`
 	Type      string   `json:"typ,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -57,6 +63,7 @@ func toWire(c Claims) *wireClaims {
 		Namespace: c.Namespace,
 		Type:      c.Type,
 		Roles:     c.Roles,
+		SessionID: c.SessionID,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   c.Subject,
 			ID:        c.ID,
@@ -75,6 +82,7 @@ func fromWire(w *wireClaims) Claims {
 		Namespace: w.Namespace,
 		Type:      w.Type,
 		Roles:     w.Roles,
+		SessionID: w.SessionID,
 		IssuedAt:  timeOf(w.IssuedAt),
 		ExpiresAt: timeOf(w.ExpiresAt),
 		NotBefore: timeOf(w.NotBefore),

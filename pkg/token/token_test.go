@@ -37,6 +37,7 @@ func claimsAt(now time.Time) token.Claims {
 		Namespace: "brave-otter-lamp",
 		Type:      "user",
 		Roles:     []string{"developer"},
+		SessionID: "session-1",
 		IssuedAt:  now,
 		ExpiresAt: now.Add(15 * time.Minute),
 		ID:        "jti-1",

@@ -65,7 +65,7 @@ func (p principal) target(requested string) (string, error) {
 	if p.platformAdmin() || p.core() {
 		return requested, nil
 	}
-	return "", fmt.Errorf("%s may not act on namespace %q: %w", p, requested, ErrPermissionDenied)
+	return "", p.deny("act on namespace %q", requested)
 }
 
 // mayManageAccounts reports whether the caller may create, list, disable
@@ -89,7 +89,19 @@ func (p principal) isSelf(a Account) bool {
 	return p.account() && p.Namespace == a.Namespace && p.Subject == a.ID
 }
 
-// deny returns the error for a refused action.
-func (p principal) deny(action, namespace string) error {
-	return fmt.Errorf("%s may not %s in namespace %q: %w", p, action, namespace, ErrPermissionDenied)
+// deny returns the error for a refused action: a sentence saying who may
+// not do what, with the action given as a format and its arguments.
+func (p principal) deny(action string, args ...any) error {
+	return fmt.Errorf("%s may not %s: %w", p.describe(), fmt.Sprintf(action, args...), ErrPermissionDenied)
+}
+
+// describe names the caller in a sentence.
+func (p principal) describe() string {
+	switch {
+	case p.account():
+		return fmt.Sprintf("account %s of namespace %q", p.Subject, p.Namespace)
+	case p.Service != "":
+		return fmt.Sprintf("service %s/%s", p.Namespace, p.Service)
+	}
+	return "a caller without a verified identity"
 }

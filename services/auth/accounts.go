@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"m3o.dev/pkg/rules"
+	"m3o.dev/services/internal/storeclient"
 )
 
 // createAccount creates an account for p. Creating the first account of a
@@ -18,22 +19,16 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 		return Account{}, err
 	}
 	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny("create accounts", ns)
+		return Account{}, p.deny("create accounts in namespace %q", ns)
 	}
 	if slices.Contains(spec.Roles, rules.AdminRole) && !p.admin(ns) {
-		return Account{}, p.deny("grant the admin role", ns)
+		return Account{}, p.deny("grant the admin role in namespace %q", ns)
 	}
-	exists, err := s.namespaceExists(ctx, ns)
-	if err != nil {
+	if err := s.ensureNamespace(ctx, p, ns); err != nil {
 		return Account{}, err
 	}
-	if !exists {
-		if !p.platformAdmin() {
-			return Account{}, p.deny("create a namespace", ns)
-		}
-		if err := s.createNamespace(ctx, ns, p.String(), true); err != nil {
-			return Account{}, err
-		}
+	if err := s.nameFree(ctx, ns, spec.Name); err != nil {
+		return Account{}, err
 	}
 	a, err := s.newAccount(ns, spec)
 	if err != nil {
@@ -42,8 +37,42 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	if err := s.insert(ctx, a); err != nil {
 		return Account{}, err
 	}
+	if err := s.claimAdmin(ctx, a.Account); err != nil {
+		return Account{}, err
+	}
 	s.logger.InfoContext(ctx, "account created", "account_id", a.ID, "namespace", ns, "by", p.String())
 	return a.Account, nil
+}
+
+// ensureNamespace creates namespace, with its default rule, when it does
+// not exist yet; only an admin of micro may.
+func (s *Service) ensureNamespace(ctx context.Context, p principal, namespace string) error {
+	exists, err := s.namespaceExists(ctx, namespace)
+	if err != nil || exists {
+		return err
+	}
+	if !p.platformAdmin() {
+		return p.deny("create namespace %q", namespace)
+	}
+	return s.createNamespace(ctx, namespace, p.String(), true)
+}
+
+// nameFree refuses a name that is the id of another account of
+// namespace: lookups try a reference as an id first, so an account of that
+// name could never be found by it. Ids are never reused, so an id-shaped
+// name that is free now stays free of clashes.
+func (s *Service) nameFree(ctx context.Context, namespace, name string) error {
+	if !idShaped(name) {
+		return nil
+	}
+	_, err := s.lookupID(ctx, namespace, name)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%q is the id of another account of namespace %q, so it cannot be a name there: %w", name, namespace, ErrAlreadyExists)
+	case errors.Is(err, ErrNotFound):
+		return nil
+	}
+	return err
 }
 
 // newAccount builds the stored form of spec in namespace, hashing the
@@ -75,13 +104,13 @@ func (s *Service) getAccount(ctx context.Context, p principal, namespace, ref st
 	a, err := s.lookup(ctx, ns, ref)
 	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
 		// Only those who may list the namespace learn what is missing.
-		return Account{}, p.deny("read accounts", ns)
+		return Account{}, p.deny("read the accounts of namespace %q", ns)
 	}
 	if err != nil {
 		return Account{}, err
 	}
 	if !p.isSelf(a.Account) && !p.mayManageAccounts(ns) {
-		return Account{}, p.deny("read accounts", ns)
+		return Account{}, p.deny("read the accounts of namespace %q", ns)
 	}
 	return a.Account, nil
 }
@@ -93,23 +122,35 @@ func (s *Service) listAccounts(ctx context.Context, p principal, namespace strin
 		return nil, "", err
 	}
 	if !p.mayManageAccounts(ns) {
-		return nil, "", p.deny("list accounts", ns)
+		return nil, "", p.deny("list the accounts of namespace %q", ns)
 	}
 	return s.scanAccounts(ctx, ns, size, token)
 }
 
 // deleteAccount removes an account after revoking its tokens, so that a
-// failure halfway leaves it revoked rather than alive.
+// failure halfway leaves it revoked rather than alive. The last active
+// admin of micro cannot be deleted.
 func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref string) error {
-	a, err := s.managed(ctx, p, namespace, ref, "delete accounts")
+	a, err := s.managed(ctx, p, namespace, ref, "delete")
 	if err != nil {
 		return err
 	}
-	if _, err := s.revokeTokens(ctx, a.Namespace, a.ID); err != nil {
-		return err
-	}
-	if err := s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), nil); err != nil {
-		return notFound(err, "account %q in namespace %q", ref, a.Namespace)
+	err = storeclient.Update(ctx, func() error {
+		cur, err := s.lookupID(ctx, a.Namespace, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.releaseAdmin(ctx, cur.Account); err != nil {
+			return err
+		}
+		v, err := s.revokeAt(ctx, cur, func(*storedAccount) {})
+		if err != nil {
+			return err
+		}
+		return s.kv.Delete(ctx, tableAccounts, accountKey(a.Namespace, a.Name), &v)
+	})
+	if err != nil {
+		return notFound(err, "no account %q in namespace %q", ref, a.Namespace)
 	}
 	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
 		s.logger.WarnContext(ctx, "remove id of deleted account", "account_id", a.ID, "error", err)
@@ -119,16 +160,60 @@ func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref
 }
 
 // disableAccount stops an account from logging in and revokes its tokens.
+// The last active admin of micro cannot be disabled.
 func (s *Service) disableAccount(ctx context.Context, p principal, namespace, ref string) error {
-	a, err := s.managed(ctx, p, namespace, ref, "disable accounts")
+	a, err := s.managed(ctx, p, namespace, ref, "disable")
 	if err != nil {
 		return err
 	}
-	if err := s.revokeAndChange(ctx, a, func(sa *storedAccount) { sa.Disabled = true }); err != nil {
+	err = storeclient.Update(ctx, func() error {
+		cur, err := s.lookupID(ctx, a.Namespace, a.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.releaseAdmin(ctx, cur.Account); err != nil {
+			return err
+		}
+		// Written at the version read before the release: an enable in
+		// between must make this disable start over.
+		_, err = s.revokeAt(ctx, cur, func(sa *storedAccount) { sa.Disabled = true })
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	s.logger.InfoContext(ctx, "account disabled", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
 	return nil
+}
+
+// enableAccount lets a disabled account log in again, for an admin of its
+// namespace or of micro. The tokens it held stay revoked.
+func (s *Service) enableAccount(ctx context.Context, p principal, namespace, ref string) (Account, error) {
+	ns, err := p.target(namespace)
+	if err != nil {
+		return Account{}, err
+	}
+	if !p.admin(ns) {
+		return Account{}, p.deny("enable accounts of namespace %q", ns)
+	}
+	a, err := s.lookup(ctx, ns, ref)
+	if err != nil {
+		return Account{}, err
+	}
+	// Written even when already active, so that a disable racing this one
+	// finds the account changed and decides again.
+	updated, err := s.modify(ctx, ns, a.ID, func(sa *storedAccount) error {
+		sa.Disabled = false
+		return nil
+	})
+	if err != nil {
+		return Account{}, err
+	}
+	if err := s.claimAdmin(ctx, updated.Account); err != nil {
+		return Account{}, err
+	}
+	s.logger.InfoContext(ctx, "account enabled", "account_id", a.ID, "namespace", ns, "by", p.String())
+	return updated.Account, nil
 }
 
 // managed finds the account that p wants to delete or disable: p must
@@ -140,14 +225,14 @@ func (s *Service) managed(ctx context.Context, p principal, namespace, ref, acti
 		return Account{}, err
 	}
 	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny(action, ns)
+		return Account{}, p.deny("%s accounts of namespace %q", action, ns)
 	}
 	a, err := s.lookup(ctx, ns, ref)
 	if err != nil {
 		return Account{}, err
 	}
 	if p.isSelf(a.Account) {
-		return Account{}, fmt.Errorf("an account may not %s to itself: %w", action, ErrFailedPrecondition)
+		return Account{}, fmt.Errorf("an account may not %s itself: %w", action, ErrFailedPrecondition)
 	}
 	return a.Account, nil
 }
@@ -162,12 +247,12 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 	}
 	a, err := s.lookup(ctx, ns, ref)
 	if errors.Is(err, ErrNotFound) && !p.mayManageAccounts(ns) {
-		return p.deny("change secrets", ns)
+		return p.deny("change the secrets of namespace %q", ns)
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.authorizeSecretChange(p, a, oldSecret); err != nil {
+	if err := s.authorizeSecretChange(ctx, p, a, oldSecret); err != nil {
 		return err
 	}
 	hash, err := s.hasher.hash(newSecret)
@@ -184,19 +269,19 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 
 // authorizeSecretChange lets admins through and holds the account itself
 // to its old secret, counting wrong guesses as failed logins.
-func (s *Service) authorizeSecretChange(p principal, a storedAccount, oldSecret string) error {
+func (s *Service) authorizeSecretChange(ctx context.Context, p principal, a storedAccount, oldSecret string) error {
 	if p.mayManageAccounts(a.Namespace) {
 		return nil
 	}
 	if !p.isSelf(a.Account) {
-		return p.deny("change secrets", a.Namespace)
+		return p.deny("change another account's secret in namespace %q", a.Namespace)
 	}
-	key := limitKey(a.Namespace, a.ID)
-	if !s.limiter.allowed(key) {
+	keys, addr := []string{limitKey(a.Namespace, a.ID)}, clientAddress(ctx)
+	if s.limiter.refused(keys[0], addr) {
 		return ErrRateLimited
 	}
 	if !s.hasher.verify(a.SecretHash, oldSecret) {
-		s.limiter.fail(key)
+		s.limiter.fail(ctx, keys, addr, lockoutSubject(a.Namespace, a)...)
 		return fmt.Errorf("old secret does not match: %w", ErrPermissionDenied)
 	}
 	return nil
@@ -210,7 +295,7 @@ func (s *Service) revokeAccount(ctx context.Context, p principal, namespace, id 
 		return err
 	}
 	if !p.mayManageAccounts(ns) && !(p.member(ns) && p.Subject == id) {
-		return p.deny("revoke other accounts' tokens", ns)
+		return p.deny("revoke other accounts' tokens in namespace %q", ns)
 	}
 	a, err := s.revokeTokens(ctx, ns, id)
 	if err != nil {
@@ -233,15 +318,32 @@ func (s *Service) revokeTokens(ctx context.Context, namespace, ref string) (Acco
 // revokeAndChange applies change to a and revokes its tokens in the same
 // update, then publishes the revocation.
 func (s *Service) revokeAndChange(ctx context.Context, a Account, change func(*storedAccount)) error {
+	return storeclient.Update(ctx, func() error {
+		cur, err := s.lookupID(ctx, a.Namespace, a.ID)
+		if err != nil {
+			return err
+		}
+		_, err = s.revokeAt(ctx, cur, change)
+		return err
+	})
+}
+
+// revokeAt applies change to a and revokes its tokens, writing the account
+// with compare-and-set at the version it was read at, then publishes the
+// revocation. It returns the account's new version; a lost race wraps
+// ErrConflict.
+func (s *Service) revokeAt(ctx context.Context, a storedAccount, change func(*storedAccount)) (uint64, error) {
 	now := s.now()
 	before := revokeTime(now)
-	_, err := s.modify(ctx, a.Namespace, a.ID, func(sa *storedAccount) error {
-		change(sa)
-		sa.TokensNotBefore, sa.RefreshNotBefore = before, now
-		return nil
-	})
+	change(&a)
+	a.TokensNotBefore, a.RefreshNotBefore = before, now
+	v, err := s.kv.PutJSON(ctx, tableAccounts, accountKey(a.Namespace, a.Name), a, storeclient.At(a.version, 0))
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.revocations.record(ctx, a, before)
+	if err := s.revocations.record(ctx, a.Account, before); err != nil {
+		return 0, err
+	}
+	s.tokensChanged(ctx)
+	return v, nil
 }

@@ -81,6 +81,18 @@ func (a *accountsServer) Disable(ctx context.Context, req *authv1.DisableRequest
 	return &authv1.DisableResponse{}, nil
 }
 
+// Enable implements authv1.AccountsServiceServer.
+func (a *accountsServer) Enable(ctx context.Context, req *authv1.EnableRequest) (*authv1.EnableResponse, error) {
+	if err := validateRef(req.GetNamespace(), req.GetId()); err != nil {
+		return nil, a.s.toStatus(ctx, err)
+	}
+	acct, err := a.s.enableAccount(ctx, callerOf(ctx), req.GetNamespace(), req.GetId())
+	if err != nil {
+		return nil, a.s.toStatus(ctx, err)
+	}
+	return &authv1.EnableResponse{Account: accountProto(acct)}, nil
+}
+
 // ChangeSecret implements authv1.AccountsServiceServer.
 func (a *accountsServer) ChangeSecret(ctx context.Context, req *authv1.ChangeSecretRequest) (*authv1.ChangeSecretResponse, error) {
 	if err := validateChangeSecret(req); err != nil {

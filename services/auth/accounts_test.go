@@ -153,3 +153,20 @@ func TestNamespaceCreation(t *testing.T) {
 		t.Errorf("stored rules of a new namespace = %v, want [namespace-accounts]", got)
 	}
 }
+
+// TestNameMayNotBeAnotherAccountsID checks that an account cannot be named
+// after the id of another account of its namespace, which lookups by that
+// string would always find first; other namespaces are not concerned.
+func TestNameMayNotBeAnotherAccountsID(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	c := e.dial(t, "micro", "proxy")
+	admin := login(t, c, "", "admin", adminPassword)
+	ann := create(t, c, admin, "brave-otter", "ann", "ann-secret-1")
+	_, err := c.accounts.Create(admin.ctx, &authv1.CreateRequest{Namespace: "brave-otter", Name: ann.GetId(), Secret: "x-secret-123"})
+	wantCode(t, "Create(named after ann's id)", err, codes.AlreadyExists)
+	create(t, c, admin, "calm-lake", ann.GetId(), "x-secret-123")
+	got, err := c.accounts.Get(admin.ctx, &authv1.GetRequest{Namespace: "brave-otter", Id: ann.GetId()})
+	if err != nil || got.GetAccount().GetName() != "ann" {
+		t.Errorf("Get(ann's id) = %v, %v, want ann", got, err)
+	}
+}

@@ -91,15 +91,15 @@ func (s *Service) lookup(ctx context.Context, namespace, ref string) (storedAcco
 func (s *Service) lookupID(ctx context.Context, namespace, id string) (storedAccount, error) {
 	var ref accountRef
 	if _, err := s.kv.GetJSON(ctx, tableAccountIDs, id, &ref); err != nil {
-		return storedAccount{}, notFound(err, "account %q in namespace %q", id, namespace)
+		return storedAccount{}, notFound(err, "no account %q in namespace %q", id, namespace)
 	}
 	if ref.Namespace != namespace {
-		return storedAccount{}, fmt.Errorf("account %q in namespace %q: %w", id, namespace, ErrNotFound)
+		return storedAccount{}, fmt.Errorf("no account %q in namespace %q: %w", id, namespace, ErrNotFound)
 	}
 	a, err := s.lookupName(ctx, namespace, ref.Name)
 	if err == nil && a.ID != id {
 		// The name was deleted and taken again by another account.
-		return storedAccount{}, fmt.Errorf("account %q in namespace %q: %w", id, namespace, ErrNotFound)
+		return storedAccount{}, fmt.Errorf("no account %q in namespace %q: %w", id, namespace, ErrNotFound)
 	}
 	return a, err
 }
@@ -109,7 +109,7 @@ func (s *Service) lookupName(ctx context.Context, namespace, name string) (store
 	var a storedAccount
 	v, err := s.kv.GetJSON(ctx, tableAccounts, accountKey(namespace, name), &a)
 	if err != nil {
-		return storedAccount{}, notFound(err, "account %q in namespace %q", name, namespace)
+		return storedAccount{}, notFound(err, "no account %q in namespace %q", name, namespace)
 	}
 	a.version = v
 	return a, nil
@@ -130,7 +130,7 @@ func (s *Service) insert(ctx context.Context, a storedAccount) error {
 	key := accountKey(a.Namespace, a.Name)
 	if _, err := s.kv.PutJSON(ctx, tableAccounts, key, a, storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
-			return fmt.Errorf("account %q in namespace %q: %w", a.Name, a.Namespace, ErrAlreadyExists)
+			return fmt.Errorf("namespace %q already has an account %q: %w", a.Namespace, a.Name, ErrAlreadyExists)
 		}
 		return err
 	}
@@ -177,6 +177,7 @@ func (s *Service) createNamespace(ctx context.Context, namespace, by string, wit
 	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(namespace, def.ID), storedRule(def), storeclient.Create(0)); err != nil && !errors.Is(err, ErrAlreadyExists) {
 		return fmt.Errorf("install default rule of %q: %w", namespace, err)
 	}
+	s.rulesChanged(ctx, namespace)
 	s.logger.InfoContext(ctx, "namespace created", "namespace", namespace, "by", by)
 	return nil
 }

@@ -35,12 +35,25 @@
 // rotates the token; presenting one that was already rotated revokes the
 // whole family, since either the client or a thief holds a stale copy.
 //
-// Revoking an account records revoked_before[account] = now, published by
-// PublicKeys so that every service's verifier (pkg/authkeys) refuses the
-// account's older tokens at its next refresh; this service refuses them at
-// once. Signing keys rotate with overlap: a new key is published before it
-// signs, and an old key is published until the last token it signed has
-// expired.
+// Revoking an account records revoked_before[account] = now; a logout
+// (Revoke with a refresh token) revokes the login's family and its session,
+// the sid claim of every access token issued from it. Both are published
+// by PublicKeys and pushed by WatchPublicKeys, so that every service's
+// verifier (pkg/authkeys) refuses those tokens moments later; this service
+// refuses them at once. Signing keys rotate with overlap: a new key is
+// published before it signs, and an old key is published until the last
+// token it signed has expired.
+//
+// # Guarding the platform
+//
+//   - The signing keys are sealed in the store under a key-encryption key
+//     the store never sees (kek.go), so a copy of the store forges nothing.
+//   - The last active admin of "micro" can be neither disabled nor deleted,
+//     decided on one compare-and-set record of micro's active admins
+//     (admins.go); ResetAdmin gives the operator the admin back.
+//   - Failed logins count per account and per client address; guessing from
+//     one address does not lock the owner out from another (limiter.go).
+//   - Every new secret passes CheckNewSecret.
 //
 // # State
 //
@@ -48,7 +61,9 @@
 // mTLS as micro/auth; this package opens no database. Concurrent updates use
 // the store's compare-and-set and retry on conflict. What the service keeps
 // in memory (keys, revocations, the login failure counts) is a cache that
-// another replica can rebuild.
+// another replica can rebuild. Replicas learn of each other's changes to
+// keys, revocations and rules through change logs in the store, which each
+// polls every WatchInterval (changes.go).
 package auth
 
 import (
@@ -82,7 +97,8 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrPermissionDenied means the caller is known but may not do this.
 	ErrPermissionDenied = errors.New("permission denied")
-	// ErrRateLimited means too many failed logins for one account.
+	// ErrRateLimited means too many failed logins: from the caller's
+	// address, or for the account from an address that failed too.
 	ErrRateLimited = errors.New("too many failed attempts")
 	// ErrBuiltin means a built-in rule cannot be changed.
 	ErrBuiltin = errors.New("built-in rule")
@@ -91,6 +107,8 @@ var (
 	ErrFailedPrecondition = errors.New("failed precondition")
 	// ErrUnavailable means the store service could not be reached.
 	ErrUnavailable = storeclient.ErrUnavailable
+	// errStopping ends the watches of a replica that is stopping.
+	errStopping = errors.New("stopping")
 )
 
 // AccountType says whether an account is a person or a program.

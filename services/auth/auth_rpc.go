@@ -76,5 +76,5 @@ func (a *authServer) Revoke(ctx context.Context, req *authv1.RevokeRequest) (*au
 
 // PublicKeys implements authv1.AuthServiceServer.
 func (a *authServer) PublicKeys(context.Context, *authv1.PublicKeysRequest) (*authv1.PublicKeysResponse, error) {
-	return publicKeysProto(a.s.keys.Published(), a.s.revocations.snapshot()), nil
+	return a.s.publicKeys(), nil
 }

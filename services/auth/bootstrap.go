@@ -47,17 +47,29 @@ func (s *Service) bootstrap(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.insert(ctx, a); err != nil {
+	if err := s.insertAdmin(ctx, a); err != nil {
 		if generated && errors.Is(err, ErrAlreadyExists) {
 			// Another replica bootstrapped first; its password stands.
 			return os.Remove(path)
 		}
-		return fmt.Errorf("create admin account: %w", err)
+		return err
 	}
 	s.logger.InfoContext(ctx, "bootstrap admin created", "account_id", a.ID, "namespace", rules.PlatformNamespace)
 	if generated && s.out != nil {
 		fmt.Fprintf(s.out, "Admin account %q in namespace %q has the generated password %s (also in %s)\n",
 			AdminName, rules.PlatformNamespace, password, path)
+	}
+	return nil
+}
+
+// insertAdmin stores the new admin account and counts it among micro's
+// active admins.
+func (s *Service) insertAdmin(ctx context.Context, a storedAccount) error {
+	if err := s.insert(ctx, a); err != nil {
+		return fmt.Errorf("create admin account: %w", err)
+	}
+	if err := s.claimAdmin(ctx, a.Account); err != nil {
+		return fmt.Errorf("record the admin of %q: %w", rules.PlatformNamespace, err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // MaxAccessTTL is the longest an access token may live. It also bounds how
@@ -21,6 +23,8 @@ type Config struct {
 	// AdminPassword is the bootstrap admin's password, used only when the
 	// admin account does not exist yet; empty generates one.
 	AdminPassword string
+	// KeyEncryptionKey seals the signing keys in the store; required.
+	KeyEncryptionKey *KeyEncryptionKey
 	// AccessTTL is the default lifetime of an access token.
 	AccessTTL time.Duration
 	// RefreshTTL is the lifetime of each refresh token.
@@ -30,7 +34,12 @@ type Config struct {
 	// MaxFailures is how many failed logins one account may have in
 	// FailureWindow before further attempts are refused.
 	MaxFailures int
-	// FailureWindow is the period MaxFailures counts over.
+	// MaxAddressFailures is how many failed logins one client address may
+	// have in FailureWindow, whatever the accounts, before further attempts
+	// from it are refused.
+	MaxAddressFailures int
+	// FailureWindow is the period MaxFailures and MaxAddressFailures count
+	// over.
 	FailureWindow time.Duration
 	// KeyPublishDelay is how long a new signing key is published before it
 	// signs, so that every verifier has fetched it first; more than the
@@ -39,9 +48,14 @@ type Config struct {
 	// KeyLifetime is how long a key signs before Run rotates it; zero never
 	// rotates automatically.
 	KeyLifetime time.Duration
-	// RefreshInterval is how often Run reloads the keys and revocations
-	// that other replicas may have written.
+	// RefreshInterval is how often Run reloads the keys and revocations in
+	// full, which also retires keys whose tokens have all expired.
 	RefreshInterval time.Duration
+	// WatchInterval is how often Run looks in the store for changes other
+	// replicas made: it bounds how late their revocations and rule changes
+	// reach this replica's watchers. Changes made on this replica reach
+	// them at once.
+	WatchInterval time.Duration
 }
 
 // HashParams are argon2id's cost parameters.
@@ -60,36 +74,40 @@ var DefaultHash = HashParams{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
 // DefaultConfig returns the production settings.
 func DefaultConfig() Config {
 	return Config{
-		AccessTTL:       15 * time.Minute,
-		RefreshTTL:      30 * 24 * time.Hour,
-		Hash:            DefaultHash,
-		MaxFailures:     5,
-		FailureWindow:   time.Minute,
-		KeyPublishDelay: time.Minute,
-		KeyLifetime:     30 * 24 * time.Hour,
-		RefreshInterval: 5 * time.Second,
+		AccessTTL:          15 * time.Minute,
+		RefreshTTL:         30 * 24 * time.Hour,
+		Hash:               DefaultHash,
+		MaxFailures:        5,
+		MaxAddressFailures: 20,
+		FailureWindow:      time.Minute,
+		KeyPublishDelay:    time.Minute,
+		KeyLifetime:        30 * 24 * time.Hour,
+		RefreshInterval:    5 * time.Second,
+		WatchInterval:      500 * time.Millisecond,
 	}
 }
 
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	switch {
+	case c.KeyEncryptionKey == nil:
+		return errors.New("a key-encryption key is required: the token signing keys are kept in the store sealed under it")
 	case c.AdminPassword == "" && c.DataDir == "":
 		return errors.New("a data dir is required to keep a generated admin password")
-	case c.AdminPassword != "" && len(c.AdminPassword) < minSecret:
-		return fmt.Errorf("admin password must be at least %d bytes", minSecret)
+	case c.AdminPassword != "" && CheckNewSecret(c.AdminPassword) != nil:
+		return fmt.Errorf("admin password %v", CheckNewSecret(c.AdminPassword))
 	case c.AccessTTL <= 0 || c.AccessTTL > MaxAccessTTL:
 		return fmt.Errorf("access token lifetime %s must be positive and at most %s", c.AccessTTL, MaxAccessTTL)
 	case c.RefreshTTL < c.AccessTTL:
 		return fmt.Errorf("refresh token lifetime %s must be at least the access token lifetime", c.RefreshTTL)
 	case c.Hash.Time < 1 || c.Hash.MemoryKiB < 8*uint32(c.Hash.Threads) || c.Hash.Threads < 1:
 		return fmt.Errorf("argon2id parameters %+v are out of range", c.Hash)
-	case c.MaxFailures < 1 || c.FailureWindow <= 0:
-		return errors.New("login failure limit and window must be positive")
+	case c.MaxFailures < 1 || c.MaxAddressFailures < 1 || c.FailureWindow <= 0:
+		return errors.New("login failure limits and window must be positive")
 	case c.KeyPublishDelay < 0 || c.KeyLifetime < 0:
 		return errors.New("key publish delay and lifetime must not be negative")
-	case c.RefreshInterval <= 0:
-		return errors.New("refresh interval must be positive")
+	case c.RefreshInterval <= 0 || c.WatchInterval <= 0:
+		return errors.New("refresh and watch intervals must be positive")
 	}
 	return nil
 }
@@ -105,4 +123,7 @@ type Deps struct {
 	Out io.Writer
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
+	// Metrics receives the service's own metrics, such as
+	// m3o_auth_lockouts_total; nil keeps them unregistered.
+	Metrics prometheus.Registerer
 }

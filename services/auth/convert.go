@@ -45,8 +45,8 @@ func issuedProto(i Issued) *authv1.TokenResponse {
 	}
 }
 
-func publicKeysProto(keys []PublicKey, revoked map[string]time.Time) *authv1.PublicKeysResponse {
-	out := &authv1.PublicKeysResponse{RevokedBefore: make(map[string]*timestamppb.Timestamp, len(revoked))}
+func publicKeysProto(keys []PublicKey, revoked map[string]time.Time, sessions []string) *authv1.PublicKeysResponse {
+	out := &authv1.PublicKeysResponse{RevokedBefore: make(map[string]*timestamppb.Timestamp, len(revoked)), RevokedSessions: sessions}
 	for _, k := range keys {
 		pk := &authv1.PublicKey{Kid: k.Kid, Key: slices.Clone([]byte(k.Key))}
 		if !k.NotAfter.IsZero() {

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net"
@@ -59,6 +60,7 @@ func (c *clock) Advance(d time.Duration) {
 // loopback listener, as they run in production.
 type env struct {
 	ca        *mtls.CA
+	backend   *memory.Backend
 	storeAddr string
 	cfg       auth.Config
 	clock     *clock
@@ -73,7 +75,18 @@ func testConfig(t testing.TB) auth.Config {
 	cfg.AdminPassword = adminPassword
 	cfg.Hash = testHash
 	cfg.KeyPublishDelay = 0
+	cfg.KeyEncryptionKey = newKEK(t)
 	return cfg
+}
+
+// newKEK returns a new random key-encryption key.
+func newKEK(t testing.TB) *auth.KeyEncryptionKey {
+	t.Helper()
+	kek, err := auth.NewKeyEncryptionKey([]byte(rand.Text() + rand.Text())[:auth.KeyEncryptionKeySize])
+	if err != nil {
+		t.Fatalf("NewKeyEncryptionKey() = %v", err)
+	}
+	return kek
 }
 
 // newEnv starts a memory-backed store service and an auth service over it.
@@ -89,7 +102,7 @@ func newEnv(t testing.TB, cfg auth.Config) *env {
 // identity alone.
 func (e *env) serveStore(t testing.TB) string {
 	t.Helper()
-	backend := memory.New(nil)
+	e.backend = memory.New(nil)
 	a := identity.NewAuthenticator(nil)
 	srv := grpcserver.New(grpcserver.Options{
 		TLS:    mtlstest.Bundle(t, e.ca, "micro", "store").ServerConfig(),
@@ -97,7 +110,7 @@ func (e *env) serveStore(t testing.TB) string {
 		Unary:  []grpc.UnaryServerInterceptor{a.UnaryInterceptor()},
 		Stream: []grpc.StreamServerInterceptor{a.StreamInterceptor()},
 	})
-	storev1.RegisterStoreServiceServer(srv.GRPC(), store.New(backend, nil, store.Options{}))
+	storev1.RegisterStoreServiceServer(srv.GRPC(), store.New(e.backend, nil, store.Options{}))
 	return serve(t, srv)
 }
 
@@ -105,21 +118,45 @@ func (e *env) serveStore(t testing.TB) string {
 // is a restart or another replica.
 func (e *env) start(t testing.TB) *auth.Service {
 	t.Helper()
+	return e.startWith(t, auth.Deps{})
+}
+
+// startWith is start with deps, completed as newService does.
+func (e *env) startWith(t testing.TB, deps auth.Deps) *auth.Service {
+	t.Helper()
+	svc, err := e.newService(t, e.cfg, deps)
+	if err != nil {
+		t.Fatalf("auth.New() = %v", err)
+	}
+	e.svc = svc
+	e.addr = serve(t, authServer(svc, mtlstest.Bundle(t, e.ca, "micro", "auth")))
+	return svc
+}
+
+// newService returns an auth service over the env's store, with deps
+// completed by the store client, a silent logger and the env's clock.
+func (e *env) newService(t testing.TB, cfg auth.Config, deps auth.Deps) (*auth.Service, error) {
+	t.Helper()
+	deps.Store = e.storeClient(t)
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Clock == nil {
+		deps.Clock = e.clock.Now
+	}
+	return auth.New(t.Context(), cfg, deps)
+}
+
+// storeClient connects to the env's store as micro/auth.
+func (e *env) storeClient(t testing.TB) storev1.StoreServiceClient {
+	t.Helper()
 	bundle := mtlstest.Bundle(t, e.ca, "micro", "auth")
 	conn, err := grpcclient.Dial(e.storeAddr, bundle, mtls.Identity{Namespace: "micro", Service: "store"})
 	if err != nil {
 		t.Fatalf("Dial(store) = %v", err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	svc, err := auth.New(t.Context(), e.cfg, auth.Deps{
-		Store: storev1.NewStoreServiceClient(conn), Logger: slog.New(slog.DiscardHandler), Clock: e.clock.Now,
-	})
-	if err != nil {
-		t.Fatalf("auth.New() = %v", err)
-	}
-	e.svc = svc
-	e.addr = serve(t, authServer(svc, bundle))
-	return svc
+	return storev1.NewStoreServiceClient(conn)
 }
 
 // authServer is the server a process runs auth on: mTLS with the

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 
+	"m3o.dev/pkg/rules"
 	"m3o.dev/services/internal/storeclient"
 )
 
 // addInvite puts an email on the sign-up allowlist; admins of micro only.
 func (s *Service) addInvite(ctx context.Context, p principal, email string) (Invite, error) {
 	if !p.platformAdmin() {
-		return Invite{}, p.deny("manage invites", "micro")
+		return Invite{}, p.deny("manage invites: only admins of %q do", rules.PlatformNamespace)
 	}
 	by := p.Subject
 	if a, err := s.lookupID(ctx, p.Namespace, p.Subject); err == nil {
@@ -20,7 +21,7 @@ func (s *Service) addInvite(ctx context.Context, p principal, email string) (Inv
 	inv := Invite{Email: email, Created: s.now().UTC(), CreatedBy: by}
 	if _, err := s.kv.PutJSON(ctx, tableInvites, email, inv, storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
-			return Invite{}, fmt.Errorf("invite of %q: %w", email, ErrAlreadyExists)
+			return Invite{}, fmt.Errorf("%q is already invited: %w", email, ErrAlreadyExists)
 		}
 		return Invite{}, err
 	}
@@ -31,10 +32,10 @@ func (s *Service) addInvite(ctx context.Context, p principal, email string) (Inv
 // removeInvite takes an email off the allowlist; admins of micro only.
 func (s *Service) removeInvite(ctx context.Context, p principal, email string) error {
 	if !p.platformAdmin() {
-		return p.deny("manage invites", "micro")
+		return p.deny("manage invites: only admins of %q do", rules.PlatformNamespace)
 	}
 	if err := s.kv.Delete(ctx, tableInvites, email, nil); err != nil {
-		return notFound(err, "invite of %q", email)
+		return notFound(err, "%q is not invited", email)
 	}
 	return nil
 }
@@ -42,7 +43,7 @@ func (s *Service) removeInvite(ctx context.Context, p principal, email string) e
 // listInvites returns the allowlist by email; admins of micro only.
 func (s *Service) listInvites(ctx context.Context, p principal) ([]Invite, error) {
 	if !p.platformAdmin() {
-		return nil, p.deny("manage invites", "micro")
+		return nil, p.deny("manage invites: only admins of %q do", rules.PlatformNamespace)
 	}
 	recs, err := s.kv.ScanAll(ctx, tableInvites, "")
 	if err != nil {

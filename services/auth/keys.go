@@ -15,11 +15,19 @@ import (
 	"m3o.dev/services/internal/storeclient"
 )
 
-// keyRecord is a signing key as kept in the _auth database. The private key
-// sits there in the clear: only the auth service may open _auth.
+// keyRecord is a signing key as kept in the _auth database. Its private
+// half is sealed under the key-encryption key, which the store never sees,
+// so that a copy of the store forges nothing.
 type keyRecord struct {
-	Kid        string    `json:"kid"`
-	Seed       []byte    `json:"seed"`
+	Kid string `json:"kid"`
+	// Sealed is the Ed25519 seed sealed under the key-encryption key KEK,
+	// bound to Kid.
+	Sealed []byte `json:"sealed_seed,omitempty"`
+	// KEK is the id of the key-encryption key that sealed the seed.
+	KEK string `json:"kek,omitempty"`
+	// Seed is the seed in the clear, as records written before encryption
+	// hold it; Load seals such a record and writes it back.
+	Seed       []byte    `json:"seed,omitempty"`
 	Created    time.Time `json:"created"`
 	ActiveFrom time.Time `json:"active_from"`
 	version    uint64
@@ -51,17 +59,21 @@ type PublicKey struct {
 // use.
 type KeyManager struct {
 	kv     *storeclient.Client
+	kek    *KeyEncryptionKey
 	now    func() time.Time
 	delay  time.Duration
 	logger *slog.Logger
 	set    *token.KeySet
+	// changed, when set, is told of a rotation, which watchers must hear
+	// of.
+	changed func(context.Context)
 
 	mu   sync.RWMutex
 	keys []keyRecord // by ActiveFrom, then Kid
 }
 
-func newKeyManager(k *storeclient.Client, now func() time.Time, delay time.Duration, logger *slog.Logger) *KeyManager {
-	return &KeyManager{kv: k, now: now, delay: delay, logger: logger, set: token.NewKeySet()}
+func newKeyManager(k *storeclient.Client, kek *KeyEncryptionKey, now func() time.Time, delay time.Duration, logger *slog.Logger) *KeyManager {
+	return &KeyManager{kv: k, kek: kek, now: now, delay: delay, logger: logger, set: token.NewKeySet()}
 }
 
 // KeySet returns the key set of every published key, kept current by Load
@@ -69,7 +81,10 @@ func newKeyManager(k *storeclient.Client, now func() time.Time, delay time.Durat
 func (m *KeyManager) KeySet() *token.KeySet { return m.set }
 
 // Load reads the keys from the store, creating the first one when there
-// are none, and forgets those whose tokens have all expired.
+// are none, and forgets those whose tokens have all expired. A key kept in
+// the clear, as before keys were sealed, is sealed and written back. A key
+// sealed under another key-encryption key fails the load: starting over
+// with a new key would quietly invalidate every token.
 func (m *KeyManager) Load(ctx context.Context) error {
 	recs, err := m.kv.ScanAll(ctx, tableKeys, "")
 	if err != nil {
@@ -77,7 +92,10 @@ func (m *KeyManager) Load(ctx context.Context) error {
 	}
 	keys := make([]keyRecord, 0, len(recs))
 	for _, r := range recs {
-		k, err := decodeKey(r)
+		k, err := m.decode(ctx, r)
+		if errors.Is(err, ErrBadKeyEncryptionKey) {
+			return err
+		}
 		if err != nil {
 			m.logger.ErrorContext(ctx, "skip unreadable signing key", "key", r.Key, "error", err)
 			continue
@@ -114,6 +132,9 @@ func (m *KeyManager) Rotate(ctx context.Context) (string, error) {
 	keys = append(keys, k)
 	m.install(ctx, keys)
 	m.logger.InfoContext(ctx, "signing key rotated", "kid", k.Kid, "active_from", k.ActiveFrom)
+	if m.changed != nil {
+		m.changed(ctx)
+	}
 	return k.Kid, nil
 }
 
@@ -123,7 +144,11 @@ func (m *KeyManager) add(ctx context.Context, activeFrom time.Time) (keyRecord, 
 	if err != nil {
 		return keyRecord{}, err
 	}
-	k := keyRecord{Kid: kid, Seed: priv.Seed(), Created: m.now(), ActiveFrom: activeFrom, priv: priv}
+	sealed, err := m.kek.seal(kid, priv.Seed())
+	if err != nil {
+		return keyRecord{}, err
+	}
+	k := keyRecord{Kid: kid, Sealed: sealed, KEK: m.kek.ID(), Created: m.now(), ActiveFrom: activeFrom, priv: priv}
 	if k.version, err = m.kv.PutJSON(ctx, tableKeys, kid, k, storeclient.Create(0)); err != nil {
 		return keyRecord{}, fmt.Errorf("store key %s: %w", kid, err)
 	}
@@ -223,15 +248,59 @@ func (m *KeyManager) pending() bool {
 	return len(m.keys) > 0 && m.keys[len(m.keys)-1].ActiveFrom.After(now)
 }
 
-func decodeKey(r storeclient.Record) (keyRecord, error) {
+// decode reads a key record, opening its sealed seed, and seals a seed
+// found in the clear.
+func (m *KeyManager) decode(ctx context.Context, r storeclient.Record) (keyRecord, error) {
 	var k keyRecord
 	if err := storeclient.DecodeJSON(r.Value, &k); err != nil {
 		return keyRecord{}, err
 	}
-	if len(k.Seed) != ed25519.SeedSize || k.Kid == "" {
+	k.version = r.Version
+	seed, err := m.seed(ctx, &k)
+	if err != nil {
+		return keyRecord{}, err
+	}
+	if len(seed) != ed25519.SeedSize || k.Kid == "" {
 		return keyRecord{}, errors.New("malformed key record")
 	}
-	k.version = r.Version
-	k.priv = ed25519.NewKeyFromSeed(k.Seed)
+	k.priv = ed25519.NewKeyFromSeed(seed)
 	return k, nil
+}
+
+// seed returns k's seed: opened when sealed, and sealed in the store when
+// k still holds it in the clear.
+func (m *KeyManager) seed(ctx context.Context, k *keyRecord) ([]byte, error) {
+	switch {
+	case len(k.Sealed) > 0 && k.KEK != m.kek.ID():
+		return nil, fmt.Errorf("signing key %s is sealed under key-encryption key %s, but auth was given %s; "+
+			"start it with the key the signing keys were sealed under: %w", k.Kid, k.KEK, m.kek.ID(), ErrBadKeyEncryptionKey)
+	case len(k.Sealed) > 0:
+		return m.kek.open(k.Kid, k.Sealed)
+	case len(k.Seed) == ed25519.SeedSize && k.Kid != "":
+		seed := k.Seed
+		m.sealInPlace(ctx, k)
+		return seed, nil
+	}
+	return nil, errors.New("malformed key record")
+}
+
+// sealInPlace replaces a key record that holds its seed in the clear with
+// the sealed form. Another replica may have done it first, and a failure
+// leaves it for the next Load: the key works either way.
+func (m *KeyManager) sealInPlace(ctx context.Context, k *keyRecord) {
+	sealed, err := m.kek.seal(k.Kid, k.Seed)
+	if err != nil {
+		m.logger.ErrorContext(ctx, "seal signing key", "kid", k.Kid, "error", err)
+		return
+	}
+	rec := *k
+	rec.Sealed, rec.KEK, rec.Seed = sealed, m.kek.ID(), nil
+	v, err := m.kv.PutJSON(ctx, tableKeys, k.Kid, rec, storeclient.At(k.version, 0))
+	if err != nil {
+		m.logger.WarnContext(ctx, "seal signing key kept in the clear", "kid", k.Kid, "error", err)
+		return
+	}
+	*k = rec
+	k.version = v
+	m.logger.InfoContext(ctx, "signing key kept in the clear is now sealed", "kid", k.Kid, "kek", m.kek.ID())
 }

@@ -23,13 +23,15 @@ type ruleRecord struct {
 	Endpoint  string `json:"endpoint"`
 	Grant     bool   `json:"grant"`
 	Priority  int32  `json:"priority"`
+	// Description is what the rule is for, as its creator put it.
+	Description string `json:"description,omitempty"`
 }
 
 func storedRule(r rules.Rule) ruleRecord {
 	return ruleRecord{
 		ID: r.ID, Namespace: r.Namespace, Scope: r.Scope,
 		Type: r.Resource.Type, Name: r.Resource.Name, Endpoint: r.Resource.Endpoint,
-		Grant: r.Access == rules.Grant, Priority: r.Priority,
+		Grant: r.Access == rules.Grant, Priority: r.Priority, Description: r.Description,
 	}
 }
 
@@ -41,7 +43,7 @@ func (r ruleRecord) rule() rules.Rule {
 	return rules.Rule{
 		ID: r.ID, Namespace: r.Namespace, Scope: r.Scope,
 		Resource: rules.Resource{Type: r.Type, Name: r.Name, Endpoint: r.Endpoint},
-		Access:   access, Priority: r.Priority,
+		Access:   access, Priority: r.Priority, Description: r.Description,
 	}
 }
 
@@ -58,7 +60,7 @@ func (s *Service) createRule(ctx context.Context, p principal, r rules.Rule) (ru
 		return rules.Rule{}, err
 	}
 	if !p.mayManageRules(ns) {
-		return rules.Rule{}, p.deny("create rules", ns)
+		return rules.Rule{}, p.deny("create rules in namespace %q", ns)
 	}
 	r.Namespace, r.Builtin = ns, false
 	if r.ID == "" {
@@ -66,10 +68,11 @@ func (s *Service) createRule(ctx context.Context, p principal, r rules.Rule) (ru
 	}
 	if _, err := s.kv.PutJSON(ctx, tableRules, ruleKey(ns, r.ID), storedRule(r), storeclient.Create(0)); err != nil {
 		if errors.Is(err, ErrAlreadyExists) {
-			return rules.Rule{}, fmt.Errorf("rule %q in namespace %q: %w", r.ID, ns, ErrAlreadyExists)
+			return rules.Rule{}, fmt.Errorf("namespace %q already has a rule %q: %w", ns, r.ID, ErrAlreadyExists)
 		}
 		return rules.Rule{}, err
 	}
+	s.rulesChanged(ctx, ns)
 	s.logger.InfoContext(ctx, "rule created", "rule_id", r.ID, "namespace", ns, "by", p.String())
 	return r, nil
 }
@@ -82,29 +85,38 @@ func (s *Service) deleteRule(ctx context.Context, p principal, namespace, id str
 		return err
 	}
 	if !p.mayManageRules(ns) {
-		return p.deny("delete rules", ns)
+		return p.deny("delete rules in namespace %q", ns)
 	}
 	if rules.IsBuiltinID(id) {
 		return fmt.Errorf("rule %q is built in and cannot be deleted: %w", id, ErrBuiltin)
 	}
 	if err := s.kv.Delete(ctx, tableRules, ruleKey(ns, id), nil); err != nil {
-		return notFound(err, "rule %q in namespace %q", id, ns)
+		return notFound(err, "no rule %q in namespace %q", id, ns)
 	}
+	s.rulesChanged(ctx, ns)
 	s.logger.InfoContext(ctx, "rule deleted", "rule_id", id, "namespace", ns, "by", p.String())
 	return nil
 }
 
 // listRules returns a namespace's rules, built-ins first, then by
-// descending priority and id.
+// descending priority and id. The built-ins are the platform's, marked as
+// such, and their descriptions say whom they are for: in a tenant's list,
+// the scope "admin" of the built-in admin rule means the admins of micro.
 func (s *Service) listRules(ctx context.Context, p principal, namespace string) ([]rules.Rule, error) {
 	ns, err := p.target(namespace)
 	if err != nil {
 		return nil, err
 	}
 	if !p.mayReadRules(ns) {
-		return nil, p.deny("read rules", ns)
+		return nil, p.deny("read the rules of namespace %q", ns)
 	}
-	stored, err := s.storedRules(ctx, ns)
+	return s.rulesOf(ctx, ns)
+}
+
+// rulesOf returns the rules that apply in namespace: built-ins first, then
+// the stored ones.
+func (s *Service) rulesOf(ctx context.Context, namespace string) ([]rules.Rule, error) {
+	stored, err := s.storedRules(ctx, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +153,7 @@ func (s *Service) explain(ctx context.Context, p principal, namespace, ref strin
 		return rules.Decision{}, err
 	}
 	if !p.mayReadRules(ns) {
-		return rules.Decision{}, p.deny("explain decisions", ns)
+		return rules.Decision{}, p.deny("explain decisions in namespace %q", ns)
 	}
 	caller := rules.Caller{}
 	if ref != "" {

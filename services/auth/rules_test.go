@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -194,4 +195,44 @@ func TestRulesCache(t *testing.T) {
 	if d, _ := cache.Decide(t.Context(), dev, "brave-otter", read); d.Access != rules.Deny || d.Rule.ID != "no-read" {
 		t.Errorf("Decide() after a new deny rule = %v, want DENY by no-read", d)
 	}
+}
+
+// TestRulesListMarksBuiltins checks what a tenant's admin sees of the
+// platform's built-in rules: each marked built-in, kept in namespace micro
+// and described as the platform's, beside the tenant's own rules with the
+// descriptions their creators gave.
+func TestRulesListMarksBuiltins(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	c := e.dial(t, "micro", "proxy")
+	admin := login(t, c, "", "admin", adminPassword)
+	create(t, c, admin, "brave-otter", "owner", "owner-secret", "admin")
+	owner := login(t, c, "brave-otter", "owner", "owner-secret")
+	mine := newRule("no-delete", "*", svcRes("m3o.store.v1.StoreService", "Delete"), deny, 10)
+	mine.Description = "Nobody deletes from the store."
+	if _, err := c.rules.Create(owner.ctx, &authv1.RulesServiceCreateRequest{Rule: mine}); err != nil {
+		t.Fatalf("Create(rule with a description) = %v", err)
+	}
+	resp, err := c.rules.List(owner.ctx, &authv1.RulesServiceListRequest{})
+	if err != nil {
+		t.Fatalf("List() = %v", err)
+	}
+	var builtins int
+	for _, r := range resp.GetRules() {
+		switch {
+		case r.GetBuiltin():
+			builtins++
+			if r.GetNamespace() != "micro" || !strings.HasPrefix(r.GetDescription(), "Platform rule: ") {
+				t.Errorf("built-in %s = namespace %q, %q; want micro's, described as the platform's", r.GetId(), r.GetNamespace(), r.GetDescription())
+			}
+		case r.GetId() == "no-delete" && r.GetDescription() != mine.Description:
+			t.Errorf("rule no-delete description = %q, want %q", r.GetDescription(), mine.Description)
+		}
+	}
+	if builtins != len(rules.Builtins()) {
+		t.Errorf("List() holds %d built-ins, want %d", builtins, len(rules.Builtins()))
+	}
+	long := newRule("", "*", svcRes("hello", "*"), grant, 0)
+	long.Description = strings.Repeat("x", 257)
+	_, err = c.rules.Create(owner.ctx, &authv1.RulesServiceCreateRequest{Rule: long})
+	wantCode(t, "Create(rule with a 257-character description)", err, codes.InvalidArgument)
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -21,6 +22,42 @@ const (
 )
 
 var errBadHash = errors.New("malformed secret hash")
+
+// weakList is the commonest passwords, one a line; lines starting with #
+// are comments.
+//
+//go:embed weak_passwords.txt
+var weakList string
+
+// weakPasswords is weakList as a set.
+var weakPasswords = func() map[string]bool {
+	set := map[string]bool{}
+	for _, line := range strings.Split(weakList, "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			set[line] = true
+		}
+	}
+	return set
+}()
+
+// CheckNewSecret is the one rule for every secret an account is given: at
+// creation, when it changes, for the bootstrap admin, and at sign-up. It
+// returns what is wrong with secret, as the end of a sentence about the
+// field, or nil. Besides the length, it refuses a secret of nothing but
+// white space and, compared lower-cased, the commonest passwords.
+func CheckNewSecret(secret string) error {
+	switch {
+	case len(secret) < minSecret:
+		return fmt.Errorf("must be at least %d bytes", minSecret)
+	case len(secret) > maxSecret:
+		return fmt.Errorf("must be at most %d bytes", maxSecret)
+	case strings.TrimSpace(secret) == "":
+		return errors.New("must not be only white space")
+	case weakPasswords[strings.ToLower(secret)]:
+		return errors.New("is one of the commonest passwords; choose one that is not")
+	}
+	return nil
+}
 
 // hasher hashes and checks secrets with argon2id. Hashes are kept in the
 // PHC string format, which carries their parameters, so raising the cost

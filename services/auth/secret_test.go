@@ -51,6 +51,38 @@ func TestHasher(t *testing.T) {
 	}
 }
 
+func TestCheckNewSecret(t *testing.T) {
+	tests := []struct {
+		secret string
+		ok     bool
+	}{
+		{"correct-horse-battery", true},
+		{"x7#Lq2!vR9", true},
+		{"short", false},
+		{"password", false},
+		{"PassWord123", false},
+		{"Qwertyuiop", false},
+		{"iloveyou", false},
+		{"12345678", false},
+		{"        ", false},
+		{"\t\n \u00a0    ", false},
+		{strings.Repeat("x", maxSecret+1), false},
+	}
+	for _, tt := range tests {
+		if err := CheckNewSecret(tt.secret); (err == nil) != tt.ok {
+			t.Errorf("CheckNewSecret(%q) = %v, want ok %v", tt.secret, err, tt.ok)
+		}
+	}
+	if len(weakPasswords) < 300 {
+		t.Errorf("the list of common passwords holds %d, want a few hundred", len(weakPasswords))
+	}
+	cfg := DefaultConfig()
+	cfg.KeyEncryptionKey, cfg.AdminPassword = &KeyEncryptionKey{}, "letmein123"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "commonest") {
+		t.Errorf("Validate(admin password letmein123) = %v, want it refused as common", err)
+	}
+}
+
 func TestFailureLimiter(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	l := newFailureLimiter(3, time.Minute, func() time.Time { return now })

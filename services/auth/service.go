@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"m3o.dev/pkg/identity"
@@ -26,10 +28,20 @@ type Service struct {
 	out         io.Writer
 	now         func() time.Time
 	hasher      *hasher
-	limiter     *failureLimiter
+	limiter     *loginLimiter
 	keys        *KeyManager
 	revocations *revocations
 	verifier    *token.Verifier
+
+	// What watchers are woken by, and where this replica stands in the
+	// change logs of the others (see changes.go).
+	tokenWatch *broadcast
+	ruleWatch  ruleHub
+	seen       seenChanges
+	// stopping is closed when Run returns, which ends every watch so that
+	// the server's drain need not wait for them.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns a Service over the store in deps. It loads the signing keys
@@ -49,15 +61,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	h, err := newHasher(cfg.Hash)
-	if err != nil {
+	if err := s.assemble(deps.Metrics); err != nil {
 		return nil, err
 	}
-	s.hasher = h
-	s.limiter = newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, s.now)
-	s.keys = newKeyManager(s.kv, s.now, cfg.KeyPublishDelay, s.logger)
-	s.revocations = newRevocations(s.kv, s.now)
-	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))
+	if err := s.startFollowing(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -65,6 +74,22 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	return s, nil
+}
+
+// assemble builds the parts of s that its configuration decides.
+func (s *Service) assemble(metrics prometheus.Registerer) error {
+	h, err := newHasher(s.cfg.Hash)
+	if err != nil {
+		return err
+	}
+	s.hasher = h
+	s.limiter = newLoginLimiter(s.cfg, s.now, s.logger, metrics)
+	s.keys = newKeyManager(s.kv, s.cfg.KeyEncryptionKey, s.now, s.cfg.KeyPublishDelay, s.logger)
+	s.keys.changed = s.tokensChanged
+	s.revocations = newRevocations(s.kv, s.now)
+	s.verifier = token.NewVerifier(s.keys.KeySet(), token.WithClock(s.now), token.WithRevocationCheck(s.revocations.check))
+	s.tokenWatch, s.stopping = newBroadcast(), make(chan struct{})
+	return nil
 }
 
 // Register registers every service of m3o.auth.v1 on r. SignupService
@@ -86,6 +111,7 @@ func (s *Service) Authenticator() *identity.Authenticator {
 		identity.WithPublicMethods(
 			authv1.AuthService_Token_FullMethodName,
 			authv1.AuthService_PublicKeys_FullMethodName,
+			authv1.AuthService_WatchPublicKeys_FullMethodName,
 			authv1.SignupService_SendVerificationEmail_FullMethodName,
 			authv1.SignupService_Verify_FullMethodName,
 			authv1.SignupService_CompleteSignup_FullMethodName,
@@ -98,11 +124,19 @@ func (s *Service) Keys() *KeyManager { return s.keys }
 // Verifier returns the verifier the service checks tokens with.
 func (s *Service) Verifier() *token.Verifier { return s.verifier }
 
-// Run reloads the keys and revocations every RefreshInterval, picking up
-// what other replicas wrote, and rotates the signing key when it is older
-// than KeyLifetime. It returns when ctx is done.
+// Run keeps the replica current until ctx is done: every WatchInterval it
+// follows the change logs and pushes what other replicas changed to its
+// watchers; every RefreshInterval it reloads the keys and revocations in
+// full and rotates the signing key when it is older than KeyLifetime. When
+// it returns, every watch ends.
 func (s *Service) Run(ctx context.Context) {
+	defer s.stopOnce.Do(func() { close(s.stopping) })
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		periodic.Every(ctx, s.cfg.WatchInterval, s.logger, "follow other replicas' changes", s.pollChanges)
+	})
 	periodic.Every(ctx, s.cfg.RefreshInterval, s.logger, "refresh keys and revocations", s.maintain)
+	wg.Wait()
 }
 
 // maintain is one round of Run.
@@ -110,12 +144,21 @@ func (s *Service) maintain(ctx context.Context) error {
 	if err := s.reload(ctx); err != nil {
 		return err
 	}
+	// Keys retire with time; watchers get the set as it now is.
+	s.tokenWatch.notify()
 	if s.cfg.KeyLifetime > 0 && s.keys.SigningAge() >= s.cfg.KeyLifetime && !s.keys.pending() {
 		if _, err := s.keys.Rotate(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// publicKeys is what PublicKeys answers: every key that may verify a live
+// token, and the revocations.
+func (s *Service) publicKeys() *authv1.PublicKeysResponse {
+	before, sessions := s.revocations.snapshot()
+	return publicKeysProto(s.keys.Published(), before, sessions)
 }
 
 // reload reads the keys and revocations from the store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -14,11 +15,18 @@ import (
 // Fixed messages for errors whose detail the caller must not learn.
 const (
 	msgBadCredentials  = "invalid credentials"
-	msgRateLimited     = "too many failed attempts for this account; try again in a minute"
+	msgRateLimited     = "too many failed logins from this address; try again in a minute"
 	msgUnauthenticated = "the token is invalid, expired or revoked; log in again"
 	msgUnavailable     = "the auth service cannot reach its store; try again"
+	msgStopping        = "this auth replica is stopping; watch again"
 	msgInternal        = "internal error"
 )
+
+// message is err's text for the caller without the sentinel's own words at
+// its end: the code already says them.
+func message(err, sentinel error) string {
+	return strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
+}
 
 // toStatus is the one place that chooses gRPC codes. Domain errors map by
 // errors.Is; anything unexpected is logged here and reaches the client as
@@ -38,19 +46,23 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, ErrRateLimited):
 		return status.Error(codes.ResourceExhausted, msgRateLimited)
 	case errors.Is(err, ErrPermissionDenied):
-		return status.Error(codes.PermissionDenied, err.Error())
+		return status.Error(codes.PermissionDenied, message(err, ErrPermissionDenied))
 	case errors.Is(err, ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
+		return status.Error(codes.NotFound, message(err, ErrNotFound))
 	case errors.Is(err, ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, ErrBuiltin), errors.Is(err, ErrFailedPrecondition):
-		return status.Error(codes.FailedPrecondition, err.Error())
+		return status.Error(codes.AlreadyExists, message(err, ErrAlreadyExists))
+	case errors.Is(err, ErrBuiltin):
+		return status.Error(codes.FailedPrecondition, message(err, ErrBuiltin))
+	case errors.Is(err, ErrFailedPrecondition):
+		return status.Error(codes.FailedPrecondition, message(err, ErrFailedPrecondition))
 	case errors.Is(err, ErrConflict):
 		return status.Error(codes.Aborted, "a concurrent update won; retry")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "the call was canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "the call's deadline passed")
+	case errors.Is(err, errStopping):
+		return status.Error(codes.Unavailable, msgStopping)
 	case errors.Is(err, ErrUnavailable):
 		s.logger.WarnContext(ctx, "store unavailable", slog.Any("error", err))
 		return status.Error(codes.Unavailable, msgUnavailable)

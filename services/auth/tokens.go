@@ -24,14 +24,21 @@ type refreshRecord struct {
 
 // familyRecord is the chain of refresh tokens rotated from one login. Only
 // Current may be exchanged; any other token of the family is a replay.
+//
+// The family's id is also the session id, the sid claim of every access
+// token issued from it, so that revoking the family refuses those tokens
+// too.
 type familyRecord struct {
 	AccountID string    `json:"account_id"`
 	Namespace string    `json:"namespace"`
 	Created   time.Time `json:"created"`
 	Current   string    `json:"current"`
 	Revoked   bool      `json:"revoked,omitempty"`
-	id        string
-	version   uint64
+	// AccessUntil is when the last access token issued from the family
+	// expires, which is how long a revocation of the session must last.
+	AccessUntil time.Time `json:"access_until,omitzero"`
+	id          string
+	version     uint64
 }
 
 // limitKey is what failed logins are counted under: the namespace and the
@@ -42,10 +49,12 @@ func limitKey(namespace, ref string) string { return namespace + "\x00" + ref }
 
 // login checks a secret and starts a token family. Whether the account is
 // missing, disabled or the secret wrong, the answer is ErrBadCredentials,
-// after the same argon2id work.
+// after the same argon2id work. Failures count against the account and
+// the client address (see loginLimiter).
 func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl time.Duration) (Issued, error) {
+	addr := clientAddress(ctx)
 	keys := []string{limitKey(namespace, ref)}
-	if !s.limiter.allowed(keys[0]) {
+	if s.limiter.refused(keys[0], addr) {
 		return Issued{}, ErrRateLimited
 	}
 	a, err := s.lookup(ctx, namespace, ref)
@@ -57,23 +66,29 @@ func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl 
 		// and id buys an attacker no extra tries. Only someone who already
 		// knows the id can tell the two counts apart.
 		keys = append(keys, limitKey(namespace, a.ID))
-		if !s.limiter.allowed(keys[1]) {
+		if s.limiter.refused(keys[1], addr) {
 			return Issued{}, ErrRateLimited
 		}
 	}
 	// A missing account has no hash, which verify checks against the dummy.
 	if ok := s.hasher.verify(a.SecretHash, secret); !ok || a.Disabled {
-		for _, k := range keys {
-			s.limiter.fail(k)
-		}
+		s.limiter.fail(ctx, keys, addr, lockoutSubject(namespace, a)...)
 		return Issued{}, ErrBadCredentials
 	}
-	for _, k := range keys {
-		s.limiter.reset(k)
-	}
+	s.limiter.succeed(keys)
 	now := s.now()
 	fam := familyRecord{AccountID: a.ID, Namespace: a.Namespace, Created: now, id: rand.Text()}
 	return s.issue(ctx, a, fam, ttl, now)
+}
+
+// lockoutSubject describes, for a lock-out's log line, the account a login
+// was for: its id when it exists, and never the name as typed, which may
+// be a secret typed into the wrong field.
+func lockoutSubject(namespace string, a storedAccount) []any {
+	if a.ID == "" {
+		return []any{"namespace", namespace, "account_known", false}
+	}
+	return []any{"namespace", namespace, "account_id", a.ID}
 }
 
 // refresh exchanges the current refresh token of a family for a new pair.
@@ -95,7 +110,7 @@ func (s *Service) refreshOnce(ctx context.Context, raw string, ttl time.Duration
 		return Issued{}, err
 	}
 	if fam.Current != hashToken(raw) {
-		s.revokeFamily(ctx, fam)
+		s.revokeSession(ctx, fam)
 		s.logger.WarnContext(ctx, "rotated refresh token presented again; family revoked",
 			"account_id", fam.AccountID, "namespace", fam.Namespace, "family", fam.id)
 		return Issued{}, ErrBadCredentials
@@ -145,7 +160,7 @@ func credentialsError(err error) error {
 // rotation happen once: of two exchanges of one token, one loses and, on
 // retry, finds its token no longer current.
 func (s *Service) issue(ctx context.Context, a storedAccount, fam familyRecord, ttl time.Duration, now time.Time) (Issued, error) {
-	access, expiry, err := s.sign(a, ttl, now)
+	access, expiry, err := s.sign(a, fam.id, ttl, now)
 	if err != nil {
 		return Issued{}, err
 	}
@@ -159,6 +174,9 @@ func (s *Service) issue(ctx context.Context, a storedAccount, fam familyRecord, 
 		return Issued{}, err
 	}
 	fam.Current = hash
+	if expiry.After(fam.AccessUntil) {
+		fam.AccessUntil = expiry
+	}
 	opts := storeclient.At(fam.version, s.cfg.RefreshTTL)
 	if fam.version == 0 {
 		opts = storeclient.Create(s.cfg.RefreshTTL)
@@ -169,10 +187,11 @@ func (s *Service) issue(ctx context.Context, a storedAccount, fam familyRecord, 
 	return Issued{Account: a.Account, AccessToken: access, RefreshToken: raw, Expiry: expiry, Created: now}, nil
 }
 
-// sign returns an access token for a and its expiry. Its iat is at least
-// the account's TokensNotBefore, so that a token issued in the same second
-// as a revocation, but after it, is not refused with the older ones.
-func (s *Service) sign(a storedAccount, ttl time.Duration, now time.Time) (string, time.Time, error) {
+// sign returns an access token for a in session sid and its expiry. Its
+// iat is at least the account's TokensNotBefore, so that a token issued in
+// the same second as a revocation, but after it, is not refused with the
+// older ones.
+func (s *Service) sign(a storedAccount, sid string, ttl time.Duration, now time.Time) (string, time.Time, error) {
 	signer, err := s.keys.Signer()
 	if err != nil {
 		return "", time.Time{}, err
@@ -183,7 +202,7 @@ func (s *Service) sign(a storedAccount, ttl time.Duration, now time.Time) (strin
 	}
 	exp := now.Add(ttl).Truncate(time.Second)
 	raw, err := signer.Sign(token.Claims{
-		Subject: a.ID, Namespace: a.Namespace, Type: string(a.Type), Roles: a.Roles,
+		Subject: a.ID, Namespace: a.Namespace, Type: string(a.Type), Roles: a.Roles, SessionID: sid,
 		IssuedAt: iat, ExpiresAt: exp, ID: token.NewID(),
 	})
 	if err != nil {
@@ -210,12 +229,41 @@ func (s *Service) revokeFamily(ctx context.Context, fam familyRecord) {
 	}
 }
 
-// revokeRefresh revokes the family of refresh token raw for p, who must
-// act in the family's namespace.
+// revokeSession ends a login: it revokes its refresh token family and
+// refuses the access tokens issued from it, here at once and, once the
+// revocation is published, everywhere. It is best effort on a path that
+// already refuses, like revokeFamily.
+func (s *Service) revokeSession(ctx context.Context, fam familyRecord) {
+	s.revokeFamily(ctx, fam)
+	if err := s.recordSession(ctx, fam); err != nil {
+		s.logger.ErrorContext(ctx, "revoke the access tokens of a session", "family", fam.id, "error", err)
+	}
+}
+
+// recordSession records and publishes that the access tokens of fam are
+// refused.
+func (s *Service) recordSession(ctx context.Context, fam familyRecord) error {
+	until := fam.AccessUntil
+	if until.IsZero() {
+		// A family from before AccessUntil was kept: as long as any token
+		// may live.
+		until = s.now().Add(MaxAccessTTL)
+	}
+	rec := sessionRevocation{Namespace: fam.Namespace, AccountID: fam.AccountID, Until: until}
+	if err := s.revocations.recordSession(ctx, fam.id, rec); err != nil {
+		return err
+	}
+	s.tokensChanged(ctx)
+	return nil
+}
+
+// revokeRefresh ends the login of refresh token raw for p, who must act in
+// the family's namespace: the refresh token and every access token issued
+// from the login stop working.
 func (s *Service) revokeRefresh(ctx context.Context, p principal, raw string) error {
 	fam, err := s.family(ctx, raw, s.now())
 	if errors.Is(err, ErrBadCredentials) {
-		return fmt.Errorf("refresh token: %w", ErrNotFound)
+		return fmt.Errorf("no such refresh token, or it expired or was revoked: %w", ErrNotFound)
 	}
 	if err != nil {
 		return err
@@ -224,6 +272,10 @@ func (s *Service) revokeRefresh(ctx context.Context, p principal, raw string) er
 		return err
 	}
 	s.revokeFamily(ctx, fam)
+	if err := s.recordSession(ctx, fam); err != nil {
+		return err
+	}
+	s.logger.InfoContext(ctx, "session revoked", "account_id", fam.AccountID, "namespace", fam.Namespace, "by", p.String())
 	return nil
 }
 
@@ -237,7 +289,7 @@ func (s *Service) inspect(ctx context.Context, p principal, raw string) (Account
 		return Account{}, time.Time{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	if !p.member(c.Namespace) && !p.platformAdmin() && !p.core() {
-		return Account{}, time.Time{}, p.deny("inspect tokens", c.Namespace)
+		return Account{}, time.Time{}, p.deny("inspect tokens of namespace %q", c.Namespace)
 	}
 	a, err := s.lookupID(ctx, c.Namespace, c.Subject)
 	if errors.Is(err, ErrNotFound) || err == nil && (a.Disabled || c.IssuedAt.Before(a.TokensNotBefore)) {

@@ -18,13 +18,14 @@ var ErrInvalid = invalid.ErrInvalid
 
 // Limits from the protos.
 const (
-	maxName       = 254
-	maxRoles      = 16
-	maxMetaPairs  = 32
-	maxMetaBytes  = 4 << 10
-	maxTokenBytes = 8 << 10
-	maxPattern    = 256
-	maxPageSize   = 1000
+	maxName        = 254
+	maxRoles       = 16
+	maxMetaPairs   = 32
+	maxMetaBytes   = 4 << 10
+	maxTokenBytes  = 8 << 10
+	maxPattern     = 256
+	maxDescription = 256
+	maxPageSize    = 1000
 	// defaultPageSize is the page size of a List that asks for none.
 	defaultPageSize = 100
 	maxEmail        = 254
@@ -62,13 +63,22 @@ func (c *checker) name(field, s string, required bool) {
 	}
 }
 
-// secret checks a secret's length; newly set secrets have a minimum.
+// secret checks a secret: a new one by CheckNewSecret, one presented to
+// log in by its length alone.
 func (c *checker) secret(field, s string, isNew bool) {
 	switch {
-	case isNew && len(s) < minSecret:
-		c.Addf(field, "must be at least %d bytes", minSecret)
+	case isNew:
+		c.Check(field, CheckNewSecret(s))
 	case len(s) > maxSecret:
 		c.Addf(field, "must be at most %d bytes", maxSecret)
+	}
+}
+
+// description checks a free-text description: at most 256 characters of
+// UTF-8 without control characters.
+func (c *checker) description(field, s string) {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxDescription || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		c.Addf(field, "must be at most %d characters of UTF-8 without control characters", maxDescription)
 	}
 }
 
@@ -174,7 +184,8 @@ func validateCreate(r *authv1.CreateRequest) error {
 	return c.Err()
 }
 
-// validateRef checks the namespace and id of Get, Delete and Disable.
+// validateRef checks the namespace and id of Get, Delete, Disable and
+// Enable.
 func validateRef(namespace, id string) error {
 	var c checker
 	c.namespace("namespace", namespace)
@@ -229,6 +240,7 @@ func validateRule(r *authv1.Rule) error {
 	if r.GetBuiltin() {
 		c.Addf("rule.builtin", "must be false: only the platform installs built-in rules")
 	}
+	c.description("rule.description", r.GetDescription())
 	return c.Err()
 }
 
@@ -244,6 +256,15 @@ func validateRulesDelete(r *authv1.RulesServiceDeleteRequest) error {
 func validateRulesList(r *authv1.RulesServiceListRequest) error {
 	var c checker
 	c.namespace("namespace", r.GetNamespace())
+	return c.Err()
+}
+
+func validateRulesWatch(r *authv1.RulesServiceWatchRequest) error {
+	var c checker
+	c.namespace("namespace", r.GetNamespace())
+	if r.GetAllNamespaces() && r.GetNamespace() != "" {
+		c.Addf("namespace", "must be empty with all_namespaces")
+	}
 	return c.Err()
 }
 

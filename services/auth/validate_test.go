@@ -53,6 +53,14 @@ func TestBadInput(t *testing.T) {
 			_, err := c.accounts.Create(ctx, &authv1.CreateRequest{Name: "a", Secret: "short"})
 			return err
 		}},
+		{"one of the commonest passwords", "secret", func(ctx context.Context) error {
+			_, err := c.accounts.Create(ctx, &authv1.CreateRequest{Name: "a", Secret: "Password123"})
+			return err
+		}},
+		{"secret of white space", "secret", func(ctx context.Context) error {
+			_, err := c.accounts.Create(ctx, &authv1.CreateRequest{Name: "a", Secret: " \t        "})
+			return err
+		}},
 		{"long name", "name", func(ctx context.Context) error {
 			_, err := c.accounts.Create(ctx, &authv1.CreateRequest{Name: long, Secret: "long-enough"})
 			return err
@@ -83,6 +91,10 @@ func TestBadInput(t *testing.T) {
 		}},
 		{"short new secret", "new_secret", func(ctx context.Context) error {
 			_, err := c.accounts.ChangeSecret(ctx, &authv1.ChangeSecretRequest{Id: "admin", NewSecret: "x"})
+			return err
+		}},
+		{"common new secret", "new_secret", func(ctx context.Context) error {
+			_, err := c.accounts.ChangeSecret(ctx, &authv1.ChangeSecretRequest{Id: "admin", NewSecret: "qwertyuiop"})
 			return err
 		}},
 		{"rule without access", "rule.access", func(ctx context.Context) error {

@@ -91,6 +91,7 @@ func (e *env) startAuth(t *testing.T) string {
 	cfg.AdminPassword = adminPassword
 	cfg.Hash = auth.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}
 	cfg.KeyPublishDelay = 0
+	cfg.KeyEncryptionKey = testKEK(t)
 	svc, err := auth.New(t.Context(), cfg, auth.Deps{Store: e.storeClient(t, bundle)})
 	if err != nil {
 		t.Fatalf("auth.New() = %v", err)
@@ -288,4 +289,15 @@ func wantField(t *testing.T, call string, err error, field string) {
 		}
 	}
 	t.Errorf("%s details = %v, want a BadRequest violation of %q", call, st.Details(), field)
+}
+
+// testKEK is a fixed key-encryption key: these tests keep no store beyond
+// the test.
+func testKEK(t testing.TB) *auth.KeyEncryptionKey {
+	t.Helper()
+	kek, err := auth.NewKeyEncryptionKey(bytes.Repeat([]byte{7}, auth.KeyEncryptionKeySize))
+	if err != nil {
+		t.Fatalf("NewKeyEncryptionKey() = %v", err)
+	}
+	return kek
 }

@@ -48,12 +48,14 @@ type running struct {
 
 // start brings every service up, in order, each once the one before it
 // serves. On failure it stops what it started.
-func start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) (*running, error) {
+// The data dir's lock, held by unlock, is released after everything else.
+func start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer, unlock func()) (*running, error) {
 	group, gctx := errgroup.WithContext(ctx)
 	r := &running{
 		cfg: cfg, log: logger, out: out, group: group, ctx: gctx,
 		metrics: prometheus.NewRegistry(), listeners: make(map[string]net.Listener),
 	}
+	r.onClose(unlock)
 	if err := r.startAll(); err != nil {
 		return nil, r.abort(err)
 	}

@@ -3,7 +3,9 @@
 // On first start it creates, under the data dir, the platform CA and every
 // service certificate, the config encryption key, the embedded etcd data and
 // the Pebble store; the JWT signing keys live in the auth service's own
-// system database there. It then runs store, registry, auth, config and the
+// system database there, sealed under a key-encryption key that is kept
+// apart from the store, in <data-dir>/auth-key-encryption-key (mode 0600).
+// It then runs store, registry, auth, config and the
 // public proxy, each on its own loopback listener with mTLS between them
 // exactly as in production, bootstraps the admin account and prints one
 // ready line. Cancelling the context drains every server and closes the
@@ -58,13 +60,26 @@ type Config struct {
 // Validate checks the configuration before anything is created.
 func (c Config) Validate() error {
 	var errs []error
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("a data dir is required"))
-	}
 	for _, a := range []struct{ name, addr string }{{"address", c.Address}, {"http address", c.HTTPAddress}} {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q is not host:port", a.name, a.addr))
 		}
+	}
+	if err := c.validateStore(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.QuotaBytes < 0 {
+		errs = append(errs, fmt.Errorf("quota of %d bytes is negative", c.QuotaBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// validateStore checks the data dir and the store settings, which are all
+// that ResetAdmin needs.
+func (c Config) validateStore() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("a data dir is required"))
 	}
 	switch c.Store {
 	case StorePebble:
@@ -78,9 +93,6 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("store %q is not %s or %s", c.Store, StorePebble, StoreCockroach))
 	}
-	if c.QuotaBytes < 0 {
-		errs = append(errs, fmt.Errorf("quota of %d bytes is negative", c.QuotaBytes))
-	}
 	return errors.Join(errs...)
 }
 
@@ -90,7 +102,9 @@ type Platform struct {
 }
 
 // Start creates what is missing in the data dir, starts every service and
-// returns once the platform answers on its public addresses. A generated
+// returns once the platform answers on its public addresses. It holds the
+// data dir's lock until it has stopped, and fails with ErrRunning when
+// another server holds it. A generated
 // admin password is written to out, once. Cancelling ctx stops the
 // platform; Wait then returns.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) (*Platform, error) {
@@ -103,7 +117,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) 
 	if err := tighten(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	p, err := start(ctx, cfg, logger, out)
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := start(ctx, cfg, logger, out, unlock)
 	if err != nil {
 		return nil, err
 	}

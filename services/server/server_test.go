@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,6 +27,8 @@ import (
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/proxy"
 	"m3o.dev/services/server"
+	"m3o.dev/services/store"
+	"m3o.dev/services/store/pebble"
 )
 
 const adminPassword = "server-test-admin-1"
@@ -120,6 +124,44 @@ func TestStartServeRestart(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
 		t.Errorf("ca.pem in the data dir: %v", err)
 	}
+}
+
+// TestSigningKeysSealedOnDisk checks what a copy of the data dir's store
+// holds of the token signing keys: sealed seeds only, under the
+// key-encryption key that the server generated beside it, readable by its
+// owner alone.
+func TestSigningKeysSealedOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, config(dir))
+	r.login(t, r.client(t))
+	if err := r.stop(); err != nil {
+		t.Fatalf("Wait() after a stop = %v, want nil", err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "auth-key-encryption-key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("auth-key-encryption-key = %v, %v, want a file of mode 0600", fi, err)
+	}
+	b, err := pebble.Open(filepath.Join(dir, "store"), pebble.Options{})
+	if err != nil {
+		t.Fatalf("open the stopped server's store: %v", err)
+	}
+	page, err := b.Scan(t.Context(), store.Table{Database: "_auth", Name: "keys"}, store.Query{Limit: 100})
+	b.Close()
+	if err != nil || len(page.Records) == 0 {
+		t.Fatalf("Scan(_auth/keys) = %d records, %v, want the signing keys", len(page.Records), err)
+	}
+	for _, rec := range page.Records {
+		var k map[string]any
+		if err := json.Unmarshal(rec.Value, &k); err != nil {
+			t.Fatalf("key record %s: %v", rec.Key, err)
+		}
+		if _, clear := k["seed"]; clear || k["sealed_seed"] == nil {
+			t.Errorf("key record %s holds fields %v, want a sealed seed and no seed", rec.Key, slices.Sorted(maps.Keys(k)))
+		}
+	}
+	// The same data dir starts again: the key that sealed them is kept.
+	r = start(t, config(dir))
+	r.login(t, r.client(t))
 }
 
 // waitListed waits until the registry's micro domain lists want.

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
+	"path/filepath"
 
 	"m3o.dev/pkg/platform"
+	"m3o.dev/services/auth"
 	"m3o.dev/services/auth/authserver"
 	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
@@ -37,21 +40,30 @@ func (r *running) startStore() error {
 
 // openStoreBackend opens the store backend Config.Store names.
 func (r *running) openStoreBackend() (store.Backend, error) {
-	switch r.cfg.Store {
+	return openBackend(r.ctx, r.cfg, r.log)
+}
+
+// openBackend opens the store backend cfg.Store names: CockroachDB at
+// cfg.StoreDSN, or Pebble in the data dir.
+func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (store.Backend, error) {
+	switch cfg.Store {
 	case StoreCockroach:
-		b, err := cockroach.Open(r.ctx, r.cfg.StoreDSN, cockroach.Options{})
+		b, err := cockroach.Open(ctx, cfg.StoreDSN, cockroach.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("open the cockroach store: %w", err)
 		}
 		return b, nil
 	default:
-		b, err := pebble.Open(r.dataPath("store"), pebble.Options{Logger: r.log.With("component", "pebble")})
+		b, err := pebble.Open(filepath.Join(cfg.DataDir, pebbleDir), pebble.Options{Logger: logger.With("component", "pebble")})
 		if err != nil {
 			return nil, fmt.Errorf("open the pebble store: %w", err)
 		}
 		return b, nil
 	}
 }
+
+// pebbleDir is the Pebble store's directory under the data dir.
+const pebbleDir = "store"
 
 func (r *running) startRegistry() error {
 	opts, err := r.etcdOptions()
@@ -94,9 +106,17 @@ func (r *running) startAuth() error {
 	if err != nil {
 		return err
 	}
-	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword}
+	kek, err := auth.LoadOrCreateKeyEncryptionKey(r.dataPath(authKEKFile))
+	if err != nil {
+		return err
+	}
+	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
 }
+
+// authKEKFile is the file under the data dir that keeps the key sealing the
+// token signing keys, apart from the store they are kept in.
+const authKEKFile = "auth-key-encryption-key"
 
 func (r *running) startConfig() error {
 	ring, err := r.keyring()

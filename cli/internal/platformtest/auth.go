@@ -127,20 +127,55 @@ func (s *accountsService) Delete(_ context.Context, req *authv1.DeleteRequest) (
 	return &authv1.DeleteResponse{}, nil
 }
 
+// Disable implements authv1.AccountsServiceServer.
+func (s *accountsService) Disable(_ context.Context, req *authv1.DisableRequest) (*authv1.DisableResponse, error) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	if _, ok := s.p.secrets[req.GetId()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "no account %q", req.GetId())
+	}
+	s.p.disabled[req.GetId()] = true
+	return &authv1.DisableResponse{}, nil
+}
+
+// Enable implements authv1.AccountsServiceServer.
+func (s *accountsService) Enable(_ context.Context, req *authv1.EnableRequest) (*authv1.EnableResponse, error) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	if _, ok := s.p.secrets[req.GetId()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "no account %q", req.GetId())
+	}
+	delete(s.p.disabled, req.GetId())
+	return &authv1.EnableResponse{Account: account(req.GetId())}, nil
+}
+
 // rulesService manages rules.
 type rulesService struct {
 	authv1.UnimplementedRulesServiceServer
 	p *Platform
 }
 
-// builtinRule is the rule every namespace starts with.
+// builtinRule is a built-in rule of the platform, as auth lists it in
+// every namespace.
 var builtinRule = &authv1.Rule{
-	Id:        "builtin-namespace",
-	Namespace: Namespace,
-	Scope:     "*",
-	Resource:  &authv1.Resource{Type: "*", Name: "*", Endpoint: "*"},
-	Access:    authv1.Access_ACCESS_GRANT,
-	Builtin:   true,
+	Id:          "builtin-micro-admin",
+	Namespace:   "micro",
+	Scope:       "admin",
+	Resource:    &authv1.Resource{Type: "*", Name: "*", Endpoint: "*"},
+	Access:      authv1.Access_ACCESS_GRANT,
+	Priority:    2147483647,
+	Builtin:     true,
+	Description: "Platform rule: the admins of namespace \"micro\" may call everything.",
+}
+
+// namespaceRule is the rule every namespace starts with.
+var namespaceRule = &authv1.Rule{
+	Id:          "namespace-accounts",
+	Namespace:   Namespace,
+	Scope:       "*",
+	Resource:    &authv1.Resource{Type: "*", Name: "*", Endpoint: "*"},
+	Access:      authv1.Access_ACCESS_GRANT,
+	Description: "Any account of the namespace may call everything in it.",
 }
 
 // Create implements authv1.RulesServiceServer.
@@ -163,10 +198,10 @@ func (s *rulesService) Delete(_ context.Context, req *authv1.RulesServiceDeleteR
 
 // List implements authv1.RulesServiceServer.
 func (s *rulesService) List(context.Context, *authv1.RulesServiceListRequest) (*authv1.RulesServiceListResponse, error) {
-	return &authv1.RulesServiceListResponse{Rules: []*authv1.Rule{builtinRule}}, nil
+	return &authv1.RulesServiceListResponse{Rules: []*authv1.Rule{builtinRule, namespaceRule}}, nil
 }
 
 // Explain implements authv1.RulesServiceServer.
 func (s *rulesService) Explain(context.Context, *authv1.ExplainRequest) (*authv1.ExplainResponse, error) {
-	return &authv1.ExplainResponse{Access: authv1.Access_ACCESS_GRANT, Rule: builtinRule, Reason: "Accounts of the namespace may call everything in it."}, nil
+	return &authv1.ExplainResponse{Access: authv1.Access_ACCESS_GRANT, Rule: namespaceRule, Reason: "Accounts of the namespace may call everything in it."}, nil
 }

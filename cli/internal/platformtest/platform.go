@@ -66,6 +66,7 @@ type Platform struct {
 	revoked   []string
 	calls     []Call
 	secrets   map[string]string
+	disabled  map[string]bool
 	records   map[string]*storev1.Record
 	config    map[string]string
 	version   uint64
@@ -82,6 +83,7 @@ func Start(t testing.TB) *Platform {
 		accessTTL: 15 * time.Minute,
 		access:    map[string]bool{},
 		secrets:   map[string]string{Username: Password},
+		disabled:  map[string]bool{},
 		records:   map[string]*storev1.Record{},
 		config:    map[string]string{},
 	}
@@ -175,6 +177,13 @@ func (p *Platform) Secret(name string) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.secrets[name]
+}
+
+// Disabled reports whether the account name is disabled.
+func (p *Platform) Disabled(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.disabled[name]
 }
 
 // Record returns the stored record of key, or nil.

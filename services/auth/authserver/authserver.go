@@ -27,6 +27,8 @@ type Config struct {
 	DataDir string
 	// AdminPassword is the bootstrap admin's password; empty generates one.
 	AdminPassword string
+	// KeyEncryptionKey seals the token signing keys in the store; required.
+	KeyEncryptionKey *auth.KeyEncryptionKey
 }
 
 // Validate checks that the configuration is complete.
@@ -41,10 +43,10 @@ func (c Config) Validate() error {
 }
 
 // service returns the auth.Config of c: the production defaults with the
-// data dir and admin password.
+// data dir, admin password and key-encryption key.
 func (c Config) service() auth.Config {
 	cfg := auth.DefaultConfig()
-	cfg.DataDir, cfg.AdminPassword = c.DataDir, c.AdminPassword
+	cfg.DataDir, cfg.AdminPassword, cfg.KeyEncryptionKey = c.DataDir, c.AdminPassword, c.KeyEncryptionKey
 	return cfg
 }
 
@@ -59,7 +61,7 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("run auth: %w", err)
 	}
-	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out}
+	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out, Metrics: p.Metrics}
 	svc, err := auth.New(ctx, cfg.service(), deps)
 	if err != nil {
 		return fmt.Errorf("run auth: %w", err)

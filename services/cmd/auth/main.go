@@ -4,14 +4,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"m3o.dev/pkg/platform"
+	"m3o.dev/services/auth"
 	"m3o.dev/services/auth/authserver"
 	"m3o.dev/services/internal/corekit"
 )
+
+// kekEnv holds the key-encryption key itself, for deployments that inject
+// secrets as environment variables. A flag's value would show in a process
+// listing.
+const kekEnv = "MICRO_AUTH_KEY_ENCRYPTION_KEY"
 
 func main() {
 	corekit.Main(newApp())
@@ -27,14 +34,40 @@ func flags() []cli.Flag {
 	f := corekit.OwnFlags(platform.Auth)
 	return []cli.Flag{
 		f.String("data-dir", "/var/lib/m3o/auth", "`DIR` where a generated admin password is kept"),
+		f.String("key-encryption-key-file", "", "`FILE` of the base64 AES-256 key that seals the token signing keys in the store (or the key itself in "+kekEnv+")"),
 	}
 }
 
 // run serves until ctx ends. The admin password is read from the
 // environment only, so that it never shows in a process listing.
 func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
+	kek, err := loadKEK(c.String("key-encryption-key-file"), os.Getenv(kekEnv))
+	if err != nil {
+		return err
+	}
 	return authserver.Run(ctx, authserver.Config{
-		DataDir:       c.String("data-dir"),
-		AdminPassword: os.Getenv("MICRO_ADMIN_PASSWORD"),
+		DataDir:          c.String("data-dir"),
+		AdminPassword:    os.Getenv("MICRO_ADMIN_PASSWORD"),
+		KeyEncryptionKey: kek,
 	}, p)
+}
+
+// loadKEK reads the key-encryption key from exactly one of its file and the
+// environment. Without one auth does not start: it would have to keep the
+// signing keys in the clear.
+func loadKEK(file, env string) (*auth.KeyEncryptionKey, error) {
+	switch {
+	case file != "" && env != "":
+		return nil, fmt.Errorf("%w: give the key-encryption key as --key-encryption-key-file or in %s, not both", corekit.ErrConfig, kekEnv)
+	case file != "":
+		return auth.LoadKeyEncryptionKey(file)
+	case env != "":
+		k, err := auth.ParseKeyEncryptionKey([]byte(env))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", kekEnv, err)
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w: no key-encryption key, which seals the token signing keys in the store: "+
+		"pass --key-encryption-key-file or set %s (generate one with 'openssl rand -base64 32')", corekit.ErrConfig, kekEnv)
 }

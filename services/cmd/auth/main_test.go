@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +14,7 @@ import (
 
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/internal/corekit/corekittest"
 	"m3o.dev/services/internal/coretest"
 )
@@ -19,6 +25,7 @@ func TestRun(t *testing.T) {
 	p := coretest.New(t, platform.Store)
 	p.ServeStore(t)
 	t.Setenv("MICRO_ADMIN_PASSWORD", "admin-password-123")
+	t.Setenv(kekEnv, newKEK())
 	args := append(corekittest.CertFlags(t, p.CA, "auth"), "--data-dir", t.TempDir(), "--store-address", p.Addr(platform.Store))
 	auth := corekittest.Start(t, newApp(), args...)
 
@@ -39,8 +46,70 @@ func TestEnvironmentConfigures(t *testing.T) {
 	p.ServeStore(t)
 	t.Setenv("MICRO_AUTH_STORE_ADDRESS", p.Addr(platform.Store))
 	t.Setenv("MICRO_AUTH_DATA_DIR", t.TempDir())
+	t.Setenv("MICRO_AUTH_KEY_ENCRYPTION_KEY_FILE", kekFile(t, 0o600))
 	auth := corekittest.Start(t, newApp(), corekittest.CertFlags(t, p.CA, "auth")...)
 	if auth.Address == "" {
 		t.Fatal("auth configured from the environment reported no address")
+	}
+}
+
+// newKEK returns a new key-encryption key as base64.
+func newKEK() string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Repeat("k", 32)))
+}
+
+// kekFile writes a key-encryption key to a file of mode perm.
+func kekFile(t *testing.T, perm os.FileMode) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(file, []byte(newKEK()+"\n"), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, perm); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestKeyEncryptionKeyRequired checks that auth refuses to start without
+// a usable key-encryption key, and says how to give one.
+func TestKeyEncryptionKeyRequired(t *testing.T) {
+	p := coretest.New(t, platform.Store)
+	p.ServeStore(t)
+	base := append(corekittest.CertFlags(t, p.CA, "auth"), "--data-dir", t.TempDir(), "--store-address", p.Addr(platform.Store))
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"none", nil, "", "--key-encryption-key-file or set " + kekEnv},
+		{"both", []string{"--key-encryption-key-file", kekFile(t, 0o600)}, newKEK(), "not both"},
+		{"file open to every user", []string{"--key-encryption-key-file", kekFile(t, 0o644)}, "", "chmod 600"},
+		{"not base64", nil, "not a key!", "not base64"},
+		{"wrong size", nil, base64.StdEncoding.EncodeToString([]byte("short")), "want 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(kekEnv, tt.env)
+			err := corekittest.Fails(t, newApp(), append(base, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("auth without a usable key-encryption key = %v, want an error saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadKEKSources checks that the key is taken from exactly one place.
+func TestLoadKEKSources(t *testing.T) {
+	_, err := loadKEK("", "")
+	if !errors.Is(err, corekit.ErrConfig) {
+		t.Errorf("loadKEK(no file, no env) = %v, want a configuration error", err)
+	}
+	if _, err := loadKEK(kekFile(t, 0o600), ""); err != nil {
+		t.Errorf("loadKEK(file) = %v", err)
+	}
+	if _, err := loadKEK("", newKEK()); err != nil {
+		t.Errorf("loadKEK(env) = %v", err)
 	}
 }

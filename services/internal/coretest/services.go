@@ -1,6 +1,7 @@
 package coretest
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func (p *Platform) ServeAuth(t testing.TB) {
 	cfg.AdminPassword = AdminPassword
 	cfg.Hash = auth.HashParams{Time: 1, MemoryKiB: 64, Threads: 1}
 	cfg.KeyPublishDelay = 0
+	cfg.KeyEncryptionKey = testKEK(t)
 	p.Run(t, platform.Auth, func(ctx context.Context, proc *corekit.Process) error {
 		conn, err := proc.Dial(platform.Store)
 		if err != nil {
@@ -82,4 +84,15 @@ func (p *Platform) Account(t testing.TB, ns, name string) (id, token string) {
 		t.Fatalf("Create(%s/%s) = %v, want an account", ns, name, err)
 	}
 	return p.Login(t, ns, name, secret)
+}
+
+// testKEK is a fixed key-encryption key: these tests keep no store beyond
+// the test.
+func testKEK(t testing.TB) *auth.KeyEncryptionKey {
+	t.Helper()
+	kek, err := auth.NewKeyEncryptionKey(bytes.Repeat([]byte{7}, auth.KeyEncryptionKeySize))
+	if err != nil {
+		t.Fatalf("NewKeyEncryptionKey() = %v", err)
+	}
+	return kek
 }

@@ -812,8 +812,10 @@ type PublicKeysResponse struct {
 	Keys []*PublicKey `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
 	// Revoked_before maps account ids to a time: tokens of that account issued before it are refused.
 	RevokedBefore map[string]*timestamppb.Timestamp `protobuf:"bytes,2,rep,name=revoked_before,json=revokedBefore,proto3" json:"revoked_before,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Revoked_sessions are session ids (the "sid" claim) whose access tokens are refused, such as those of a logout.
+	RevokedSessions []string `protobuf:"bytes,3,rep,name=revoked_sessions,json=revokedSessions,proto3" json:"revoked_sessions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PublicKeysResponse) Reset() {
@@ -860,6 +862,96 @@ func (x *PublicKeysResponse) GetRevokedBefore() map[string]*timestamppb.Timestam
 	return nil
 }
 
+func (x *PublicKeysResponse) GetRevokedSessions() []string {
+	if x != nil {
+		return x.RevokedSessions
+	}
+	return nil
+}
+
+// WatchPublicKeysRequest asks for the verification keys and every later change to them.
+type WatchPublicKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPublicKeysRequest) Reset() {
+	*x = WatchPublicKeysRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPublicKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPublicKeysRequest) ProtoMessage() {}
+
+func (x *WatchPublicKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPublicKeysRequest.ProtoReflect.Descriptor instead.
+func (*WatchPublicKeysRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+// WatchPublicKeysResponse is the whole current state, sent first and after every change.
+type WatchPublicKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Current is what PublicKeys would return at the time of sending.
+	Current       *PublicKeysResponse `protobuf:"bytes,1,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchPublicKeysResponse) Reset() {
+	*x = WatchPublicKeysResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchPublicKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchPublicKeysResponse) ProtoMessage() {}
+
+func (x *WatchPublicKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchPublicKeysResponse.ProtoReflect.Descriptor instead.
+func (*WatchPublicKeysResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchPublicKeysResponse) GetCurrent() *PublicKeysResponse {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
 // CreateRequest describes the account to create.
 type CreateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -881,7 +973,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +985,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +998,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateRequest) GetNamespace() string {
@@ -962,7 +1054,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1066,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1079,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateResponse) GetAccount() *Account {
@@ -1010,7 +1102,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1114,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1127,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetRequest) GetNamespace() string {
@@ -1063,7 +1155,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1167,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1180,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetResponse) GetAccount() *Account {
@@ -1113,7 +1205,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1217,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1230,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRequest) GetNamespace() string {
@@ -1175,7 +1267,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1279,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1292,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListResponse) GetAccounts() []*Account {
@@ -1230,7 +1322,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1334,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1347,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteRequest) GetNamespace() string {
@@ -1281,7 +1373,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1385,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1398,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 // DisableRequest names the account to disable.
@@ -1322,7 +1414,7 @@ type DisableRequest struct {
 
 func (x *DisableRequest) Reset() {
 	*x = DisableRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1426,7 @@ func (x *DisableRequest) String() string {
 func (*DisableRequest) ProtoMessage() {}
 
 func (x *DisableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1439,7 @@ func (x *DisableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableRequest.ProtoReflect.Descriptor instead.
 func (*DisableRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DisableRequest) GetNamespace() string {
@@ -1373,7 +1465,7 @@ type DisableResponse struct {
 
 func (x *DisableResponse) Reset() {
 	*x = DisableResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1477,7 @@ func (x *DisableResponse) String() string {
 func (*DisableResponse) ProtoMessage() {}
 
 func (x *DisableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1490,108 @@ func (x *DisableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableResponse.ProtoReflect.Descriptor instead.
 func (*DisableResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+}
+
+// EnableRequest names the account to enable.
+type EnableRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace of the account; empty means the caller's namespace.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Id or name of the account.
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableRequest) Reset() {
+	*x = EnableRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableRequest) ProtoMessage() {}
+
+func (x *EnableRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableRequest.ProtoReflect.Descriptor instead.
+func (*EnableRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *EnableRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *EnableRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// EnableResponse carries the enabled account.
+type EnableResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Account as stored, now active.
+	Account       *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnableResponse) Reset() {
+	*x = EnableResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnableResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnableResponse) ProtoMessage() {}
+
+func (x *EnableResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnableResponse.ProtoReflect.Descriptor instead.
+func (*EnableResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *EnableResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
 }
 
 // ChangeSecretRequest replaces a secret.
@@ -1418,7 +1611,7 @@ type ChangeSecretRequest struct {
 
 func (x *ChangeSecretRequest) Reset() {
 	*x = ChangeSecretRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1623,7 @@ func (x *ChangeSecretRequest) String() string {
 func (*ChangeSecretRequest) ProtoMessage() {}
 
 func (x *ChangeSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1636,7 @@ func (x *ChangeSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSecretRequest.ProtoReflect.Descriptor instead.
 func (*ChangeSecretRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChangeSecretRequest) GetNamespace() string {
@@ -1483,7 +1676,7 @@ type ChangeSecretResponse struct {
 
 func (x *ChangeSecretResponse) Reset() {
 	*x = ChangeSecretResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1688,7 @@ func (x *ChangeSecretResponse) String() string {
 func (*ChangeSecretResponse) ProtoMessage() {}
 
 func (x *ChangeSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1701,7 @@ func (x *ChangeSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSecretResponse.ProtoReflect.Descriptor instead.
 func (*ChangeSecretResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 // Resource is what a request touches.
@@ -1526,7 +1719,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1731,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1744,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Resource) GetType() string {
@@ -1590,15 +1783,17 @@ type Rule struct {
 	Access Access `protobuf:"varint,5,opt,name=access,proto3,enum=m3o.auth.v1.Access" json:"access,omitempty"`
 	// Priority orders rules: the highest matching priority decides, and DENY wins ties.
 	Priority int32 `protobuf:"varint,6,opt,name=priority,proto3" json:"priority,omitempty"`
-	// Builtin is true for rules the platform installs, which cannot be deleted.
-	Builtin       bool `protobuf:"varint,7,opt,name=builtin,proto3" json:"builtin,omitempty"`
+	// Builtin is true for the platform's own rules, which apply in every namespace and cannot be deleted.
+	Builtin bool `protobuf:"varint,7,opt,name=builtin,proto3" json:"builtin,omitempty"`
+	// Description says what the rule is for, at most 256 characters; a built-in rule's says whom it applies to.
+	Description   string `protobuf:"bytes,8,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1805,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1818,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Rule) GetId() string {
@@ -1675,6 +1870,13 @@ func (x *Rule) GetBuiltin() bool {
 	return false
 }
 
+func (x *Rule) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 // RulesServiceCreateRequest describes the rule to add.
 type RulesServiceCreateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1686,7 +1888,7 @@ type RulesServiceCreateRequest struct {
 
 func (x *RulesServiceCreateRequest) Reset() {
 	*x = RulesServiceCreateRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1900,7 @@ func (x *RulesServiceCreateRequest) String() string {
 func (*RulesServiceCreateRequest) ProtoMessage() {}
 
 func (x *RulesServiceCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1913,7 @@ func (x *RulesServiceCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceCreateRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceCreateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RulesServiceCreateRequest) GetRule() *Rule {
@@ -1732,7 +1934,7 @@ type RulesServiceCreateResponse struct {
 
 func (x *RulesServiceCreateResponse) Reset() {
 	*x = RulesServiceCreateResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +1946,7 @@ func (x *RulesServiceCreateResponse) String() string {
 func (*RulesServiceCreateResponse) ProtoMessage() {}
 
 func (x *RulesServiceCreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +1959,7 @@ func (x *RulesServiceCreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceCreateResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceCreateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RulesServiceCreateResponse) GetRule() *Rule {
@@ -1780,7 +1982,7 @@ type RulesServiceDeleteRequest struct {
 
 func (x *RulesServiceDeleteRequest) Reset() {
 	*x = RulesServiceDeleteRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1792,7 +1994,7 @@ func (x *RulesServiceDeleteRequest) String() string {
 func (*RulesServiceDeleteRequest) ProtoMessage() {}
 
 func (x *RulesServiceDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1805,7 +2007,7 @@ func (x *RulesServiceDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceDeleteRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RulesServiceDeleteRequest) GetNamespace() string {
@@ -1831,7 +2033,7 @@ type RulesServiceDeleteResponse struct {
 
 func (x *RulesServiceDeleteResponse) Reset() {
 	*x = RulesServiceDeleteResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1843,7 +2045,7 @@ func (x *RulesServiceDeleteResponse) String() string {
 func (*RulesServiceDeleteResponse) ProtoMessage() {}
 
 func (x *RulesServiceDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1856,7 +2058,7 @@ func (x *RulesServiceDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceDeleteResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 // RulesServiceListRequest names the namespace to list.
@@ -1870,7 +2072,7 @@ type RulesServiceListRequest struct {
 
 func (x *RulesServiceListRequest) Reset() {
 	*x = RulesServiceListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2084,7 @@ func (x *RulesServiceListRequest) String() string {
 func (*RulesServiceListRequest) ProtoMessage() {}
 
 func (x *RulesServiceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2097,7 @@ func (x *RulesServiceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceListRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RulesServiceListRequest) GetNamespace() string {
@@ -1916,7 +2118,7 @@ type RulesServiceListResponse struct {
 
 func (x *RulesServiceListResponse) Reset() {
 	*x = RulesServiceListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1928,7 +2130,7 @@ func (x *RulesServiceListResponse) String() string {
 func (*RulesServiceListResponse) ProtoMessage() {}
 
 func (x *RulesServiceListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1941,7 +2143,7 @@ func (x *RulesServiceListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceListResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RulesServiceListResponse) GetRules() []*Rule {
@@ -1949,6 +2151,125 @@ func (x *RulesServiceListResponse) GetRules() []*Rule {
 		return x.Rules
 	}
 	return nil
+}
+
+// RulesServiceWatchRequest names the rules to watch.
+type RulesServiceWatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace to watch; empty means the caller's namespace.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// All_namespaces watches every namespace instead, for core services only: each change sends its namespace's rules.
+	AllNamespaces bool `protobuf:"varint,2,opt,name=all_namespaces,json=allNamespaces,proto3" json:"all_namespaces,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RulesServiceWatchRequest) Reset() {
+	*x = RulesServiceWatchRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RulesServiceWatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RulesServiceWatchRequest) ProtoMessage() {}
+
+func (x *RulesServiceWatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RulesServiceWatchRequest.ProtoReflect.Descriptor instead.
+func (*RulesServiceWatchRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *RulesServiceWatchRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *RulesServiceWatchRequest) GetAllNamespaces() bool {
+	if x != nil {
+		return x.AllNamespaces
+	}
+	return false
+}
+
+// RulesServiceWatchResponse carries the rules of one namespace, or asks the watcher to refetch.
+type RulesServiceWatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace whose rules these are; empty when resync is set.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Rules of the namespace, as List returns them.
+	Rules []*Rule `protobuf:"bytes,2,rep,name=rules,proto3" json:"rules,omitempty"`
+	// Resync asks a watcher of every namespace to refetch the rules it holds: sent first, and when changes may have been missed.
+	Resync        bool `protobuf:"varint,3,opt,name=resync,proto3" json:"resync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RulesServiceWatchResponse) Reset() {
+	*x = RulesServiceWatchResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RulesServiceWatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RulesServiceWatchResponse) ProtoMessage() {}
+
+func (x *RulesServiceWatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RulesServiceWatchResponse.ProtoReflect.Descriptor instead.
+func (*RulesServiceWatchResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RulesServiceWatchResponse) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *RulesServiceWatchResponse) GetRules() []*Rule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+func (x *RulesServiceWatchResponse) GetResync() bool {
+	if x != nil {
+		return x.Resync
+	}
+	return false
 }
 
 // ExplainRequest asks how a request would be decided.
@@ -1966,7 +2287,7 @@ type ExplainRequest struct {
 
 func (x *ExplainRequest) Reset() {
 	*x = ExplainRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2299,7 @@ func (x *ExplainRequest) String() string {
 func (*ExplainRequest) ProtoMessage() {}
 
 func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2312,7 @@ func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
 func (*ExplainRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ExplainRequest) GetNamespace() string {
@@ -2030,7 +2351,7 @@ type ExplainResponse struct {
 
 func (x *ExplainResponse) Reset() {
 	*x = ExplainResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2042,7 +2363,7 @@ func (x *ExplainResponse) String() string {
 func (*ExplainResponse) ProtoMessage() {}
 
 func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2055,7 +2376,7 @@ func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
 func (*ExplainResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExplainResponse) GetAccess() Access {
@@ -2090,7 +2411,7 @@ type SendVerificationEmailRequest struct {
 
 func (x *SendVerificationEmailRequest) Reset() {
 	*x = SendVerificationEmailRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2102,7 +2423,7 @@ func (x *SendVerificationEmailRequest) String() string {
 func (*SendVerificationEmailRequest) ProtoMessage() {}
 
 func (x *SendVerificationEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2115,7 +2436,7 @@ func (x *SendVerificationEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendVerificationEmailRequest.ProtoReflect.Descriptor instead.
 func (*SendVerificationEmailRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{33}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SendVerificationEmailRequest) GetEmail() string {
@@ -2136,7 +2457,7 @@ type SendVerificationEmailResponse struct {
 
 func (x *SendVerificationEmailResponse) Reset() {
 	*x = SendVerificationEmailResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2469,7 @@ func (x *SendVerificationEmailResponse) String() string {
 func (*SendVerificationEmailResponse) ProtoMessage() {}
 
 func (x *SendVerificationEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2482,7 @@ func (x *SendVerificationEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendVerificationEmailResponse.ProtoReflect.Descriptor instead.
 func (*SendVerificationEmailResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{34}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SendVerificationEmailResponse) GetExpiry() *timestamppb.Timestamp {
@@ -2184,7 +2505,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2517,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2530,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{35}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VerifyRequest) GetEmail() string {
@@ -2239,7 +2560,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2572,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2585,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{36}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *VerifyResponse) GetSignupToken() string {
@@ -2296,7 +2617,7 @@ type CompleteSignupRequest struct {
 
 func (x *CompleteSignupRequest) Reset() {
 	*x = CompleteSignupRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2308,7 +2629,7 @@ func (x *CompleteSignupRequest) String() string {
 func (*CompleteSignupRequest) ProtoMessage() {}
 
 func (x *CompleteSignupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2321,7 +2642,7 @@ func (x *CompleteSignupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteSignupRequest.ProtoReflect.Descriptor instead.
 func (*CompleteSignupRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{37}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CompleteSignupRequest) GetSignupToken() string {
@@ -2360,7 +2681,7 @@ type CompleteSignupResponse struct {
 
 func (x *CompleteSignupResponse) Reset() {
 	*x = CompleteSignupResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2693,7 @@ func (x *CompleteSignupResponse) String() string {
 func (*CompleteSignupResponse) ProtoMessage() {}
 
 func (x *CompleteSignupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2706,7 @@ func (x *CompleteSignupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteSignupResponse.ProtoReflect.Descriptor instead.
 func (*CompleteSignupResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{38}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CompleteSignupResponse) GetAccount() *Account {
@@ -2424,7 +2745,7 @@ type Invite struct {
 
 func (x *Invite) Reset() {
 	*x = Invite{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2436,7 +2757,7 @@ func (x *Invite) String() string {
 func (*Invite) ProtoMessage() {}
 
 func (x *Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2449,7 +2770,7 @@ func (x *Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invite.ProtoReflect.Descriptor instead.
 func (*Invite) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{39}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Invite) GetEmail() string {
@@ -2484,7 +2805,7 @@ type InviteServiceAddRequest struct {
 
 func (x *InviteServiceAddRequest) Reset() {
 	*x = InviteServiceAddRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2817,7 @@ func (x *InviteServiceAddRequest) String() string {
 func (*InviteServiceAddRequest) ProtoMessage() {}
 
 func (x *InviteServiceAddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2830,7 @@ func (x *InviteServiceAddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceAddRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceAddRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{40}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *InviteServiceAddRequest) GetEmail() string {
@@ -2530,7 +2851,7 @@ type InviteServiceAddResponse struct {
 
 func (x *InviteServiceAddResponse) Reset() {
 	*x = InviteServiceAddResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2542,7 +2863,7 @@ func (x *InviteServiceAddResponse) String() string {
 func (*InviteServiceAddResponse) ProtoMessage() {}
 
 func (x *InviteServiceAddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2555,7 +2876,7 @@ func (x *InviteServiceAddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceAddResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceAddResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{41}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *InviteServiceAddResponse) GetInvite() *Invite {
@@ -2576,7 +2897,7 @@ type InviteServiceRemoveRequest struct {
 
 func (x *InviteServiceRemoveRequest) Reset() {
 	*x = InviteServiceRemoveRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2909,7 @@ func (x *InviteServiceRemoveRequest) String() string {
 func (*InviteServiceRemoveRequest) ProtoMessage() {}
 
 func (x *InviteServiceRemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2922,7 @@ func (x *InviteServiceRemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceRemoveRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceRemoveRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{42}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *InviteServiceRemoveRequest) GetEmail() string {
@@ -2620,7 +2941,7 @@ type InviteServiceRemoveResponse struct {
 
 func (x *InviteServiceRemoveResponse) Reset() {
 	*x = InviteServiceRemoveResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +2953,7 @@ func (x *InviteServiceRemoveResponse) String() string {
 func (*InviteServiceRemoveResponse) ProtoMessage() {}
 
 func (x *InviteServiceRemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +2966,7 @@ func (x *InviteServiceRemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceRemoveResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceRemoveResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{49}
 }
 
 // InviteServiceListRequest lists invites.
@@ -2657,7 +2978,7 @@ type InviteServiceListRequest struct {
 
 func (x *InviteServiceListRequest) Reset() {
 	*x = InviteServiceListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2669,7 +2990,7 @@ func (x *InviteServiceListRequest) String() string {
 func (*InviteServiceListRequest) ProtoMessage() {}
 
 func (x *InviteServiceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2682,7 +3003,7 @@ func (x *InviteServiceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceListRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{50}
 }
 
 // InviteServiceListResponse carries every invite.
@@ -2696,7 +3017,7 @@ type InviteServiceListResponse struct {
 
 func (x *InviteServiceListResponse) Reset() {
 	*x = InviteServiceListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2708,7 +3029,7 @@ func (x *InviteServiceListResponse) String() string {
 func (*InviteServiceListResponse) ProtoMessage() {}
 
 func (x *InviteServiceListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2721,7 +3042,7 @@ func (x *InviteServiceListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceListResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *InviteServiceListResponse) GetInvites() []*Invite {
@@ -2778,13 +3099,17 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\tPublicKey\x12\x10\n" +
 	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x127\n" +
-	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\xf9\x01\n" +
+	"\tnot_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bnotAfter\"\xa4\x02\n" +
 	"\x12PublicKeysResponse\x12*\n" +
 	"\x04keys\x18\x01 \x03(\v2\x16.m3o.auth.v1.PublicKeyR\x04keys\x12Y\n" +
-	"\x0erevoked_before\x18\x02 \x03(\v22.m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntryR\rrevokedBefore\x1a\\\n" +
+	"\x0erevoked_before\x18\x02 \x03(\v22.m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntryR\rrevokedBefore\x12)\n" +
+	"\x10revoked_sessions\x18\x03 \x03(\tR\x0frevokedSessions\x1a\\\n" +
 	"\x12RevokedBeforeEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
-	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\"\xa0\x02\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05value:\x028\x01\"\x18\n" +
+	"\x16WatchPublicKeysRequest\"T\n" +
+	"\x17WatchPublicKeysResponse\x129\n" +
+	"\acurrent\x18\x01 \x01(\v2\x1f.m3o.auth.v1.PublicKeysResponseR\acurrent\"\xa0\x02\n" +
 	"\rCreateRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2818,7 +3143,12 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x0eDisableRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x11\n" +
-	"\x0fDisableResponse\"\x81\x01\n" +
+	"\x0fDisableResponse\"=\n" +
+	"\rEnableRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"@\n" +
+	"\x0eEnableResponse\x12.\n" +
+	"\aaccount\x18\x01 \x01(\v2\x14.m3o.auth.v1.AccountR\aaccount\"\x81\x01\n" +
 	"\x13ChangeSecretRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x1d\n" +
@@ -2830,7 +3160,7 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\bResource\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
-	"\bendpoint\x18\x03 \x01(\tR\bendpoint\"\xe0\x01\n" +
+	"\bendpoint\x18\x03 \x01(\tR\bendpoint\"\x82\x02\n" +
 	"\x04Rule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x14\n" +
@@ -2838,7 +3168,8 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\bresource\x18\x04 \x01(\v2\x15.m3o.auth.v1.ResourceR\bresource\x12+\n" +
 	"\x06access\x18\x05 \x01(\x0e2\x13.m3o.auth.v1.AccessR\x06access\x12\x1a\n" +
 	"\bpriority\x18\x06 \x01(\x05R\bpriority\x12\x18\n" +
-	"\abuiltin\x18\a \x01(\bR\abuiltin\"B\n" +
+	"\abuiltin\x18\a \x01(\bR\abuiltin\x12 \n" +
+	"\vdescription\x18\b \x01(\tR\vdescription\"B\n" +
 	"\x19RulesServiceCreateRequest\x12%\n" +
 	"\x04rule\x18\x01 \x01(\v2\x11.m3o.auth.v1.RuleR\x04rule\"C\n" +
 	"\x1aRulesServiceCreateResponse\x12%\n" +
@@ -2850,7 +3181,14 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x17RulesServiceListRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"C\n" +
 	"\x18RulesServiceListResponse\x12'\n" +
-	"\x05rules\x18\x01 \x03(\v2\x11.m3o.auth.v1.RuleR\x05rules\"{\n" +
+	"\x05rules\x18\x01 \x03(\v2\x11.m3o.auth.v1.RuleR\x05rules\"_\n" +
+	"\x18RulesServiceWatchRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12%\n" +
+	"\x0eall_namespaces\x18\x02 \x01(\bR\rallNamespaces\"z\n" +
+	"\x19RulesServiceWatchResponse\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12'\n" +
+	"\x05rules\x18\x02 \x03(\v2\x11.m3o.auth.v1.RuleR\x05rules\x12\x16\n" +
+	"\x06resync\x18\x03 \x01(\bR\x06resync\"{\n" +
 	"\x0eExplainRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x121\n" +
@@ -2904,25 +3242,28 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fACCESS_GRANT\x10\x01\x12\x0f\n" +
-	"\vACCESS_DENY\x10\x022\xa5\x02\n" +
+	"\vACCESS_DENY\x10\x022\x85\x03\n" +
 	"\vAuthService\x12>\n" +
 	"\x05Token\x12\x19.m3o.auth.v1.TokenRequest\x1a\x1a.m3o.auth.v1.TokenResponse\x12D\n" +
 	"\aInspect\x12\x1b.m3o.auth.v1.InspectRequest\x1a\x1c.m3o.auth.v1.InspectResponse\x12A\n" +
 	"\x06Revoke\x12\x1a.m3o.auth.v1.RevokeRequest\x1a\x1b.m3o.auth.v1.RevokeResponse\x12M\n" +
 	"\n" +
-	"PublicKeys\x12\x1e.m3o.auth.v1.PublicKeysRequest\x1a\x1f.m3o.auth.v1.PublicKeysResponse2\xa9\x03\n" +
+	"PublicKeys\x12\x1e.m3o.auth.v1.PublicKeysRequest\x1a\x1f.m3o.auth.v1.PublicKeysResponse\x12^\n" +
+	"\x0fWatchPublicKeys\x12#.m3o.auth.v1.WatchPublicKeysRequest\x1a$.m3o.auth.v1.WatchPublicKeysResponse0\x012\xec\x03\n" +
 	"\x0fAccountsService\x12A\n" +
 	"\x06Create\x12\x1a.m3o.auth.v1.CreateRequest\x1a\x1b.m3o.auth.v1.CreateResponse\x128\n" +
 	"\x03Get\x12\x17.m3o.auth.v1.GetRequest\x1a\x18.m3o.auth.v1.GetResponse\x12;\n" +
 	"\x04List\x12\x18.m3o.auth.v1.ListRequest\x1a\x19.m3o.auth.v1.ListResponse\x12A\n" +
 	"\x06Delete\x12\x1a.m3o.auth.v1.DeleteRequest\x1a\x1b.m3o.auth.v1.DeleteResponse\x12D\n" +
-	"\aDisable\x12\x1b.m3o.auth.v1.DisableRequest\x1a\x1c.m3o.auth.v1.DisableResponse\x12S\n" +
-	"\fChangeSecret\x12 .m3o.auth.v1.ChangeSecretRequest\x1a!.m3o.auth.v1.ChangeSecretResponse2\xdf\x02\n" +
+	"\aDisable\x12\x1b.m3o.auth.v1.DisableRequest\x1a\x1c.m3o.auth.v1.DisableResponse\x12A\n" +
+	"\x06Enable\x12\x1a.m3o.auth.v1.EnableRequest\x1a\x1b.m3o.auth.v1.EnableResponse\x12S\n" +
+	"\fChangeSecret\x12 .m3o.auth.v1.ChangeSecretRequest\x1a!.m3o.auth.v1.ChangeSecretResponse2\xb9\x03\n" +
 	"\fRulesService\x12Y\n" +
 	"\x06Create\x12&.m3o.auth.v1.RulesServiceCreateRequest\x1a'.m3o.auth.v1.RulesServiceCreateResponse\x12Y\n" +
 	"\x06Delete\x12&.m3o.auth.v1.RulesServiceDeleteRequest\x1a'.m3o.auth.v1.RulesServiceDeleteResponse\x12S\n" +
 	"\x04List\x12$.m3o.auth.v1.RulesServiceListRequest\x1a%.m3o.auth.v1.RulesServiceListResponse\x12D\n" +
-	"\aExplain\x12\x1b.m3o.auth.v1.ExplainRequest\x1a\x1c.m3o.auth.v1.ExplainResponse2\x9d\x02\n" +
+	"\aExplain\x12\x1b.m3o.auth.v1.ExplainRequest\x1a\x1c.m3o.auth.v1.ExplainResponse\x12X\n" +
+	"\x05Watch\x12%.m3o.auth.v1.RulesServiceWatchRequest\x1a&.m3o.auth.v1.RulesServiceWatchResponse0\x012\x9d\x02\n" +
 	"\rSignupService\x12n\n" +
 	"\x15SendVerificationEmail\x12).m3o.auth.v1.SendVerificationEmailRequest\x1a*.m3o.auth.v1.SendVerificationEmailResponse\x12A\n" +
 	"\x06Verify\x12\x1a.m3o.auth.v1.VerifyRequest\x1a\x1b.m3o.auth.v1.VerifyResponse\x12Y\n" +
@@ -2946,7 +3287,7 @@ func file_m3o_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_m3o_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_m3o_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_m3o_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_m3o_auth_v1_auth_proto_goTypes = []any{
 	(AccountType)(0),                      // 0: m3o.auth.v1.AccountType
 	(AccountStatus)(0),                    // 1: m3o.auth.v1.AccountStatus
@@ -2962,125 +3303,140 @@ var file_m3o_auth_v1_auth_proto_goTypes = []any{
 	(*PublicKeysRequest)(nil),             // 11: m3o.auth.v1.PublicKeysRequest
 	(*PublicKey)(nil),                     // 12: m3o.auth.v1.PublicKey
 	(*PublicKeysResponse)(nil),            // 13: m3o.auth.v1.PublicKeysResponse
-	(*CreateRequest)(nil),                 // 14: m3o.auth.v1.CreateRequest
-	(*CreateResponse)(nil),                // 15: m3o.auth.v1.CreateResponse
-	(*GetRequest)(nil),                    // 16: m3o.auth.v1.GetRequest
-	(*GetResponse)(nil),                   // 17: m3o.auth.v1.GetResponse
-	(*ListRequest)(nil),                   // 18: m3o.auth.v1.ListRequest
-	(*ListResponse)(nil),                  // 19: m3o.auth.v1.ListResponse
-	(*DeleteRequest)(nil),                 // 20: m3o.auth.v1.DeleteRequest
-	(*DeleteResponse)(nil),                // 21: m3o.auth.v1.DeleteResponse
-	(*DisableRequest)(nil),                // 22: m3o.auth.v1.DisableRequest
-	(*DisableResponse)(nil),               // 23: m3o.auth.v1.DisableResponse
-	(*ChangeSecretRequest)(nil),           // 24: m3o.auth.v1.ChangeSecretRequest
-	(*ChangeSecretResponse)(nil),          // 25: m3o.auth.v1.ChangeSecretResponse
-	(*Resource)(nil),                      // 26: m3o.auth.v1.Resource
-	(*Rule)(nil),                          // 27: m3o.auth.v1.Rule
-	(*RulesServiceCreateRequest)(nil),     // 28: m3o.auth.v1.RulesServiceCreateRequest
-	(*RulesServiceCreateResponse)(nil),    // 29: m3o.auth.v1.RulesServiceCreateResponse
-	(*RulesServiceDeleteRequest)(nil),     // 30: m3o.auth.v1.RulesServiceDeleteRequest
-	(*RulesServiceDeleteResponse)(nil),    // 31: m3o.auth.v1.RulesServiceDeleteResponse
-	(*RulesServiceListRequest)(nil),       // 32: m3o.auth.v1.RulesServiceListRequest
-	(*RulesServiceListResponse)(nil),      // 33: m3o.auth.v1.RulesServiceListResponse
-	(*ExplainRequest)(nil),                // 34: m3o.auth.v1.ExplainRequest
-	(*ExplainResponse)(nil),               // 35: m3o.auth.v1.ExplainResponse
-	(*SendVerificationEmailRequest)(nil),  // 36: m3o.auth.v1.SendVerificationEmailRequest
-	(*SendVerificationEmailResponse)(nil), // 37: m3o.auth.v1.SendVerificationEmailResponse
-	(*VerifyRequest)(nil),                 // 38: m3o.auth.v1.VerifyRequest
-	(*VerifyResponse)(nil),                // 39: m3o.auth.v1.VerifyResponse
-	(*CompleteSignupRequest)(nil),         // 40: m3o.auth.v1.CompleteSignupRequest
-	(*CompleteSignupResponse)(nil),        // 41: m3o.auth.v1.CompleteSignupResponse
-	(*Invite)(nil),                        // 42: m3o.auth.v1.Invite
-	(*InviteServiceAddRequest)(nil),       // 43: m3o.auth.v1.InviteServiceAddRequest
-	(*InviteServiceAddResponse)(nil),      // 44: m3o.auth.v1.InviteServiceAddResponse
-	(*InviteServiceRemoveRequest)(nil),    // 45: m3o.auth.v1.InviteServiceRemoveRequest
-	(*InviteServiceRemoveResponse)(nil),   // 46: m3o.auth.v1.InviteServiceRemoveResponse
-	(*InviteServiceListRequest)(nil),      // 47: m3o.auth.v1.InviteServiceListRequest
-	(*InviteServiceListResponse)(nil),     // 48: m3o.auth.v1.InviteServiceListResponse
-	nil,                                   // 49: m3o.auth.v1.Account.MetadataEntry
-	nil,                                   // 50: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
-	nil,                                   // 51: m3o.auth.v1.CreateRequest.MetadataEntry
-	(*timestamppb.Timestamp)(nil),         // 52: google.protobuf.Timestamp
+	(*WatchPublicKeysRequest)(nil),        // 14: m3o.auth.v1.WatchPublicKeysRequest
+	(*WatchPublicKeysResponse)(nil),       // 15: m3o.auth.v1.WatchPublicKeysResponse
+	(*CreateRequest)(nil),                 // 16: m3o.auth.v1.CreateRequest
+	(*CreateResponse)(nil),                // 17: m3o.auth.v1.CreateResponse
+	(*GetRequest)(nil),                    // 18: m3o.auth.v1.GetRequest
+	(*GetResponse)(nil),                   // 19: m3o.auth.v1.GetResponse
+	(*ListRequest)(nil),                   // 20: m3o.auth.v1.ListRequest
+	(*ListResponse)(nil),                  // 21: m3o.auth.v1.ListResponse
+	(*DeleteRequest)(nil),                 // 22: m3o.auth.v1.DeleteRequest
+	(*DeleteResponse)(nil),                // 23: m3o.auth.v1.DeleteResponse
+	(*DisableRequest)(nil),                // 24: m3o.auth.v1.DisableRequest
+	(*DisableResponse)(nil),               // 25: m3o.auth.v1.DisableResponse
+	(*EnableRequest)(nil),                 // 26: m3o.auth.v1.EnableRequest
+	(*EnableResponse)(nil),                // 27: m3o.auth.v1.EnableResponse
+	(*ChangeSecretRequest)(nil),           // 28: m3o.auth.v1.ChangeSecretRequest
+	(*ChangeSecretResponse)(nil),          // 29: m3o.auth.v1.ChangeSecretResponse
+	(*Resource)(nil),                      // 30: m3o.auth.v1.Resource
+	(*Rule)(nil),                          // 31: m3o.auth.v1.Rule
+	(*RulesServiceCreateRequest)(nil),     // 32: m3o.auth.v1.RulesServiceCreateRequest
+	(*RulesServiceCreateResponse)(nil),    // 33: m3o.auth.v1.RulesServiceCreateResponse
+	(*RulesServiceDeleteRequest)(nil),     // 34: m3o.auth.v1.RulesServiceDeleteRequest
+	(*RulesServiceDeleteResponse)(nil),    // 35: m3o.auth.v1.RulesServiceDeleteResponse
+	(*RulesServiceListRequest)(nil),       // 36: m3o.auth.v1.RulesServiceListRequest
+	(*RulesServiceListResponse)(nil),      // 37: m3o.auth.v1.RulesServiceListResponse
+	(*RulesServiceWatchRequest)(nil),      // 38: m3o.auth.v1.RulesServiceWatchRequest
+	(*RulesServiceWatchResponse)(nil),     // 39: m3o.auth.v1.RulesServiceWatchResponse
+	(*ExplainRequest)(nil),                // 40: m3o.auth.v1.ExplainRequest
+	(*ExplainResponse)(nil),               // 41: m3o.auth.v1.ExplainResponse
+	(*SendVerificationEmailRequest)(nil),  // 42: m3o.auth.v1.SendVerificationEmailRequest
+	(*SendVerificationEmailResponse)(nil), // 43: m3o.auth.v1.SendVerificationEmailResponse
+	(*VerifyRequest)(nil),                 // 44: m3o.auth.v1.VerifyRequest
+	(*VerifyResponse)(nil),                // 45: m3o.auth.v1.VerifyResponse
+	(*CompleteSignupRequest)(nil),         // 46: m3o.auth.v1.CompleteSignupRequest
+	(*CompleteSignupResponse)(nil),        // 47: m3o.auth.v1.CompleteSignupResponse
+	(*Invite)(nil),                        // 48: m3o.auth.v1.Invite
+	(*InviteServiceAddRequest)(nil),       // 49: m3o.auth.v1.InviteServiceAddRequest
+	(*InviteServiceAddResponse)(nil),      // 50: m3o.auth.v1.InviteServiceAddResponse
+	(*InviteServiceRemoveRequest)(nil),    // 51: m3o.auth.v1.InviteServiceRemoveRequest
+	(*InviteServiceRemoveResponse)(nil),   // 52: m3o.auth.v1.InviteServiceRemoveResponse
+	(*InviteServiceListRequest)(nil),      // 53: m3o.auth.v1.InviteServiceListRequest
+	(*InviteServiceListResponse)(nil),     // 54: m3o.auth.v1.InviteServiceListResponse
+	nil,                                   // 55: m3o.auth.v1.Account.MetadataEntry
+	nil,                                   // 56: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
+	nil,                                   // 57: m3o.auth.v1.CreateRequest.MetadataEntry
+	(*timestamppb.Timestamp)(nil),         // 58: google.protobuf.Timestamp
 }
 var file_m3o_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: m3o.auth.v1.Account.type:type_name -> m3o.auth.v1.AccountType
-	49, // 1: m3o.auth.v1.Account.metadata:type_name -> m3o.auth.v1.Account.MetadataEntry
-	52, // 2: m3o.auth.v1.Account.created:type_name -> google.protobuf.Timestamp
+	55, // 1: m3o.auth.v1.Account.metadata:type_name -> m3o.auth.v1.Account.MetadataEntry
+	58, // 2: m3o.auth.v1.Account.created:type_name -> google.protobuf.Timestamp
 	1,  // 3: m3o.auth.v1.Account.status:type_name -> m3o.auth.v1.AccountStatus
-	52, // 4: m3o.auth.v1.Token.expiry:type_name -> google.protobuf.Timestamp
-	52, // 5: m3o.auth.v1.Token.created:type_name -> google.protobuf.Timestamp
+	58, // 4: m3o.auth.v1.Token.expiry:type_name -> google.protobuf.Timestamp
+	58, // 5: m3o.auth.v1.Token.created:type_name -> google.protobuf.Timestamp
 	5,  // 6: m3o.auth.v1.TokenResponse.token:type_name -> m3o.auth.v1.Token
 	3,  // 7: m3o.auth.v1.TokenResponse.account:type_name -> m3o.auth.v1.Account
 	3,  // 8: m3o.auth.v1.InspectResponse.account:type_name -> m3o.auth.v1.Account
-	52, // 9: m3o.auth.v1.InspectResponse.expiry:type_name -> google.protobuf.Timestamp
-	52, // 10: m3o.auth.v1.PublicKey.not_after:type_name -> google.protobuf.Timestamp
+	58, // 9: m3o.auth.v1.InspectResponse.expiry:type_name -> google.protobuf.Timestamp
+	58, // 10: m3o.auth.v1.PublicKey.not_after:type_name -> google.protobuf.Timestamp
 	12, // 11: m3o.auth.v1.PublicKeysResponse.keys:type_name -> m3o.auth.v1.PublicKey
-	50, // 12: m3o.auth.v1.PublicKeysResponse.revoked_before:type_name -> m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
-	0,  // 13: m3o.auth.v1.CreateRequest.type:type_name -> m3o.auth.v1.AccountType
-	51, // 14: m3o.auth.v1.CreateRequest.metadata:type_name -> m3o.auth.v1.CreateRequest.MetadataEntry
-	3,  // 15: m3o.auth.v1.CreateResponse.account:type_name -> m3o.auth.v1.Account
-	3,  // 16: m3o.auth.v1.GetResponse.account:type_name -> m3o.auth.v1.Account
-	3,  // 17: m3o.auth.v1.ListResponse.accounts:type_name -> m3o.auth.v1.Account
-	26, // 18: m3o.auth.v1.Rule.resource:type_name -> m3o.auth.v1.Resource
-	2,  // 19: m3o.auth.v1.Rule.access:type_name -> m3o.auth.v1.Access
-	27, // 20: m3o.auth.v1.RulesServiceCreateRequest.rule:type_name -> m3o.auth.v1.Rule
-	27, // 21: m3o.auth.v1.RulesServiceCreateResponse.rule:type_name -> m3o.auth.v1.Rule
-	27, // 22: m3o.auth.v1.RulesServiceListResponse.rules:type_name -> m3o.auth.v1.Rule
-	26, // 23: m3o.auth.v1.ExplainRequest.resource:type_name -> m3o.auth.v1.Resource
-	2,  // 24: m3o.auth.v1.ExplainResponse.access:type_name -> m3o.auth.v1.Access
-	27, // 25: m3o.auth.v1.ExplainResponse.rule:type_name -> m3o.auth.v1.Rule
-	52, // 26: m3o.auth.v1.SendVerificationEmailResponse.expiry:type_name -> google.protobuf.Timestamp
-	3,  // 27: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
-	5,  // 28: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
-	52, // 29: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
-	42, // 30: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
-	42, // 31: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
-	52, // 32: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
-	4,  // 33: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
-	7,  // 34: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
-	9,  // 35: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
-	11, // 36: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
-	14, // 37: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
-	16, // 38: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
-	18, // 39: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
-	20, // 40: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
-	22, // 41: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
-	24, // 42: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
-	28, // 43: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
-	30, // 44: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
-	32, // 45: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
-	34, // 46: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
-	36, // 47: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
-	38, // 48: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
-	40, // 49: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
-	43, // 50: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
-	45, // 51: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
-	47, // 52: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
-	6,  // 53: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
-	8,  // 54: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
-	10, // 55: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
-	13, // 56: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
-	15, // 57: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
-	17, // 58: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
-	19, // 59: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
-	21, // 60: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
-	23, // 61: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
-	25, // 62: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
-	29, // 63: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
-	31, // 64: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
-	33, // 65: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
-	35, // 66: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
-	37, // 67: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
-	39, // 68: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
-	41, // 69: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
-	44, // 70: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
-	46, // 71: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
-	48, // 72: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
-	53, // [53:73] is the sub-list for method output_type
-	33, // [33:53] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	56, // 12: m3o.auth.v1.PublicKeysResponse.revoked_before:type_name -> m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
+	13, // 13: m3o.auth.v1.WatchPublicKeysResponse.current:type_name -> m3o.auth.v1.PublicKeysResponse
+	0,  // 14: m3o.auth.v1.CreateRequest.type:type_name -> m3o.auth.v1.AccountType
+	57, // 15: m3o.auth.v1.CreateRequest.metadata:type_name -> m3o.auth.v1.CreateRequest.MetadataEntry
+	3,  // 16: m3o.auth.v1.CreateResponse.account:type_name -> m3o.auth.v1.Account
+	3,  // 17: m3o.auth.v1.GetResponse.account:type_name -> m3o.auth.v1.Account
+	3,  // 18: m3o.auth.v1.ListResponse.accounts:type_name -> m3o.auth.v1.Account
+	3,  // 19: m3o.auth.v1.EnableResponse.account:type_name -> m3o.auth.v1.Account
+	30, // 20: m3o.auth.v1.Rule.resource:type_name -> m3o.auth.v1.Resource
+	2,  // 21: m3o.auth.v1.Rule.access:type_name -> m3o.auth.v1.Access
+	31, // 22: m3o.auth.v1.RulesServiceCreateRequest.rule:type_name -> m3o.auth.v1.Rule
+	31, // 23: m3o.auth.v1.RulesServiceCreateResponse.rule:type_name -> m3o.auth.v1.Rule
+	31, // 24: m3o.auth.v1.RulesServiceListResponse.rules:type_name -> m3o.auth.v1.Rule
+	31, // 25: m3o.auth.v1.RulesServiceWatchResponse.rules:type_name -> m3o.auth.v1.Rule
+	30, // 26: m3o.auth.v1.ExplainRequest.resource:type_name -> m3o.auth.v1.Resource
+	2,  // 27: m3o.auth.v1.ExplainResponse.access:type_name -> m3o.auth.v1.Access
+	31, // 28: m3o.auth.v1.ExplainResponse.rule:type_name -> m3o.auth.v1.Rule
+	58, // 29: m3o.auth.v1.SendVerificationEmailResponse.expiry:type_name -> google.protobuf.Timestamp
+	3,  // 30: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
+	5,  // 31: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
+	58, // 32: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
+	48, // 33: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
+	48, // 34: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
+	58, // 35: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
+	4,  // 36: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
+	7,  // 37: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
+	9,  // 38: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
+	11, // 39: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
+	14, // 40: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
+	16, // 41: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
+	18, // 42: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
+	20, // 43: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
+	22, // 44: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
+	24, // 45: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
+	26, // 46: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
+	28, // 47: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
+	32, // 48: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
+	34, // 49: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
+	36, // 50: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
+	40, // 51: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
+	38, // 52: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
+	42, // 53: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
+	44, // 54: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
+	46, // 55: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
+	49, // 56: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
+	51, // 57: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
+	53, // 58: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
+	6,  // 59: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
+	8,  // 60: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
+	10, // 61: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
+	13, // 62: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
+	15, // 63: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
+	17, // 64: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
+	19, // 65: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
+	21, // 66: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
+	23, // 67: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
+	25, // 68: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
+	27, // 69: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
+	29, // 70: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
+	33, // 71: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
+	35, // 72: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
+	37, // 73: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
+	41, // 74: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
+	39, // 75: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
+	43, // 76: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
+	45, // 77: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
+	47, // 78: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
+	50, // 79: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
+	52, // 80: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
+	54, // 81: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
+	59, // [59:82] is the sub-list for method output_type
+	36, // [36:59] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_m3o_auth_v1_auth_proto_init() }
@@ -3094,7 +3450,7 @@ func file_m3o_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_auth_v1_auth_proto_rawDesc), len(file_m3o_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   49,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

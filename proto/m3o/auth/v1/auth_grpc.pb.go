@@ -21,10 +21,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Token_FullMethodName      = "/m3o.auth.v1.AuthService/Token"
-	AuthService_Inspect_FullMethodName    = "/m3o.auth.v1.AuthService/Inspect"
-	AuthService_Revoke_FullMethodName     = "/m3o.auth.v1.AuthService/Revoke"
-	AuthService_PublicKeys_FullMethodName = "/m3o.auth.v1.AuthService/PublicKeys"
+	AuthService_Token_FullMethodName           = "/m3o.auth.v1.AuthService/Token"
+	AuthService_Inspect_FullMethodName         = "/m3o.auth.v1.AuthService/Inspect"
+	AuthService_Revoke_FullMethodName          = "/m3o.auth.v1.AuthService/Revoke"
+	AuthService_PublicKeys_FullMethodName      = "/m3o.auth.v1.AuthService/PublicKeys"
+	AuthService_WatchPublicKeys_FullMethodName = "/m3o.auth.v1.AuthService/WatchPublicKeys"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -41,6 +42,8 @@ type AuthServiceClient interface {
 	Revoke(ctx context.Context, in *RevokeRequest, opts ...grpc.CallOption) (*RevokeResponse, error)
 	// PublicKeys returns every key that may verify a live access token; it is public.
 	PublicKeys(ctx context.Context, in *PublicKeysRequest, opts ...grpc.CallOption) (*PublicKeysResponse, error)
+	// WatchPublicKeys sends what PublicKeys returns, then again after every change; it is public.
+	WatchPublicKeys(ctx context.Context, in *WatchPublicKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPublicKeysResponse], error)
 }
 
 type authServiceClient struct {
@@ -91,6 +94,25 @@ func (c *authServiceClient) PublicKeys(ctx context.Context, in *PublicKeysReques
 	return out, nil
 }
 
+func (c *authServiceClient) WatchPublicKeys(ctx context.Context, in *WatchPublicKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPublicKeysResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AuthService_ServiceDesc.Streams[0], AuthService_WatchPublicKeys_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchPublicKeysRequest, WatchPublicKeysResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuthService_WatchPublicKeysClient = grpc.ServerStreamingClient[WatchPublicKeysResponse]
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -105,6 +127,8 @@ type AuthServiceServer interface {
 	Revoke(context.Context, *RevokeRequest) (*RevokeResponse, error)
 	// PublicKeys returns every key that may verify a live access token; it is public.
 	PublicKeys(context.Context, *PublicKeysRequest) (*PublicKeysResponse, error)
+	// WatchPublicKeys sends what PublicKeys returns, then again after every change; it is public.
+	WatchPublicKeys(*WatchPublicKeysRequest, grpc.ServerStreamingServer[WatchPublicKeysResponse]) error
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -126,6 +150,9 @@ func (UnimplementedAuthServiceServer) Revoke(context.Context, *RevokeRequest) (*
 }
 func (UnimplementedAuthServiceServer) PublicKeys(context.Context, *PublicKeysRequest) (*PublicKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PublicKeys not implemented")
+}
+func (UnimplementedAuthServiceServer) WatchPublicKeys(*WatchPublicKeysRequest, grpc.ServerStreamingServer[WatchPublicKeysResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchPublicKeys not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -220,6 +247,17 @@ func _AuthService_PublicKeys_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_WatchPublicKeys_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchPublicKeysRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(AuthServiceServer).WatchPublicKeys(m, &grpc.GenericServerStream[WatchPublicKeysRequest, WatchPublicKeysResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AuthService_WatchPublicKeysServer = grpc.ServerStreamingServer[WatchPublicKeysResponse]
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -244,7 +282,13 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AuthService_PublicKeys_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchPublicKeys",
+			Handler:       _AuthService_WatchPublicKeys_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "m3o/auth/v1/auth.proto",
 }
 
@@ -254,6 +298,7 @@ const (
 	AccountsService_List_FullMethodName         = "/m3o.auth.v1.AccountsService/List"
 	AccountsService_Delete_FullMethodName       = "/m3o.auth.v1.AccountsService/Delete"
 	AccountsService_Disable_FullMethodName      = "/m3o.auth.v1.AccountsService/Disable"
+	AccountsService_Enable_FullMethodName       = "/m3o.auth.v1.AccountsService/Enable"
 	AccountsService_ChangeSecret_FullMethodName = "/m3o.auth.v1.AccountsService/ChangeSecret"
 )
 
@@ -273,6 +318,8 @@ type AccountsServiceClient interface {
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
 	// Disable stops an account from logging in and revokes its tokens, keeping the account.
 	Disable(ctx context.Context, in *DisableRequest, opts ...grpc.CallOption) (*DisableResponse, error)
+	// Enable lets a disabled account log in again; the tokens it held before stay revoked.
+	Enable(ctx context.Context, in *EnableRequest, opts ...grpc.CallOption) (*EnableResponse, error)
 	// ChangeSecret replaces an account's secret and revokes its refresh tokens.
 	ChangeSecret(ctx context.Context, in *ChangeSecretRequest, opts ...grpc.CallOption) (*ChangeSecretResponse, error)
 }
@@ -335,6 +382,16 @@ func (c *accountsServiceClient) Disable(ctx context.Context, in *DisableRequest,
 	return out, nil
 }
 
+func (c *accountsServiceClient) Enable(ctx context.Context, in *EnableRequest, opts ...grpc.CallOption) (*EnableResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnableResponse)
+	err := c.cc.Invoke(ctx, AccountsService_Enable_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accountsServiceClient) ChangeSecret(ctx context.Context, in *ChangeSecretRequest, opts ...grpc.CallOption) (*ChangeSecretResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ChangeSecretResponse)
@@ -361,6 +418,8 @@ type AccountsServiceServer interface {
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
 	// Disable stops an account from logging in and revokes its tokens, keeping the account.
 	Disable(context.Context, *DisableRequest) (*DisableResponse, error)
+	// Enable lets a disabled account log in again; the tokens it held before stay revoked.
+	Enable(context.Context, *EnableRequest) (*EnableResponse, error)
 	// ChangeSecret replaces an account's secret and revokes its refresh tokens.
 	ChangeSecret(context.Context, *ChangeSecretRequest) (*ChangeSecretResponse, error)
 	mustEmbedUnimplementedAccountsServiceServer()
@@ -387,6 +446,9 @@ func (UnimplementedAccountsServiceServer) Delete(context.Context, *DeleteRequest
 }
 func (UnimplementedAccountsServiceServer) Disable(context.Context, *DisableRequest) (*DisableResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Disable not implemented")
+}
+func (UnimplementedAccountsServiceServer) Enable(context.Context, *EnableRequest) (*EnableResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Enable not implemented")
 }
 func (UnimplementedAccountsServiceServer) ChangeSecret(context.Context, *ChangeSecretRequest) (*ChangeSecretResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ChangeSecret not implemented")
@@ -502,6 +564,24 @@ func _AccountsService_Disable_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountsService_Enable_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnableRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).Enable(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_Enable_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).Enable(ctx, req.(*EnableRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccountsService_ChangeSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ChangeSecretRequest)
 	if err := dec(in); err != nil {
@@ -548,6 +628,10 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AccountsService_Disable_Handler,
 		},
 		{
+			MethodName: "Enable",
+			Handler:    _AccountsService_Enable_Handler,
+		},
+		{
 			MethodName: "ChangeSecret",
 			Handler:    _AccountsService_ChangeSecret_Handler,
 		},
@@ -561,6 +645,7 @@ const (
 	RulesService_Delete_FullMethodName  = "/m3o.auth.v1.RulesService/Delete"
 	RulesService_List_FullMethodName    = "/m3o.auth.v1.RulesService/List"
 	RulesService_Explain_FullMethodName = "/m3o.auth.v1.RulesService/Explain"
+	RulesService_Watch_FullMethodName   = "/m3o.auth.v1.RulesService/Watch"
 )
 
 // RulesServiceClient is the client API for RulesService service.
@@ -577,6 +662,8 @@ type RulesServiceClient interface {
 	List(ctx context.Context, in *RulesServiceListRequest, opts ...grpc.CallOption) (*RulesServiceListResponse, error)
 	// Explain returns the decision for an account and a resource, and the rule that made it.
 	Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*ExplainResponse, error)
+	// Watch sends the rules of a namespace, then again after every change to them.
+	Watch(ctx context.Context, in *RulesServiceWatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RulesServiceWatchResponse], error)
 }
 
 type rulesServiceClient struct {
@@ -627,6 +714,25 @@ func (c *rulesServiceClient) Explain(ctx context.Context, in *ExplainRequest, op
 	return out, nil
 }
 
+func (c *rulesServiceClient) Watch(ctx context.Context, in *RulesServiceWatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RulesServiceWatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RulesService_ServiceDesc.Streams[0], RulesService_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RulesServiceWatchRequest, RulesServiceWatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RulesService_WatchClient = grpc.ServerStreamingClient[RulesServiceWatchResponse]
+
 // RulesServiceServer is the server API for RulesService service.
 // All implementations must embed UnimplementedRulesServiceServer
 // for forward compatibility.
@@ -641,6 +747,8 @@ type RulesServiceServer interface {
 	List(context.Context, *RulesServiceListRequest) (*RulesServiceListResponse, error)
 	// Explain returns the decision for an account and a resource, and the rule that made it.
 	Explain(context.Context, *ExplainRequest) (*ExplainResponse, error)
+	// Watch sends the rules of a namespace, then again after every change to them.
+	Watch(*RulesServiceWatchRequest, grpc.ServerStreamingServer[RulesServiceWatchResponse]) error
 	mustEmbedUnimplementedRulesServiceServer()
 }
 
@@ -662,6 +770,9 @@ func (UnimplementedRulesServiceServer) List(context.Context, *RulesServiceListRe
 }
 func (UnimplementedRulesServiceServer) Explain(context.Context, *ExplainRequest) (*ExplainResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Explain not implemented")
+}
+func (UnimplementedRulesServiceServer) Watch(*RulesServiceWatchRequest, grpc.ServerStreamingServer[RulesServiceWatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedRulesServiceServer) mustEmbedUnimplementedRulesServiceServer() {}
 func (UnimplementedRulesServiceServer) testEmbeddedByValue()                      {}
@@ -756,6 +867,17 @@ func _RulesService_Explain_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RulesService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RulesServiceWatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RulesServiceServer).Watch(m, &grpc.GenericServerStream[RulesServiceWatchRequest, RulesServiceWatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RulesService_WatchServer = grpc.ServerStreamingServer[RulesServiceWatchResponse]
+
 // RulesService_ServiceDesc is the grpc.ServiceDesc for RulesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -780,7 +902,13 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RulesService_Explain_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Watch",
+			Handler:       _RulesService_Watch_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "m3o/auth/v1/auth.proto",
 }
 
