@@ -1599,9 +1599,9 @@ func (*WatchStatusesRequest) Descriptor() ([]byte, []int) {
 // WatchStatusesResponse is a batch of statuses.
 type WatchStatusesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Reset is true on the first message of a listing: the receiver forgets what it knew and builds anew.
-	Reset_ bool `protobuf:"varint,1,opt,name=reset,proto3" json:"reset,omitempty"`
-	// Current is true once every namespace has been listed since the last reset; later messages are changes.
+	// Begin is true on the first message of a complete listing: the receiver forgets what it knew and builds anew.
+	Begin bool `protobuf:"varint,1,opt,name=begin,proto3" json:"begin,omitempty"`
+	// Current is true once every namespace has been listed since the last begin; later messages are changes.
 	Current bool `protobuf:"varint,2,opt,name=current,proto3" json:"current,omitempty"`
 	// Statuses in this batch; a namespace missing from a complete listing has no subscription and is not billed.
 	Statuses      []*NamespaceStatus `protobuf:"bytes,3,rep,name=statuses,proto3" json:"statuses,omitempty"`
@@ -1639,9 +1639,9 @@ func (*WatchStatusesResponse) Descriptor() ([]byte, []int) {
 	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{23}
 }
 
-func (x *WatchStatusesResponse) GetReset_() bool {
+func (x *WatchStatusesResponse) GetBegin() bool {
 	if x != nil {
-		return x.Reset_
+		return x.Begin
 	}
 	return false
 }
@@ -1857,7 +1857,7 @@ const file_m3o_billing_v1_billing_proto_rawDesc = "" +
 	"\brevision\x18\x06 \x01(\x04R\brevision\"\x16\n" +
 	"\x14WatchStatusesRequest\"\x84\x01\n" +
 	"\x15WatchStatusesResponse\x12\x14\n" +
-	"\x05reset\x18\x01 \x01(\bR\x05reset\x12\x18\n" +
+	"\x05begin\x18\x01 \x01(\bR\x05begin\x12\x18\n" +
 	"\acurrent\x18\x02 \x01(\bR\acurrent\x12;\n" +
 	"\bstatuses\x18\x03 \x03(\v2\x1f.m3o.billing.v1.NamespaceStatusR\bstatuses\"N\n" +
 	"\x14HandleWebhookRequest\x12\x18\n" +
