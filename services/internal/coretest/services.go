@@ -10,6 +10,8 @@ import (
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
+	"m3o.dev/services/billing"
+	"m3o.dev/services/billing/billingserver"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store/memory"
 	"m3o.dev/services/store/storeserver"
@@ -82,4 +84,12 @@ func (p *Platform) Account(t testing.TB, ns, name string) (id, token string) {
 		t.Fatalf("Create(%s/%s) = %v, want an account", ns, name, err)
 	}
 	return p.Login(t, ns, name, secret)
+}
+
+// ServeBilling runs billing with provider until the test ends, its links
+// pointing at publicURL; the store must be serving.
+func (p *Platform) ServeBilling(t testing.TB, provider billing.Provider, publicURL string) {
+	t.Helper()
+	cfg := billingserver.Config{Provider: provider, PublicURL: publicURL, PollInterval: 50 * time.Millisecond}
+	p.Run(t, platform.Billing, func(ctx context.Context, proc *corekit.Process) error { return billingserver.Run(ctx, cfg, proc) })
 }
