@@ -30,9 +30,9 @@ func (s *Service) createSubscription(ctx context.Context, req *billingv1.CreateS
 	if err != nil {
 		return Subscription{}, err
 	}
-	// ChangedAt stays zero: every event of the provider's new subscription
-	// is newer than what it answered here, including one of this very
-	// second.
+	// ChangedAt stays zero, so that every event about the provider's new
+	// subscription applies, even one created in this very second: the
+	// provider's events, not this answer, order its later states.
 	now := s.now()
 	sub := Subscription{
 		Namespace: ns, Account: req.GetAccount(), Email: req.GetEmail(), Status: ps.Status, StatusSince: now,

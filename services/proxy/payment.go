@@ -64,7 +64,6 @@ type PaymentGate struct {
 	mu       sync.RWMutex
 	statuses map[string]*billingv1.NamespaceStatus
 	pending  map[string]*billingv1.NamespaceStatus
-	changed  chan struct{}
 }
 
 // NewPaymentGate returns a gate that lets past-due namespaces work for
@@ -72,7 +71,7 @@ type PaymentGate struct {
 func NewPaymentGate(grace time.Duration, logger *slog.Logger) *PaymentGate {
 	return &PaymentGate{
 		grace: grace, log: logger, now: time.Now,
-		statuses: map[string]*billingv1.NamespaceStatus{}, changed: make(chan struct{}),
+		statuses: map[string]*billingv1.NamespaceStatus{},
 	}
 }
 
@@ -130,16 +129,6 @@ func (g *PaymentGate) Apply(msg *billingv1.WatchStatusesResponse) {
 	if msg.GetCurrent() && g.pending != nil {
 		g.statuses, g.pending = g.pending, nil
 	}
-	close(g.changed)
-	g.changed = make(chan struct{})
-}
-
-// Changed returns a channel closed at the next message applied, for tests
-// and for measuring how soon a change is enforced.
-func (g *PaymentGate) Changed() <-chan struct{} {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	return g.changed
 }
 
 // Standing returns where namespace ns stands now.

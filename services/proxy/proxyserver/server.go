@@ -86,13 +86,7 @@ func New(opts Options) *Server {
 		drain = grpcserver.DefaultDrainTimeout
 	}
 	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
-	var authz proxy.Authorizer = proxy.NewRulesAuthorizer(cache)
-	var gate *proxy.PaymentGate
-	var pages *billingPages
-	if opts.Billing != nil {
-		gate = proxy.NewPaymentGate(opts.PaymentGrace, log.With("component", "payment_gate"))
-		authz, pages = proxy.GatePayments(authz, gate), &billingPages{billing: opts.Billing, log: log}
-	}
+	authz, gate, pages := withBilling(opts, proxy.NewRulesAuthorizer(cache), log)
 	px := proxy.New(proxy.Config{
 		Verifier:   opts.Verifier,
 		Authorizer: authz,
@@ -111,8 +105,15 @@ func New(opts Options) *Server {
 	return &Server{bundle: opts.Bundle, rules: cache, gate: gate, pages: pages, billing: opts.Billing, grpc: srv, ready: opts.Ready, drain: drain, log: log}
 }
 
-// PaymentGate returns the payment gate, nil without billing.
-func (s *Server) PaymentGate() *proxy.PaymentGate { return s.gate }
+// withBilling puts the payment gate after the rules and makes the
+// subscribe page, when the proxy reaches billing.
+func withBilling(opts Options, rules proxy.Authorizer, log *slog.Logger) (proxy.Authorizer, *proxy.PaymentGate, *billingPages) {
+	if opts.Billing == nil {
+		return rules, nil, nil
+	}
+	gate := proxy.NewPaymentGate(opts.PaymentGrace, log.With("component", "payment_gate"))
+	return proxy.GatePayments(rules, gate), gate, &billingPages{billing: opts.Billing, log: log}
+}
 
 // Health returns the health service of the public gRPC server, which a
 // plain-text health listener may serve too.
