@@ -26,7 +26,7 @@ public_hosts=("$@")
 # The services that get a certificate. router is the proxy's second
 # identity, for its own lookups: micro/proxy relays strangers' calls and
 # vouches for nobody.
-services=(store registry auth config proxy router)
+services=(store registry auth config billing proxy router)
 # The namespace the manifests in deploy/kubernetes run in; it only names
 # the DNS SANs, which nothing checks today but which make the certificates
 # usable by tools that verify host names.

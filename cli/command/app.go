@@ -68,6 +68,8 @@ func (a *app) cli() *cli.App {
 			a.storeCommand(),
 			a.configCommand(),
 			a.authCommand(),
+			a.billingCommand(),
+			a.adminCommand(),
 			a.completionCommand(),
 			a.versionCommand(),
 		},
@@ -211,6 +213,7 @@ func (a *app) remote(run func(c *cli.Context, conn *session.Conn) error) cli.Act
 			return err
 		}
 		defer conn.Close()
+		conn.OnWarning(func(w string) { a.notef("Warning: %s", w) })
 		return run(c, conn)
 	})
 }

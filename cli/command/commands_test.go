@@ -40,6 +40,10 @@ func TestTables(t *testing.T) {
 		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +namespace-accounts \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
 		{[]string{"auth", "accounts", "create", "carol", "--password", "s3cret-enough"}, "", `^Created account carol in namespace 'micro'\.\n$`},
 		{[]string{"auth", "accounts", "list"}, "", `^NAME +NAMESPACE +TYPE +ROLES +STATUS +CREATED\nadmin +micro +user +admin +active .*\ncarol +micro +user +\S+ +active .*\n$`},
+		{[]string{"billing", "status"}, "", `^NAMESPACE +PLAN +PRICE +STATUS +RENEWS\nmicro +developer +\$35\.00/month +active +\d{4}-\d\d-\d\d\n$`},
+		{[]string{"billing", "portal"}, "", `^Open this page to change your card: https://m3o\.test/subscribe\?session=ps_test\n$`},
+		{[]string{"admin", "billing", "status", "tenant-a", "--set", "past_due"}, "", `^NAMESPACE +PLAN +PRICE +STATUS +RENEWS\ntenant-a +developer +\$35\.00/month +past_due +\d{4}-\d\d-\d\d\n$`},
+		{[]string{"billing", "cancel"}, "", `^Canceled: the subscription of namespace 'micro' ends on \d{4}-\d\d-\d\d\.\n$`},
 	}
 	for _, s := range steps {
 		r := h.runIn(s.stdin, s.args...)
@@ -143,5 +147,17 @@ func TestEnvCommands(t *testing.T) {
 	}
 	if _, ok := h.session("test"); ok {
 		t.Errorf("session of a deleted env = present, want forgotten")
+	}
+}
+
+// TestAdminBillingSetRefusesUnknownStatus checks that --set takes only the
+// statuses an admin may set, before anything is sent.
+func TestAdminBillingSetRefusesUnknownStatus(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	for _, bad := range []string{"ACTIVE", "paid", "unspecified"} {
+		if r := h.run("admin", "billing", "status", "tenant-a", "--set", bad); r.code != ExitUsage {
+			t.Errorf("micro admin billing status --set %s = exit %d (%q), want %d", bad, r.code, r.stderr, ExitUsage)
+		}
 	}
 }

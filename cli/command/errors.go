@@ -145,7 +145,7 @@ func describeStatus(st *status.Status, s scope) *failure {
 	case codes.FailedPrecondition:
 		f.message = fmt.Sprintf("Env '%s' refused the request%s: %s", env.Name, forNamespace(s), msg)
 		if f.reason = errorReason(st); f.reason == reasonPaymentRequired {
-			f.exit, f.message = ExitPermissionDenied, fmt.Sprintf("Payment required in env '%s'%s: %s", env.Name, forNamespace(s), msg)
+			f.exit, f.message = ExitPermissionDenied, paymentRequired(st, s)
 		}
 	case codes.NotFound:
 		f.exit, f.message = ExitNotFound, fmt.Sprintf("Not found in env '%s'%s: %s", env.Name, forNamespace(s), msg)
@@ -183,6 +183,31 @@ func forNamespace(s scope) string {
 		return ""
 	}
 	return fmt.Sprintf(" for namespace '%s'", s.namespace)
+}
+
+// paymentRequired is the one sentence of a call refused for payment: the
+// env, the namespace, its subscription's status, and what to run.
+func paymentRequired(st *status.Status, s scope) string {
+	info := errorInfo(st)
+	ns, state := info.GetMetadata()["namespace"], info.GetMetadata()["status"]
+	if ns == "" {
+		ns = s.namespace
+	}
+	if state == "" {
+		state = "not active"
+	}
+	return fmt.Sprintf("Payment required in env '%s': the subscription of namespace '%s' is %s; run 'micro billing portal' to pay.",
+		s.env.Name, ns, strings.ReplaceAll(state, "_", " "))
+}
+
+// errorInfo returns the status's ErrorInfo detail, or nil.
+func errorInfo(st *status.Status) *errdetails.ErrorInfo {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info
+		}
+	}
+	return nil
 }
 
 // errorReason returns the reason of the status's ErrorInfo detail, if any.

@@ -51,6 +51,10 @@ var jsonCases = []jsonCase{
 	{command: "auth rules create", args: []string{"--scope", "*", "--resource", "service:hello:*", "--access", "grant", "--priority", "5"}, remote: true},
 	{command: "auth rules delete", args: []string{"rule-1"}, remote: true},
 	{command: "auth rules explain", args: []string{"--account", "admin", "--resource", "service:hello:Hello.Call"}, remote: true},
+	{command: "billing status", remote: true},
+	{command: "billing portal", remote: true},
+	{command: "billing cancel", remote: true},
+	{command: "admin billing status", args: []string{"tenant-a", "--set", "past_due"}, remote: true},
 	{command: "completion", args: []string{"bash"}},
 	{command: "version"},
 }

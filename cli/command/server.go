@@ -11,8 +11,17 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"m3o.dev/pkg/logging"
+	"m3o.dev/services/billing"
+	"m3o.dev/services/billing/stripe"
 	"m3o.dev/services/proxy"
 	"m3o.dev/services/server"
+)
+
+// Stripe's secrets, read from the environment only: a flag's value would
+// show in a process listing.
+const (
+	stripeKeyEnv    = "MICRO_BILLING_STRIPE_KEY"
+	stripeSecretEnv = "MICRO_BILLING_STRIPE_WEBHOOK_SECRET"
 )
 
 // serverFlags are the flags of `micro server`, each also read from
@@ -25,6 +34,11 @@ func serverFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
 		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
 		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
+		&cli.StringFlag{Name: "billing-provider", Value: server.BillingLocal, Usage: "payment provider: local (test cards, nothing leaves the machine) or stripe (key and webhook secret in " + stripeKeyEnv + " and " + stripeSecretEnv + ")", EnvVars: []string{"MICRO_SERVER_BILLING_PROVIDER"}},
+		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "how long a past-due namespace keeps working before its calls are refused", EnvVars: []string{"MICRO_SERVER_PAYMENT_GRACE"}},
+		&cli.StringFlag{Name: "public-url", Usage: "`URL` users open the HTTP address at, for the subscribe page's links (default http://<http-address>)", EnvVars: []string{"MICRO_SERVER_PUBLIC_URL"}},
+		&cli.StringFlag{Name: "stripe-price", Usage: "Stripe `PRICE` id of the developer plan, $35.00 a month (--billing-provider stripe)", EnvVars: []string{"MICRO_SERVER_STRIPE_PRICE"}},
+		&cli.StringFlag{Name: "stripe-api-url", Usage: "Stripe API base `URL`; empty is Stripe's own", EnvVars: []string{"MICRO_SERVER_STRIPE_API_URL"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
 	)
@@ -47,7 +61,7 @@ func (a *app) serverCommand() *cli.Command {
 		Name:  "server",
 		Usage: "run the whole platform on this machine with embedded backends",
 		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
-			"store, registry, auth, config and the public proxy. The bootstrap admin's password\n" +
+			"store, registry, auth, config, billing and the public proxy. The bootstrap admin's password\n" +
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
 			"<data-dir>/admin-password; 'micro server reset-admin' gives it a new one. The token\n" +
 			"signing keys are sealed in the store under <data-dir>/auth-key-encryption-key:\n" +
@@ -105,6 +119,13 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 		AdminPassword: os.Getenv("MICRO_ADMIN_PASSWORD"),
 		QuotaBytes:    c.Int64("quota-bytes"),
 		RateLimit:     proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
+		Billing: server.Billing{
+			Provider: c.String("billing-provider"), PublicURL: c.String("public-url"), PaymentGrace: c.Duration("payment-grace"),
+			Stripe: stripe.Options{
+				Key: os.Getenv(stripeKeyEnv), WebhookSecret: os.Getenv(stripeSecretEnv),
+				Price: c.String("stripe-price"), URL: c.String("stripe-api-url"),
+			},
+		},
 	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageErrorf("%s", sentence(err.Error()))

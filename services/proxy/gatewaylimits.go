@@ -51,12 +51,29 @@ func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 
 // gatewayError is grpc-gateway's error answer, but for a message the
 // services found too large: ResourceExhausted without the retry delay of a
-// rate limit or the quota of a full store is 413, not 429.
+// rate limit or the quota of a full store is 413, not 429; and a namespace
+// that must pay gets 402, not 400.
 func gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	if tooLarge(status.Convert(err)) {
+	switch st := status.Convert(err); {
+	case tooLarge(st):
 		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: status.Error(codes.ResourceExhausted, "The request is too large.")}
+	case isPaymentRequired(st):
+		err = &runtime.HTTPStatusError{HTTPStatus: http.StatusPaymentRequired, Err: err}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// isPaymentRequired reports whether st is the payment gate's refusal.
+func isPaymentRequired(st *status.Status) bool {
+	if st.Code() != codes.FailedPrecondition {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == ReasonPaymentRequired {
+			return true
+		}
+	}
+	return false
 }
 
 func tooLarge(st *status.Status) bool {

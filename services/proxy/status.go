@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,9 +25,12 @@ func (p *Proxy) refuse(ctx context.Context, method string, err error) error {
 // refusals; answers from backends pass through untouched.
 func toStatus(err error) *status.Status {
 	var limited *rateLimitError
+	var unpaid *PaymentRequiredError
 	switch {
 	case errors.As(err, &limited):
 		return withRetry(limited.retryAfter)
+	case errors.As(err, &unpaid):
+		return paymentRequired(unpaid)
 	case errors.Is(err, ErrUnauthenticated):
 		return status.New(codes.Unauthenticated, "A valid access token is required: log in and send it as 'authorization: Bearer <token>'.")
 	case errors.Is(err, ErrDenied):
@@ -44,6 +48,21 @@ func toStatus(err error) *status.Status {
 func withRetry(after time.Duration) *status.Status {
 	st := status.New(codes.ResourceExhausted, "Too many requests: slow down and retry after the delay given.")
 	detailed, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(after)})
+	if err != nil {
+		return st
+	}
+	return detailed
+}
+
+// paymentRequired is FailedPrecondition with the reason PAYMENT_REQUIRED,
+// naming the namespace and its status so the CLI can say what to do.
+func paymentRequired(e *PaymentRequiredError) *status.Status {
+	st := status.New(codes.FailedPrecondition, fmt.Sprintf(
+		"Payment required: the subscription of namespace '%s' is %s; run 'micro billing portal' to pay.", e.Namespace, e.Status))
+	detailed, err := st.WithDetails(&errdetails.ErrorInfo{
+		Reason: ReasonPaymentRequired, Domain: "m3o.dev",
+		Metadata: map[string]string{"namespace": e.Namespace, "status": e.Status},
+	})
 	if err != nil {
 		return st
 	}

@@ -5,8 +5,8 @@
 // the Pebble store; the JWT signing keys live in the auth service's own
 // system database there, sealed under a key-encryption key that is kept
 // apart from the store, in <data-dir>/auth-key-encryption-key (mode 0600).
-// It then runs store, registry, auth, config and the
-// public proxy, each on its own loopback listener with mTLS between them
+// It then runs store, registry, auth, config, billing and the public proxy,
+// each on its own loopback listener with mTLS between them
 // exactly as in production, bootstraps the admin account and prints one
 // ready line. Cancelling the context drains every server and closes the
 // backends; a restart on the same data dir finds everything again.
@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"m3o.dev/pkg/mtls"
+	"m3o.dev/services/billing/local"
+	"m3o.dev/services/billing/stripe"
 	"m3o.dev/services/proxy"
 )
 
@@ -55,6 +57,45 @@ type Config struct {
 	RateLimit proxy.RateLimit
 	// DrainTimeout bounds how long a stop waits for calls in flight.
 	DrainTimeout time.Duration
+	// Billing is the payment provider and how payments are gated.
+	Billing Billing
+}
+
+// Payment providers Billing.Provider may name.
+const (
+	BillingLocal  = local.Name
+	BillingStripe = stripe.Name
+)
+
+// Billing configures the billing service and the payment gate.
+type Billing struct {
+	// Provider is BillingLocal (test cards, the default) or BillingStripe.
+	Provider string
+	// PublicURL is the address users open the HTTP port at, for the
+	// subscribe page's links; empty is http://<HTTPAddress>.
+	PublicURL string
+	// PaymentGrace is how long a past-due namespace keeps working.
+	PaymentGrace time.Duration
+	// Stripe is the stripe provider's settings.
+	Stripe stripe.Options
+}
+
+// validate checks the billing settings.
+func (b Billing) validate() []error {
+	var errs []error
+	switch b.Provider {
+	case "", BillingLocal:
+	case BillingStripe:
+		if b.Stripe.Key == "" || b.Stripe.WebhookSecret == "" || b.Stripe.Price == "" {
+			errs = append(errs, errors.New("--billing-provider stripe needs --stripe-price, and the API key and webhook secret in the environment"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("billing provider %q is not %s or %s", b.Provider, BillingLocal, BillingStripe))
+	}
+	if b.PaymentGrace < 0 {
+		errs = append(errs, fmt.Errorf("payment grace %s is negative", b.PaymentGrace))
+	}
+	return errs
 }
 
 // Validate checks the configuration before anything is created.
@@ -71,6 +112,7 @@ func (c Config) Validate() error {
 	if c.QuotaBytes < 0 {
 		errs = append(errs, fmt.Errorf("quota of %d bytes is negative", c.QuotaBytes))
 	}
+	errs = append(errs, c.Billing.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -93,6 +135,7 @@ func (c Config) validateStore() error {
 	default:
 		errs = append(errs, fmt.Errorf("store %q is not %s or %s", c.Store, StorePebble, StoreCockroach))
 	}
+
 	return errors.Join(errs...)
 }
 

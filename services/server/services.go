@@ -12,6 +12,10 @@ import (
 	"m3o.dev/pkg/platform"
 	"m3o.dev/services/auth"
 	"m3o.dev/services/auth/authserver"
+	"m3o.dev/services/billing"
+	"m3o.dev/services/billing/billingserver"
+	"m3o.dev/services/billing/local"
+	"m3o.dev/services/billing/stripe"
 	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
 	"m3o.dev/services/internal/corekit"
@@ -147,6 +151,37 @@ func (r *running) keyring() (*config.Keyring, error) {
 	return ring, nil
 }
 
+// startBilling runs billing with the provider Config.Billing names, its
+// links pointing at the public HTTP address unless another is given.
+func (r *running) startBilling() error {
+	provider, err := r.billingProvider()
+	if err != nil {
+		return err
+	}
+	p, err := r.process(platform.Billing)
+	if err != nil {
+		return err
+	}
+	public := r.cfg.Billing.PublicURL
+	if public == "" {
+		public = "http://" + r.httpAddr
+	}
+	cfg := billingserver.Config{Provider: provider, PublicURL: public}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return billingserver.Run(ctx, cfg, p) })
+}
+
+// billingProvider is the payment provider Config.Billing names.
+func (r *running) billingProvider() (billing.Provider, error) {
+	switch r.cfg.Billing.Provider {
+	case BillingStripe:
+		opts := r.cfg.Billing.Stripe
+		opts.Logger = r.log.With("service", platform.Billing)
+		return stripe.New(opts)
+	default:
+		return local.New(), nil
+	}
+}
+
 // startProxy runs the proxy on the public gRPC address and the gateway,
 // health and metrics on the public HTTP address, as services/cmd/proxy
 // does.
@@ -162,7 +197,7 @@ func (r *running) startProxy() error {
 	}
 	cfg := proxyserver.Config{
 		HTTPListener: r.listeners[httpListener], Router: router,
-		RateLimit: r.cfg.RateLimit, DrainTimeout: r.cfg.DrainTimeout,
+		RateLimit: r.cfg.RateLimit, DrainTimeout: r.cfg.DrainTimeout, PaymentGrace: r.cfg.Billing.PaymentGrace,
 	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return proxyserver.Run(ctx, cfg, p) })
 }

@@ -28,6 +28,7 @@ import (
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
@@ -70,6 +71,9 @@ type Platform struct {
 	records   map[string]*storev1.Record
 	config    map[string]string
 	version   uint64
+
+	billingStatus billingv1.SubscriptionStatus
+	canceling     bool
 }
 
 // Start runs a platform until the test ends. Its certificate names
@@ -86,6 +90,8 @@ func Start(t testing.TB) *Platform {
 		disabled:  map[string]bool{},
 		records:   map[string]*storev1.Record{},
 		config:    map[string]string{},
+
+		billingStatus: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE,
 	}
 	if err := os.WriteFile(p.CAFile, ca.CertPEM(), 0o600); err != nil {
 		t.Fatalf("write CA: %v", err)
@@ -113,6 +119,7 @@ func (p *Platform) register() {
 	storev1.RegisterStoreServiceServer(p.server, &storeService{p: p})
 	configv1.RegisterConfigServiceServer(p.server, &configService{p: p})
 	registryv1.RegisterRegistryServiceServer(p.server, &registryService{p: p})
+	billingv1.RegisterBillingServiceServer(p.server, &billingService{p: p})
 }
 
 // Stop stops the platform, so that the CLI finds nothing listening.

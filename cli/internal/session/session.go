@@ -43,6 +43,7 @@ type Conn struct {
 	store *envfile.Store
 	creds *recordingCreds
 	cc    *grpc.ClientConn
+	warn  warnings
 }
 
 // Dial prepares a connection to env. It reads the env's CA but does not touch
@@ -55,8 +56,8 @@ func Dial(env envfile.Env, store *envfile.Store) (*Conn, error) {
 	c := &Conn{env: env, store: store, creds: creds}
 	c.cc, err = grpc.NewClient(env.Address,
 		grpc.WithTransportCredentials(creds),
-		grpc.WithChainUnaryInterceptor(c.explainUnary, c.authorizeUnary),
-		grpc.WithChainStreamInterceptor(c.explainStream, c.authorizeStream),
+		grpc.WithChainUnaryInterceptor(c.explainUnary, c.warnUnary, c.authorizeUnary),
+		grpc.WithChainStreamInterceptor(c.explainStream, c.warnStream, c.authorizeStream),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", env.Address, err)

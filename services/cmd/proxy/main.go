@@ -13,6 +13,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/platform"
+	"m3o.dev/services/billing"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/proxy"
 	"m3o.dev/services/proxy/proxyserver"
@@ -36,6 +37,7 @@ func flags() []cli.Flag {
 		f.String("router-key-file", "", "private key of the router certificate, PEM `FILE`"),
 		f.Float64("rate-limit", 100, "calls a second per account; 0 is no limit"),
 		f.Int("rate-burst", 200, "calls an account may make at once"),
+		f.Duration("payment-grace", billing.DefaultGrace, "how long a past-due namespace keeps working before its calls are refused (with --billing-address)"),
 	}
 }
 
@@ -55,5 +57,6 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 		HTTPListener: httpLis,
 		Router:       router,
 		RateLimit:    proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
+		PaymentGrace: c.Duration("payment-grace"),
 	}, p)
 }

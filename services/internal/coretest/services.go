@@ -11,6 +11,8 @@ import (
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
+	"m3o.dev/services/billing"
+	"m3o.dev/services/billing/billingserver"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/store/memory"
 	"m3o.dev/services/store/storeserver"
@@ -95,4 +97,12 @@ func testKEK(t testing.TB) *auth.KeyEncryptionKey {
 		t.Fatalf("NewKeyEncryptionKey() = %v", err)
 	}
 	return kek
+}
+
+// ServeBilling runs billing with provider until the test ends, its links
+// pointing at publicURL; the store must be serving.
+func (p *Platform) ServeBilling(t testing.TB, provider billing.Provider, publicURL string) {
+	t.Helper()
+	cfg := billingserver.Config{Provider: provider, PublicURL: publicURL, PollInterval: 50 * time.Millisecond}
+	p.Run(t, platform.Billing, func(ctx context.Context, proc *corekit.Process) error { return billingserver.Run(ctx, cfg, proc) })
 }

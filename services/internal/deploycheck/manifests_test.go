@@ -21,8 +21,9 @@ const repoRoot = "../../.."
 // through a flag, because their values are secrets that a flag would show
 // in a process listing. The test checks that the source still reads each.
 var readEnv = map[string][]string{
-	"auth":   {"MICRO_ADMIN_PASSWORD"},
-	"config": {"MICRO_CONFIG_KEY"},
+	"auth":    {"MICRO_ADMIN_PASSWORD"},
+	"config":  {"MICRO_CONFIG_KEY"},
+	"billing": {"MICRO_BILLING_STRIPE_KEY", "MICRO_BILLING_STRIPE_WEBHOOK_SECRET"},
 }
 
 // doc is one Kubernetes object, decoded as far as the checks need.

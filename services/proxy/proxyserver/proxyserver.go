@@ -27,6 +27,7 @@ import (
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/proxy"
 )
@@ -58,6 +59,10 @@ type Config struct {
 	// DrainTimeout bounds how long a stop waits for calls in flight; zero
 	// means the default.
 	DrainTimeout time.Duration
+	// PaymentGrace is how long a past-due namespace keeps working before
+	// its calls are refused; with billing's address in the process's
+	// Peers, the proxy gates payments and serves the subscribe page.
+	PaymentGrace time.Duration
 }
 
 // Validate checks that the configuration is complete and consistent.
@@ -71,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit.PerSecond < 0 {
 		errs = append(errs, fmt.Errorf("rate limit %v is negative", c.RateLimit.PerSecond))
+	}
+	if c.PaymentGrace < 0 {
+		errs = append(errs, fmt.Errorf("payment grace %s is negative", c.PaymentGrace))
 	}
 	if c.RateLimit.PerSecond > 0 && c.RateLimit.Burst < 1 {
 		errs = append(errs, fmt.Errorf("rate burst %d lets no call through; it must be at least 1", c.RateLimit.Burst))
@@ -93,10 +101,15 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("run proxy: %w", err)
 	}
+	billing, err := dialBilling(p, cfg.Router)
+	if err != nil {
+		return fmt.Errorf("run proxy: %w", err)
+	}
 	srv := New(Options{
 		Bundle: p.Bundle, Backends: backends, Rules: authv1.NewRulesServiceClient(rulesConn),
 		Verifier: p.Verifier(), Ready: p.KeysReady, RateLimit: cfg.RateLimit,
 		DrainTimeout: cfg.DrainTimeout, Logger: p.Logger,
+		Billing: billing, PaymentGrace: cfg.PaymentGrace,
 	})
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, p.Listener, cfg.HTTPListener) })
@@ -104,6 +117,20 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	g.Go(func() error { p.AnnounceAs(ctx, cfg.Router); return nil })
 	p.MarkReady()
 	return g.Wait()
+}
+
+// dialBilling connects to billing as micro/router, the identity billing
+// lets watch statuses, serve the subscribe page and relay webhooks; nil
+// when the process has no billing address.
+func dialBilling(p *corekit.Process, router *mtls.Bundle) (billingv1.BillingServiceClient, error) {
+	if p.Peers[platform.Billing] == "" {
+		return nil, nil
+	}
+	conn, err := p.DialAs(router, platform.Billing)
+	if err != nil {
+		return nil, err
+	}
+	return billingv1.NewBillingServiceClient(conn), nil
 }
 
 // dialBackends connects, as micro/proxy, to every core API whose service

@@ -20,6 +20,7 @@ import (
 	"m3o.dev/pkg/rules"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/proxy"
 )
 
@@ -52,17 +53,26 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Logger receives the servers' logs; nil discards them.
 	Logger *slog.Logger
+	// Billing reaches the billing service as micro/router, for the payment
+	// gate's statuses, the subscribe page and webhooks; nil serves none of
+	// them and gates nobody.
+	Billing billingv1.BillingServiceClient
+	// PaymentGrace is how long a past-due namespace keeps working.
+	PaymentGrace time.Duration
 }
 
 // Server is the public proxy: gRPC with server-only TLS on one listener,
 // and the JSON gateway, /healthz and /metrics on another.
 type Server struct {
-	bundle *mtls.Bundle
-	rules  *rules.Cache
-	grpc   *grpcserver.Server
-	ready  func() error
-	drain  time.Duration
-	log    *slog.Logger
+	bundle  *mtls.Bundle
+	rules   *rules.Cache
+	gate    *proxy.PaymentGate
+	pages   *billingPages
+	billing billingv1.BillingServiceClient
+	grpc    *grpcserver.Server
+	ready   func() error
+	drain   time.Duration
+	log     *slog.Logger
 }
 
 // New assembles the proxy described by opts.
@@ -76,9 +86,10 @@ func New(opts Options) *Server {
 		drain = grpcserver.DefaultDrainTimeout
 	}
 	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
+	authz, gate, pages := withBilling(opts, proxy.NewRulesAuthorizer(cache), log)
 	px := proxy.New(proxy.Config{
 		Verifier:   opts.Verifier,
-		Authorizer: proxy.NewRulesAuthorizer(cache),
+		Authorizer: authz,
 		Backends:   opts.Backends,
 		Limits:     opts.RateLimit,
 		Logger:     log,
@@ -91,7 +102,17 @@ func New(opts Options) *Server {
 		DrainTimeout:  drain,
 		ServerOptions: px.ServerOptions(),
 	})
-	return &Server{bundle: opts.Bundle, rules: cache, grpc: srv, ready: opts.Ready, drain: drain, log: log}
+	return &Server{bundle: opts.Bundle, rules: cache, gate: gate, pages: pages, billing: opts.Billing, grpc: srv, ready: opts.Ready, drain: drain, log: log}
+}
+
+// withBilling puts the payment gate after the rules and makes the
+// subscribe page, when the proxy reaches billing.
+func withBilling(opts Options, rules proxy.Authorizer, log *slog.Logger) (proxy.Authorizer, *proxy.PaymentGate, *billingPages) {
+	if opts.Billing == nil {
+		return rules, nil, nil
+	}
+	gate := proxy.NewPaymentGate(opts.PaymentGrace, log.With("component", "payment_gate"))
+	return proxy.GatePayments(rules, gate), gate, &billingPages{billing: opts.Billing, log: log}
 }
 
 // Health returns the health service of the public gRPC server, which a
@@ -118,6 +139,9 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.rules.Run(ctx); return nil })
+	if s.gate != nil {
+		g.Go(func() error { s.gate.Run(ctx, s.billing); return nil })
+	}
 	g.Go(func() error { return s.grpc.Serve(ctx, grpcLis) })
 	g.Go(func() error {
 		srv := &http.Server{
@@ -132,8 +156,8 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	return g.Wait()
 }
 
-// httpHandler routes the JSON gateway under /v1/, and /healthz and
-// /metrics of the gRPC server.
+// httpHandler routes the JSON gateway under /v1/, /healthz and /metrics of
+// the gRPC server, and with billing the subscribe page and webhooks.
 func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) (http.Handler, error) {
 	gateway, err := proxy.NewGateway(ctx, gatewayConn)
 	if err != nil {
@@ -144,6 +168,9 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 	mux.Handle("/v1/", proxy.LimitBodies(gateway))
 	mux.Handle("/healthz", obs)
 	mux.Handle("/metrics", obs)
+	if s.pages != nil {
+		s.pages.mount(mux)
+	}
 	return mux, nil
 }
 

@@ -4,7 +4,8 @@
 // 	protoc        (unknown)
 // source: m3o/billing/v1/billing.proto
 
-// Package m3o.billing.v1 holds developer subscriptions.
+// Package m3o.billing.v1 holds the developer subscriptions: one per namespace
+// created by sign-up, $35 a month, paid through a payment provider.
 
 package billingv1
 
@@ -30,13 +31,13 @@ type SubscriptionStatus int32
 const (
 	// SUBSCRIPTION_STATUS_UNSPECIFIED is never returned.
 	SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED SubscriptionStatus = 0
-	// SUBSCRIPTION_STATUS_ACTIVE subscriptions may use the platform.
+	// SUBSCRIPTION_STATUS_ACTIVE subscriptions are paid up and may use the platform.
 	SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE SubscriptionStatus = 1
-	// SUBSCRIPTION_STATUS_PAST_DUE subscriptions failed a payment and are gated.
+	// SUBSCRIPTION_STATUS_PAST_DUE subscriptions failed a payment; they keep working for the grace period.
 	SubscriptionStatus_SUBSCRIPTION_STATUS_PAST_DUE SubscriptionStatus = 2
-	// SUBSCRIPTION_STATUS_CANCELED subscriptions have ended.
+	// SUBSCRIPTION_STATUS_CANCELED subscriptions have ended; they work until the end of the paid period.
 	SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELED SubscriptionStatus = 3
-	// SUBSCRIPTION_STATUS_INCOMPLETE subscriptions await their first payment.
+	// SUBSCRIPTION_STATUS_INCOMPLETE subscriptions await their first payment and are gated.
 	SubscriptionStatus_SUBSCRIPTION_STATUS_INCOMPLETE SubscriptionStatus = 4
 )
 
@@ -85,36 +86,223 @@ func (SubscriptionStatus) EnumDescriptor() ([]byte, []int) {
 	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{0}
 }
 
-// Subscription is one account's plan.
+// CheckoutState is where a payment session stands.
+type CheckoutState int32
+
+const (
+	// CHECKOUT_STATE_UNSPECIFIED is never returned.
+	CheckoutState_CHECKOUT_STATE_UNSPECIFIED CheckoutState = 0
+	// CHECKOUT_STATE_OPEN sessions wait for a card.
+	CheckoutState_CHECKOUT_STATE_OPEN CheckoutState = 1
+	// CHECKOUT_STATE_COMPLETE sessions have a payment method in place.
+	CheckoutState_CHECKOUT_STATE_COMPLETE CheckoutState = 2
+)
+
+// Enum value maps for CheckoutState.
+var (
+	CheckoutState_name = map[int32]string{
+		0: "CHECKOUT_STATE_UNSPECIFIED",
+		1: "CHECKOUT_STATE_OPEN",
+		2: "CHECKOUT_STATE_COMPLETE",
+	}
+	CheckoutState_value = map[string]int32{
+		"CHECKOUT_STATE_UNSPECIFIED": 0,
+		"CHECKOUT_STATE_OPEN":        1,
+		"CHECKOUT_STATE_COMPLETE":    2,
+	}
+)
+
+func (x CheckoutState) Enum() *CheckoutState {
+	p := new(CheckoutState)
+	*p = x
+	return p
+}
+
+func (x CheckoutState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CheckoutState) Descriptor() protoreflect.EnumDescriptor {
+	return file_m3o_billing_v1_billing_proto_enumTypes[1].Descriptor()
+}
+
+func (CheckoutState) Type() protoreflect.EnumType {
+	return &file_m3o_billing_v1_billing_proto_enumTypes[1]
+}
+
+func (x CheckoutState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CheckoutState.Descriptor instead.
+func (CheckoutState) EnumDescriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{1}
+}
+
+// CheckoutPurpose says what a payment session is for.
+type CheckoutPurpose int32
+
+const (
+	// CHECKOUT_PURPOSE_UNSPECIFIED is never returned.
+	CheckoutPurpose_CHECKOUT_PURPOSE_UNSPECIFIED CheckoutPurpose = 0
+	// CHECKOUT_PURPOSE_SIGNUP sessions take the card of someone signing up, before the namespace exists.
+	CheckoutPurpose_CHECKOUT_PURPOSE_SIGNUP CheckoutPurpose = 1
+	// CHECKOUT_PURPOSE_UPDATE_CARD sessions change the card of an existing subscription (local provider's portal).
+	CheckoutPurpose_CHECKOUT_PURPOSE_UPDATE_CARD CheckoutPurpose = 2
+	// CHECKOUT_PURPOSE_RESUBSCRIBE sessions start a new subscription for a namespace whose subscription was canceled.
+	CheckoutPurpose_CHECKOUT_PURPOSE_RESUBSCRIBE CheckoutPurpose = 3
+)
+
+// Enum value maps for CheckoutPurpose.
+var (
+	CheckoutPurpose_name = map[int32]string{
+		0: "CHECKOUT_PURPOSE_UNSPECIFIED",
+		1: "CHECKOUT_PURPOSE_SIGNUP",
+		2: "CHECKOUT_PURPOSE_UPDATE_CARD",
+		3: "CHECKOUT_PURPOSE_RESUBSCRIBE",
+	}
+	CheckoutPurpose_value = map[string]int32{
+		"CHECKOUT_PURPOSE_UNSPECIFIED": 0,
+		"CHECKOUT_PURPOSE_SIGNUP":      1,
+		"CHECKOUT_PURPOSE_UPDATE_CARD": 2,
+		"CHECKOUT_PURPOSE_RESUBSCRIBE": 3,
+	}
+)
+
+func (x CheckoutPurpose) Enum() *CheckoutPurpose {
+	p := new(CheckoutPurpose)
+	*p = x
+	return p
+}
+
+func (x CheckoutPurpose) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CheckoutPurpose) Descriptor() protoreflect.EnumDescriptor {
+	return file_m3o_billing_v1_billing_proto_enumTypes[2].Descriptor()
+}
+
+func (CheckoutPurpose) Type() protoreflect.EnumType {
+	return &file_m3o_billing_v1_billing_proto_enumTypes[2]
+}
+
+func (x CheckoutPurpose) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CheckoutPurpose.Descriptor instead.
+func (CheckoutPurpose) EnumDescriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{2}
+}
+
+// Plan is what a subscription buys.
+type Plan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the plan: "developer".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Amount_cents is the price per interval in the currency's smallest unit: 3500.
+	AmountCents int64 `protobuf:"varint,2,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	// Currency is the ISO 4217 code, lower-case: "usd".
+	Currency string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	// Interval is the billing period: "month".
+	Interval      string `protobuf:"bytes,4,opt,name=interval,proto3" json:"interval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Plan) Reset() {
+	*x = Plan{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Plan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Plan) ProtoMessage() {}
+
+func (x *Plan) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Plan.ProtoReflect.Descriptor instead.
+func (*Plan) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Plan) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Plan) GetAmountCents() int64 {
+	if x != nil {
+		return x.AmountCents
+	}
+	return 0
+}
+
+func (x *Plan) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Plan) GetInterval() string {
+	if x != nil {
+		return x.Interval
+	}
+	return ""
+}
+
+// Subscription is one namespace's plan.
 type Subscription struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Id is the platform's identifier of the subscription.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Account is the id of the subscribed account.
+	// Namespace the subscription pays for; one subscription per namespace.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Account is the id of the account that signed up; empty for a subscription an admin set by hand.
 	Account string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
-	// Namespace of the account.
-	Namespace string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Plan is "developer".
-	Plan string `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
-	// Amount_cents is the monthly price in cents: 3500.
-	AmountCents int64 `protobuf:"varint,5,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
-	// Currency is the ISO 4217 code, lower-case: "usd".
-	Currency string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
-	// Status of the subscription.
-	Status SubscriptionStatus `protobuf:"varint,7,opt,name=status,proto3,enum=m3o.billing.v1.SubscriptionStatus" json:"status,omitempty"`
+	// Email of the account holder, for the provider's receipts.
+	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// Plan subscribed to.
+	Plan *Plan `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
+	// Status of the subscription, as last reported by the provider or set by an admin.
+	Status SubscriptionStatus `protobuf:"varint,5,opt,name=status,proto3,enum=m3o.billing.v1.SubscriptionStatus" json:"status,omitempty"`
+	// Status_since is when the subscription entered its status; a past_due grace period counts from it.
+	StatusSince *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=status_since,json=statusSince,proto3" json:"status_since,omitempty"`
 	// Current_period_end is when the paid period ends.
-	CurrentPeriodEnd *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=current_period_end,json=currentPeriodEnd,proto3" json:"current_period_end,omitempty"`
-	// Provider_id is the payment provider's identifier of the subscription.
-	ProviderId string `protobuf:"bytes,9,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
+	CurrentPeriodEnd *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=current_period_end,json=currentPeriodEnd,proto3" json:"current_period_end,omitempty"`
+	// Cancel_at_period_end is true once a cancel was asked for: the subscription ends at current_period_end.
+	CancelAtPeriodEnd bool `protobuf:"varint,8,opt,name=cancel_at_period_end,json=cancelAtPeriodEnd,proto3" json:"cancel_at_period_end,omitempty"`
+	// Provider is the payment provider that bills it: "stripe", "local", or "manual" for one an admin set.
+	Provider string `protobuf:"bytes,9,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Provider_id is the provider's identifier of the subscription.
+	ProviderId string `protobuf:"bytes,10,opt,name=provider_id,json=providerId,proto3" json:"provider_id,omitempty"`
+	// Customer is the provider's identifier of the paying customer.
+	Customer string `protobuf:"bytes,11,opt,name=customer,proto3" json:"customer,omitempty"`
 	// Created is when the subscription was created.
-	Created       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created,proto3" json:"created,omitempty"`
+	Created       *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=created,proto3" json:"created,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscription) Reset() {
 	*x = Subscription{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[0]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -126,7 +314,7 @@ func (x *Subscription) String() string {
 func (*Subscription) ProtoMessage() {}
 
 func (x *Subscription) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[0]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -139,12 +327,12 @@ func (x *Subscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscription.ProtoReflect.Descriptor instead.
 func (*Subscription) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{0}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *Subscription) GetId() string {
+func (x *Subscription) GetNamespace() string {
 	if x != nil {
-		return x.Id
+		return x.Namespace
 	}
 	return ""
 }
@@ -156,32 +344,18 @@ func (x *Subscription) GetAccount() string {
 	return ""
 }
 
-func (x *Subscription) GetNamespace() string {
+func (x *Subscription) GetEmail() string {
 	if x != nil {
-		return x.Namespace
+		return x.Email
 	}
 	return ""
 }
 
-func (x *Subscription) GetPlan() string {
+func (x *Subscription) GetPlan() *Plan {
 	if x != nil {
 		return x.Plan
 	}
-	return ""
-}
-
-func (x *Subscription) GetAmountCents() int64 {
-	if x != nil {
-		return x.AmountCents
-	}
-	return 0
-}
-
-func (x *Subscription) GetCurrency() string {
-	if x != nil {
-		return x.Currency
-	}
-	return ""
+	return nil
 }
 
 func (x *Subscription) GetStatus() SubscriptionStatus {
@@ -191,6 +365,13 @@ func (x *Subscription) GetStatus() SubscriptionStatus {
 	return SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED
 }
 
+func (x *Subscription) GetStatusSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StatusSince
+	}
+	return nil
+}
+
 func (x *Subscription) GetCurrentPeriodEnd() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CurrentPeriodEnd
@@ -198,9 +379,30 @@ func (x *Subscription) GetCurrentPeriodEnd() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Subscription) GetCancelAtPeriodEnd() bool {
+	if x != nil {
+		return x.CancelAtPeriodEnd
+	}
+	return false
+}
+
+func (x *Subscription) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
 func (x *Subscription) GetProviderId() string {
 	if x != nil {
 		return x.ProviderId
+	}
+	return ""
+}
+
+func (x *Subscription) GetCustomer() string {
+	if x != nil {
+		return x.Customer
 	}
 	return ""
 }
@@ -212,18 +414,448 @@ func (x *Subscription) GetCreated() *timestamppb.Timestamp {
 	return nil
 }
 
-// CreateSubscriptionRequest subscribes an account.
+// Checkout is one payment session, behind one subscribe page.
+type Checkout struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id is the opaque payment session id in the subscribe page's URL, 1 to 64 characters.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Url is the subscribe page of the session, on the proxy's HTTP address.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// State of the session.
+	State CheckoutState `protobuf:"varint,3,opt,name=state,proto3,enum=m3o.billing.v1.CheckoutState" json:"state,omitempty"`
+	// Purpose of the session.
+	Purpose CheckoutPurpose `protobuf:"varint,4,opt,name=purpose,proto3,enum=m3o.billing.v1.CheckoutPurpose" json:"purpose,omitempty"`
+	// Namespace the session is for; empty for a sign-up, whose namespace does not exist yet.
+	Namespace string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Email of the person paying.
+	Email string `protobuf:"bytes,6,opt,name=email,proto3" json:"email,omitempty"`
+	// Plan the session pays for.
+	Plan *Plan `protobuf:"bytes,7,opt,name=plan,proto3" json:"plan,omitempty"`
+	// Provider that takes the card: "stripe" or "local".
+	Provider string `protobuf:"bytes,8,opt,name=provider,proto3" json:"provider,omitempty"`
+	// Provider_url is where the page sends the browser to enter the card (Stripe Checkout); empty for the local provider's form.
+	ProviderUrl string `protobuf:"bytes,9,opt,name=provider_url,json=providerUrl,proto3" json:"provider_url,omitempty"`
+	// Customer is the provider's identifier of the paying customer, once known.
+	Customer string `protobuf:"bytes,10,opt,name=customer,proto3" json:"customer,omitempty"`
+	// Expires_at is when the session stops accepting a card.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Checkout) Reset() {
+	*x = Checkout{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Checkout) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Checkout) ProtoMessage() {}
+
+func (x *Checkout) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Checkout.ProtoReflect.Descriptor instead.
+func (*Checkout) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Checkout) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Checkout) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Checkout) GetState() CheckoutState {
+	if x != nil {
+		return x.State
+	}
+	return CheckoutState_CHECKOUT_STATE_UNSPECIFIED
+}
+
+func (x *Checkout) GetPurpose() CheckoutPurpose {
+	if x != nil {
+		return x.Purpose
+	}
+	return CheckoutPurpose_CHECKOUT_PURPOSE_UNSPECIFIED
+}
+
+func (x *Checkout) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Checkout) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Checkout) GetPlan() *Plan {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
+func (x *Checkout) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *Checkout) GetProviderUrl() string {
+	if x != nil {
+		return x.ProviderUrl
+	}
+	return ""
+}
+
+func (x *Checkout) GetCustomer() string {
+	if x != nil {
+		return x.Customer
+	}
+	return ""
+}
+
+func (x *Checkout) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// StartCheckoutRequest opens a payment session for a sign-up.
+type StartCheckoutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email of the person signing up, at most 254 characters; the provider's customer gets it.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Idempotency_key makes a retry return the same session, 8 to 255 printable ASCII characters; required.
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StartCheckoutRequest) Reset() {
+	*x = StartCheckoutRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCheckoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCheckoutRequest) ProtoMessage() {}
+
+func (x *StartCheckoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCheckoutRequest.ProtoReflect.Descriptor instead.
+func (*StartCheckoutRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StartCheckoutRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *StartCheckoutRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+// StartCheckoutResponse carries the new session.
+type StartCheckoutResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Checkout is the session; its url is the subscribe page to open.
+	Checkout      *Checkout `protobuf:"bytes,1,opt,name=checkout,proto3" json:"checkout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartCheckoutResponse) Reset() {
+	*x = StartCheckoutResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartCheckoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartCheckoutResponse) ProtoMessage() {}
+
+func (x *StartCheckoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartCheckoutResponse.ProtoReflect.Descriptor instead.
+func (*StartCheckoutResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StartCheckoutResponse) GetCheckout() *Checkout {
+	if x != nil {
+		return x.Checkout
+	}
+	return nil
+}
+
+// GetCheckoutRequest names a payment session.
+type GetCheckoutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment_session_id is the session's id, 1 to 64 characters.
+	PaymentSessionId string `protobuf:"bytes,1,opt,name=payment_session_id,json=paymentSessionId,proto3" json:"payment_session_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetCheckoutRequest) Reset() {
+	*x = GetCheckoutRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckoutRequest) ProtoMessage() {}
+
+func (x *GetCheckoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckoutRequest.ProtoReflect.Descriptor instead.
+func (*GetCheckoutRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetCheckoutRequest) GetPaymentSessionId() string {
+	if x != nil {
+		return x.PaymentSessionId
+	}
+	return ""
+}
+
+// GetCheckoutResponse carries the session.
+type GetCheckoutResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Checkout is the session; its state is COMPLETE once a payment method is in place.
+	Checkout      *Checkout `protobuf:"bytes,1,opt,name=checkout,proto3" json:"checkout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCheckoutResponse) Reset() {
+	*x = GetCheckoutResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckoutResponse) ProtoMessage() {}
+
+func (x *GetCheckoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckoutResponse.ProtoReflect.Descriptor instead.
+func (*GetCheckoutResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetCheckoutResponse) GetCheckout() *Checkout {
+	if x != nil {
+		return x.Checkout
+	}
+	return nil
+}
+
+// SubmitCardRequest posts a card number from the local provider's subscribe page.
+type SubmitCardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment_session_id is the session's id, 1 to 64 characters.
+	PaymentSessionId string `protobuf:"bytes,1,opt,name=payment_session_id,json=paymentSessionId,proto3" json:"payment_session_id,omitempty"`
+	// Card is the card number, 12 to 19 digits; spaces and dashes are ignored.
+	Card          string `protobuf:"bytes,2,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitCardRequest) Reset() {
+	*x = SubmitCardRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitCardRequest) ProtoMessage() {}
+
+func (x *SubmitCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitCardRequest.ProtoReflect.Descriptor instead.
+func (*SubmitCardRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SubmitCardRequest) GetPaymentSessionId() string {
+	if x != nil {
+		return x.PaymentSessionId
+	}
+	return ""
+}
+
+func (x *SubmitCardRequest) GetCard() string {
+	if x != nil {
+		return x.Card
+	}
+	return ""
+}
+
+// SubmitCardResponse carries the session once the card is accepted.
+type SubmitCardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Checkout is the session, now COMPLETE.
+	Checkout      *Checkout `protobuf:"bytes,1,opt,name=checkout,proto3" json:"checkout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitCardResponse) Reset() {
+	*x = SubmitCardResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitCardResponse) ProtoMessage() {}
+
+func (x *SubmitCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitCardResponse.ProtoReflect.Descriptor instead.
+func (*SubmitCardResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SubmitCardResponse) GetCheckout() *Checkout {
+	if x != nil {
+		return x.Checkout
+	}
+	return nil
+}
+
+// CreateSubscriptionRequest subscribes a namespace.
 type CreateSubscriptionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Account id to subscribe; empty means the caller.
-	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	// Namespace of the account; empty means the caller's.
-	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Email of the account holder, for receipts, at most 254 characters.
+	// Namespace to subscribe, which must match ^[a-z][a-z0-9-]{2,39}$.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Account is the id of the account signing up, at most 255 characters.
+	Account string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// Email of the account holder, at most 254 characters.
 	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	// Payment_token from the subscribe page, at most 255 characters.
-	PaymentToken string `protobuf:"bytes,4,opt,name=payment_token,json=paymentToken,proto3" json:"payment_token,omitempty"`
-	// Idempotency_key makes retries create one subscription, at most 255 characters.
+	// Payment_session_id is the completed session whose payment method pays, 1 to 64 characters.
+	PaymentSessionId string `protobuf:"bytes,4,opt,name=payment_session_id,json=paymentSessionId,proto3" json:"payment_session_id,omitempty"`
+	// Idempotency_key makes retries create one subscription, 8 to 255 printable ASCII characters; required.
 	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -231,7 +863,7 @@ type CreateSubscriptionRequest struct {
 
 func (x *CreateSubscriptionRequest) Reset() {
 	*x = CreateSubscriptionRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[1]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +875,7 @@ func (x *CreateSubscriptionRequest) String() string {
 func (*CreateSubscriptionRequest) ProtoMessage() {}
 
 func (x *CreateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[1]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,19 +888,19 @@ func (x *CreateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *CreateSubscriptionRequest) GetAccount() string {
-	if x != nil {
-		return x.Account
-	}
-	return ""
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateSubscriptionRequest) GetNamespace() string {
 	if x != nil {
 		return x.Namespace
+	}
+	return ""
+}
+
+func (x *CreateSubscriptionRequest) GetAccount() string {
+	if x != nil {
+		return x.Account
 	}
 	return ""
 }
@@ -280,9 +912,9 @@ func (x *CreateSubscriptionRequest) GetEmail() string {
 	return ""
 }
 
-func (x *CreateSubscriptionRequest) GetPaymentToken() string {
+func (x *CreateSubscriptionRequest) GetPaymentSessionId() string {
 	if x != nil {
-		return x.PaymentToken
+		return x.PaymentSessionId
 	}
 	return ""
 }
@@ -297,7 +929,7 @@ func (x *CreateSubscriptionRequest) GetIdempotencyKey() string {
 // CreateSubscriptionResponse carries the subscription.
 type CreateSubscriptionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Subscription created.
+	// Subscription created, or the one an earlier call with the same key created.
 	Subscription  *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -305,7 +937,7 @@ type CreateSubscriptionResponse struct {
 
 func (x *CreateSubscriptionResponse) Reset() {
 	*x = CreateSubscriptionResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[2]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -317,7 +949,7 @@ func (x *CreateSubscriptionResponse) String() string {
 func (*CreateSubscriptionResponse) ProtoMessage() {}
 
 func (x *CreateSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[2]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -330,7 +962,7 @@ func (x *CreateSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{2}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateSubscriptionResponse) GetSubscription() *Subscription {
@@ -340,20 +972,18 @@ func (x *CreateSubscriptionResponse) GetSubscription() *Subscription {
 	return nil
 }
 
-// GetSubscriptionRequest names the account.
+// GetSubscriptionRequest names the namespace.
 type GetSubscriptionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Account id; empty means the caller.
-	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	// Namespace of the account; empty means the caller's.
-	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Namespace whose subscription to read; empty means the caller's, and only admins of "micro" may name another.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSubscriptionRequest) Reset() {
 	*x = GetSubscriptionRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[3]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +995,7 @@ func (x *GetSubscriptionRequest) String() string {
 func (*GetSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[3]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,14 +1008,7 @@ func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{3}
-}
-
-func (x *GetSubscriptionRequest) GetAccount() string {
-	if x != nil {
-		return x.Account
-	}
-	return ""
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetSubscriptionRequest) GetNamespace() string {
@@ -406,7 +1029,7 @@ type GetSubscriptionResponse struct {
 
 func (x *GetSubscriptionResponse) Reset() {
 	*x = GetSubscriptionResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[4]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +1041,7 @@ func (x *GetSubscriptionResponse) String() string {
 func (*GetSubscriptionResponse) ProtoMessage() {}
 
 func (x *GetSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[4]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +1054,7 @@ func (x *GetSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{4}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetSubscriptionResponse) GetSubscription() *Subscription {
@@ -444,17 +1067,15 @@ func (x *GetSubscriptionResponse) GetSubscription() *Subscription {
 // CancelRequest names the subscription to end.
 type CancelRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Account id; empty means the caller.
-	Account string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	// Namespace of the account; empty means the caller's.
-	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Namespace whose subscription to cancel; empty means the caller's, and only admins of "micro" may name another.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[5]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +1087,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[5]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,14 +1100,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *CancelRequest) GetAccount() string {
-	if x != nil {
-		return x.Account
-	}
-	return ""
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelRequest) GetNamespace() string {
@@ -499,7 +1113,7 @@ func (x *CancelRequest) GetNamespace() string {
 // CancelResponse carries the updated subscription.
 type CancelResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Subscription after cancellation.
+	// Subscription after cancellation: cancel_at_period_end is set.
 	Subscription  *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -507,7 +1121,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[6]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +1133,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[6]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +1146,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{6}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelResponse) GetSubscription() *Subscription {
@@ -542,12 +1156,516 @@ func (x *CancelResponse) GetSubscription() *Subscription {
 	return nil
 }
 
+// PortalRequest asks for the page where the card is changed.
+type PortalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace whose card to change; empty means the caller's, and only admins of "micro" may name another.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Return_url is where the provider's portal sends the browser back to, an http or https URL of at most 2048 characters; empty means the platform's own page.
+	ReturnUrl     string `protobuf:"bytes,2,opt,name=return_url,json=returnUrl,proto3" json:"return_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortalRequest) Reset() {
+	*x = PortalRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortalRequest) ProtoMessage() {}
+
+func (x *PortalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortalRequest.ProtoReflect.Descriptor instead.
+func (*PortalRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PortalRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PortalRequest) GetReturnUrl() string {
+	if x != nil {
+		return x.ReturnUrl
+	}
+	return ""
+}
+
+// PortalResponse carries the page.
+type PortalResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Url of the page where the card is changed, or where a new subscription starts after a cancel.
+	Url           string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortalResponse) Reset() {
+	*x = PortalResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortalResponse) ProtoMessage() {}
+
+func (x *PortalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortalResponse.ProtoReflect.Descriptor instead.
+func (*PortalResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PortalResponse) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+// ListSubscriptionsRequest pages through every subscription.
+type ListSubscriptionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page_size is the most subscriptions to return, 1 to 1000; 0 means 100.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Page_token continues from a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionsRequest) Reset() {
+	*x = ListSubscriptionsRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListSubscriptionsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSubscriptionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSubscriptionsResponse carries one page.
+type ListSubscriptionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscriptions of this page, ordered by namespace.
+	Subscriptions []*Subscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	// Next_page_token continues the listing; empty after the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionsResponse) Reset() {
+	*x = ListSubscriptionsResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
+func (x *ListSubscriptionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// AdminSetStatusRequest sets a namespace's status by hand.
+type AdminSetStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace whose subscription to set; a namespace without one gets a "manual" subscription.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Status to set: active, past_due or canceled.
+	Status        SubscriptionStatus `protobuf:"varint,2,opt,name=status,proto3,enum=m3o.billing.v1.SubscriptionStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminSetStatusRequest) Reset() {
+	*x = AdminSetStatusRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminSetStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminSetStatusRequest) ProtoMessage() {}
+
+func (x *AdminSetStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminSetStatusRequest.ProtoReflect.Descriptor instead.
+func (*AdminSetStatusRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AdminSetStatusRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *AdminSetStatusRequest) GetStatus() SubscriptionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED
+}
+
+// AdminSetStatusResponse carries the updated subscription.
+type AdminSetStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscription after the change.
+	Subscription  *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminSetStatusResponse) Reset() {
+	*x = AdminSetStatusResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminSetStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminSetStatusResponse) ProtoMessage() {}
+
+func (x *AdminSetStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminSetStatusResponse.ProtoReflect.Descriptor instead.
+func (*AdminSetStatusResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AdminSetStatusResponse) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// NamespaceStatus is what payment gating needs to know of one namespace.
+type NamespaceStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace the status is of.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Status of its subscription.
+	Status SubscriptionStatus `protobuf:"varint,2,opt,name=status,proto3,enum=m3o.billing.v1.SubscriptionStatus" json:"status,omitempty"`
+	// Status_since is when it entered the status; a past_due grace period counts from it.
+	StatusSince *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=status_since,json=statusSince,proto3" json:"status_since,omitempty"`
+	// Current_period_end is when the paid period ends; a canceled subscription works until then.
+	CurrentPeriodEnd *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=current_period_end,json=currentPeriodEnd,proto3" json:"current_period_end,omitempty"`
+	// Cancel_at_period_end is true when the subscription ends at current_period_end.
+	CancelAtPeriodEnd bool `protobuf:"varint,5,opt,name=cancel_at_period_end,json=cancelAtPeriodEnd,proto3" json:"cancel_at_period_end,omitempty"`
+	// Revision increases with every change of the namespace's subscription; a receiver keeps the highest.
+	Revision      uint64 `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespaceStatus) Reset() {
+	*x = NamespaceStatus{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceStatus) ProtoMessage() {}
+
+func (x *NamespaceStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceStatus.ProtoReflect.Descriptor instead.
+func (*NamespaceStatus) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *NamespaceStatus) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *NamespaceStatus) GetStatus() SubscriptionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED
+}
+
+func (x *NamespaceStatus) GetStatusSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StatusSince
+	}
+	return nil
+}
+
+func (x *NamespaceStatus) GetCurrentPeriodEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CurrentPeriodEnd
+	}
+	return nil
+}
+
+func (x *NamespaceStatus) GetCancelAtPeriodEnd() bool {
+	if x != nil {
+		return x.CancelAtPeriodEnd
+	}
+	return false
+}
+
+func (x *NamespaceStatus) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// WatchStatusesRequest starts a watch.
+type WatchStatusesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStatusesRequest) Reset() {
+	*x = WatchStatusesRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStatusesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStatusesRequest) ProtoMessage() {}
+
+func (x *WatchStatusesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStatusesRequest.ProtoReflect.Descriptor instead.
+func (*WatchStatusesRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{22}
+}
+
+// WatchStatusesResponse is a batch of statuses.
+type WatchStatusesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Begin is true on the first message of a complete listing: the receiver forgets what it knew and builds anew.
+	Begin bool `protobuf:"varint,1,opt,name=begin,proto3" json:"begin,omitempty"`
+	// Current is true once every namespace has been listed since the last begin; later messages are changes.
+	Current bool `protobuf:"varint,2,opt,name=current,proto3" json:"current,omitempty"`
+	// Statuses in this batch; a namespace missing from a complete listing has no subscription and is not billed.
+	Statuses      []*NamespaceStatus `protobuf:"bytes,3,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStatusesResponse) Reset() {
+	*x = WatchStatusesResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStatusesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStatusesResponse) ProtoMessage() {}
+
+func (x *WatchStatusesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStatusesResponse.ProtoReflect.Descriptor instead.
+func (*WatchStatusesResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchStatusesResponse) GetBegin() bool {
+	if x != nil {
+		return x.Begin
+	}
+	return false
+}
+
+func (x *WatchStatusesResponse) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+func (x *WatchStatusesResponse) GetStatuses() []*NamespaceStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
 // HandleWebhookRequest carries a provider event exactly as received.
 type HandleWebhookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Payload is the raw request body, at most 64 KiB.
+	// Payload is the raw request body, at most 256 KiB.
 	Payload []byte `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
-	// Signature is the provider's signature header value.
+	// Signature is the provider's signature header value (Stripe-Signature), at most 1024 characters.
 	Signature     string `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -555,7 +1673,7 @@ type HandleWebhookRequest struct {
 
 func (x *HandleWebhookRequest) Reset() {
 	*x = HandleWebhookRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[7]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +1685,7 @@ func (x *HandleWebhookRequest) String() string {
 func (*HandleWebhookRequest) ProtoMessage() {}
 
 func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[7]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +1698,7 @@ func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookRequest.ProtoReflect.Descriptor instead.
 func (*HandleWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{7}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HandleWebhookRequest) GetPayload() []byte {
@@ -597,16 +1715,18 @@ func (x *HandleWebhookRequest) GetSignature() string {
 	return ""
 }
 
-// HandleWebhookResponse is returned once the event is applied or ignored.
+// HandleWebhookResponse is returned once the event is applied or known to be stale or replayed.
 type HandleWebhookResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Applied is false when the event was a replay, older than the state it would change, or of a kind billing ignores.
+	Applied       bool `protobuf:"varint,1,opt,name=applied,proto3" json:"applied,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandleWebhookResponse) Reset() {
 	*x = HandleWebhookResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[8]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -618,7 +1738,7 @@ func (x *HandleWebhookResponse) String() string {
 func (*HandleWebhookResponse) ProtoMessage() {}
 
 func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[8]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -631,59 +1751,147 @@ func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{8}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *HandleWebhookResponse) GetApplied() bool {
+	if x != nil {
+		return x.Applied
+	}
+	return false
 }
 
 var File_m3o_billing_v1_billing_proto protoreflect.FileDescriptor
 
 const file_m3o_billing_v1_billing_proto_rawDesc = "" +
 	"\n" +
-	"\x1cm3o/billing/v1/billing.proto\x12\x0em3o.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x03\n" +
-	"\fSubscription\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x1c\n" +
-	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +
-	"\x04plan\x18\x04 \x01(\tR\x04plan\x12!\n" +
-	"\famount_cents\x18\x05 \x01(\x03R\vamountCents\x12\x1a\n" +
-	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12:\n" +
-	"\x06status\x18\a \x01(\x0e2\".m3o.billing.v1.SubscriptionStatusR\x06status\x12H\n" +
-	"\x12current_period_end\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x10currentPeriodEnd\x12\x1f\n" +
-	"\vprovider_id\x18\t \x01(\tR\n" +
-	"providerId\x124\n" +
-	"\acreated\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\xb7\x01\n" +
-	"\x19CreateSubscriptionRequest\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x1c\n" +
-	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\x12#\n" +
-	"\rpayment_token\x18\x04 \x01(\tR\fpaymentToken\x12'\n" +
+	"\x1cm3o/billing/v1/billing.proto\x12\x0em3o.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n" +
+	"\x04Plan\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\famount_cents\x18\x02 \x01(\x03R\vamountCents\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x12\x1a\n" +
+	"\binterval\x18\x04 \x01(\tR\binterval\"\x8b\x04\n" +
+	"\fSubscription\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12(\n" +
+	"\x04plan\x18\x04 \x01(\v2\x14.m3o.billing.v1.PlanR\x04plan\x12:\n" +
+	"\x06status\x18\x05 \x01(\x0e2\".m3o.billing.v1.SubscriptionStatusR\x06status\x12=\n" +
+	"\fstatus_since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vstatusSince\x12H\n" +
+	"\x12current_period_end\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x10currentPeriodEnd\x12/\n" +
+	"\x14cancel_at_period_end\x18\b \x01(\bR\x11cancelAtPeriodEnd\x12\x1a\n" +
+	"\bprovider\x18\t \x01(\tR\bprovider\x12\x1f\n" +
+	"\vprovider_id\x18\n" +
+	" \x01(\tR\n" +
+	"providerId\x12\x1a\n" +
+	"\bcustomer\x18\v \x01(\tR\bcustomer\x124\n" +
+	"\acreated\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"\x90\x03\n" +
+	"\bCheckout\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x123\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1d.m3o.billing.v1.CheckoutStateR\x05state\x129\n" +
+	"\apurpose\x18\x04 \x01(\x0e2\x1f.m3o.billing.v1.CheckoutPurposeR\apurpose\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12\x14\n" +
+	"\x05email\x18\x06 \x01(\tR\x05email\x12(\n" +
+	"\x04plan\x18\a \x01(\v2\x14.m3o.billing.v1.PlanR\x04plan\x12\x1a\n" +
+	"\bprovider\x18\b \x01(\tR\bprovider\x12!\n" +
+	"\fprovider_url\x18\t \x01(\tR\vproviderUrl\x12\x1a\n" +
+	"\bcustomer\x18\n" +
+	" \x01(\tR\bcustomer\x129\n" +
+	"\n" +
+	"expires_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"U\n" +
+	"\x14StartCheckoutRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"M\n" +
+	"\x15StartCheckoutResponse\x124\n" +
+	"\bcheckout\x18\x01 \x01(\v2\x18.m3o.billing.v1.CheckoutR\bcheckout\"B\n" +
+	"\x12GetCheckoutRequest\x12,\n" +
+	"\x12payment_session_id\x18\x01 \x01(\tR\x10paymentSessionId\"K\n" +
+	"\x13GetCheckoutResponse\x124\n" +
+	"\bcheckout\x18\x01 \x01(\v2\x18.m3o.billing.v1.CheckoutR\bcheckout\"U\n" +
+	"\x11SubmitCardRequest\x12,\n" +
+	"\x12payment_session_id\x18\x01 \x01(\tR\x10paymentSessionId\x12\x12\n" +
+	"\x04card\x18\x02 \x01(\tR\x04card\"J\n" +
+	"\x12SubmitCardResponse\x124\n" +
+	"\bcheckout\x18\x01 \x01(\v2\x18.m3o.billing.v1.CheckoutR\bcheckout\"\xc0\x01\n" +
+	"\x19CreateSubscriptionRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x18\n" +
+	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12,\n" +
+	"\x12payment_session_id\x18\x04 \x01(\tR\x10paymentSessionId\x12'\n" +
 	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"^\n" +
 	"\x1aCreateSubscriptionResponse\x12@\n" +
-	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"P\n" +
-	"\x16GetSubscriptionRequest\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x1c\n" +
-	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"[\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"6\n" +
+	"\x16GetSubscriptionRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"[\n" +
 	"\x17GetSubscriptionResponse\x12@\n" +
-	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"G\n" +
-	"\rCancelRequest\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x1c\n" +
-	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"R\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"-\n" +
+	"\rCancelRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"R\n" +
 	"\x0eCancelResponse\x12@\n" +
-	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"N\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"L\n" +
+	"\rPortalRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x1d\n" +
+	"\n" +
+	"return_url\x18\x02 \x01(\tR\treturnUrl\"\"\n" +
+	"\x0ePortalResponse\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\"V\n" +
+	"\x18ListSubscriptionsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"\x19ListSubscriptionsResponse\x12B\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2\x1c.m3o.billing.v1.SubscriptionR\rsubscriptions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"q\n" +
+	"\x15AdminSetStatusRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12:\n" +
+	"\x06status\x18\x02 \x01(\x0e2\".m3o.billing.v1.SubscriptionStatusR\x06status\"Z\n" +
+	"\x16AdminSetStatusResponse\x12@\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"\xc1\x02\n" +
+	"\x0fNamespaceStatus\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12:\n" +
+	"\x06status\x18\x02 \x01(\x0e2\".m3o.billing.v1.SubscriptionStatusR\x06status\x12=\n" +
+	"\fstatus_since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vstatusSince\x12H\n" +
+	"\x12current_period_end\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10currentPeriodEnd\x12/\n" +
+	"\x14cancel_at_period_end\x18\x05 \x01(\bR\x11cancelAtPeriodEnd\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\x04R\brevision\"\x16\n" +
+	"\x14WatchStatusesRequest\"\x84\x01\n" +
+	"\x15WatchStatusesResponse\x12\x14\n" +
+	"\x05begin\x18\x01 \x01(\bR\x05begin\x12\x18\n" +
+	"\acurrent\x18\x02 \x01(\bR\acurrent\x12;\n" +
+	"\bstatuses\x18\x03 \x03(\v2\x1f.m3o.billing.v1.NamespaceStatusR\bstatuses\"N\n" +
 	"\x14HandleWebhookRequest\x12\x18\n" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\tR\tsignature\"\x17\n" +
-	"\x15HandleWebhookResponse*\xc1\x01\n" +
+	"\tsignature\x18\x02 \x01(\tR\tsignature\"1\n" +
+	"\x15HandleWebhookResponse\x12\x18\n" +
+	"\aapplied\x18\x01 \x01(\bR\aapplied*\xc1\x01\n" +
 	"\x12SubscriptionStatus\x12#\n" +
 	"\x1fSUBSCRIPTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSUBSCRIPTION_STATUS_ACTIVE\x10\x01\x12 \n" +
 	"\x1cSUBSCRIPTION_STATUS_PAST_DUE\x10\x02\x12 \n" +
 	"\x1cSUBSCRIPTION_STATUS_CANCELED\x10\x03\x12\"\n" +
-	"\x1eSUBSCRIPTION_STATUS_INCOMPLETE\x10\x042\x88\x03\n" +
-	"\x0eBillingService\x12k\n" +
+	"\x1eSUBSCRIPTION_STATUS_INCOMPLETE\x10\x04*e\n" +
+	"\rCheckoutState\x12\x1e\n" +
+	"\x1aCHECKOUT_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13CHECKOUT_STATE_OPEN\x10\x01\x12\x1b\n" +
+	"\x17CHECKOUT_STATE_COMPLETE\x10\x02*\x94\x01\n" +
+	"\x0fCheckoutPurpose\x12 \n" +
+	"\x1cCHECKOUT_PURPOSE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CHECKOUT_PURPOSE_SIGNUP\x10\x01\x12 \n" +
+	"\x1cCHECKOUT_PURPOSE_UPDATE_CARD\x10\x02\x12 \n" +
+	"\x1cCHECKOUT_PURPOSE_RESUBSCRIBE\x10\x032\x87\b\n" +
+	"\x0eBillingService\x12\\\n" +
+	"\rStartCheckout\x12$.m3o.billing.v1.StartCheckoutRequest\x1a%.m3o.billing.v1.StartCheckoutResponse\x12V\n" +
+	"\vGetCheckout\x12\".m3o.billing.v1.GetCheckoutRequest\x1a#.m3o.billing.v1.GetCheckoutResponse\x12S\n" +
+	"\n" +
+	"SubmitCard\x12!.m3o.billing.v1.SubmitCardRequest\x1a\".m3o.billing.v1.SubmitCardResponse\x12k\n" +
 	"\x12CreateSubscription\x12).m3o.billing.v1.CreateSubscriptionRequest\x1a*.m3o.billing.v1.CreateSubscriptionResponse\x12b\n" +
 	"\x0fGetSubscription\x12&.m3o.billing.v1.GetSubscriptionRequest\x1a'.m3o.billing.v1.GetSubscriptionResponse\x12G\n" +
-	"\x06Cancel\x12\x1d.m3o.billing.v1.CancelRequest\x1a\x1e.m3o.billing.v1.CancelResponse\x12\\\n" +
+	"\x06Cancel\x12\x1d.m3o.billing.v1.CancelRequest\x1a\x1e.m3o.billing.v1.CancelResponse\x12G\n" +
+	"\x06Portal\x12\x1d.m3o.billing.v1.PortalRequest\x1a\x1e.m3o.billing.v1.PortalResponse\x12h\n" +
+	"\x11ListSubscriptions\x12(.m3o.billing.v1.ListSubscriptionsRequest\x1a).m3o.billing.v1.ListSubscriptionsResponse\x12_\n" +
+	"\x0eAdminSetStatus\x12%.m3o.billing.v1.AdminSetStatusRequest\x1a&.m3o.billing.v1.AdminSetStatusResponse\x12^\n" +
+	"\rWatchStatuses\x12$.m3o.billing.v1.WatchStatusesRequest\x1a%.m3o.billing.v1.WatchStatusesResponse0\x01\x12\\\n" +
 	"\rHandleWebhook\x12$.m3o.billing.v1.HandleWebhookRequest\x1a%.m3o.billing.v1.HandleWebhookResponseB\xa4\x01\n" +
 	"\x12com.m3o.billing.v1B\fBillingProtoP\x01Z&m3o.dev/proto/m3o/billing/v1;billingv1\xa2\x02\x03MBX\xaa\x02\x0eM3o.Billing.V1\xca\x02\x0eM3o\\Billing\\V1\xe2\x02\x1aM3o\\Billing\\V1\\GPBMetadata\xea\x02\x10M3o::Billing::V1b\x06proto3"
 
@@ -699,41 +1907,90 @@ func file_m3o_billing_v1_billing_proto_rawDescGZIP() []byte {
 	return file_m3o_billing_v1_billing_proto_rawDescData
 }
 
-var file_m3o_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_m3o_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_m3o_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_m3o_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_m3o_billing_v1_billing_proto_goTypes = []any{
 	(SubscriptionStatus)(0),            // 0: m3o.billing.v1.SubscriptionStatus
-	(*Subscription)(nil),               // 1: m3o.billing.v1.Subscription
-	(*CreateSubscriptionRequest)(nil),  // 2: m3o.billing.v1.CreateSubscriptionRequest
-	(*CreateSubscriptionResponse)(nil), // 3: m3o.billing.v1.CreateSubscriptionResponse
-	(*GetSubscriptionRequest)(nil),     // 4: m3o.billing.v1.GetSubscriptionRequest
-	(*GetSubscriptionResponse)(nil),    // 5: m3o.billing.v1.GetSubscriptionResponse
-	(*CancelRequest)(nil),              // 6: m3o.billing.v1.CancelRequest
-	(*CancelResponse)(nil),             // 7: m3o.billing.v1.CancelResponse
-	(*HandleWebhookRequest)(nil),       // 8: m3o.billing.v1.HandleWebhookRequest
-	(*HandleWebhookResponse)(nil),      // 9: m3o.billing.v1.HandleWebhookResponse
-	(*timestamppb.Timestamp)(nil),      // 10: google.protobuf.Timestamp
+	(CheckoutState)(0),                 // 1: m3o.billing.v1.CheckoutState
+	(CheckoutPurpose)(0),               // 2: m3o.billing.v1.CheckoutPurpose
+	(*Plan)(nil),                       // 3: m3o.billing.v1.Plan
+	(*Subscription)(nil),               // 4: m3o.billing.v1.Subscription
+	(*Checkout)(nil),                   // 5: m3o.billing.v1.Checkout
+	(*StartCheckoutRequest)(nil),       // 6: m3o.billing.v1.StartCheckoutRequest
+	(*StartCheckoutResponse)(nil),      // 7: m3o.billing.v1.StartCheckoutResponse
+	(*GetCheckoutRequest)(nil),         // 8: m3o.billing.v1.GetCheckoutRequest
+	(*GetCheckoutResponse)(nil),        // 9: m3o.billing.v1.GetCheckoutResponse
+	(*SubmitCardRequest)(nil),          // 10: m3o.billing.v1.SubmitCardRequest
+	(*SubmitCardResponse)(nil),         // 11: m3o.billing.v1.SubmitCardResponse
+	(*CreateSubscriptionRequest)(nil),  // 12: m3o.billing.v1.CreateSubscriptionRequest
+	(*CreateSubscriptionResponse)(nil), // 13: m3o.billing.v1.CreateSubscriptionResponse
+	(*GetSubscriptionRequest)(nil),     // 14: m3o.billing.v1.GetSubscriptionRequest
+	(*GetSubscriptionResponse)(nil),    // 15: m3o.billing.v1.GetSubscriptionResponse
+	(*CancelRequest)(nil),              // 16: m3o.billing.v1.CancelRequest
+	(*CancelResponse)(nil),             // 17: m3o.billing.v1.CancelResponse
+	(*PortalRequest)(nil),              // 18: m3o.billing.v1.PortalRequest
+	(*PortalResponse)(nil),             // 19: m3o.billing.v1.PortalResponse
+	(*ListSubscriptionsRequest)(nil),   // 20: m3o.billing.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),  // 21: m3o.billing.v1.ListSubscriptionsResponse
+	(*AdminSetStatusRequest)(nil),      // 22: m3o.billing.v1.AdminSetStatusRequest
+	(*AdminSetStatusResponse)(nil),     // 23: m3o.billing.v1.AdminSetStatusResponse
+	(*NamespaceStatus)(nil),            // 24: m3o.billing.v1.NamespaceStatus
+	(*WatchStatusesRequest)(nil),       // 25: m3o.billing.v1.WatchStatusesRequest
+	(*WatchStatusesResponse)(nil),      // 26: m3o.billing.v1.WatchStatusesResponse
+	(*HandleWebhookRequest)(nil),       // 27: m3o.billing.v1.HandleWebhookRequest
+	(*HandleWebhookResponse)(nil),      // 28: m3o.billing.v1.HandleWebhookResponse
+	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
 }
 var file_m3o_billing_v1_billing_proto_depIdxs = []int32{
-	0,  // 0: m3o.billing.v1.Subscription.status:type_name -> m3o.billing.v1.SubscriptionStatus
-	10, // 1: m3o.billing.v1.Subscription.current_period_end:type_name -> google.protobuf.Timestamp
-	10, // 2: m3o.billing.v1.Subscription.created:type_name -> google.protobuf.Timestamp
-	1,  // 3: m3o.billing.v1.CreateSubscriptionResponse.subscription:type_name -> m3o.billing.v1.Subscription
-	1,  // 4: m3o.billing.v1.GetSubscriptionResponse.subscription:type_name -> m3o.billing.v1.Subscription
-	1,  // 5: m3o.billing.v1.CancelResponse.subscription:type_name -> m3o.billing.v1.Subscription
-	2,  // 6: m3o.billing.v1.BillingService.CreateSubscription:input_type -> m3o.billing.v1.CreateSubscriptionRequest
-	4,  // 7: m3o.billing.v1.BillingService.GetSubscription:input_type -> m3o.billing.v1.GetSubscriptionRequest
-	6,  // 8: m3o.billing.v1.BillingService.Cancel:input_type -> m3o.billing.v1.CancelRequest
-	8,  // 9: m3o.billing.v1.BillingService.HandleWebhook:input_type -> m3o.billing.v1.HandleWebhookRequest
-	3,  // 10: m3o.billing.v1.BillingService.CreateSubscription:output_type -> m3o.billing.v1.CreateSubscriptionResponse
-	5,  // 11: m3o.billing.v1.BillingService.GetSubscription:output_type -> m3o.billing.v1.GetSubscriptionResponse
-	7,  // 12: m3o.billing.v1.BillingService.Cancel:output_type -> m3o.billing.v1.CancelResponse
-	9,  // 13: m3o.billing.v1.BillingService.HandleWebhook:output_type -> m3o.billing.v1.HandleWebhookResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	3,  // 0: m3o.billing.v1.Subscription.plan:type_name -> m3o.billing.v1.Plan
+	0,  // 1: m3o.billing.v1.Subscription.status:type_name -> m3o.billing.v1.SubscriptionStatus
+	29, // 2: m3o.billing.v1.Subscription.status_since:type_name -> google.protobuf.Timestamp
+	29, // 3: m3o.billing.v1.Subscription.current_period_end:type_name -> google.protobuf.Timestamp
+	29, // 4: m3o.billing.v1.Subscription.created:type_name -> google.protobuf.Timestamp
+	1,  // 5: m3o.billing.v1.Checkout.state:type_name -> m3o.billing.v1.CheckoutState
+	2,  // 6: m3o.billing.v1.Checkout.purpose:type_name -> m3o.billing.v1.CheckoutPurpose
+	3,  // 7: m3o.billing.v1.Checkout.plan:type_name -> m3o.billing.v1.Plan
+	29, // 8: m3o.billing.v1.Checkout.expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 9: m3o.billing.v1.StartCheckoutResponse.checkout:type_name -> m3o.billing.v1.Checkout
+	5,  // 10: m3o.billing.v1.GetCheckoutResponse.checkout:type_name -> m3o.billing.v1.Checkout
+	5,  // 11: m3o.billing.v1.SubmitCardResponse.checkout:type_name -> m3o.billing.v1.Checkout
+	4,  // 12: m3o.billing.v1.CreateSubscriptionResponse.subscription:type_name -> m3o.billing.v1.Subscription
+	4,  // 13: m3o.billing.v1.GetSubscriptionResponse.subscription:type_name -> m3o.billing.v1.Subscription
+	4,  // 14: m3o.billing.v1.CancelResponse.subscription:type_name -> m3o.billing.v1.Subscription
+	4,  // 15: m3o.billing.v1.ListSubscriptionsResponse.subscriptions:type_name -> m3o.billing.v1.Subscription
+	0,  // 16: m3o.billing.v1.AdminSetStatusRequest.status:type_name -> m3o.billing.v1.SubscriptionStatus
+	4,  // 17: m3o.billing.v1.AdminSetStatusResponse.subscription:type_name -> m3o.billing.v1.Subscription
+	0,  // 18: m3o.billing.v1.NamespaceStatus.status:type_name -> m3o.billing.v1.SubscriptionStatus
+	29, // 19: m3o.billing.v1.NamespaceStatus.status_since:type_name -> google.protobuf.Timestamp
+	29, // 20: m3o.billing.v1.NamespaceStatus.current_period_end:type_name -> google.protobuf.Timestamp
+	24, // 21: m3o.billing.v1.WatchStatusesResponse.statuses:type_name -> m3o.billing.v1.NamespaceStatus
+	6,  // 22: m3o.billing.v1.BillingService.StartCheckout:input_type -> m3o.billing.v1.StartCheckoutRequest
+	8,  // 23: m3o.billing.v1.BillingService.GetCheckout:input_type -> m3o.billing.v1.GetCheckoutRequest
+	10, // 24: m3o.billing.v1.BillingService.SubmitCard:input_type -> m3o.billing.v1.SubmitCardRequest
+	12, // 25: m3o.billing.v1.BillingService.CreateSubscription:input_type -> m3o.billing.v1.CreateSubscriptionRequest
+	14, // 26: m3o.billing.v1.BillingService.GetSubscription:input_type -> m3o.billing.v1.GetSubscriptionRequest
+	16, // 27: m3o.billing.v1.BillingService.Cancel:input_type -> m3o.billing.v1.CancelRequest
+	18, // 28: m3o.billing.v1.BillingService.Portal:input_type -> m3o.billing.v1.PortalRequest
+	20, // 29: m3o.billing.v1.BillingService.ListSubscriptions:input_type -> m3o.billing.v1.ListSubscriptionsRequest
+	22, // 30: m3o.billing.v1.BillingService.AdminSetStatus:input_type -> m3o.billing.v1.AdminSetStatusRequest
+	25, // 31: m3o.billing.v1.BillingService.WatchStatuses:input_type -> m3o.billing.v1.WatchStatusesRequest
+	27, // 32: m3o.billing.v1.BillingService.HandleWebhook:input_type -> m3o.billing.v1.HandleWebhookRequest
+	7,  // 33: m3o.billing.v1.BillingService.StartCheckout:output_type -> m3o.billing.v1.StartCheckoutResponse
+	9,  // 34: m3o.billing.v1.BillingService.GetCheckout:output_type -> m3o.billing.v1.GetCheckoutResponse
+	11, // 35: m3o.billing.v1.BillingService.SubmitCard:output_type -> m3o.billing.v1.SubmitCardResponse
+	13, // 36: m3o.billing.v1.BillingService.CreateSubscription:output_type -> m3o.billing.v1.CreateSubscriptionResponse
+	15, // 37: m3o.billing.v1.BillingService.GetSubscription:output_type -> m3o.billing.v1.GetSubscriptionResponse
+	17, // 38: m3o.billing.v1.BillingService.Cancel:output_type -> m3o.billing.v1.CancelResponse
+	19, // 39: m3o.billing.v1.BillingService.Portal:output_type -> m3o.billing.v1.PortalResponse
+	21, // 40: m3o.billing.v1.BillingService.ListSubscriptions:output_type -> m3o.billing.v1.ListSubscriptionsResponse
+	23, // 41: m3o.billing.v1.BillingService.AdminSetStatus:output_type -> m3o.billing.v1.AdminSetStatusResponse
+	26, // 42: m3o.billing.v1.BillingService.WatchStatuses:output_type -> m3o.billing.v1.WatchStatusesResponse
+	28, // 43: m3o.billing.v1.BillingService.HandleWebhook:output_type -> m3o.billing.v1.HandleWebhookResponse
+	33, // [33:44] is the sub-list for method output_type
+	22, // [22:33] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_m3o_billing_v1_billing_proto_init() }
@@ -746,8 +2003,8 @@ func file_m3o_billing_v1_billing_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_billing_v1_billing_proto_rawDesc), len(file_m3o_billing_v1_billing_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   9,
+			NumEnums:      3,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

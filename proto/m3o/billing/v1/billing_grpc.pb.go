@@ -4,7 +4,8 @@
 // - protoc             (unknown)
 // source: m3o/billing/v1/billing.proto
 
-// Package m3o.billing.v1 holds developer subscriptions.
+// Package m3o.billing.v1 holds the developer subscriptions: one per namespace
+// created by sign-up, $35 a month, paid through a payment provider.
 
 package billingv1
 
@@ -21,9 +22,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	BillingService_StartCheckout_FullMethodName      = "/m3o.billing.v1.BillingService/StartCheckout"
+	BillingService_GetCheckout_FullMethodName        = "/m3o.billing.v1.BillingService/GetCheckout"
+	BillingService_SubmitCard_FullMethodName         = "/m3o.billing.v1.BillingService/SubmitCard"
 	BillingService_CreateSubscription_FullMethodName = "/m3o.billing.v1.BillingService/CreateSubscription"
 	BillingService_GetSubscription_FullMethodName    = "/m3o.billing.v1.BillingService/GetSubscription"
 	BillingService_Cancel_FullMethodName             = "/m3o.billing.v1.BillingService/Cancel"
+	BillingService_Portal_FullMethodName             = "/m3o.billing.v1.BillingService/Portal"
+	BillingService_ListSubscriptions_FullMethodName  = "/m3o.billing.v1.BillingService/ListSubscriptions"
+	BillingService_AdminSetStatus_FullMethodName     = "/m3o.billing.v1.BillingService/AdminSetStatus"
+	BillingService_WatchStatuses_FullMethodName      = "/m3o.billing.v1.BillingService/WatchStatuses"
 	BillingService_HandleWebhook_FullMethodName      = "/m3o.billing.v1.BillingService/HandleWebhook"
 )
 
@@ -32,13 +40,44 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // BillingService manages the $35/month developer subscriptions.
+//
+// Who may call what:
+//   - a tenant account reads its own namespace's subscription; an admin of
+//     its namespace also cancels it and opens the portal;
+//   - an admin of "micro" may name any namespace, list every subscription
+//     and set a status by hand;
+//   - the core service micro/auth starts checkouts and creates the
+//     subscription at the end of sign-up;
+//   - the proxy's own identity micro/router watches statuses (for payment
+//     gating), serves the subscribe page and relays provider webhooks; the
+//     runtime (micro/runtime) watches statuses too.
 type BillingServiceClient interface {
-	// CreateSubscription subscribes an account to the developer plan with a payment token.
+	// StartCheckout opens a payment session for someone signing up and returns
+	// the subscribe page's URL. The same idempotency key returns the same session.
+	StartCheckout(ctx context.Context, in *StartCheckoutRequest, opts ...grpc.CallOption) (*StartCheckoutResponse, error)
+	// GetCheckout reports whether a payment session has a payment method in place.
+	GetCheckout(ctx context.Context, in *GetCheckoutRequest, opts ...grpc.CallOption) (*GetCheckoutResponse, error)
+	// SubmitCard completes a session of the local provider with a test card number, for the subscribe page.
+	SubmitCard(ctx context.Context, in *SubmitCardRequest, opts ...grpc.CallOption) (*SubmitCardResponse, error)
+	// CreateSubscription subscribes a namespace to the developer plan with the
+	// payment method of a completed session. The same idempotency key returns
+	// the same subscription, and never makes a second one at the provider.
 	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
-	// GetSubscription returns the subscription of an account.
+	// GetSubscription returns the subscription of a namespace.
 	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error)
 	// Cancel ends a subscription at the end of the paid period.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
+	// Portal returns the URL of the page where the card is changed, or, after a
+	// cancel, where a new subscription starts.
+	Portal(ctx context.Context, in *PortalRequest, opts ...grpc.CallOption) (*PortalResponse, error)
+	// ListSubscriptions lists every subscription, for admins of "micro".
+	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
+	// AdminSetStatus sets the status of a namespace's subscription by hand, for
+	// admins of "micro": comping a namespace, or correcting it.
+	AdminSetStatus(ctx context.Context, in *AdminSetStatusRequest, opts ...grpc.CallOption) (*AdminSetStatusResponse, error)
+	// WatchStatuses streams every namespace's billing status, then each change,
+	// for the proxy's payment gate and the runtime.
+	WatchStatuses(ctx context.Context, in *WatchStatusesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStatusesResponse], error)
 	// HandleWebhook applies an event from the payment provider after verifying its signature.
 	HandleWebhook(ctx context.Context, in *HandleWebhookRequest, opts ...grpc.CallOption) (*HandleWebhookResponse, error)
 }
@@ -49,6 +88,36 @@ type billingServiceClient struct {
 
 func NewBillingServiceClient(cc grpc.ClientConnInterface) BillingServiceClient {
 	return &billingServiceClient{cc}
+}
+
+func (c *billingServiceClient) StartCheckout(ctx context.Context, in *StartCheckoutRequest, opts ...grpc.CallOption) (*StartCheckoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartCheckoutResponse)
+	err := c.cc.Invoke(ctx, BillingService_StartCheckout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) GetCheckout(ctx context.Context, in *GetCheckoutRequest, opts ...grpc.CallOption) (*GetCheckoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCheckoutResponse)
+	err := c.cc.Invoke(ctx, BillingService_GetCheckout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) SubmitCard(ctx context.Context, in *SubmitCardRequest, opts ...grpc.CallOption) (*SubmitCardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitCardResponse)
+	err := c.cc.Invoke(ctx, BillingService_SubmitCard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *billingServiceClient) CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error) {
@@ -81,6 +150,55 @@ func (c *billingServiceClient) Cancel(ctx context.Context, in *CancelRequest, op
 	return out, nil
 }
 
+func (c *billingServiceClient) Portal(ctx context.Context, in *PortalRequest, opts ...grpc.CallOption) (*PortalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PortalResponse)
+	err := c.cc.Invoke(ctx, BillingService_Portal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, BillingService_ListSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) AdminSetStatus(ctx context.Context, in *AdminSetStatusRequest, opts ...grpc.CallOption) (*AdminSetStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminSetStatusResponse)
+	err := c.cc.Invoke(ctx, BillingService_AdminSetStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *billingServiceClient) WatchStatuses(ctx context.Context, in *WatchStatusesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchStatusesResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &BillingService_ServiceDesc.Streams[0], BillingService_WatchStatuses_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchStatusesRequest, WatchStatusesResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BillingService_WatchStatusesClient = grpc.ServerStreamingClient[WatchStatusesResponse]
+
 func (c *billingServiceClient) HandleWebhook(ctx context.Context, in *HandleWebhookRequest, opts ...grpc.CallOption) (*HandleWebhookResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HandleWebhookResponse)
@@ -96,13 +214,44 @@ func (c *billingServiceClient) HandleWebhook(ctx context.Context, in *HandleWebh
 // for forward compatibility.
 //
 // BillingService manages the $35/month developer subscriptions.
+//
+// Who may call what:
+//   - a tenant account reads its own namespace's subscription; an admin of
+//     its namespace also cancels it and opens the portal;
+//   - an admin of "micro" may name any namespace, list every subscription
+//     and set a status by hand;
+//   - the core service micro/auth starts checkouts and creates the
+//     subscription at the end of sign-up;
+//   - the proxy's own identity micro/router watches statuses (for payment
+//     gating), serves the subscribe page and relays provider webhooks; the
+//     runtime (micro/runtime) watches statuses too.
 type BillingServiceServer interface {
-	// CreateSubscription subscribes an account to the developer plan with a payment token.
+	// StartCheckout opens a payment session for someone signing up and returns
+	// the subscribe page's URL. The same idempotency key returns the same session.
+	StartCheckout(context.Context, *StartCheckoutRequest) (*StartCheckoutResponse, error)
+	// GetCheckout reports whether a payment session has a payment method in place.
+	GetCheckout(context.Context, *GetCheckoutRequest) (*GetCheckoutResponse, error)
+	// SubmitCard completes a session of the local provider with a test card number, for the subscribe page.
+	SubmitCard(context.Context, *SubmitCardRequest) (*SubmitCardResponse, error)
+	// CreateSubscription subscribes a namespace to the developer plan with the
+	// payment method of a completed session. The same idempotency key returns
+	// the same subscription, and never makes a second one at the provider.
 	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
-	// GetSubscription returns the subscription of an account.
+	// GetSubscription returns the subscription of a namespace.
 	GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error)
 	// Cancel ends a subscription at the end of the paid period.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
+	// Portal returns the URL of the page where the card is changed, or, after a
+	// cancel, where a new subscription starts.
+	Portal(context.Context, *PortalRequest) (*PortalResponse, error)
+	// ListSubscriptions lists every subscription, for admins of "micro".
+	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
+	// AdminSetStatus sets the status of a namespace's subscription by hand, for
+	// admins of "micro": comping a namespace, or correcting it.
+	AdminSetStatus(context.Context, *AdminSetStatusRequest) (*AdminSetStatusResponse, error)
+	// WatchStatuses streams every namespace's billing status, then each change,
+	// for the proxy's payment gate and the runtime.
+	WatchStatuses(*WatchStatusesRequest, grpc.ServerStreamingServer[WatchStatusesResponse]) error
 	// HandleWebhook applies an event from the payment provider after verifying its signature.
 	HandleWebhook(context.Context, *HandleWebhookRequest) (*HandleWebhookResponse, error)
 	mustEmbedUnimplementedBillingServiceServer()
@@ -115,6 +264,15 @@ type BillingServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedBillingServiceServer struct{}
 
+func (UnimplementedBillingServiceServer) StartCheckout(context.Context, *StartCheckoutRequest) (*StartCheckoutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartCheckout not implemented")
+}
+func (UnimplementedBillingServiceServer) GetCheckout(context.Context, *GetCheckoutRequest) (*GetCheckoutResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCheckout not implemented")
+}
+func (UnimplementedBillingServiceServer) SubmitCard(context.Context, *SubmitCardRequest) (*SubmitCardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitCard not implemented")
+}
 func (UnimplementedBillingServiceServer) CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateSubscription not implemented")
 }
@@ -123,6 +281,18 @@ func (UnimplementedBillingServiceServer) GetSubscription(context.Context, *GetSu
 }
 func (UnimplementedBillingServiceServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
+}
+func (UnimplementedBillingServiceServer) Portal(context.Context, *PortalRequest) (*PortalResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Portal not implemented")
+}
+func (UnimplementedBillingServiceServer) ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedBillingServiceServer) AdminSetStatus(context.Context, *AdminSetStatusRequest) (*AdminSetStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminSetStatus not implemented")
+}
+func (UnimplementedBillingServiceServer) WatchStatuses(*WatchStatusesRequest, grpc.ServerStreamingServer[WatchStatusesResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchStatuses not implemented")
 }
 func (UnimplementedBillingServiceServer) HandleWebhook(context.Context, *HandleWebhookRequest) (*HandleWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HandleWebhook not implemented")
@@ -146,6 +316,60 @@ func RegisterBillingServiceServer(s grpc.ServiceRegistrar, srv BillingServiceSer
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&BillingService_ServiceDesc, srv)
+}
+
+func _BillingService_StartCheckout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartCheckoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).StartCheckout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_StartCheckout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).StartCheckout(ctx, req.(*StartCheckoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_GetCheckout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCheckoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).GetCheckout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_GetCheckout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).GetCheckout(ctx, req.(*GetCheckoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_SubmitCard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitCardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).SubmitCard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_SubmitCard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).SubmitCard(ctx, req.(*SubmitCardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
 }
 
 func _BillingService_CreateSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -202,6 +426,71 @@ func _BillingService_Cancel_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BillingService_Portal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PortalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).Portal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_Portal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).Portal(ctx, req.(*PortalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_ListSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).ListSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_ListSubscriptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).ListSubscriptions(ctx, req.(*ListSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_AdminSetStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminSetStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).AdminSetStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_AdminSetStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).AdminSetStatus(ctx, req.(*AdminSetStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _BillingService_WatchStatuses_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchStatusesRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BillingServiceServer).WatchStatuses(m, &grpc.GenericServerStream[WatchStatusesRequest, WatchStatusesResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type BillingService_WatchStatusesServer = grpc.ServerStreamingServer[WatchStatusesResponse]
+
 func _BillingService_HandleWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HandleWebhookRequest)
 	if err := dec(in); err != nil {
@@ -228,6 +517,18 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*BillingServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
+			MethodName: "StartCheckout",
+			Handler:    _BillingService_StartCheckout_Handler,
+		},
+		{
+			MethodName: "GetCheckout",
+			Handler:    _BillingService_GetCheckout_Handler,
+		},
+		{
+			MethodName: "SubmitCard",
+			Handler:    _BillingService_SubmitCard_Handler,
+		},
+		{
 			MethodName: "CreateSubscription",
 			Handler:    _BillingService_CreateSubscription_Handler,
 		},
@@ -240,10 +541,28 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _BillingService_Cancel_Handler,
 		},
 		{
+			MethodName: "Portal",
+			Handler:    _BillingService_Portal_Handler,
+		},
+		{
+			MethodName: "ListSubscriptions",
+			Handler:    _BillingService_ListSubscriptions_Handler,
+		},
+		{
+			MethodName: "AdminSetStatus",
+			Handler:    _BillingService_AdminSetStatus_Handler,
+		},
+		{
 			MethodName: "HandleWebhook",
 			Handler:    _BillingService_HandleWebhook_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchStatuses",
+			Handler:       _BillingService_WatchStatuses_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "m3o/billing/v1/billing.proto",
 }

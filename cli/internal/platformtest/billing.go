@@ -1,0 +1,55 @@
+package platformtest
+
+import (
+	"context"
+	"time"
+
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
+)
+
+// billingService keeps one subscription, the logged-in namespace's, active
+// until told otherwise.
+type billingService struct {
+	billingv1.UnimplementedBillingServiceServer
+	p *Platform
+}
+
+// subscription returns the namespace's subscription as it stands.
+func (s *billingService) subscription(ns string) *billingv1.Subscription {
+	if ns == "" {
+		ns = Namespace
+	}
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	return &billingv1.Subscription{
+		Namespace: ns, Plan: &billingv1.Plan{Name: "developer", AmountCents: 3500, Currency: "usd", Interval: "month"},
+		Status: s.p.billingStatus, CancelAtPeriodEnd: s.p.canceling,
+		CurrentPeriodEnd: timestamp(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)), Provider: "local",
+	}
+}
+
+// GetSubscription implements billingv1.BillingServiceServer.
+func (s *billingService) GetSubscription(_ context.Context, req *billingv1.GetSubscriptionRequest) (*billingv1.GetSubscriptionResponse, error) {
+	return &billingv1.GetSubscriptionResponse{Subscription: s.subscription(req.GetNamespace())}, nil
+}
+
+// Cancel implements billingv1.BillingServiceServer.
+func (s *billingService) Cancel(_ context.Context, req *billingv1.CancelRequest) (*billingv1.CancelResponse, error) {
+	s.p.mu.Lock()
+	s.p.canceling = true
+	s.p.mu.Unlock()
+	return &billingv1.CancelResponse{Subscription: s.subscription(req.GetNamespace())}, nil
+}
+
+// Portal implements billingv1.BillingServiceServer.
+func (s *billingService) Portal(context.Context, *billingv1.PortalRequest) (*billingv1.PortalResponse, error) {
+	return &billingv1.PortalResponse{Url: "https://m3o.test/subscribe?session=ps_test"}, nil
+}
+
+// AdminSetStatus implements billingv1.BillingServiceServer.
+func (s *billingService) AdminSetStatus(_ context.Context, req *billingv1.AdminSetStatusRequest) (*billingv1.AdminSetStatusResponse, error) {
+	s.p.mu.Lock()
+	s.p.billingStatus = req.GetStatus()
+	s.p.mu.Unlock()
+	return &billingv1.AdminSetStatusResponse{Subscription: s.subscription(req.GetNamespace())}, nil
+}
