@@ -34,7 +34,9 @@ func policy(ns, name string, selector map[string]string, spec func(*networkingv1
 	return p
 }
 
-func pods(sel map[string]string) *metav1.LabelSelector { return &metav1.LabelSelector{MatchLabels: sel} }
+func pods(sel map[string]string) *metav1.LabelSelector {
+	return &metav1.LabelSelector{MatchLabels: sel}
+}
 
 func port(p int32) networkingv1.NetworkPolicyPort {
 	return networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromInt32(p))}
