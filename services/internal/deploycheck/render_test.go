@@ -29,11 +29,17 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	}
 	var objs []*unstructured.Unstructured
 	for _, r := range m.Resources() {
-		obj, err := r.Map()
+		// Through JSON, so that numbers are int64 as the client libraries
+		// expect, not the ints of kustomize's own maps.
+		data, err := r.MarshalJSON()
+		u := &unstructured.Unstructured{}
+		if err == nil {
+			err = u.UnmarshalJSON(data)
+		}
 		if err != nil {
 			t.Fatalf("kustomize build %s: %s: %v", dir, r.CurId(), err)
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: obj})
+		objs = append(objs, u)
 	}
 	return objs
 }
