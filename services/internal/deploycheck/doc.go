@@ -17,9 +17,11 @@
 //   - every NetworkPolicy, evaluated with netpol against the platform's
 //     pods and strangers, keeps everything but the store and the registry
 //     away from the databases (networkpolicy_test.go);
-//   - the certificates load with pkg/mtls (certs_test.go), and the store's
+//   - the certificates load with pkg/mtls (certs_test.go); the store's
 //     DSN with CockroachDB's client certificate opens a PostgreSQL that
-//     takes nothing else (postgres_test.go).
+//     takes nothing else (postgres_test.go); an etcd member with the
+//     StatefulSet's TLS flags accepts the registry's certificate and no
+//     other (etcd_test.go).
 //
 // What only a real cluster shows is listed in deploy/README.md.
 package deploycheck

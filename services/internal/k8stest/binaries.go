@@ -19,9 +19,10 @@ const BinEnv = "M3O_K8S_BIN"
 // binaries are the programs of a control plane.
 var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager"}
 
-// findBinaries returns the directory of the control plane's binaries, building
-// them if BinEnv does not name one.
-func findBinaries() (string, error) {
+// BinDir returns the directory of the control plane's binaries (etcd,
+// kube-apiserver, kube-controller-manager): BinEnv, or else where
+// scripts/k8s-bin.sh builds them, after building them.
+func BinDir() (string, error) {
 	dir := os.Getenv(BinEnv)
 	if dir == "" {
 		var err error

@@ -49,7 +49,7 @@ type Cluster struct {
 // are also killed if the calling process dies first.
 func Start(ctx context.Context, binDir string) (c *Cluster, err error) {
 	if binDir == "" {
-		if binDir, err = findBinaries(); err != nil {
+		if binDir, err = BinDir(); err != nil {
 			return nil, err
 		}
 	}
