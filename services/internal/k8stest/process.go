@@ -55,7 +55,7 @@ func (s *spawner) start(cmd *exec.Cmd) error {
 
 func (s *spawner) close() { close(s.reqs) }
 
-// start runs bin with args in dir, its output in dir/<name>.log. The child
+// run starts bin with args in dir, its output in dir/<name>.log. The child
 // gets an environment of its own, its own process group, and SIGKILL when
 // the test binary dies, however it dies.
 func (s *spawner) run(dir, name, bin string, args []string) (*process, error) {
