@@ -6,7 +6,7 @@ GO      ?= go
 
 .PHONY: help
 help: ## Show the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build bin/micro and the per-service binaries.
@@ -19,6 +19,10 @@ run: build ## Build, then start the whole platform with embedded backends (micro
 .PHONY: test
 test: ## Run every test, starting a throwaway PostgreSQL unless MICRO_TEST_POSTGRES_DSN is set.
 	@scripts/with-postgres.sh scripts/test.sh
+
+.PHONY: test-k8s
+test-k8s: ## Run the tests that need a Kubernetes API server (built from scripts/k8s, started on loopback).
+	@scripts/test-k8s.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks against their direct baselines.
@@ -42,4 +46,4 @@ breaking: ## Compare the protos with main for breaking changes (advisory until t
 
 .PHONY: tidy
 tidy: ## go mod tidy in every module.
-	@for m in $(MODULES) scripts/tools; do (cd $$m && GOWORK=off $(GO) mod tidy) || exit 1; done
+	@for m in $(MODULES) scripts/tools scripts/k8s; do (cd $$m && GOWORK=off $(GO) mod tidy) || exit 1; done

@@ -52,11 +52,14 @@ type Spec struct {
 	Preflight func(c *cli.Context) error
 }
 
-// peers returns every core service the process may dial.
+// peers returns every core service the process may dial. Every service
+// takes auth's and the registry's addresses, the same flags everywhere:
+// auth ignores its own for token keys, and the registry lists itself
+// through its own API.
 func (s Spec) peers() []string {
 	out := slices.Clone(s.Peers)
 	for _, always := range []string{platform.Auth, platform.Registry} {
-		if always != s.Name && !slices.Contains(out, always) {
+		if !slices.Contains(out, always) {
 			out = append(out, always)
 		}
 	}
