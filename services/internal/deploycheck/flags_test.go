@@ -8,7 +8,6 @@ import (
 // serviceFlags is the command line every services/cmd binary is to take,
 // which deploy/kubernetes is written for (each flag also read from
 // MICRO_<SERVICE>_<FLAG>). It is the one place that says so.
-//
 var serviceFlags = map[string][]string{
 	"store":    {"backend", "dsn"},
 	"registry": {"etcd-endpoints", "etcd-ca-file", "etcd-cert-file", "etcd-key-file"},
