@@ -187,9 +187,11 @@ type Deployment struct {
 	Version string
 	// Source is the code.
 	Source Source
-	// Env holds the instance's KEY=VALUE pairs: the developer's, then the
-	// platform's, except those the backend sets itself (MICRO_ADDRESS,
-	// MICRO_TLS_DIR, MICRO_INSTANCE).
+	// Env holds the instance's KEY=VALUE pairs: the developer's, then
+	// MICRO_PROXY and the service account's. The backend adds the rest of
+	// the contract: MICRO_NAMESPACE, MICRO_SERVICE_NAME and
+	// MICRO_SERVICE_VERSION from Ref and Version, and its own
+	// MICRO_ADDRESS, MICRO_TLS_DIR and MICRO_INSTANCE.
 	Env []string
 	// Instances is how many copies run, at least 1.
 	Instances int
