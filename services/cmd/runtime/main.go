@@ -64,7 +64,9 @@ func preflight(c *cli.Context) error {
 
 // flags are the runtime's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag { return corekit.StringFlag(platform.Runtime, name, value, usage) }
+	str := func(name, value, usage string) cli.Flag {
+		return corekit.StringFlag(platform.Runtime, name, value, usage)
+	}
 	num := func(name string, value int64, usage string) cli.Flag {
 		return &cli.Int64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{corekit.EnvVar(platform.Runtime, name)}}
 	}

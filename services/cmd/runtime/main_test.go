@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
@@ -106,4 +105,3 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		})
 	}
 }
-
