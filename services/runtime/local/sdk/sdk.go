@@ -106,10 +106,10 @@ func copyTree(tree fs.FS, dst string) error {
 	})
 }
 
-// SeedModules copies into to, from the module download cache from (a
+// SeedModules puts into to, from the module download cache from (a
 // GOMODCACHE's cache/download), every module version the shipped SDK's
 // go.sum files name that from holds: its .info, .mod, .zip and .ziphash
-// files, readable by everyone. What from lacks is fetched at build time
+// files, readable by everyone, hard-linked where it can. What from lacks is fetched at build time
 // from the upstream proxy, if the platform has one. It returns how many
 // module versions it found.
 func SeedModules(from, to string) (int, error) {
@@ -192,38 +192,51 @@ func seedOne(from, to string, mv modVersion) (bool, error) {
 	return found, nil
 }
 
-// copyFile copies src to dst (0644) unless dst exists, reporting whether
-// src existed.
+// copyFile puts src at dst unless dst exists, reporting whether src
+// existed: a hard link when src is readable by everyone and on the same
+// file system, which costs no space, a copy (0644) otherwise.
 func copyFile(src, dst string) (bool, error) {
-	in, err := os.Open(src)
+	info, err := os.Stat(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	defer in.Close()
 	if _, err := os.Stat(dst); err == nil {
 		return true, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return true, err
 	}
+	if info.Mode().Perm()&0o004 != 0 && os.Link(src, dst) == nil {
+		return true, nil
+	}
+	return true, copyContent(src, dst)
+}
+
+// copyContent copies src to a new file dst, mode 0644.
+func copyContent(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".seed-")
 	if err != nil {
-		return true, err
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, in); err != nil {
 		tmp.Close()
-		return true, err
+		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
-		return true, err
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return true, err
+		return err
 	}
-	return true, os.Rename(tmp.Name(), dst)
+	return os.Rename(tmp.Name(), dst)
 }
