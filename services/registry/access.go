@@ -21,9 +21,11 @@ const (
 // domainFor returns the domain a call acts on: the caller's namespace unless
 // the request names another. A tenant reads its own domain and CoreDomain and
 // writes only its own; CoreDomain is written only by core services and
-// admins. Core services read every domain, and the runtime also takes the
-// nodes of the instances it stopped out of its tenants' domains; only
-// admins may write any other domain.
+// admins. Core services read every domain, because routing to a tenant's
+// services (the proxy) and telling when they run (the runtime) is their
+// job; of tenants' domains they write nothing, except that the runtime
+// takes out the nodes of the instances it stopped. Admins may do anything
+// anywhere.
 func domainFor(ctx context.Context, field, requested string, a access) (string, error) {
 	caller, ok := identity.FromContext(ctx)
 	if !ok || caller.Namespace == "" {

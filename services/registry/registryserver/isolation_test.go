@@ -27,17 +27,21 @@ func service(name string, ids ...string) *registryv1.Service {
 // callers are the identities the isolation test acts as.
 type callers struct {
 	tenantA, tenantB, tenantASvc, microUser, admin, core, config registryv1.RegistryServiceClient
+	// tenantASvcNoToken is tenant A's service calling with its
+	// certificate alone, which names no account.
+	tenantASvcNoToken registryv1.RegistryServiceClient
 }
 
 func newCallers(t *testing.T, e *env) callers {
 	return callers{
-		tenantA:    e.user(t, "tenant-a", "developer"),
-		tenantB:    e.user(t, "tenant-b", "developer"),
-		tenantASvc: e.dial(t, "tenant-a", "greeter"),
-		microUser:  e.user(t, "micro", "developer"),
-		admin:      e.user(t, "micro", "admin"),
-		core:       e.core(t, "runtime"),
-		config:     e.core(t, "config"),
+		tenantA:           e.user(t, "tenant-a", "developer"),
+		tenantB:           e.user(t, "tenant-b", "developer"),
+		tenantASvc:        e.workload(t, "tenant-a", "greeter"),
+		tenantASvcNoToken: e.dial(t, "tenant-a", "greeter"),
+		microUser:         e.user(t, "micro", "developer"),
+		admin:             e.user(t, "micro", "admin"),
+		core:              e.core(t, "runtime"),
+		config:            e.core(t, "config"),
 	}
 }
 
@@ -73,7 +77,9 @@ func TestDomains(t *testing.T) {
 		want   codes.Code
 	}{
 		{"tenant registers in its own domain", c.tenantA, register("a-two", ""), codes.OK},
-		{"tenant service registers by mTLS identity", c.tenantASvc, register("a-three", ""), codes.OK},
+		{"tenant service registers with its token", c.tenantASvc, register("a-three", ""), codes.OK},
+		{"tenant service registers by mTLS identity alone", c.tenantASvcNoToken, register("x", ""), codes.Unauthenticated},
+		{"tenant service reads by mTLS identity alone", c.tenantASvcNoToken, get("a-svc", ""), codes.Unauthenticated},
 		{"tenant registers in another tenant's domain", c.tenantA, register("x", "tenant-b"), codes.PermissionDenied},
 		{"tenant registers in micro", c.tenantA, register("x", "micro"), codes.PermissionDenied},
 		{"tenant service registers in micro", c.tenantASvc, register("x", "micro"), codes.PermissionDenied},
@@ -92,6 +98,9 @@ func TestDomains(t *testing.T) {
 		{"plain micro account reads a tenant", c.microUser, get("a-svc", "tenant-a"), codes.PermissionDenied},
 		{"core service registers in micro", c.core, register("m-two", ""), codes.OK},
 		{"core service registers in a tenant's domain", c.core, register("x", "tenant-a"), codes.PermissionDenied},
+		{"core service gets from a tenant's domain", c.core, get("a-svc", "tenant-a"), codes.OK},
+		{"core service lists a tenant's domain", c.core, list("tenant-a"), codes.OK},
+		{"core service watches a tenant's domain", c.core, watchOnce("tenant-a"), codes.OK},
 		{"core service deregisters in micro", c.core, deregister("m-two", ""), codes.OK},
 		{"core service reads a tenant's domain", c.config, get("a-svc", "tenant-a"), codes.OK},
 		{"core service lists a tenant's domain", c.config, list("tenant-a"), codes.OK},
