@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/invalid"
@@ -17,26 +18,10 @@ import (
 func (s *Service) create(ctx context.Context, ref Ref, ch change) (record, error) {
 	defer s.locks.lock("ns:" + ref.Namespace)()
 	defer s.locks.lock(serviceKey(ref))()
-	if _, err := s.records.get(ctx, ref); err == nil {
-		return record{}, fmt.Errorf("%s: %w", describe(ref), ErrAlreadyExists)
-	} else if !errors.Is(err, ErrNotFound) {
+	if err := s.checkCreate(ctx, ref, ch); err != nil {
 		return record{}, err
 	}
-	if err := s.checkQuota(ctx, ref.Namespace); err != nil {
-		return record{}, err
-	}
-	if err := s.checkSource(ctx, ref.Namespace, ch.source); err != nil {
-		return record{}, err
-	}
-	now := s.now().UTC()
-	rec := record{
-		Namespace: ref.Namespace, Name: ref.Name, Version: ch.version, Source: ch.source,
-		Metadata: ch.metadata, Options: *ch.options, Generation: 1, Created: now, Updated: now,
-	}
-	if !gitSource(rec.Source) {
-		rec.Resolved = rec.Source
-	}
-	rec, err := s.records.create(ctx, rec)
+	rec, err := s.records.create(ctx, newRecord(ref, ch, s.now().UTC()))
 	if err != nil {
 		return record{}, err
 	}
@@ -46,6 +31,32 @@ func (s *Service) create(ctx context.Context, ref Ref, ch change) (record, error
 	}
 	s.log.InfoContext(ctx, "service created", "namespace", ref.Namespace, "service", ref.Name)
 	return rec, nil
+}
+
+// checkCreate refuses a service that exists, one past the namespace's
+// quota, and one whose source could not be built from.
+func (s *Service) checkCreate(ctx context.Context, ref Ref, ch change) error {
+	if _, err := s.records.get(ctx, ref); err == nil {
+		return fmt.Errorf("%s: %w", describe(ref), ErrAlreadyExists)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := s.checkQuota(ctx, ref.Namespace); err != nil {
+		return err
+	}
+	return s.checkSource(ctx, ref.Namespace, ch.source)
+}
+
+// newRecord is the first generation of a service.
+func newRecord(ref Ref, ch change, now time.Time) record {
+	rec := record{
+		Namespace: ref.Namespace, Name: ref.Name, Version: ch.version, Source: ch.source,
+		Metadata: ch.metadata, Options: *ch.options, Generation: 1, Created: now, Updated: now,
+	}
+	if !gitSource(rec.Source) {
+		rec.Resolved = rec.Source
+	}
+	return rec
 }
 
 // undoCreate removes a service whose first deployment could not be handed

@@ -24,7 +24,7 @@ import (
 
 // settle bounds a deployment, the first build of a namespace included:
 // that one compiles gRPC into the namespace's fresh cache.
-const settle = 5 * time.Minute
+const settle = 15 * time.Minute
 
 // env is a platform for the backend under test: store, auth, registry and
 // the proxy on loopback, and the runtime's clients of them.
@@ -110,15 +110,22 @@ func (e *env) sharedWork(t *testing.T) backendOptions {
 	if _, err := sdk.SeedModules(filepath.Join(goEnv(t, "GOMODCACHE"), "cache", "download"), modules); err != nil {
 		t.Fatal(err)
 	}
+	return backendOptions{dir: filepath.Join(dir, "runtime"), sdkDir: sdkDir, modules: modules, signer: e.signer(t, time.Hour)}
+}
+
+// signer returns a signer over a fresh workload CA whose certificates live
+// for validity.
+func (e *env) signer(t *testing.T, validity time.Duration) *runtime.Signer {
+	t.Helper()
 	inter, err := e.p.CA.IssueIntermediate("test workload CA", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := runtime.NewSigner(inter, time.Hour)
+	signer, err := runtime.NewSigner(inter, validity)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return backendOptions{dir: filepath.Join(dir, "runtime"), sdkDir: sdkDir, modules: modules, signer: signer}
+	return signer
 }
 
 // backend opens a backend over o, closed when the test ends.

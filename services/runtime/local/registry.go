@@ -24,6 +24,8 @@ type Registry interface {
 type Node struct {
 	// ID is the node's id.
 	ID string
+	// Address is where it serves.
+	Address string
 	// Version is the version of the service it registered under.
 	Version string
 	// Instance is its metadata runtime.NodeInstanceKey.
@@ -51,7 +53,7 @@ func (r registryClient) Nodes(ctx context.Context, ref runtime.Ref) ([]Node, err
 	var nodes []Node
 	for _, svc := range resp.GetServices() {
 		for _, n := range svc.GetNodes() {
-			nodes = append(nodes, Node{ID: n.GetId(), Version: svc.GetVersion(), Instance: n.GetMetadata()[runtime.NodeInstanceKey]})
+			nodes = append(nodes, Node{ID: n.GetId(), Address: n.GetAddress(), Version: svc.GetVersion(), Instance: n.GetMetadata()[runtime.NodeInstanceKey]})
 		}
 	}
 	return nodes, nil
@@ -61,7 +63,7 @@ func (r registryClient) Nodes(ctx context.Context, ref runtime.Ref) ([]Node, err
 func (r registryClient) Deregister(ctx context.Context, ref runtime.Ref, nodes []Node) error {
 	byVersion := map[string][]*registryv1.Node{}
 	for _, n := range nodes {
-		byVersion[n.Version] = append(byVersion[n.Version], &registryv1.Node{Id: n.ID})
+		byVersion[n.Version] = append(byVersion[n.Version], &registryv1.Node{Id: n.ID, Address: n.Address})
 	}
 	for version, ns := range byVersion {
 		svc := &registryv1.Service{Name: ref.Name, Version: version, Nodes: ns}

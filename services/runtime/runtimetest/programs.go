@@ -1,6 +1,7 @@
 package runtimetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"m3o.dev/services/runtime"
+	"m3o.dev/services/runtime/source"
 )
 
 // programs are the test services' sources. Their go.mod files are stored
@@ -30,6 +32,11 @@ const (
 	Greeter = "greeter"
 	// Broken does not compile.
 	Broken = "broken"
+	// Hello is a service on the SDK (m3o.dev/pkg/service) answering the
+	// hello API of servicetest with GREETING; PRINT_ENV and READ_FILES
+	// (comma separated) make it report its environment and what reading
+	// files did.
+	Hello = "hello"
 )
 
 // Program returns the source of one of the suite's programs. Tag sets the
@@ -37,6 +44,25 @@ const (
 // a backend that reuses fetched trees by ID fetches it again.
 func Program(name, tag string) runtime.Source {
 	return programSource{name: name, tag: tag}
+}
+
+// Archive returns a program's source as the CLI uploads a folder: a
+// gzipped tar.
+func Archive(name string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "m3o-program-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, name)
+	if err := (programSource{name: name}).Fetch(context.Background(), src); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := source.Pack(&buf, src); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // programSource is an embedded program as a runtime.Source.
