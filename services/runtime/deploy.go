@@ -101,13 +101,20 @@ func (s *Service) account(ctx context.Context, ref Ref, secret string) (string, 
 		Namespace: ref.Namespace, Name: accountName(ref.Name), Secret: secret,
 		Type: authv1.AccountType_ACCOUNT_TYPE_SERVICE, Roles: []string{serviceRole},
 	})
-	if err == nil {
+	switch status.Code(err) {
+	case codes.OK:
 		return resp.GetAccount().GetId(), nil
-	}
-	if status.Code(err) != codes.AlreadyExists {
+	case codes.PermissionDenied:
+		// Auth refuses the runtime a namespace that does not exist yet.
+		return "", fmt.Errorf("namespace %q has no accounts yet; create one first: %w", ref.Namespace, ErrNotFound)
+	case codes.AlreadyExists:
+	default:
 		return "", authError("create the service account", err)
 	}
 	_, err = s.opts.Accounts.ChangeSecret(ctx, &authv1.ChangeSecretRequest{Namespace: ref.Namespace, Id: accountName(ref.Name), NewSecret: secret})
+	if status.Code(err) == codes.PermissionDenied {
+		return "", fmt.Errorf("the account name %q is taken by an account that is not this service's: %w", accountName(ref.Name), ErrAlreadyExists)
+	}
 	if err != nil {
 		return "", authError("reset the service account", err)
 	}

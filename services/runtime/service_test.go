@@ -248,3 +248,29 @@ func TestLogs(t *testing.T) {
 		t.Errorf("Logs() (-want +got):\n%s", diff)
 	}
 }
+
+// TestAccountConflicts creates services whose accounts cannot be made: in
+// a namespace that does not exist, and under a name a person's account
+// holds. Each Create fails whole, and the person's account is untouched.
+func TestAccountConflicts(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client(t)
+	src, err := upload(e.admin, c, "empty-space", "hello", packDir(t, helloFiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Create(e.admin, &runtimev1.CreateRequest{Namespace: "empty-space", Service: &runtimev1.Service{Name: "hello", Source: src}})
+	wantCode(t, "Create in a namespace without accounts", err, codes.NotFound)
+
+	owner := e.tenant(t, "taken-space", "owner", "admin")
+	_, accounts := e.p.Auth(t)
+	if _, err := accounts.Create(owner, &authv1.CreateRequest{Name: "service-hello", Secret: "person-secret-1"}); err != nil {
+		t.Fatal(err)
+	}
+	src = mustUpload(t, owner, c, "hello")
+	_, err = c.Create(owner, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: src}})
+	wantCode(t, "Create under a person's account name", err, codes.AlreadyExists)
+	_, err = c.Read(owner, &runtimev1.ReadRequest{Name: "hello"})
+	wantCode(t, "Read after the failed Create", err, codes.NotFound)
+	e.p.Login(t, "taken-space", "service-hello", "person-secret-1")
+}
