@@ -35,8 +35,9 @@
 //	MICRO_TLS_DIR          a directory with ca.pem (the platform CA), cert.pem (the
 //	                       instance's certificate, spiffe://m3o/ns/<ns>/svc/<name>,
 //	                       followed by the workload CA's) and key.pem; the runtime
-//	                       replaces them, each by an atomic rename, before the
-//	                       certificate expires, and the instance reloads them
+//	                       replaces them, each by an atomic rename and key.pem
+//	                       before cert.pem, when a third of the certificate's
+//	                       24 hours is left, and the instance reloads them
 //	MICRO_NAMESPACE        the namespace
 //	MICRO_SERVICE_NAME     the service's name
 //	MICRO_SERVICE_VERSION  the service's version label, as registered
