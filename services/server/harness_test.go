@@ -96,7 +96,7 @@ func newMicroServer(t *testing.T) *microServer {
 	s := &microServer{t: t, output: &lockedBuffer{}, runtimeDir: filepath.Join(root, "runtime")}
 	s.cfg = server.Config{
 		DataDir: filepath.Join(root, "data"), RuntimeDir: s.runtimeDir, Address: "127.0.0.1:0", HTTPAddress: "127.0.0.1:0",
-		Store: server.StorePebble, AdminPassword: adminPassword, ModuleCache: moduleCache(t), GoProxy: "off", GoSumDB: "off",
+		Store: server.StorePebble, AdminPassword: adminPassword, ModuleCache: moduleCache(t), GoProxy: goEnv(t, "GOPROXY"), GoSumDB: "off",
 	}
 	t.Cleanup(func() {
 		s.kill()
@@ -221,14 +221,18 @@ func tenant(t *testing.T, conn *grpc.ClientConn, admin context.Context, ns, name
 }
 
 // moduleCache is this machine's module download cache, which seeds the
-// builds' modules.
+// builds' modules; what it lacks comes from this machine's GOPROXY.
 func moduleCache(t *testing.T) string {
+	return filepath.Join(goEnv(t, "GOMODCACHE"), "cache", "download")
+}
+
+func goEnv(t *testing.T, name string) string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	out, err := exec.Command("go", "env", name).Output()
 	if err != nil {
-		t.Fatalf("go env GOMODCACHE: %v", err)
+		t.Fatalf("go env %s: %v", name, err)
 	}
-	return filepath.Join(strings.TrimSpace(string(out)), "cache", "download")
+	return strings.TrimSpace(string(out))
 }
 
 type lockedBuffer struct {

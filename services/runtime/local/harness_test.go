@@ -87,7 +87,9 @@ func (e *env) platformEnv(t *testing.T, ref runtime.Ref) []string {
 // searched by the namespaces' uids, unlike t.TempDir's parents.
 type backendOptions struct {
 	dir, sdkDir, modules string
-	signer               *runtime.Signer
+	// proxy is this machine's GOPROXY, for what the module cache lacks.
+	proxy  string
+	signer *runtime.Signer
 }
 
 // sharedWork prepares a work directory, the SDK and the module download
@@ -110,7 +112,8 @@ func (e *env) sharedWork(t *testing.T) backendOptions {
 	if _, err := sdk.SeedModules(filepath.Join(goEnv(t, "GOMODCACHE"), "cache", "download"), modules); err != nil {
 		t.Fatal(err)
 	}
-	return backendOptions{dir: filepath.Join(dir, "runtime"), sdkDir: sdkDir, modules: modules, signer: e.signer(t, time.Hour)}
+	return backendOptions{dir: filepath.Join(dir, "runtime"), sdkDir: sdkDir, modules: modules,
+		proxy: goEnv(t, "GOPROXY"), signer: e.signer(t, time.Hour)}
 }
 
 // signer returns a signer over a fresh workload CA whose certificates live
@@ -134,7 +137,7 @@ func (e *env) backend(t *testing.T, o backendOptions, startTimeout time.Duration
 	b, err := local.New(local.Options{
 		Dir: o.dir,
 		Build: build.Options{SDKDir: o.sdkDir, SDKVersion: sdk.Version, ModuleDownloadDir: o.modules,
-			Proxy: "off", SumDB: "off"},
+			Proxy: o.proxy, SumDB: "off"},
 		Registry: local.NewRegistry(e.registry), Certs: o.signer,
 		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Backoff: supervise.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
