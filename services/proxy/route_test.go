@@ -130,10 +130,16 @@ func newUserFixture(t *testing.T) *userFixture {
 	keys := token.NewKeySet()
 	keys.Add(kid, priv.Public().(ed25519.PublicKey))
 	p := New(Config{
-		Verifier:   token.NewVerifier(keys),
-		Authorizer: NewRulesAuthorizer(rules.NewCache(staticRules{rules.NamespaceDefault("brave-otter-lamp")}, slog.New(slog.DiscardHandler), time.Minute)),
-		Resolver:   staticResolver{namespace: "brave-otter-lamp", conn: conn},
-		Logger:     slog.New(slog.DiscardHandler),
+		Verifier: token.NewVerifier(keys),
+		Authorizer: NewRulesAuthorizer(rules.NewCache(staticRules{
+			rules.NamespaceDefault("brave-otter-lamp"),
+			// A user's service is the resource named after it, its
+			// endpoints Service.Method.
+			{ID: "no-hold", Namespace: "brave-otter-lamp", Scope: "*", Access: rules.Deny, Priority: 10,
+				Resource: rules.Resource{Type: rules.TypeService, Name: "hello", Endpoint: "Hello.Hold"}},
+		}, slog.New(slog.DiscardHandler), time.Minute)),
+		Resolver: staticResolver{namespace: "brave-otter-lamp", conn: conn},
+		Logger:   slog.New(slog.DiscardHandler),
 	})
 	proxySrv := grpc.NewServer(append(p.ServerOptions(), grpc.Creds(credentials.NewTLS(mtls.ServerOnlyConfig(proxyBundle.Cert))))...)
 	healthpb.RegisterHealthServer(proxySrv, health.NewServer())
@@ -181,20 +187,30 @@ func TestUserServiceRefusals(t *testing.T) {
 	f := newUserFixture(t)
 	hello := hellopb.NewHelloClient(f.client)
 	tok := identity.WithBearer(t.Context(), f.token)
+	hold := func(ctx context.Context) error {
+		_, err := hello.Hold(ctx, &hellopb.HoldRequest{Name: "x"})
+		return err
+	}
+	call := func(ctx context.Context) error {
+		_, err := hello.Call(ctx, &hellopb.CallRequest{Name: "Ann"})
+		return err
+	}
 	tests := []struct {
 		name string
 		ctx  context.Context
+		call func(context.Context) error
 		want codes.Code
 		msg  string
 	}{
-		{"no token", t.Context(), codes.Unauthenticated, ""},
-		{"not running", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "other"), codes.NotFound,
+		{"no token", t.Context(), call, codes.Unauthenticated, ""},
+		{"denied by a namespace rule", tok, hold, codes.PermissionDenied, ""},
+		{"not running", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "other"), call, codes.NotFound,
 			"service other is not running in namespace brave-otter-lamp"},
-		{"bad header", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "Other"), codes.InvalidArgument, ""},
+		{"bad header", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "Other"), call, codes.InvalidArgument, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := hello.Call(tt.ctx, &hellopb.CallRequest{Name: "Ann"})
+			err := tt.call(tt.ctx)
 			if status.Code(err) != tt.want || (tt.msg != "" && status.Convert(err).Message() != tt.msg) {
 				t.Errorf("Call() = %v, want %v %q", err, tt.want, tt.msg)
 			}
