@@ -3,8 +3,10 @@ package command
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -28,6 +30,9 @@ func serverFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
 		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
 		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
+		&cli.StringFlag{Name: "runtime-dir", Usage: "`DIR` of the runtime's sandbox, builds and logs, outside the data dir (default <data-dir>-runtime, or under /var/lib/m3o/runtime when root cannot share that)", EnvVars: []string{"MICRO_SERVER_RUNTIME_DIR"}},
+		&cli.BoolFlag{Name: "allow-local-git", Usage: "let services be built from file:// git URLs and git hosts on loopback or private addresses", EnvVars: []string{"MICRO_SERVER_ALLOW_LOCAL_GIT"}},
+		&cli.IntFlag{Name: "default-quota-services", Value: 10, Usage: "how many services each namespace may run", EnvVars: []string{"MICRO_SERVER_DEFAULT_QUOTA_SERVICES"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
 	}
@@ -40,7 +45,8 @@ func (a *app) serverCommand() *cli.Command {
 		Name:  "server",
 		Usage: "run the whole platform on this machine with embedded backends",
 		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
-			"store, registry, auth, config and the public proxy. The bootstrap admin's password\n" +
+			"store, registry, auth, config, the runtime and the public proxy, and starts again the\n" +
+			"services that were running. The bootstrap admin's password\n" +
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
 			"<data-dir>/admin-password.",
 		Flags:  serverFlags(),
@@ -96,11 +102,27 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 		AdminPassword: os.Getenv("MICRO_ADMIN_PASSWORD"),
 		QuotaBytes:    c.Int64("quota-bytes"),
 		RateLimit:     proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
+		RuntimeDir:    c.String("runtime-dir"),
+		AllowLocalGit: c.Bool("allow-local-git"),
+		QuotaServices: c.Int("default-quota-services"),
+		ModuleCache:   goModuleCache(),
 	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageErrorf("%s", sentence(err.Error()))
 	}
 	return cfg, nil
+}
+
+// goModuleCache is this machine's Go module download cache, which the
+// runtime copies the SDK's dependencies from for builds; "" without a go
+// command.
+func goModuleCache() string {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "cache", "download")
 }
 
 // printReady writes the one ready line, or its JSON form.

@@ -17,8 +17,8 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	if err != nil {
 		return Account{}, err
 	}
-	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny("create accounts", ns)
+	if !p.mayCreate(ns, spec) {
+		return Account{}, p.deny("create this account", ns)
 	}
 	if slices.Contains(spec.Roles, rules.AdminRole) && !p.admin(ns) {
 		return Account{}, p.deny("grant the admin role", ns)
@@ -80,7 +80,7 @@ func (s *Service) getAccount(ctx context.Context, p principal, namespace, ref st
 	if err != nil {
 		return Account{}, err
 	}
-	if !p.isSelf(a.Account) && !p.mayManageAccounts(ns) {
+	if !p.isSelf(a.Account) && !p.mayManage(a.Account) {
 		return Account{}, p.deny("read accounts", ns)
 	}
 	return a.Account, nil
@@ -146,6 +146,9 @@ func (s *Service) managed(ctx context.Context, p principal, namespace, ref, acti
 	if err != nil {
 		return Account{}, err
 	}
+	if !p.mayManage(a.Account) {
+		return Account{}, p.deny(action, ns)
+	}
 	if p.isSelf(a.Account) {
 		return Account{}, fmt.Errorf("an account may not %s to itself: %w", action, ErrFailedPrecondition)
 	}
@@ -185,7 +188,7 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 // authorizeSecretChange lets admins through and holds the account itself
 // to its old secret, counting wrong guesses as failed logins.
 func (s *Service) authorizeSecretChange(p principal, a storedAccount, oldSecret string) error {
-	if p.mayManageAccounts(a.Namespace) {
+	if p.mayManage(a.Account) {
 		return nil
 	}
 	if !p.isSelf(a.Account) {

@@ -23,7 +23,7 @@ import (
 // internal are the core services that listen on loopback only, each on
 // its own port, in the order they start; the proxy listens on the public
 // addresses.
-var internal = []string{platform.Store, platform.Registry, platform.Auth, platform.Config}
+var internal = []string{platform.Store, platform.Registry, platform.Auth, platform.Config, platform.Runtime}
 
 // errNotStarted means a service stopped before it served; the reason is
 // the error it returned, which wait reports.
@@ -73,7 +73,7 @@ func (r *running) startAll() error {
 	if err := r.startKeys(); err != nil {
 		return err
 	}
-	for _, step := range []func() error{r.startStore, r.startRegistry, r.startAuth, r.startConfig, r.startProxy} {
+	for _, step := range []func() error{r.startStore, r.startRegistry, r.startAuth, r.startConfig, r.startRuntime, r.startProxy} {
 		if err := step(); err != nil {
 			return err
 		}

@@ -25,6 +25,12 @@ var readEnv = map[string][]string{
 	"config": {"MICRO_CONFIG_KEY"},
 }
 
+// notDeployedYet are binaries that services/cmd builds and no manifest runs
+// yet, each with the reason; an entry goes when its manifest comes.
+var notDeployedYet = map[string]string{
+	"runtime": "its manifest comes with the Kubernetes backend; the local backend runs processes on one machine",
+}
+
 // doc is one Kubernetes object, decoded as far as the checks need.
 type doc struct {
 	file       string
@@ -114,7 +120,7 @@ func TestManifests(t *testing.T) {
 		})
 	}
 	for bin := range flags {
-		if bin != "micro" && !ran[bin] {
+		if _, later := notDeployedYet[bin]; bin != "micro" && !later && !ran[bin] {
 			t.Errorf("no manifest runs %s, which services/cmd builds", bin)
 		}
 	}
