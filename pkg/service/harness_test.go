@@ -221,6 +221,7 @@ func (l *logSink) Write(p []byte) (int, error) {
 // logLine is the part of a log line the tests read.
 type logLine struct {
 	Msg, Mode, Address, Error string
+	HealthAddress             string `json:"health_address"`
 }
 
 // lines parses what was logged so far.

@@ -142,6 +142,7 @@ func (s *Service) serveHealth(ctx context.Context) error {
 	healthpb.RegisterHealthServer(srv, s.server.Health())
 	go srv.Serve(lis)
 	context.AfterFunc(ctx, srv.Stop)
+	s.log.Info("serving health in plain text", "health_address", lis.Addr().String())
 	return nil
 }
 

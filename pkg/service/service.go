@@ -105,6 +105,9 @@ func New(name string, opts ...Option) *Service {
 		s.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	s.log = s.log.With("service", s.env.Name)
+	if s.env.Name != name {
+		s.log.Warn("the runtime names the service otherwise; registering under its name", "name_in_code", name)
+	}
 	if s.err == nil && s.env.Platform() {
 		s.err = s.connect()
 	}

@@ -29,11 +29,7 @@ func TestStandalone(t *testing.T) {
 	if !r.svc.Standalone() || r.svc.Name() != "hello" || r.svc.Namespace() != "" {
 		t.Errorf("Standalone(), Name(), Namespace() = %v, %q, %q, want true, hello, empty", r.svc.Standalone(), r.svc.Name(), r.svc.Namespace())
 	}
-	conn, err := grpc.NewClient(r.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := plainConn(t, r.addr)
 	ctx := t.Context()
 	resp, err := hellopb.NewHelloClient(conn).Call(ctx, &hellopb.CallRequest{Name: "Ann"})
 	if err != nil || resp.GetMessage() != "Hello Ann" {
@@ -56,6 +52,33 @@ func TestStandalone(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Errorf("RunContext() after cancel = %v, want nil", err)
 	}
+}
+
+// TestHealthListener checks the plain-text health listener that probes
+// without a certificate use, beside an mTLS instance.
+func TestHealthListener(t *testing.T) {
+	s := newStandIn(t)
+	env := s.env(t)
+	env[service.EnvHealthAddress] = "127.0.0.1:0"
+	r := start(t, env, "Hello")
+	line := r.logs.waitFor(t, func(l logLine) bool { return l.HealthAddress != "" })
+	if err := checkHealth(t.Context(), plainConn(t, line.HealthAddress)); err != nil {
+		t.Errorf("plain-text Health.Check() = %v, want SERVING", err)
+	}
+	if err := checkHealth(t.Context(), plainConn(t, r.addr)); err == nil {
+		t.Errorf("plain-text Health.Check() on the mTLS address = nil, want it refused")
+	}
+}
+
+// plainConn connects to addr in plain text.
+func plainConn(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // TestReservedPackage checks that a handler in the platform's packages is

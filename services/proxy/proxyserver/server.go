@@ -20,6 +20,7 @@ import (
 	"m3o.dev/pkg/rules"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/proxy"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	// that counts as a core service (micro/router): the relaying identity
 	// micro/proxy is anonymous by design and may list no rules.
 	Rules authv1.RulesServiceClient
+	// Registry reaches the registry with a certificate that may read every
+	// domain (micro/router), to route calls to users' services; nil routes
+	// none, and calls to them answer that the service is not running.
+	Registry registryv1.RegistryServiceClient
 	// Verifier checks the callers' bearer tokens.
 	Verifier *token.Verifier
 	// Ready decides /healthz; nil is always ready.
@@ -59,6 +64,7 @@ type Options struct {
 type Server struct {
 	bundle *mtls.Bundle
 	rules  *rules.Cache
+	nodes  *proxy.Nodes
 	grpc   *grpcserver.Server
 	ready  func() error
 	drain  time.Duration
@@ -76,13 +82,19 @@ func New(opts Options) *Server {
 		drain = grpcserver.DefaultDrainTimeout
 	}
 	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
-	px := proxy.New(proxy.Config{
+	cfg := proxy.Config{
 		Verifier:   opts.Verifier,
 		Authorizer: proxy.NewRulesAuthorizer(cache),
 		Backends:   opts.Backends,
 		Limits:     opts.RateLimit,
 		Logger:     log,
-	})
+	}
+	var nodes *proxy.Nodes
+	if opts.Registry != nil {
+		nodes = proxy.NewNodes(opts.Registry, opts.Bundle, log.With("component", "nodes"))
+		cfg.Resolver = nodes
+	}
+	px := proxy.New(cfg)
 	// Callers authenticate with bearer tokens, so the public port asks for
 	// no client certificate; the CLI checks the platform's certificate.
 	srv := grpcserver.New(grpcserver.Options{
@@ -91,7 +103,7 @@ func New(opts Options) *Server {
 		DrainTimeout:  drain,
 		ServerOptions: px.ServerOptions(),
 	})
-	return &Server{bundle: opts.Bundle, rules: cache, grpc: srv, ready: opts.Ready, drain: drain, log: log}
+	return &Server{bundle: opts.Bundle, rules: cache, nodes: nodes, grpc: srv, ready: opts.Ready, drain: drain, log: log}
 }
 
 // Health returns the health service of the public gRPC server, which a
@@ -118,6 +130,9 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { s.rules.Run(ctx); return nil })
+	if s.nodes != nil {
+		g.Go(func() error { s.nodes.Run(ctx); return nil })
+	}
 	g.Go(func() error { return s.grpc.Serve(ctx, grpcLis) })
 	g.Go(func() error {
 		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
