@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -20,19 +19,11 @@ import (
 	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
 	"m3o.dev/services/internal/corekit"
-	"m3o.dev/services/proxy"
-	"m3o.dev/services/proxy/proxyserver"
-	"m3o.dev/services/registry/memory"
-	"m3o.dev/services/registry/registryserver"
 )
 
-// HTTP names the proxy's HTTP listener: a platform that serves the proxy
-// needs listeners named platform.Proxy and HTTP.
-const HTTP = "http"
-
 // Users is every listener a platform running users' services needs: the
-// store, registry, auth, config and the proxy with its HTTP port.
-var Users = []string{platform.Store, platform.Registry, platform.Auth, platform.Config, platform.Proxy, HTTP}
+// store, registry, auth, config and the proxy.
+var Users = []string{platform.Store, platform.Registry, platform.Auth, platform.Config, platform.Proxy}
 
 // ServeUsers runs every core service users' services need, in the order
 // they start in production, and waits until each serves; p must have the
@@ -46,16 +37,6 @@ func (p *Platform) ServeUsers(t testing.TB) {
 	p.ServeProxy(t)
 }
 
-// ServeRegistry runs the registry over a memory backend until the test
-// ends, and waits until it serves.
-func (p *Platform) ServeRegistry(t testing.TB) {
-	t.Helper()
-	backend := memory.New(memory.Options{SweepInterval: 100 * time.Millisecond})
-	t.Cleanup(func() { backend.Close() })
-	cfg := registryserver.Config{Backend: backend}
-	p.Run(t, platform.Registry, func(ctx context.Context, proc *corekit.Process) error { return registryserver.Run(ctx, cfg, proc) })
-}
-
 // ServeConfig runs the config service over the platform's store until the
 // test ends, and waits until it serves.
 func (p *Platform) ServeConfig(t testing.TB) {
@@ -66,18 +47,6 @@ func (p *Platform) ServeConfig(t testing.TB) {
 	}
 	cfg := configserver.Config{Keyring: ring}
 	p.Run(t, platform.Config, func(ctx context.Context, proc *corekit.Process) error { return configserver.Run(ctx, cfg, proc) })
-}
-
-// ServeProxy runs the public proxy, routing to the core services and to
-// users' services, until the test ends, and waits until it serves.
-func (p *Platform) ServeProxy(t testing.TB) {
-	t.Helper()
-	cfg := proxyserver.Config{
-		HTTPListener: p.Listener(HTTP),
-		Router:       mtlstest.Bundle(t, p.CA, platform.Namespace, platform.Router),
-		RateLimit:    proxy.RateLimit{PerSecond: 10000, Burst: 10000},
-	}
-	p.Run(t, platform.Proxy, func(ctx context.Context, proc *corekit.Process) error { return proxyserver.Run(ctx, cfg, proc) })
 }
 
 // ProxyConn connects to the proxy's public port as the CLI does: TLS

@@ -39,7 +39,7 @@ type env struct {
 // newEnv starts the platform the backend's instances talk to.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	p := coretest.New(t, platform.Store, platform.Auth, platform.Registry, platform.Proxy, coretest.HTTP)
+	p := coretest.New(t, platform.Store, platform.Auth, platform.Registry, platform.Proxy)
 	p.ServeStore(t)
 	p.ServeAuth(t)
 	p.ServeRegistry(t)
