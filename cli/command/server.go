@@ -3,8 +3,10 @@ package command
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -39,6 +41,9 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "public-url", Usage: "`URL` users open the HTTP address at, for the subscribe page's links (default http://<http-address>)", EnvVars: []string{"MICRO_SERVER_PUBLIC_URL"}},
 		&cli.StringFlag{Name: "stripe-price", Usage: "Stripe `PRICE` id of the developer plan, $35.00 a month (--billing-provider stripe)", EnvVars: []string{"MICRO_SERVER_STRIPE_PRICE"}},
 		&cli.StringFlag{Name: "stripe-api-url", Usage: "Stripe API base `URL`; empty is Stripe's own", EnvVars: []string{"MICRO_SERVER_STRIPE_API_URL"}},
+		&cli.StringFlag{Name: "runtime-dir", Usage: "`DIR` of the runtime's sandbox, builds and logs, outside the data dir (default <data-dir>-runtime, or under /var/lib/m3o/runtime when root cannot share that)", EnvVars: []string{"MICRO_SERVER_RUNTIME_DIR"}},
+		&cli.BoolFlag{Name: "allow-local-git", Usage: "let services be built from file:// git URLs and git hosts on loopback or private addresses", EnvVars: []string{"MICRO_SERVER_ALLOW_LOCAL_GIT"}},
+		&cli.IntFlag{Name: "default-quota-services", Value: 10, Usage: "how many services each namespace may run", EnvVars: []string{"MICRO_SERVER_DEFAULT_QUOTA_SERVICES"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
 	)
@@ -61,7 +66,8 @@ func (a *app) serverCommand() *cli.Command {
 		Name:  "server",
 		Usage: "run the whole platform on this machine with embedded backends",
 		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
-			"store, registry, auth, config, billing and the public proxy. The bootstrap admin's password\n" +
+			"store, registry, auth, config, the runtime, billing and the public proxy, and starts again\n" +
+			"the services that were running. The bootstrap admin's password\n" +
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
 			"<data-dir>/admin-password; 'micro server reset-admin' gives it a new one. The token\n" +
 			"signing keys are sealed in the store under <data-dir>/auth-key-encryption-key:\n" +
@@ -126,6 +132,10 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 				Price: c.String("stripe-price"), URL: c.String("stripe-api-url"),
 			},
 		},
+		RuntimeDir:    c.String("runtime-dir"),
+		AllowLocalGit: c.Bool("allow-local-git"),
+		QuotaServices: c.Int("default-quota-services"),
+		ModuleCache:   goModuleCache(),
 	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageErrorf("%s", sentence(err.Error()))
@@ -143,6 +153,18 @@ func dataDirOf(c *cli.Context) (string, error) {
 		return "", usageErrorf("No home directory to keep the data in: pass --data-dir.")
 	}
 	return filepath.Join(home, ".micro", "server"), nil
+}
+
+// goModuleCache is this machine's Go module download cache, which the
+// runtime copies the SDK's dependencies from for builds; "" without a go
+// command.
+func goModuleCache() string {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "cache", "download")
 }
 
 // printReady writes the one ready line, or its JSON form.

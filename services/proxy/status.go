@@ -26,11 +26,16 @@ func (p *Proxy) refuse(ctx context.Context, method string, err error) error {
 func toStatus(err error) *status.Status {
 	var limited *rateLimitError
 	var unpaid *PaymentRequiredError
+	var notRunning *NotRunningError
 	switch {
 	case errors.As(err, &limited):
 		return withRetry(limited.retryAfter)
 	case errors.As(err, &unpaid):
 		return paymentRequired(unpaid)
+	case errors.As(err, &notRunning):
+		return status.New(codes.NotFound, notRunning.Error())
+	case errors.Is(err, ErrBadServiceName):
+		return status.New(codes.InvalidArgument, "The micro-service header must name one service: lower-case letters, digits and dashes.")
 	case errors.Is(err, ErrUnauthenticated):
 		return status.New(codes.Unauthenticated, "A valid access token is required: log in and send it as 'authorization: Bearer <token>'.")
 	case errors.Is(err, ErrDenied):

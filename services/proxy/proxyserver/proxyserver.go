@@ -7,7 +7,8 @@
 // certificate on the public port and the client certificate it relays
 // calls with; the services it relays to treat a call from micro/proxy as
 // anonymous unless it carries the caller's own token. micro/router is what
-// it looks up rules with, on its own behalf.
+// it looks up rules with, and watches the registry's domains with to route
+// to users' services, on its own behalf.
 //
 // services/cmd/proxy runs Run on its own; `micro server` runs it beside the
 // other services with its own certificates and listeners.
@@ -28,6 +29,7 @@ import (
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/proxy"
 )
@@ -105,8 +107,12 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("run proxy: %w", err)
 	}
+	registry, err := dialRegistry(p, cfg.Router)
+	if err != nil {
+		return fmt.Errorf("run proxy: %w", err)
+	}
 	srv := New(Options{
-		Bundle: p.Bundle, Backends: backends, Rules: authv1.NewRulesServiceClient(rulesConn),
+		Bundle: p.Bundle, Backends: backends, Rules: authv1.NewRulesServiceClient(rulesConn), Registry: registry,
 		Verifier: p.Verifier(), Ready: p.KeysReady, RateLimit: cfg.RateLimit,
 		DrainTimeout: cfg.DrainTimeout, Logger: p.Logger,
 		Billing: billing, PaymentGrace: cfg.PaymentGrace,
@@ -131,6 +137,20 @@ func dialBilling(p *corekit.Process, router *mtls.Bundle) (billingv1.BillingServ
 		return nil, err
 	}
 	return billingv1.NewBillingServiceClient(conn), nil
+}
+
+// dialRegistry connects to the registry as router, to route to users'
+// services; without the registry's address the proxy routes to none.
+func dialRegistry(p *corekit.Process, router *mtls.Bundle) (registryv1.RegistryServiceClient, error) {
+	if p.Peers[platform.Registry] == "" {
+		p.Logger.Warn("no registry address: calls to users' services will answer that none runs")
+		return nil, nil
+	}
+	conn, err := p.DialAs(router, platform.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return registryv1.NewRegistryServiceClient(conn), nil
 }
 
 // dialBackends connects, as micro/proxy, to every core API whose service

@@ -21,6 +21,7 @@ import (
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/proxy"
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	// that counts as a core service (micro/router): the relaying identity
 	// micro/proxy is anonymous by design and may list no rules.
 	Rules authv1.RulesServiceClient
+	// Registry reaches the registry with a certificate that may read every
+	// domain (micro/router), to route calls to users' services; nil routes
+	// none, and calls to them answer that the service is not running.
+	Registry registryv1.RegistryServiceClient
 	// Verifier checks the callers' bearer tokens.
 	Verifier *token.Verifier
 	// Ready decides /healthz; nil is always ready.
@@ -66,6 +71,7 @@ type Options struct {
 type Server struct {
 	bundle  *mtls.Bundle
 	rules   *rules.Cache
+	nodes   *proxy.Nodes
 	gate    *proxy.PaymentGate
 	pages   *billingPages
 	billing billingv1.BillingServiceClient
@@ -87,13 +93,19 @@ func New(opts Options) *Server {
 	}
 	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
 	authz, gate, pages := withBilling(opts, proxy.NewRulesAuthorizer(cache), log)
-	px := proxy.New(proxy.Config{
+	cfg := proxy.Config{
 		Verifier:   opts.Verifier,
 		Authorizer: authz,
 		Backends:   opts.Backends,
 		Limits:     opts.RateLimit,
 		Logger:     log,
-	})
+	}
+	var nodes *proxy.Nodes
+	if opts.Registry != nil {
+		nodes = proxy.NewNodes(opts.Registry, opts.Bundle, log.With("component", "nodes"))
+		cfg.Resolver = nodes
+	}
+	px := proxy.New(cfg)
 	// Callers authenticate with bearer tokens, so the public port asks for
 	// no client certificate; the CLI checks the platform's certificate.
 	srv := grpcserver.New(grpcserver.Options{
@@ -102,7 +114,10 @@ func New(opts Options) *Server {
 		DrainTimeout:  drain,
 		ServerOptions: px.ServerOptions(),
 	})
-	return &Server{bundle: opts.Bundle, rules: cache, gate: gate, pages: pages, billing: opts.Billing, grpc: srv, ready: opts.Ready, drain: drain, log: log}
+	return &Server{
+		bundle: opts.Bundle, rules: cache, nodes: nodes, gate: gate, pages: pages, billing: opts.Billing,
+		grpc: srv, ready: opts.Ready, drain: drain, log: log,
+	}
 }
 
 // withBilling puts the payment gate after the rules and makes the
@@ -141,6 +156,9 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	g.Go(func() error { s.rules.Run(ctx); return nil })
 	if s.gate != nil {
 		g.Go(func() error { s.gate.Run(ctx, s.billing); return nil })
+	}
+	if s.nodes != nil {
+		g.Go(func() error { s.nodes.Run(ctx); return nil })
 	}
 	g.Go(func() error { return s.grpc.Serve(ctx, grpcLis) })
 	g.Go(func() error {
