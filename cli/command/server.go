@@ -36,6 +36,8 @@ func serverFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
 		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
 		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
+		&cli.IntFlag{Name: "max-streams", Value: proxy.DefaultMaxStreams, Usage: "streams (Watch, Logs) one account or address may hold open through the proxy at once; 0 is no limit", EnvVars: []string{"MICRO_SERVER_MAX_STREAMS"}},
+		&cli.StringSliceFlag{Name: "trusted-proxies", Usage: "load balancers (`CIDR`s or addresses) in front of the proxy whose X-Forwarded-For names the caller", EnvVars: []string{"MICRO_SERVER_TRUSTED_PROXIES"}},
 		&cli.StringFlag{Name: "billing-provider", Value: server.BillingLocal, Usage: "payment provider: local (test cards, nothing leaves the machine) or stripe (key and webhook secret in " + stripeKeyEnv + " and " + stripeSecretEnv + ")", EnvVars: []string{"MICRO_SERVER_BILLING_PROVIDER"}},
 		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "how long a past-due namespace keeps working before its calls are refused", EnvVars: []string{"MICRO_SERVER_PAYMENT_GRACE"}},
 		&cli.StringFlag{Name: "public-url", Usage: "`URL` users open the HTTP address at, for the subscribe page's links (default http://<http-address>)", EnvVars: []string{"MICRO_SERVER_PUBLIC_URL"}},
@@ -125,6 +127,7 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 		AdminPassword: os.Getenv("MICRO_ADMIN_PASSWORD"),
 		QuotaBytes:    c.Int64("quota-bytes"),
 		RateLimit:     proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
+		MaxStreams:    c.Int("max-streams"),
 		Billing: server.Billing{
 			Provider: c.String("billing-provider"), PublicURL: c.String("public-url"), PaymentGrace: c.Duration("payment-grace"),
 			Stripe: stripe.Options{
@@ -136,6 +139,9 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 		AllowLocalGit: c.Bool("allow-local-git"),
 		QuotaServices: c.Int("default-quota-services"),
 		ModuleCache:   goModuleCache(),
+	}
+	if cfg.TrustedProxies, err = proxy.ParseTrustedProxies(c.StringSlice("trusted-proxies")); err != nil {
+		return server.Config{}, usageErrorf("--trusted-proxies: %s", sentence(err.Error()))
 	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageErrorf("%s", sentence(err.Error()))

@@ -226,6 +226,17 @@ func ServerOnlyConfig(cert tls.Certificate) *tls.Config {
 	}
 }
 
+// PublicServerConfig returns the TLS 1.3 configuration of a public port:
+// it serves cert and asks for no client certificate, but one given is
+// checked against clientRoots, so that a platform identity calling the
+// public port (the proxy's own HTTP gateway) can be told apart.
+func PublicServerConfig(cert tls.Certificate, clientRoots *x509.CertPool) *tls.Config {
+	c := ServerOnlyConfig(cert)
+	c.ClientAuth = tls.VerifyClientCertIfGiven
+	c.ClientCAs = clientRoots
+	return c
+}
+
 // ClientRootsConfig returns a TLS 1.3 client configuration that trusts only
 // roots and checks the server's host name against serverName, for the CLI
 // talking to the public proxy. An empty serverName lets gRPC use the host of

@@ -23,6 +23,11 @@ func (p *Proxy) handle(_ any, ss grpc.ServerStream) error {
 	if r.unary {
 		return p.answer(r.ctx, full, forwardUnary(r.ctx, r.conn, full, ss))
 	}
+	release, err := p.streams.acquire(r.caller)
+	if err != nil {
+		return p.refuse(ss.Context(), full, err)
+	}
+	defer release()
 	return p.answer(r.ctx, full, forwardStream(r.ctx, r.conn, full, ss))
 }
 

@@ -76,6 +76,12 @@ type Config struct {
 	Resolver Resolver
 	// Limits is the per-account rate limit.
 	Limits RateLimit
+	// MaxStreams bounds the streams one caller holds open at once; zero
+	// means no limit.
+	MaxStreams int
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the caller's address.
+	TrustedProxies TrustedProxies
 	// Logger receives one line per refused call; never tokens.
 	Logger *slog.Logger
 }
@@ -87,6 +93,8 @@ type Proxy struct {
 	backends   map[string]*grpc.ClientConn
 	resolver   Resolver
 	limiter    *limiter
+	streams    *streamCounter
+	trusted    TrustedProxies
 	methods    *methodTable
 	reflection *coreReflection
 	log        *slog.Logger
@@ -100,6 +108,8 @@ func New(cfg Config) *Proxy {
 		backends:   cfg.Backends,
 		resolver:   cfg.Resolver,
 		limiter:    newLimiter(cfg.Limits),
+		streams:    newStreamCounter(cfg.MaxStreams),
+		trusted:    cfg.TrustedProxies,
 		methods:    newMethodTable(),
 		reflection: newCoreReflection(),
 		log:        cfg.Logger,

@@ -7,7 +7,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
@@ -20,6 +19,8 @@ type route struct {
 	ctx   context.Context
 	conn  *grpc.ClientConn
 	unary bool
+	// caller keys the caller's limits: its account, or its address.
+	caller string
 }
 
 // route authenticates, rate-limits and authorizes the call to full, and
@@ -42,7 +43,9 @@ func (p *Proxy) find(ctx context.Context, full string) (route, error) {
 	if err != nil {
 		return route{}, err
 	}
-	if err := p.limiter.allow(rateKey(ctx, caller)); err != nil {
+	client := p.trusted.clientAddress(ctx)
+	key := rateKey(client, caller)
+	if err := p.limiter.allow(key); err != nil {
 		return route{}, err
 	}
 	dest, err := destinationOf(ctx, service)
@@ -56,8 +59,8 @@ func (p *Proxy) find(ctx context.Context, full string) (route, error) {
 	if err != nil {
 		return route{}, err
 	}
-	out := metadata.NewOutgoingContext(ctx, dest.metadata(ctx, caller))
-	return route{ctx: out, conn: conn, unary: unary || p.methods.unary(service, method)}, nil
+	out := metadata.NewOutgoingContext(ctx, dest.metadata(ctx, caller, client))
+	return route{ctx: out, conn: conn, unary: unary || p.methods.unary(service, method), caller: key}, nil
 }
 
 // destination is a core API, by its connection, or a user's service, by
@@ -139,7 +142,7 @@ func (p *Proxy) connect(ctx context.Context, caller identity.Caller, dest destin
 // metadata is the caller's metadata minus what belongs to the hop itself
 // (gRPC sets those again on the way out) and minus any caller keys the
 // caller sent; a user's service also learns who called, and its own name.
-func (dest destination) metadata(ctx context.Context, caller identity.Caller) metadata.MD {
+func (dest destination) metadata(ctx context.Context, caller identity.Caller, client string) metadata.MD {
 	in, _ := metadata.FromIncomingContext(ctx)
 	out := make(metadata.MD, len(in)+4)
 	for k, v := range in {
@@ -153,9 +156,8 @@ func (dest destination) metadata(ctx context.Context, caller identity.Caller) me
 		identity.SetForwarded(out, caller)
 		out.Set(platform.ServiceHeader, dest.user)
 	}
-	if pr, ok := peer.FromContext(ctx); ok {
-		out.Append("x-forwarded-for", pr.Addr.String())
-	}
+	// The one address the proxy decided on, whatever the caller wrote.
+	out.Set(forwardedFor, client)
 	return out
 }
 

@@ -27,9 +27,12 @@ func toStatus(err error) *status.Status {
 	var limited *rateLimitError
 	var unpaid *PaymentRequiredError
 	var notRunning *NotRunningError
+	var streams *tooManyStreamsError
 	switch {
 	case errors.As(err, &limited):
 		return withRetry(limited.retryAfter)
+	case errors.As(err, &streams):
+		return tooManyStreams(streams)
 	case errors.As(err, &unpaid):
 		return paymentRequired(unpaid)
 	case errors.As(err, &notRunning):
@@ -80,4 +83,16 @@ func levelFor(c codes.Code) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// tooManyStreams is ResourceExhausted naming the limit on open streams.
+func tooManyStreams(e *tooManyStreamsError) *status.Status {
+	st := status.New(codes.ResourceExhausted, "Too many open streams: "+e.Error()+".")
+	detailed, err := st.WithDetails(&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+		Subject: "streams", Description: e.Error(),
+	}}})
+	if err != nil {
+		return st
+	}
+	return detailed
 }

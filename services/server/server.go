@@ -60,6 +60,12 @@ type Config struct {
 	QuotaBytes int64
 	// RateLimit is the proxy's per-account limit.
 	RateLimit proxy.RateLimit
+	// MaxStreams bounds the streams one caller holds open through the
+	// proxy; zero is no limit.
+	MaxStreams int
+	// TrustedProxies are the load balancers in front of the proxy whose
+	// X-Forwarded-For is believed.
+	TrustedProxies proxy.TrustedProxies
 	// DrainTimeout bounds how long a stop waits for calls in flight.
 	DrainTimeout time.Duration
 	// RuntimeDir holds the runtime's sandbox, builds and logs; empty means

@@ -58,6 +58,12 @@ type Config struct {
 	Router *mtls.Bundle
 	// RateLimit is the per-account limit.
 	RateLimit proxy.RateLimit
+	// MaxStreams bounds the streams one caller holds open; zero is no
+	// limit.
+	MaxStreams int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed.
+	TrustedProxies proxy.TrustedProxies
 	// DrainTimeout bounds how long a stop waits for calls in flight; zero
 	// means the default.
 	DrainTimeout time.Duration
@@ -81,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.PaymentGrace < 0 {
 		errs = append(errs, fmt.Errorf("payment grace %s is negative", c.PaymentGrace))
+	}
+	if c.MaxStreams < 0 {
+		errs = append(errs, fmt.Errorf("max streams %d is negative", c.MaxStreams))
 	}
 	if c.RateLimit.PerSecond > 0 && c.RateLimit.Burst < 1 {
 		errs = append(errs, fmt.Errorf("rate burst %d lets no call through; it must be at least 1", c.RateLimit.Burst))
@@ -114,6 +123,7 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	srv := New(Options{
 		Bundle: p.Bundle, Backends: backends, Rules: authv1.NewRulesServiceClient(rulesConn), Registry: registry,
 		Verifier: p.Verifier(), Ready: p.KeysReady, RateLimit: cfg.RateLimit,
+		MaxStreams: cfg.MaxStreams, TrustedProxies: cfg.TrustedProxies,
 		DrainTimeout: cfg.DrainTimeout, Logger: p.Logger,
 		Billing: billing, PaymentGrace: cfg.PaymentGrace,
 	})

@@ -53,6 +53,11 @@ type Options struct {
 	Ready func() error
 	// RateLimit is the per-account limit.
 	RateLimit proxy.RateLimit
+	// MaxStreams bounds the streams one caller holds open.
+	MaxStreams int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed, for the gRPC port and the gateway alike.
+	TrustedProxies proxy.TrustedProxies
 	// DrainTimeout bounds how long a stop waits for calls in flight; zero
 	// means grpcserver.DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -94,11 +99,13 @@ func New(opts Options) *Server {
 	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
 	authz, gate, pages := withBilling(opts, proxy.NewRulesAuthorizer(cache), log)
 	cfg := proxy.Config{
-		Verifier:   opts.Verifier,
-		Authorizer: authz,
-		Backends:   opts.Backends,
-		Limits:     opts.RateLimit,
-		Logger:     log,
+		Verifier:       opts.Verifier,
+		Authorizer:     authz,
+		Backends:       opts.Backends,
+		Limits:         opts.RateLimit,
+		MaxStreams:     opts.MaxStreams,
+		TrustedProxies: opts.TrustedProxies,
+		Logger:         log,
 	}
 	var nodes *proxy.Nodes
 	if opts.Registry != nil {
@@ -109,7 +116,7 @@ func New(opts Options) *Server {
 	// Callers authenticate with bearer tokens, so the public port asks for
 	// no client certificate; the CLI checks the platform's certificate.
 	srv := grpcserver.New(grpcserver.Options{
-		TLS:           mtls.ServerOnlyConfig(opts.Bundle.Cert),
+		TLS:           mtls.PublicServerConfig(opts.Bundle.Cert, opts.Bundle.Roots),
 		Logger:        log,
 		DrainTimeout:  drain,
 		ServerOptions: px.ServerOptions(),
@@ -197,10 +204,10 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 // the platform CA and the identity micro/proxy rather than a host name, so
 // the certificate need not name the loopback address.
 func (s *Server) dialSelf(addr net.Addr) (*grpc.ClientConn, error) {
+	// The gateway presents the proxy's certificate, which is how the proxy
+	// knows to believe the client address the gateway forwards; it is
+	// otherwise a caller like any other, with the HTTP caller's token.
 	tlsConfig := s.bundle.ClientConfig(s.bundle.Identity)
-	// The public port asks for no client certificate; offering none keeps
-	// the gateway a caller like any other.
-	tlsConfig.Certificates = nil
 	conn, err := grpc.NewClient(selfAddress(addr), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
 	if err != nil {
 		return nil, fmt.Errorf("connect the gateway to the proxy: %w", err)
