@@ -99,6 +99,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) {
 	authv1.RegisterAccountsServiceServer(r, &accountsServer{s: s})
 	authv1.RegisterRulesServiceServer(r, &rulesServer{s: s})
 	authv1.RegisterInviteServiceServer(r, &inviteServer{s: s})
+	authv1.RegisterNamespacesServiceServer(r, &namespacesServer{s: s})
 	authv1.RegisterSignupServiceServer(r, authv1.UnimplementedSignupServiceServer{})
 }
 

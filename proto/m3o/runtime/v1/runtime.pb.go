@@ -24,6 +24,68 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Rollout says how a change replaces the instances that run.
+type Rollout int32
+
+const (
+	// ROLLOUT_UNSPECIFIED is never returned.
+	Rollout_ROLLOUT_UNSPECIFIED Rollout = 0
+	// ROLLOUT_NONE replaces no running instance: the change only starts or stops instances, or
+	// changes limits the backend applies in place.
+	Rollout_ROLLOUT_NONE Rollout = 1
+	// ROLLOUT_SURGE starts new instances beside the old ones and stops an old one only once a new
+	// one runs: on Kubernetes one instance beyond the count at a time (maxSurge 1, maxUnavailable 0),
+	// on the local backend the whole new generation at once.
+	Rollout_ROLLOUT_SURGE Rollout = 2
+	// ROLLOUT_ONE_AT_A_TIME stops one old instance before each new one starts (maxSurge 0,
+	// maxUnavailable 1), because the namespace's quota has no room for one more instance; the service
+	// runs one instance short meanwhile.
+	Rollout_ROLLOUT_ONE_AT_A_TIME Rollout = 3
+)
+
+// Enum value maps for Rollout.
+var (
+	Rollout_name = map[int32]string{
+		0: "ROLLOUT_UNSPECIFIED",
+		1: "ROLLOUT_NONE",
+		2: "ROLLOUT_SURGE",
+		3: "ROLLOUT_ONE_AT_A_TIME",
+	}
+	Rollout_value = map[string]int32{
+		"ROLLOUT_UNSPECIFIED":   0,
+		"ROLLOUT_NONE":          1,
+		"ROLLOUT_SURGE":         2,
+		"ROLLOUT_ONE_AT_A_TIME": 3,
+	}
+)
+
+func (x Rollout) Enum() *Rollout {
+	p := new(Rollout)
+	*p = x
+	return p
+}
+
+func (x Rollout) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Rollout) Descriptor() protoreflect.EnumDescriptor {
+	return file_m3o_runtime_v1_runtime_proto_enumTypes[0].Descriptor()
+}
+
+func (Rollout) Type() protoreflect.EnumType {
+	return &file_m3o_runtime_v1_runtime_proto_enumTypes[0]
+}
+
+func (x Rollout) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Rollout.Descriptor instead.
+func (Rollout) EnumDescriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{0}
+}
+
 // Status is where a service, or one of its instances, stands.
 type Status int32
 
@@ -83,11 +145,11 @@ func (x Status) String() string {
 }
 
 func (Status) Descriptor() protoreflect.EnumDescriptor {
-	return file_m3o_runtime_v1_runtime_proto_enumTypes[0].Descriptor()
+	return file_m3o_runtime_v1_runtime_proto_enumTypes[1].Descriptor()
 }
 
 func (Status) Type() protoreflect.EnumType {
-	return &file_m3o_runtime_v1_runtime_proto_enumTypes[0]
+	return &file_m3o_runtime_v1_runtime_proto_enumTypes[1]
 }
 
 func (x Status) Number() protoreflect.EnumNumber {
@@ -96,7 +158,7 @@ func (x Status) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Status.Descriptor instead.
 func (Status) EnumDescriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{0}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
 }
 
 // Service is a deployable unit of a namespace.
@@ -754,7 +816,9 @@ func (x *UpdateRequest) GetNamespace() string {
 type UpdateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Service after the update was accepted: its generation is the one to wait for.
-	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	Service *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Rollout says how the update replaces the instances that run.
+	Rollout       Rollout `protobuf:"varint,2,opt,name=rollout,proto3,enum=m3o.runtime.v1.Rollout" json:"rollout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -794,6 +858,13 @@ func (x *UpdateResponse) GetService() *Service {
 		return x.Service
 	}
 	return nil
+}
+
+func (x *UpdateResponse) GetRollout() Rollout {
+	if x != nil {
+		return x.Rollout
+	}
+	return Rollout_ROLLOUT_UNSPECIFIED
 }
 
 // DeleteRequest names a service to stop and remove.
@@ -1178,11 +1249,12 @@ func (x *UploadResponse) GetSizeBytes() uint64 {
 // ResizeRequest changes a service's size.
 type ResizeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Namespace of the service.
+	// Namespace of the service; required, and never "micro".
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Name of the service.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Resources per instance; unset keeps the current ones.
+	// Resources per instance; unset, or a zero field, keeps the current value. At most 8000
+	// millicores and 16384 MiB.
 	Resources *Resources `protobuf:"bytes,3,opt,name=resources,proto3" json:"resources,omitempty"`
 	// Instances is the new count, at most 100; 0 keeps the current count.
 	Instances     uint32 `protobuf:"varint,4,opt,name=instances,proto3" json:"instances,omitempty"`
@@ -1251,8 +1323,17 @@ func (x *ResizeRequest) GetInstances() uint32 {
 // ResizeResponse carries the resized service.
 type ResizeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Service after the resize was accepted.
-	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Service after the resize was accepted: its generation is the one to wait for.
+	Service *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
+	// Restarts says whether running instances are replaced to take the new size: on Kubernetes when
+	// the resources change; never on the local backend, which changes the count and the memory limit
+	// of running instances in place.
+	Restarts bool `protobuf:"varint,2,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// Rollout says how instances are replaced when they restart, ROLLOUT_NONE when they do not.
+	Rollout Rollout `protobuf:"varint,3,opt,name=rollout,proto3,enum=m3o.runtime.v1.Rollout" json:"rollout,omitempty"`
+	// Notes say what of the size the backend does not enforce, such as CPU on the local backend, in
+	// one sentence each.
+	Notes         []string `protobuf:"bytes,4,rep,name=notes,proto3" json:"notes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1294,14 +1375,39 @@ func (x *ResizeResponse) GetService() *Service {
 	return nil
 }
 
-// Quota bounds what a namespace may use in all.
+func (x *ResizeResponse) GetRestarts() bool {
+	if x != nil {
+		return x.Restarts
+	}
+	return false
+}
+
+func (x *ResizeResponse) GetRollout() Rollout {
+	if x != nil {
+		return x.Rollout
+	}
+	return Rollout_ROLLOUT_UNSPECIFIED
+}
+
+func (x *ResizeResponse) GetNotes() []string {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+// Quota bounds what a namespace may use in all, counted in steady state: each service's instances
+// times its resources per instance.
 type Quota struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Cpu_millis is total CPU in thousandths of a core across every instance; 0 means the default.
+	// Cpu_millis is total CPU in thousandths of a core across every instance: 0 means the platform's
+	// default (2000), at most 1000000.
 	CpuMillis uint32 `protobuf:"varint,1,opt,name=cpu_millis,json=cpuMillis,proto3" json:"cpu_millis,omitempty"`
-	// Memory_mib is total memory in MiB across every instance; 0 means the default.
+	// Memory_mib is total memory in MiB across every instance: 0 means the platform's default (2048),
+	// at most 4194304.
 	MemoryMib uint32 `protobuf:"varint,2,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
-	// Services is the most services the namespace may run; 0 means the default (10).
+	// Services is the most services the namespace may have: 0 means the platform's default (10), at
+	// most 1000.
 	Services      uint32 `protobuf:"varint,3,opt,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1358,12 +1464,87 @@ func (x *Quota) GetServices() uint32 {
 	return 0
 }
 
+// Usage is what a namespace's services take of its quota, in steady state.
+type Usage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Cpu_millis is the sum over services of instances times CPU per instance, in thousandths of a
+	// core.
+	CpuMillis uint64 `protobuf:"varint,1,opt,name=cpu_millis,json=cpuMillis,proto3" json:"cpu_millis,omitempty"`
+	// Memory_mib is the sum over services of instances times memory per instance, in MiB.
+	MemoryMib uint64 `protobuf:"varint,2,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
+	// Services is how many services the namespace has.
+	Services uint32 `protobuf:"varint,3,opt,name=services,proto3" json:"services,omitempty"`
+	// Instances is how many instances its services ask for in all.
+	Instances     uint32 `protobuf:"varint,4,opt,name=instances,proto3" json:"instances,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Usage) Reset() {
+	*x = Usage{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Usage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Usage) ProtoMessage() {}
+
+func (x *Usage) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Usage.ProtoReflect.Descriptor instead.
+func (*Usage) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Usage) GetCpuMillis() uint64 {
+	if x != nil {
+		return x.CpuMillis
+	}
+	return 0
+}
+
+func (x *Usage) GetMemoryMib() uint64 {
+	if x != nil {
+		return x.MemoryMib
+	}
+	return 0
+}
+
+func (x *Usage) GetServices() uint32 {
+	if x != nil {
+		return x.Services
+	}
+	return 0
+}
+
+func (x *Usage) GetInstances() uint32 {
+	if x != nil {
+		return x.Instances
+	}
+	return 0
+}
+
 // SetQuotaRequest sets a namespace's quota.
 type SetQuotaRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Namespace to limit.
+	// Namespace to limit; required, and never "micro".
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	// Quota to apply.
+	// Quota to apply; a zero field takes the platform's default, which follows the platform's
+	// setting from then on.
 	Quota         *Quota `protobuf:"bytes,2,opt,name=quota,proto3" json:"quota,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1371,7 +1552,7 @@ type SetQuotaRequest struct {
 
 func (x *SetQuotaRequest) Reset() {
 	*x = SetQuotaRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1564,7 @@ func (x *SetQuotaRequest) String() string {
 func (*SetQuotaRequest) ProtoMessage() {}
 
 func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1577,7 @@ func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetQuotaRequest) GetNamespace() string {
@@ -1416,15 +1597,17 @@ func (x *SetQuotaRequest) GetQuota() *Quota {
 // SetQuotaResponse carries the applied quota.
 type SetQuotaResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Quota now in force.
-	Quota         *Quota `protobuf:"bytes,1,opt,name=quota,proto3" json:"quota,omitempty"`
+	// Quota now in force, defaults filled in.
+	Quota *Quota `protobuf:"bytes,1,opt,name=quota,proto3" json:"quota,omitempty"`
+	// Usage is what the namespace's services take of it now; it may be over a quota just lowered.
+	Usage         *Usage `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetQuotaResponse) Reset() {
 	*x = SetQuotaResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1619,7 @@ func (x *SetQuotaResponse) String() string {
 func (*SetQuotaResponse) ProtoMessage() {}
 
 func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1632,7 @@ func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*SetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetQuotaResponse) GetQuota() *Quota {
@@ -1457,6 +1640,315 @@ func (x *SetQuotaResponse) GetQuota() *Quota {
 		return x.Quota
 	}
 	return nil
+}
+
+func (x *SetQuotaResponse) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// GetQuotaRequest names a namespace.
+type GetQuotaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace to read; required.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetQuotaRequest) Reset() {
+	*x = GetQuotaRequest{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetQuotaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetQuotaRequest) ProtoMessage() {}
+
+func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetQuotaRequest.ProtoReflect.Descriptor instead.
+func (*GetQuotaRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetQuotaRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// GetQuotaResponse carries a namespace's quota and usage.
+type GetQuotaResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Quota in force, defaults filled in.
+	Quota *Quota `protobuf:"bytes,1,opt,name=quota,proto3" json:"quota,omitempty"`
+	// Usage is what the namespace's services take of it.
+	Usage *Usage `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
+	// Platform_default says the namespace has no quota of its own, only the platform's default.
+	PlatformDefault bool `protobuf:"varint,3,opt,name=platform_default,json=platformDefault,proto3" json:"platform_default,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetQuotaResponse) Reset() {
+	*x = GetQuotaResponse{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetQuotaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetQuotaResponse) ProtoMessage() {}
+
+func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetQuotaResponse.ProtoReflect.Descriptor instead.
+func (*GetQuotaResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *GetQuotaResponse) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+func (x *GetQuotaResponse) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *GetQuotaResponse) GetPlatformDefault() bool {
+	if x != nil {
+		return x.PlatformDefault
+	}
+	return false
+}
+
+// ListNamespacesRequest pages through the platform's namespaces.
+type ListNamespacesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page_size is the most namespaces returned: 0 means 100, at most 1000.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Page_token continues from an earlier response's next_page_token.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNamespacesRequest) Reset() {
+	*x = ListNamespacesRequest{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNamespacesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNamespacesRequest) ProtoMessage() {}
+
+func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNamespacesRequest.ProtoReflect.Descriptor instead.
+func (*ListNamespacesRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListNamespacesRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNamespacesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// NamespaceUsage is one namespace with its quota and usage.
+type NamespaceUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace is the namespace's name.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Created is when the namespace was created.
+	Created *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
+	// Quota in force, defaults filled in.
+	Quota *Quota `protobuf:"bytes,3,opt,name=quota,proto3" json:"quota,omitempty"`
+	// Usage is what its services take of the quota.
+	Usage *Usage `protobuf:"bytes,4,opt,name=usage,proto3" json:"usage,omitempty"`
+	// Platform_default says the namespace has no quota of its own.
+	PlatformDefault bool `protobuf:"varint,5,opt,name=platform_default,json=platformDefault,proto3" json:"platform_default,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NamespaceUsage) Reset() {
+	*x = NamespaceUsage{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespaceUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespaceUsage) ProtoMessage() {}
+
+func (x *NamespaceUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespaceUsage.ProtoReflect.Descriptor instead.
+func (*NamespaceUsage) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *NamespaceUsage) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *NamespaceUsage) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *NamespaceUsage) GetQuota() *Quota {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+func (x *NamespaceUsage) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *NamespaceUsage) GetPlatformDefault() bool {
+	if x != nil {
+		return x.PlatformDefault
+	}
+	return false
+}
+
+// ListNamespacesResponse carries a page of namespaces.
+type ListNamespacesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespaces sorted by name; tenants only: "micro", where no service runs, is left out.
+	Namespaces []*NamespaceUsage `protobuf:"bytes,1,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	// Next_page_token is set when more namespaces remain.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNamespacesResponse) Reset() {
+	*x = ListNamespacesResponse{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNamespacesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNamespacesResponse) ProtoMessage() {}
+
+func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNamespacesResponse.ProtoReflect.Descriptor instead.
+func (*ListNamespacesResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListNamespacesResponse) GetNamespaces() []*NamespaceUsage {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *ListNamespacesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_m3o_runtime_v1_runtime_proto protoreflect.FileDescriptor
@@ -1519,9 +2011,10 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\rUpdateRequest\x121\n" +
 	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\x121\n" +
 	"\aoptions\x18\x02 \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\x12\x1c\n" +
-	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"C\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"v\n" +
 	"\x0eUpdateResponse\x121\n" +
-	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\"A\n" +
+	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\x121\n" +
+	"\arollout\x18\x02 \x01(\x0e2\x17.m3o.runtime.v1.RolloutR\arollout\"A\n" +
 	"\rDeleteRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"\x10\n" +
@@ -1550,20 +2043,57 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x127\n" +
 	"\tresources\x18\x03 \x01(\v2\x19.m3o.runtime.v1.ResourcesR\tresources\x12\x1c\n" +
-	"\tinstances\x18\x04 \x01(\rR\tinstances\"C\n" +
+	"\tinstances\x18\x04 \x01(\rR\tinstances\"\xa8\x01\n" +
 	"\x0eResizeResponse\x121\n" +
-	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\"a\n" +
+	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\x12\x1a\n" +
+	"\brestarts\x18\x02 \x01(\bR\brestarts\x121\n" +
+	"\arollout\x18\x03 \x01(\x0e2\x17.m3o.runtime.v1.RolloutR\arollout\x12\x14\n" +
+	"\x05notes\x18\x04 \x03(\tR\x05notes\"a\n" +
 	"\x05Quota\x12\x1d\n" +
 	"\n" +
 	"cpu_millis\x18\x01 \x01(\rR\tcpuMillis\x12\x1d\n" +
 	"\n" +
 	"memory_mib\x18\x02 \x01(\rR\tmemoryMib\x12\x1a\n" +
-	"\bservices\x18\x03 \x01(\rR\bservices\"\\\n" +
+	"\bservices\x18\x03 \x01(\rR\bservices\"\x7f\n" +
+	"\x05Usage\x12\x1d\n" +
+	"\n" +
+	"cpu_millis\x18\x01 \x01(\x04R\tcpuMillis\x12\x1d\n" +
+	"\n" +
+	"memory_mib\x18\x02 \x01(\x04R\tmemoryMib\x12\x1a\n" +
+	"\bservices\x18\x03 \x01(\rR\bservices\x12\x1c\n" +
+	"\tinstances\x18\x04 \x01(\rR\tinstances\"\\\n" +
 	"\x0fSetQuotaRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12+\n" +
-	"\x05quota\x18\x02 \x01(\v2\x15.m3o.runtime.v1.QuotaR\x05quota\"?\n" +
+	"\x05quota\x18\x02 \x01(\v2\x15.m3o.runtime.v1.QuotaR\x05quota\"l\n" +
 	"\x10SetQuotaResponse\x12+\n" +
-	"\x05quota\x18\x01 \x01(\v2\x15.m3o.runtime.v1.QuotaR\x05quota*\x98\x01\n" +
+	"\x05quota\x18\x01 \x01(\v2\x15.m3o.runtime.v1.QuotaR\x05quota\x12+\n" +
+	"\x05usage\x18\x02 \x01(\v2\x15.m3o.runtime.v1.UsageR\x05usage\"/\n" +
+	"\x0fGetQuotaRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"\x97\x01\n" +
+	"\x10GetQuotaResponse\x12+\n" +
+	"\x05quota\x18\x01 \x01(\v2\x15.m3o.runtime.v1.QuotaR\x05quota\x12+\n" +
+	"\x05usage\x18\x02 \x01(\v2\x15.m3o.runtime.v1.UsageR\x05usage\x12)\n" +
+	"\x10platform_default\x18\x03 \x01(\bR\x0fplatformDefault\"S\n" +
+	"\x15ListNamespacesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xe9\x01\n" +
+	"\x0eNamespaceUsage\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x124\n" +
+	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12+\n" +
+	"\x05quota\x18\x03 \x01(\v2\x15.m3o.runtime.v1.QuotaR\x05quota\x12+\n" +
+	"\x05usage\x18\x04 \x01(\v2\x15.m3o.runtime.v1.UsageR\x05usage\x12)\n" +
+	"\x10platform_default\x18\x05 \x01(\bR\x0fplatformDefault\"\x80\x01\n" +
+	"\x16ListNamespacesResponse\x12>\n" +
+	"\n" +
+	"namespaces\x18\x01 \x03(\v2\x1e.m3o.runtime.v1.NamespaceUsageR\n" +
+	"namespaces\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*b\n" +
+	"\aRollout\x12\x17\n" +
+	"\x13ROLLOUT_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fROLLOUT_NONE\x10\x01\x12\x11\n" +
+	"\rROLLOUT_SURGE\x10\x02\x12\x19\n" +
+	"\x15ROLLOUT_ONE_AT_A_TIME\x10\x03*\x98\x01\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSTATUS_PENDING\x10\x01\x12\x13\n" +
@@ -1571,7 +2101,7 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x0fSTATUS_STARTING\x10\x03\x12\x12\n" +
 	"\x0eSTATUS_RUNNING\x10\x04\x12\x10\n" +
 	"\fSTATUS_ERROR\x10\x05\x12\x12\n" +
-	"\x0eSTATUS_STOPPED\x10\x062\xd6\x04\n" +
+	"\x0eSTATUS_STOPPED\x10\x062\x86\x06\n" +
 	"\x0eRuntimeService\x12G\n" +
 	"\x06Create\x12\x1d.m3o.runtime.v1.CreateRequest\x1a\x1e.m3o.runtime.v1.CreateResponse\x12A\n" +
 	"\x04Read\x12\x1b.m3o.runtime.v1.ReadRequest\x1a\x1c.m3o.runtime.v1.ReadResponse\x12G\n" +
@@ -1580,7 +2110,9 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04Logs\x12\x1b.m3o.runtime.v1.LogsRequest\x1a\x1c.m3o.runtime.v1.LogsResponse0\x01\x12I\n" +
 	"\x06Upload\x12\x1d.m3o.runtime.v1.UploadRequest\x1a\x1e.m3o.runtime.v1.UploadResponse(\x01\x12G\n" +
 	"\x06Resize\x12\x1d.m3o.runtime.v1.ResizeRequest\x1a\x1e.m3o.runtime.v1.ResizeResponse\x12M\n" +
-	"\bSetQuota\x12\x1f.m3o.runtime.v1.SetQuotaRequest\x1a .m3o.runtime.v1.SetQuotaResponseB\xa4\x01\n" +
+	"\bSetQuota\x12\x1f.m3o.runtime.v1.SetQuotaRequest\x1a .m3o.runtime.v1.SetQuotaResponse\x12M\n" +
+	"\bGetQuota\x12\x1f.m3o.runtime.v1.GetQuotaRequest\x1a .m3o.runtime.v1.GetQuotaResponse\x12_\n" +
+	"\x0eListNamespaces\x12%.m3o.runtime.v1.ListNamespacesRequest\x1a&.m3o.runtime.v1.ListNamespacesResponseB\xa4\x01\n" +
 	"\x12com.m3o.runtime.v1B\fRuntimeProtoP\x01Z&m3o.dev/proto/m3o/runtime/v1;runtimev1\xa2\x02\x03MRX\xaa\x02\x0eM3o.Runtime.V1\xca\x02\x0eM3o\\Runtime\\V1\xe2\x02\x1aM3o\\Runtime\\V1\\GPBMetadata\xea\x02\x10M3o::Runtime::V1b\x06proto3"
 
 var (
@@ -1595,80 +2127,100 @@ func file_m3o_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_m3o_runtime_v1_runtime_proto_rawDescData
 }
 
-var file_m3o_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_m3o_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_m3o_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_m3o_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_m3o_runtime_v1_runtime_proto_goTypes = []any{
-	(Status)(0),                   // 0: m3o.runtime.v1.Status
-	(*Service)(nil),               // 1: m3o.runtime.v1.Service
-	(*Instance)(nil),              // 2: m3o.runtime.v1.Instance
-	(*Resources)(nil),             // 3: m3o.runtime.v1.Resources
-	(*Options)(nil),               // 4: m3o.runtime.v1.Options
-	(*CreateRequest)(nil),         // 5: m3o.runtime.v1.CreateRequest
-	(*CreateResponse)(nil),        // 6: m3o.runtime.v1.CreateResponse
-	(*ReadRequest)(nil),           // 7: m3o.runtime.v1.ReadRequest
-	(*ReadResponse)(nil),          // 8: m3o.runtime.v1.ReadResponse
-	(*UpdateRequest)(nil),         // 9: m3o.runtime.v1.UpdateRequest
-	(*UpdateResponse)(nil),        // 10: m3o.runtime.v1.UpdateResponse
-	(*DeleteRequest)(nil),         // 11: m3o.runtime.v1.DeleteRequest
-	(*DeleteResponse)(nil),        // 12: m3o.runtime.v1.DeleteResponse
-	(*LogsRequest)(nil),           // 13: m3o.runtime.v1.LogsRequest
-	(*LogsResponse)(nil),          // 14: m3o.runtime.v1.LogsResponse
-	(*UploadRequest)(nil),         // 15: m3o.runtime.v1.UploadRequest
-	(*UploadResponse)(nil),        // 16: m3o.runtime.v1.UploadResponse
-	(*ResizeRequest)(nil),         // 17: m3o.runtime.v1.ResizeRequest
-	(*ResizeResponse)(nil),        // 18: m3o.runtime.v1.ResizeResponse
-	(*Quota)(nil),                 // 19: m3o.runtime.v1.Quota
-	(*SetQuotaRequest)(nil),       // 20: m3o.runtime.v1.SetQuotaRequest
-	(*SetQuotaResponse)(nil),      // 21: m3o.runtime.v1.SetQuotaResponse
-	nil,                           // 22: m3o.runtime.v1.Service.MetadataEntry
-	nil,                           // 23: m3o.runtime.v1.Options.EnvEntry
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(Rollout)(0),                   // 0: m3o.runtime.v1.Rollout
+	(Status)(0),                    // 1: m3o.runtime.v1.Status
+	(*Service)(nil),                // 2: m3o.runtime.v1.Service
+	(*Instance)(nil),               // 3: m3o.runtime.v1.Instance
+	(*Resources)(nil),              // 4: m3o.runtime.v1.Resources
+	(*Options)(nil),                // 5: m3o.runtime.v1.Options
+	(*CreateRequest)(nil),          // 6: m3o.runtime.v1.CreateRequest
+	(*CreateResponse)(nil),         // 7: m3o.runtime.v1.CreateResponse
+	(*ReadRequest)(nil),            // 8: m3o.runtime.v1.ReadRequest
+	(*ReadResponse)(nil),           // 9: m3o.runtime.v1.ReadResponse
+	(*UpdateRequest)(nil),          // 10: m3o.runtime.v1.UpdateRequest
+	(*UpdateResponse)(nil),         // 11: m3o.runtime.v1.UpdateResponse
+	(*DeleteRequest)(nil),          // 12: m3o.runtime.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 13: m3o.runtime.v1.DeleteResponse
+	(*LogsRequest)(nil),            // 14: m3o.runtime.v1.LogsRequest
+	(*LogsResponse)(nil),           // 15: m3o.runtime.v1.LogsResponse
+	(*UploadRequest)(nil),          // 16: m3o.runtime.v1.UploadRequest
+	(*UploadResponse)(nil),         // 17: m3o.runtime.v1.UploadResponse
+	(*ResizeRequest)(nil),          // 18: m3o.runtime.v1.ResizeRequest
+	(*ResizeResponse)(nil),         // 19: m3o.runtime.v1.ResizeResponse
+	(*Quota)(nil),                  // 20: m3o.runtime.v1.Quota
+	(*Usage)(nil),                  // 21: m3o.runtime.v1.Usage
+	(*SetQuotaRequest)(nil),        // 22: m3o.runtime.v1.SetQuotaRequest
+	(*SetQuotaResponse)(nil),       // 23: m3o.runtime.v1.SetQuotaResponse
+	(*GetQuotaRequest)(nil),        // 24: m3o.runtime.v1.GetQuotaRequest
+	(*GetQuotaResponse)(nil),       // 25: m3o.runtime.v1.GetQuotaResponse
+	(*ListNamespacesRequest)(nil),  // 26: m3o.runtime.v1.ListNamespacesRequest
+	(*NamespaceUsage)(nil),         // 27: m3o.runtime.v1.NamespaceUsage
+	(*ListNamespacesResponse)(nil), // 28: m3o.runtime.v1.ListNamespacesResponse
+	nil,                            // 29: m3o.runtime.v1.Service.MetadataEntry
+	nil,                            // 30: m3o.runtime.v1.Options.EnvEntry
+	(*timestamppb.Timestamp)(nil),  // 31: google.protobuf.Timestamp
 }
 var file_m3o_runtime_v1_runtime_proto_depIdxs = []int32{
-	22, // 0: m3o.runtime.v1.Service.metadata:type_name -> m3o.runtime.v1.Service.MetadataEntry
-	0,  // 1: m3o.runtime.v1.Service.status:type_name -> m3o.runtime.v1.Status
-	24, // 2: m3o.runtime.v1.Service.created:type_name -> google.protobuf.Timestamp
-	24, // 3: m3o.runtime.v1.Service.updated:type_name -> google.protobuf.Timestamp
-	4,  // 4: m3o.runtime.v1.Service.options:type_name -> m3o.runtime.v1.Options
-	2,  // 5: m3o.runtime.v1.Service.instances:type_name -> m3o.runtime.v1.Instance
-	0,  // 6: m3o.runtime.v1.Instance.status:type_name -> m3o.runtime.v1.Status
-	24, // 7: m3o.runtime.v1.Instance.since:type_name -> google.protobuf.Timestamp
-	23, // 8: m3o.runtime.v1.Options.env:type_name -> m3o.runtime.v1.Options.EnvEntry
-	3,  // 9: m3o.runtime.v1.Options.resources:type_name -> m3o.runtime.v1.Resources
-	1,  // 10: m3o.runtime.v1.CreateRequest.service:type_name -> m3o.runtime.v1.Service
-	4,  // 11: m3o.runtime.v1.CreateRequest.options:type_name -> m3o.runtime.v1.Options
-	1,  // 12: m3o.runtime.v1.CreateResponse.service:type_name -> m3o.runtime.v1.Service
-	1,  // 13: m3o.runtime.v1.ReadResponse.services:type_name -> m3o.runtime.v1.Service
-	1,  // 14: m3o.runtime.v1.UpdateRequest.service:type_name -> m3o.runtime.v1.Service
-	4,  // 15: m3o.runtime.v1.UpdateRequest.options:type_name -> m3o.runtime.v1.Options
-	1,  // 16: m3o.runtime.v1.UpdateResponse.service:type_name -> m3o.runtime.v1.Service
-	24, // 17: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	24, // 18: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
-	3,  // 19: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
-	1,  // 20: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
-	19, // 21: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
-	19, // 22: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
-	5,  // 23: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
-	7,  // 24: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
-	9,  // 25: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
-	11, // 26: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
-	13, // 27: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
-	15, // 28: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
-	17, // 29: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
-	20, // 30: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
-	6,  // 31: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
-	8,  // 32: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
-	10, // 33: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
-	12, // 34: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
-	14, // 35: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
-	16, // 36: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
-	18, // 37: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
-	21, // 38: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	29, // 0: m3o.runtime.v1.Service.metadata:type_name -> m3o.runtime.v1.Service.MetadataEntry
+	1,  // 1: m3o.runtime.v1.Service.status:type_name -> m3o.runtime.v1.Status
+	31, // 2: m3o.runtime.v1.Service.created:type_name -> google.protobuf.Timestamp
+	31, // 3: m3o.runtime.v1.Service.updated:type_name -> google.protobuf.Timestamp
+	5,  // 4: m3o.runtime.v1.Service.options:type_name -> m3o.runtime.v1.Options
+	3,  // 5: m3o.runtime.v1.Service.instances:type_name -> m3o.runtime.v1.Instance
+	1,  // 6: m3o.runtime.v1.Instance.status:type_name -> m3o.runtime.v1.Status
+	31, // 7: m3o.runtime.v1.Instance.since:type_name -> google.protobuf.Timestamp
+	30, // 8: m3o.runtime.v1.Options.env:type_name -> m3o.runtime.v1.Options.EnvEntry
+	4,  // 9: m3o.runtime.v1.Options.resources:type_name -> m3o.runtime.v1.Resources
+	2,  // 10: m3o.runtime.v1.CreateRequest.service:type_name -> m3o.runtime.v1.Service
+	5,  // 11: m3o.runtime.v1.CreateRequest.options:type_name -> m3o.runtime.v1.Options
+	2,  // 12: m3o.runtime.v1.CreateResponse.service:type_name -> m3o.runtime.v1.Service
+	2,  // 13: m3o.runtime.v1.ReadResponse.services:type_name -> m3o.runtime.v1.Service
+	2,  // 14: m3o.runtime.v1.UpdateRequest.service:type_name -> m3o.runtime.v1.Service
+	5,  // 15: m3o.runtime.v1.UpdateRequest.options:type_name -> m3o.runtime.v1.Options
+	2,  // 16: m3o.runtime.v1.UpdateResponse.service:type_name -> m3o.runtime.v1.Service
+	0,  // 17: m3o.runtime.v1.UpdateResponse.rollout:type_name -> m3o.runtime.v1.Rollout
+	31, // 18: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	31, // 19: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
+	4,  // 20: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
+	2,  // 21: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
+	0,  // 22: m3o.runtime.v1.ResizeResponse.rollout:type_name -> m3o.runtime.v1.Rollout
+	20, // 23: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
+	20, // 24: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 25: m3o.runtime.v1.SetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
+	20, // 26: m3o.runtime.v1.GetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 27: m3o.runtime.v1.GetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
+	31, // 28: m3o.runtime.v1.NamespaceUsage.created:type_name -> google.protobuf.Timestamp
+	20, // 29: m3o.runtime.v1.NamespaceUsage.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 30: m3o.runtime.v1.NamespaceUsage.usage:type_name -> m3o.runtime.v1.Usage
+	27, // 31: m3o.runtime.v1.ListNamespacesResponse.namespaces:type_name -> m3o.runtime.v1.NamespaceUsage
+	6,  // 32: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
+	8,  // 33: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
+	10, // 34: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
+	12, // 35: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
+	14, // 36: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
+	16, // 37: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
+	18, // 38: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
+	22, // 39: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
+	24, // 40: m3o.runtime.v1.RuntimeService.GetQuota:input_type -> m3o.runtime.v1.GetQuotaRequest
+	26, // 41: m3o.runtime.v1.RuntimeService.ListNamespaces:input_type -> m3o.runtime.v1.ListNamespacesRequest
+	7,  // 42: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
+	9,  // 43: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
+	11, // 44: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
+	13, // 45: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
+	15, // 46: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
+	17, // 47: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
+	19, // 48: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
+	23, // 49: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
+	25, // 50: m3o.runtime.v1.RuntimeService.GetQuota:output_type -> m3o.runtime.v1.GetQuotaResponse
+	28, // 51: m3o.runtime.v1.RuntimeService.ListNamespaces:output_type -> m3o.runtime.v1.ListNamespacesResponse
+	42, // [42:52] is the sub-list for method output_type
+	32, // [32:42] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_m3o_runtime_v1_runtime_proto_init() }
@@ -1681,8 +2233,8 @@ func file_m3o_runtime_v1_runtime_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_runtime_v1_runtime_proto_rawDesc), len(file_m3o_runtime_v1_runtime_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   23,
+			NumEnums:      2,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

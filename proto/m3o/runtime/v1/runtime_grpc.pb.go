@@ -21,14 +21,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RuntimeService_Create_FullMethodName   = "/m3o.runtime.v1.RuntimeService/Create"
-	RuntimeService_Read_FullMethodName     = "/m3o.runtime.v1.RuntimeService/Read"
-	RuntimeService_Update_FullMethodName   = "/m3o.runtime.v1.RuntimeService/Update"
-	RuntimeService_Delete_FullMethodName   = "/m3o.runtime.v1.RuntimeService/Delete"
-	RuntimeService_Logs_FullMethodName     = "/m3o.runtime.v1.RuntimeService/Logs"
-	RuntimeService_Upload_FullMethodName   = "/m3o.runtime.v1.RuntimeService/Upload"
-	RuntimeService_Resize_FullMethodName   = "/m3o.runtime.v1.RuntimeService/Resize"
-	RuntimeService_SetQuota_FullMethodName = "/m3o.runtime.v1.RuntimeService/SetQuota"
+	RuntimeService_Create_FullMethodName         = "/m3o.runtime.v1.RuntimeService/Create"
+	RuntimeService_Read_FullMethodName           = "/m3o.runtime.v1.RuntimeService/Read"
+	RuntimeService_Update_FullMethodName         = "/m3o.runtime.v1.RuntimeService/Update"
+	RuntimeService_Delete_FullMethodName         = "/m3o.runtime.v1.RuntimeService/Delete"
+	RuntimeService_Logs_FullMethodName           = "/m3o.runtime.v1.RuntimeService/Logs"
+	RuntimeService_Upload_FullMethodName         = "/m3o.runtime.v1.RuntimeService/Upload"
+	RuntimeService_Resize_FullMethodName         = "/m3o.runtime.v1.RuntimeService/Resize"
+	RuntimeService_SetQuota_FullMethodName       = "/m3o.runtime.v1.RuntimeService/SetQuota"
+	RuntimeService_GetQuota_FullMethodName       = "/m3o.runtime.v1.RuntimeService/GetQuota"
+	RuntimeService_ListNamespaces_FullMethodName = "/m3o.runtime.v1.RuntimeService/ListNamespaces"
 )
 
 // RuntimeServiceClient is the client API for RuntimeService service.
@@ -65,11 +67,22 @@ type RuntimeServiceClient interface {
 	// it, and returns the source id to create or update a service with.
 	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadRequest, UploadResponse], error)
 	// Resize changes a service's resources and instances; admins of "micro"
-	// only, and not available yet.
+	// only. It is a new generation of the service on the same code: the
+	// answer says whether running instances restart for it. A size the
+	// namespace's quota has no room for is ResourceExhausted, naming what is
+	// over.
 	Resize(ctx context.Context, in *ResizeRequest, opts ...grpc.CallOption) (*ResizeResponse, error)
-	// SetQuota sets a namespace's resource quota; admins of "micro" only, and
-	// not available yet.
+	// SetQuota sets a namespace's resource quota; admins of "micro" only. The
+	// auth service may also set a new namespace's quota to the platform's
+	// default, and only that. A quota below what the namespace uses is
+	// accepted: what runs keeps running, and nothing may grow until it fits.
 	SetQuota(ctx context.Context, in *SetQuotaRequest, opts ...grpc.CallOption) (*SetQuotaResponse, error)
+	// GetQuota returns a namespace's quota and what its services use of it;
+	// admins of "micro" only.
+	GetQuota(ctx context.Context, in *GetQuotaRequest, opts ...grpc.CallOption) (*GetQuotaResponse, error)
+	// ListNamespaces lists the platform's namespaces, as the auth service
+	// knows them, each with its quota and usage; admins of "micro" only.
+	ListNamespaces(ctx context.Context, in *ListNamespacesRequest, opts ...grpc.CallOption) (*ListNamespacesResponse, error)
 }
 
 type runtimeServiceClient struct {
@@ -172,6 +185,26 @@ func (c *runtimeServiceClient) SetQuota(ctx context.Context, in *SetQuotaRequest
 	return out, nil
 }
 
+func (c *runtimeServiceClient) GetQuota(ctx context.Context, in *GetQuotaRequest, opts ...grpc.CallOption) (*GetQuotaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetQuotaResponse)
+	err := c.cc.Invoke(ctx, RuntimeService_GetQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *runtimeServiceClient) ListNamespaces(ctx context.Context, in *ListNamespacesRequest, opts ...grpc.CallOption) (*ListNamespacesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNamespacesResponse)
+	err := c.cc.Invoke(ctx, RuntimeService_ListNamespaces_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuntimeServiceServer is the server API for RuntimeService service.
 // All implementations must embed UnimplementedRuntimeServiceServer
 // for forward compatibility.
@@ -206,11 +239,22 @@ type RuntimeServiceServer interface {
 	// it, and returns the source id to create or update a service with.
 	Upload(grpc.ClientStreamingServer[UploadRequest, UploadResponse]) error
 	// Resize changes a service's resources and instances; admins of "micro"
-	// only, and not available yet.
+	// only. It is a new generation of the service on the same code: the
+	// answer says whether running instances restart for it. A size the
+	// namespace's quota has no room for is ResourceExhausted, naming what is
+	// over.
 	Resize(context.Context, *ResizeRequest) (*ResizeResponse, error)
-	// SetQuota sets a namespace's resource quota; admins of "micro" only, and
-	// not available yet.
+	// SetQuota sets a namespace's resource quota; admins of "micro" only. The
+	// auth service may also set a new namespace's quota to the platform's
+	// default, and only that. A quota below what the namespace uses is
+	// accepted: what runs keeps running, and nothing may grow until it fits.
 	SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error)
+	// GetQuota returns a namespace's quota and what its services use of it;
+	// admins of "micro" only.
+	GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error)
+	// ListNamespaces lists the platform's namespaces, as the auth service
+	// knows them, each with its quota and usage; admins of "micro" only.
+	ListNamespaces(context.Context, *ListNamespacesRequest) (*ListNamespacesResponse, error)
 	mustEmbedUnimplementedRuntimeServiceServer()
 }
 
@@ -244,6 +288,12 @@ func (UnimplementedRuntimeServiceServer) Resize(context.Context, *ResizeRequest)
 }
 func (UnimplementedRuntimeServiceServer) SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetQuota not implemented")
+}
+func (UnimplementedRuntimeServiceServer) GetQuota(context.Context, *GetQuotaRequest) (*GetQuotaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetQuota not implemented")
+}
+func (UnimplementedRuntimeServiceServer) ListNamespaces(context.Context, *ListNamespacesRequest) (*ListNamespacesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNamespaces not implemented")
 }
 func (UnimplementedRuntimeServiceServer) mustEmbedUnimplementedRuntimeServiceServer() {}
 func (UnimplementedRuntimeServiceServer) testEmbeddedByValue()                        {}
@@ -392,6 +442,42 @@ func _RuntimeService_SetQuota_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RuntimeService_GetQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServiceServer).GetQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RuntimeService_GetQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServiceServer).GetQuota(ctx, req.(*GetQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RuntimeService_ListNamespaces_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNamespacesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServiceServer).ListNamespaces(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RuntimeService_ListNamespaces_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServiceServer).ListNamespaces(ctx, req.(*ListNamespacesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RuntimeService_ServiceDesc is the grpc.ServiceDesc for RuntimeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -422,6 +508,14 @@ var RuntimeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetQuota",
 			Handler:    _RuntimeService_SetQuota_Handler,
+		},
+		{
+			MethodName: "GetQuota",
+			Handler:    _RuntimeService_GetQuota_Handler,
+		},
+		{
+			MethodName: "ListNamespaces",
+			Handler:    _RuntimeService_ListNamespaces_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
