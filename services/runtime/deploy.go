@@ -19,20 +19,26 @@ const serviceRole = "service"
 // deploy hands the record's generation to the backend, with the service
 // account it runs as, creating that account first if the service has
 // none.
-func (s *Service) deploy(ctx context.Context, rec record) (record, error) {
+func (s *Service) deploy(ctx context.Context, rec record) (record, Rollout, error) {
 	rec, err := s.ensureAccount(ctx, rec)
 	if err != nil {
-		return rec, err
+		return rec, Rollout{}, err
+	}
+	p, err := s.planFor(ctx, rec.Namespace, rec.Name, nil)
+	if err != nil {
+		return rec, Rollout{}, err
 	}
 	d := Deployment{
 		Ref: rec.ref(), Generation: rec.Generation, Version: rec.Version,
 		Source: s.sourceOf(rec), Env: s.env(rec),
 		Instances: rec.Options.Instances, Resources: rec.Options.Resources,
+		Quota: p.quota, Surge: p.surge(rec.Options),
 	}
-	if err := s.backend.Apply(ctx, d); err != nil {
-		return rec, fmt.Errorf("deploy %s generation %d: %w", rec.ref(), rec.Generation, err)
+	ro, err := s.backend.Apply(ctx, d)
+	if err != nil {
+		return rec, Rollout{}, fmt.Errorf("deploy %s generation %d: %w", rec.ref(), rec.Generation, err)
 	}
-	return rec, nil
+	return rec, ro, nil
 }
 
 // sourceOf is where the record's generation builds from.

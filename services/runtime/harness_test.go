@@ -34,17 +34,33 @@ type recorder struct {
 	mu       sync.Mutex
 	deployed map[runtime.Ref][]runtime.Deployment
 	deleted  []runtime.Ref
+	quotas   map[string]runtime.Quota
 }
 
 var _ runtime.Backend = (*recorder)(nil)
 
-func newRecorder() *recorder { return &recorder{deployed: map[runtime.Ref][]runtime.Deployment{}} }
+func newRecorder() *recorder {
+	return &recorder{deployed: map[runtime.Ref][]runtime.Deployment{}, quotas: map[string]runtime.Quota{}}
+}
 
-// Apply implements runtime.Backend.
-func (r *recorder) Apply(_ context.Context, d runtime.Deployment) error {
+// Apply implements runtime.Backend: a deployment replaces the one before
+// it by surging, as the local backend's updates do.
+func (r *recorder) Apply(_ context.Context, d runtime.Deployment) (runtime.Rollout, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	strategy := runtime.StrategySurge
+	if len(r.deployed[d.Ref]) == 0 {
+		strategy = runtime.StrategyNone
+	}
 	r.deployed[d.Ref] = append(r.deployed[d.Ref], d)
+	return runtime.Rollout{Strategy: strategy}, nil
+}
+
+// SetQuota implements runtime.Backend: it records the quota.
+func (r *recorder) SetQuota(_ context.Context, ns string, q runtime.Quota) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.quotas[ns] = q
 	return nil
 }
 
@@ -152,7 +168,8 @@ func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Ba
 	}
 	svc, err := runtime.New(runtime.Options{
 		Store: storev1.NewStoreServiceClient(storeConn), Backend: backend,
-		Accounts: authv1.NewAccountsServiceClient(authConn), Logger: slog.New(slog.DiscardHandler),
+		Accounts: authv1.NewAccountsServiceClient(authConn), Namespaces: authv1.NewNamespacesServiceClient(authConn),
+		Logger:       slog.New(slog.DiscardHandler),
 		ProxyAddress: "127.0.0.1:8081", TempDir: t.TempDir(), QuotaServices: o.quota,
 		Limits: o.limits, Git: source.GitOptions{AllowLocal: o.allowLocal},
 	})

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/runtime"
 )
 
 // helloFiles is a service's source for the tests that only store it.
@@ -122,25 +123,67 @@ func checkAdminReaches(t *testing.T, e *env, c runtimev1.RuntimeServiceClient) {
 	wantCode(t, "admin Create in micro", err, codes.InvalidArgument)
 }
 
+// adminRPCs are the admin-only calls, aimed at namespace ns.
+func adminRPCs(c runtimev1.RuntimeServiceClient, ns string) map[string]func(context.Context) error {
+	return map[string]func(context.Context) error{
+		"Resize": func(ctx context.Context) error {
+			_, err := c.Resize(ctx, &runtimev1.ResizeRequest{Namespace: ns, Name: "hello", Instances: 2})
+			return err
+		},
+		"SetQuota": func(ctx context.Context) error {
+			_, err := c.SetQuota(ctx, &runtimev1.SetQuotaRequest{Namespace: ns, Quota: &runtimev1.Quota{Services: 20}})
+			return err
+		},
+		"GetQuota": func(ctx context.Context) error {
+			_, err := c.GetQuota(ctx, &runtimev1.GetQuotaRequest{Namespace: ns})
+			return err
+		},
+		"ListNamespaces": func(ctx context.Context) error {
+			_, err := c.ListNamespaces(ctx, &runtimev1.ListNamespacesRequest{})
+			return err
+		},
+	}
+}
+
+// TestAdminOnlyRPCs calls every admin RPC as each kind of caller: tenants,
+// their admins included, are refused whichever namespace they name, and
+// change nothing; an admin of micro gets through.
 func TestAdminOnlyRPCs(t *testing.T) {
 	e := newEnv(t, options{})
 	c := e.client(t)
-	tenant := e.tenant(t, "some-space", "owner", "admin")
-	tests := []struct {
+	owner := e.tenant(t, "some-space", "owner", "admin", "developer")
+	src, err := upload(owner, c, "", "hello", packDir(t, helloFiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(owner, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: src}}); err != nil {
+		t.Fatal(err)
+	}
+	callers := []struct {
 		name string
 		ctx  context.Context
 		want codes.Code
 	}{
-		{"tenant admin", tenant, codes.PermissionDenied},
+		{"tenant developer", e.tenant(t, "some-space", "dev", "developer"), codes.PermissionDenied},
+		{"tenant admin", owner, codes.PermissionDenied},
+		{"other tenant's admin", e.tenant(t, "other-space", "owner", "admin"), codes.PermissionDenied},
 		{"anonymous", context.Background(), codes.Unauthenticated},
-		{"admin of micro", e.admin, codes.Unimplemented},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.Resize(tt.ctx, &runtimev1.ResizeRequest{Namespace: "some-space", Name: "hello", Instances: 2})
-			wantCode(t, "Resize()", err, tt.want)
-			_, err = c.SetQuota(tt.ctx, &runtimev1.SetQuotaRequest{Namespace: "some-space", Quota: &runtimev1.Quota{Services: 20}})
-			wantCode(t, "SetQuota()", err, tt.want)
+	for _, who := range callers {
+		for _, ns := range []string{"some-space", "other-space", "micro", ""} {
+			for rpc, call := range adminRPCs(c, ns) {
+				t.Run(who.name+"/"+rpc+"/"+ns, func(t *testing.T) {
+					wantCode(t, rpc, call(who.ctx), who.want)
+				})
+			}
+		}
+	}
+	if got := len(e.backend.deployed[runtime.Ref{Namespace: "some-space", Name: "hello"}]); got != 1 || len(e.backend.quotas) != 0 {
+		t.Errorf("after the refused calls: %d deployments, quotas %v; want 1 and none", got, e.backend.quotas)
+	}
+	for rpc, call := range adminRPCs(c, "some-space") {
+		t.Run("admin of micro/"+rpc, func(t *testing.T) {
+			wantCode(t, rpc, call(e.admin), codes.OK)
 		})
 	}
 }

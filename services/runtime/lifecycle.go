@@ -25,7 +25,7 @@ func (s *Service) create(ctx context.Context, ref Ref, ch change) (record, error
 	if err != nil {
 		return record{}, err
 	}
-	if rec, err = s.deploy(ctx, rec); err != nil {
+	if rec, _, err = s.deploy(ctx, rec); err != nil {
 		s.undoCreate(context.WithoutCancel(ctx), rec)
 		return record{}, err
 	}
@@ -41,7 +41,11 @@ func (s *Service) checkCreate(ctx context.Context, ref Ref, ch change) error {
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := s.checkQuota(ctx, ref.Namespace); err != nil {
+	p, err := s.planFor(ctx, ref.Namespace, ref.Name, ch.options)
+	if err != nil {
+		return err
+	}
+	if err := p.check(ref.Namespace); err != nil {
 		return err
 	}
 	return s.checkSource(ctx, ref.Namespace, ch.source)
@@ -66,20 +70,6 @@ func (s *Service) undoCreate(ctx context.Context, rec record) {
 		s.log.WarnContext(ctx, "remove the record of a failed create", "namespace", rec.Namespace, "service", rec.Name, "error", err)
 	}
 	s.dropAccount(ctx, rec)
-}
-
-// checkQuota refuses a new service of a namespace that has as many as it
-// may. Creations in a namespace are serialised, so two cannot both take
-// the last place; replicas of the runtime could, by one.
-func (s *Service) checkQuota(ctx context.Context, ns string) error {
-	recs, err := s.records.list(ctx, ns)
-	if err != nil {
-		return err
-	}
-	if len(recs) >= s.opts.QuotaServices {
-		return fmt.Errorf("namespace %q has %d services, its quota: delete one first: %w", ns, len(recs), ErrQuota)
-	}
-	return nil
 }
 
 // checkSource refuses a source the service could not be built from: an
@@ -126,13 +116,17 @@ func (s *Service) read(ctx context.Context, req *runtimev1.ReadRequest) ([]recor
 // update applies a change as the service's next generation and hands it
 // to the backend, which replaces the serving generation once the new one
 // runs.
-func (s *Service) update(ctx context.Context, ref Ref, ch change) (record, error) {
+func (s *Service) update(ctx context.Context, ref Ref, ch change) (record, Rollout, error) {
+	defer s.locks.lock("ns:" + ref.Namespace)()
 	defer s.locks.lock(serviceKey(ref))()
 	if _, err := s.records.get(ctx, ref); err != nil {
-		return record{}, err
+		return record{}, Rollout{}, err
+	}
+	if err := s.checkGrowth(ctx, ref, ch.options); err != nil {
+		return record{}, Rollout{}, err
 	}
 	if err := s.checkSource(ctx, ref.Namespace, ch.source); err != nil {
-		return record{}, err
+		return record{}, Rollout{}, err
 	}
 	rec, err := s.records.update(ctx, ref, func(r *record) error {
 		r.apply(ch)
@@ -141,9 +135,22 @@ func (s *Service) update(ctx context.Context, ref Ref, ch change) (record, error
 		return nil
 	})
 	if err != nil {
-		return record{}, err
+		return record{}, Rollout{}, err
 	}
 	return s.deploy(ctx, rec)
+}
+
+// checkGrowth refuses new options for the service ref that would take its
+// namespace past its quota; nil options change nothing.
+func (s *Service) checkGrowth(ctx context.Context, ref Ref, o *options) error {
+	if o == nil {
+		return nil
+	}
+	p, err := s.planFor(ctx, ref.Namespace, ref.Name, o)
+	if err != nil {
+		return err
+	}
+	return p.check(ref.Namespace)
 }
 
 // apply changes the record as ch asks. A git source is fetched afresh by

@@ -69,7 +69,7 @@ func (s *Service) reconcileOne(ctx context.Context, ref Ref) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "starting a recorded service", "namespace", ref.Namespace, "service", ref.Name, "generation", rec.Generation)
-	_, err = s.deploy(ctx, rec)
+	_, _, err = s.deploy(ctx, rec)
 	return err
 }
 

@@ -92,12 +92,23 @@ const (
 const (
 	// Database is the store service's system database of the runtime.
 	Database = "_runtime"
-	// DefaultQuotaServices is how many services a namespace may have.
-	DefaultQuotaServices = 10
+	// DefaultQuotaServices is how many services a namespace may have, and
+	// DefaultQuotaCPUMillis and DefaultQuotaMemoryMiB what its instances
+	// may take in all, unless an admin set a quota of its own.
+	DefaultQuotaServices  = 10
+	DefaultQuotaCPUMillis = 2000
+	DefaultQuotaMemoryMiB = 2048
+	// MaxQuotaServices, MaxQuotaCPUMillis and MaxQuotaMemoryMiB bound a
+	// quota an admin sets.
+	MaxQuotaServices  = 1000
+	MaxQuotaCPUMillis = 1_000_000
+	MaxQuotaMemoryMiB = 4 << 20
 	// SourcesKept is how many sources of each service name are kept.
 	SourcesKept = 3
-	// MaxInstances is the most instances a service may ask for.
-	MaxInstances = 10
+	// MaxInstances is the most instances a service may ask for, and
+	// MaxResizeInstances the most an admin may resize it to.
+	MaxInstances       = 10
+	MaxResizeInstances = 100
 	// DefaultCPUMillis and DefaultMemoryMiB are an instance's resources
 	// when none are asked for; MaxCPUMillis and MaxMemoryMiB bound them.
 	DefaultCPUMillis = 100
@@ -124,7 +135,8 @@ var (
 	// ErrPermissionDenied means the caller may not act on the namespace it
 	// named, or may not call the RPC at all.
 	ErrPermissionDenied = errors.New("permission denied")
-	// ErrQuota means the namespace has as many services as it may.
+	// ErrQuota means the change would take the namespace past its quota;
+	// the error is a *QuotaError naming what is over.
 	ErrQuota = errors.New("quota exceeded")
 	// ErrUnavailable means a service the runtime depends on (store, auth)
 	// could not be reached; the caller may retry.
@@ -198,6 +210,50 @@ type Deployment struct {
 	Instances int
 	// Resources bound each instance.
 	Resources Resources
+	// Quota is the namespace's quota, which a backend that enforces
+	// quotas itself (Kubernetes) applies along with the deployment.
+	Quota Quota
+	// Surge says the quota has room for one instance of the service
+	// beyond its count, which a rollout may start before it stops an old
+	// one.
+	Surge bool
+}
+
+// Quota bounds what a namespace may use in all, in steady state: each
+// service's instances times its resources, and the number of services.
+type Quota struct {
+	// CPUMillis is total CPU in thousandths of a core.
+	CPUMillis uint32 `json:"cpu_millis,omitempty"`
+	// MemoryMiB is total memory in MiB.
+	MemoryMiB uint32 `json:"memory_mib,omitempty"`
+	// Services is the most services the namespace may have.
+	Services uint32 `json:"services,omitempty"`
+}
+
+// Strategy is how a backend replaces running instances to take a
+// deployment.
+type Strategy string
+
+// The strategies; they match the proto's Rollout values.
+const (
+	// StrategyNone replaces no running instance: nothing ran yet, or the
+	// deployment differs from the running one only in what the backend
+	// changes in place.
+	StrategyNone Strategy = "none"
+	// StrategySurge starts new instances before it stops old ones.
+	StrategySurge Strategy = "surge"
+	// StrategyOneAtATime stops one old instance before each new one
+	// starts, when the quota has no room for more (Deployment.Surge false).
+	StrategyOneAtATime Strategy = "one-at-a-time"
+)
+
+// Rollout is how a backend takes a deployment.
+type Rollout struct {
+	// Strategy is how running instances are replaced.
+	Strategy Strategy
+	// Notes say what of the deployment the backend does not enforce, one
+	// sentence each.
+	Notes []string
 }
 
 // InstanceStatus is one instance as a backend sees it.
@@ -266,15 +322,18 @@ type LogLine struct {
 	Text string
 }
 
-// Backend builds and runs services: processes on this machine (local) or,
-// later, workloads on Kubernetes. Every method is safe for concurrent use.
+// Backend builds and runs services: processes on this machine (local) or
+// workloads on Kubernetes. Every method is safe for concurrent use.
 type Backend interface {
 	// Apply makes the backend run d, the service's desired state. It
-	// returns once d is accepted and does the work in the background:
-	// fetching and building the source, starting the instances, and, when
-	// an older generation serves, stopping it only once the new one runs.
-	// A deployment no newer than the one the backend has is ignored.
-	Apply(ctx context.Context, d Deployment) error
+	// returns once d is accepted, saying how running instances will be
+	// replaced, and does the work in the background: fetching and building
+	// the source, starting the instances, and, when an older generation
+	// serves, stopping it only once the new one runs. A deployment that
+	// differs from the serving one only in its instance count or
+	// resources may be applied in place, without a build. A deployment no
+	// newer than the one the backend has is ignored.
+	Apply(ctx context.Context, d Deployment) (Rollout, error)
 	// Delete stops every instance of the service (SIGTERM, a grace period,
 	// then SIGKILL) and forgets it; it returns once nothing of it runs.
 	// Deleting a service the backend does not run is not an error.
@@ -289,6 +348,10 @@ type Backend interface {
 	// List returns every service the backend runs, for reconciling it
 	// with the records.
 	List(ctx context.Context) ([]Ref, error)
+	// SetQuota applies a namespace's new quota where the backend enforces
+	// quotas itself; a backend that does not returns nil. The runtime
+	// checks every change against the quota either way.
+	SetQuota(ctx context.Context, namespace string, q Quota) error
 }
 
 // Certificate is a workload's TLS material, PEM encoded.

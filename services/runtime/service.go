@@ -29,6 +29,13 @@ type Accounts interface {
 	Delete(ctx context.Context, in *authv1.DeleteRequest, opts ...grpc.CallOption) (*authv1.DeleteResponse, error)
 }
 
+// Namespaces lists the platform's namespaces, which auth owns;
+// authv1.NamespacesServiceClient has it. The connection must present
+// micro/runtime.
+type Namespaces interface {
+	List(ctx context.Context, in *authv1.NamespacesServiceListRequest, opts ...grpc.CallOption) (*authv1.NamespacesServiceListResponse, error)
+}
+
 // Options are what a Service needs.
 type Options struct {
 	// Store is a client of the store service whose mTLS identity is
@@ -38,6 +45,8 @@ type Options struct {
 	Backend Backend
 	// Accounts creates and deletes the services' accounts.
 	Accounts Accounts
+	// Namespaces lists the namespaces for ListNamespaces.
+	Namespaces Namespaces
 	// Logger receives the service's logs.
 	Logger *slog.Logger
 	// ProxyAddress is the proxy's gRPC host:port that instances reach the
@@ -52,8 +61,9 @@ type Options struct {
 	// TempDir is a directory of the server's own where uploads are checked
 	// and checkouts packed.
 	TempDir string
-	// QuotaServices is how many services a namespace may have; 0 means
-	// DefaultQuotaServices.
+	// QuotaServices is how many services a namespace may have unless an
+	// admin set its quota; 0 means DefaultQuotaServices. The default CPU
+	// and memory are DefaultQuotaCPUMillis and DefaultQuotaMemoryMiB.
 	QuotaServices int
 	// ReconcileInterval is how often the backend is checked against the
 	// records; 0 means DefaultReconcileInterval.
@@ -70,6 +80,7 @@ type Service struct {
 	log     *slog.Logger
 	records records
 	sources sources
+	quotas  quotas
 	backend Backend
 	now     func() time.Time
 	locks   keyedMutex
@@ -78,8 +89,8 @@ type Service struct {
 // New returns a Service over opts.
 func New(opts Options) (*Service, error) {
 	switch {
-	case opts.Store == nil || opts.Backend == nil || opts.Accounts == nil || opts.Logger == nil:
-		return nil, errors.New("runtime: options need a store, a backend, an accounts client and a logger")
+	case opts.Store == nil || opts.Backend == nil || opts.Accounts == nil || opts.Namespaces == nil || opts.Logger == nil:
+		return nil, errors.New("runtime: options need a store, a backend, accounts and namespaces clients and a logger")
 	case opts.ProxyAddress == "" || opts.TempDir == "":
 		return nil, errors.New("runtime: options need the proxy's address and a temporary directory")
 	}
@@ -94,6 +105,9 @@ func New(opts Options) (*Service, error) {
 	return &Service{
 		opts: opts, log: opts.Logger, backend: opts.Backend, now: now,
 		records: records{kv: kv}, sources: sources{kv: kv, now: now},
+		quotas: quotas{kv: kv, def: Quota{
+			CPUMillis: DefaultQuotaCPUMillis, MemoryMiB: DefaultQuotaMemoryMiB, Services: uint32(opts.QuotaServices),
+		}},
 	}, nil
 }
 
@@ -134,11 +148,11 @@ func (s *Service) Update(ctx context.Context, req *runtimev1.UpdateRequest) (*ru
 	if err != nil {
 		return nil, s.toStatus(ctx, "update", err)
 	}
-	rec, err := s.update(ctx, ref, ch)
+	rec, ro, err := s.update(ctx, ref, ch)
 	if err != nil {
 		return nil, s.toStatus(ctx, "update", err)
 	}
-	return &runtimev1.UpdateResponse{Service: s.toProto(ctx, rec)}, nil
+	return &runtimev1.UpdateResponse{Service: s.toProto(ctx, rec), Rollout: rolloutToProto(ro.Strategy)}, nil
 }
 
 // Delete implements runtimev1.RuntimeServiceServer.
@@ -171,24 +185,6 @@ func (s *Service) Upload(stream grpc.ClientStreamingServer[runtimev1.UploadReque
 		return s.toStatus(ctx, "upload", err)
 	}
 	return stream.SendAndClose(resp)
-}
-
-// Resize implements runtimev1.RuntimeServiceServer: admins only, and not
-// available yet.
-func (s *Service) Resize(ctx context.Context, _ *runtimev1.ResizeRequest) (*runtimev1.ResizeResponse, error) {
-	if err := admin(ctx); err != nil {
-		return nil, s.toStatus(ctx, "resize", err)
-	}
-	return nil, s.toStatus(ctx, "resize", ErrUnimplemented)
-}
-
-// SetQuota implements runtimev1.RuntimeServiceServer: admins only, and not
-// available yet.
-func (s *Service) SetQuota(ctx context.Context, _ *runtimev1.SetQuotaRequest) (*runtimev1.SetQuotaResponse, error) {
-	if err := admin(ctx); err != nil {
-		return nil, s.toStatus(ctx, "set quota", err)
-	}
-	return nil, s.toStatus(ctx, "set quota", ErrUnimplemented)
 }
 
 // keyedMutex serialises work per key: changes to one service, and

@@ -25,6 +25,9 @@
 // one stays, with the reason in Status. Instances get the lowest numbers
 // the serving ones do not use, so old and new never share one.
 //
+// A deployment that differs from the serving release only in its instance
+// count or resources is applied in place (see Apply).
+//
 // # Directories
 //
 //	<Dir>/sandbox/                       the sandbox (see package sandbox)
@@ -191,18 +194,24 @@ func (b *Backend) errorAfter() int {
 // false, user code runs as the server's own user and is trusted.
 func (b *Backend) Isolated() bool { return b.sb.Isolated() }
 
-// Apply implements runtime.Backend.
-func (b *Backend) Apply(_ context.Context, d runtime.Deployment) error {
+// Apply implements runtime.Backend. A deployment that changes only the
+// instance count or the resources of the serving release is applied in
+// place: instances are started or stopped, and the memory limit of those
+// that run changes, with no build and no restart. CPU is not enforced.
+func (b *Backend) Apply(_ context.Context, d runtime.Deployment) (runtime.Rollout, error) {
 	if d.Source == nil || d.Generation == 0 || d.Instances < 1 {
-		return fmt.Errorf("apply %s: a deployment needs a source, a generation and an instance", d.Ref)
+		return runtime.Rollout{}, fmt.Errorf("apply %s: a deployment needs a source, a generation and an instance", d.Ref)
 	}
 	u, err := b.unit(d.Ref)
 	if err != nil {
-		return err
+		return runtime.Rollout{}, err
 	}
-	u.apply(d)
-	return nil
+	return runtime.Rollout{Strategy: u.apply(d), Notes: []string{runtime.CPUNotEnforced}}, nil
 }
+
+// SetQuota implements runtime.Backend: the runtime's own checks are the
+// only quota on this machine.
+func (b *Backend) SetQuota(context.Context, string, runtime.Quota) error { return nil }
 
 // unit returns the service's unit, making it on first use.
 func (b *Backend) unit(ref runtime.Ref) (*unit, error) {

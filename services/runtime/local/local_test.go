@@ -39,6 +39,8 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("NodesLeftBehindAreCleared", func(t *testing.T) { testStaleNodes(t, e, work, ns) })
 	t.Run("CertificatesRenewInPlace", func(t *testing.T) { testRenewal(t, e, work, ns) })
+	t.Run("ResizeInPlace", func(t *testing.T) { testResizeInPlace(t, e, work, ns) })
+	t.Run("MemoryWatchdogRestartsWithOOM", func(t *testing.T) { testOOM(t, e, work, ns) })
 }
 
 // greeter returns generation gen of the greeter as the service name.
@@ -56,7 +58,7 @@ func testStaleNodes(t *testing.T, e *env, work backendOptions, ns string) {
 	b := e.backend(t, work, time.Minute)
 	d := e.greeter(t, ns, "stale", 1)
 	e.plantNode(t, d.Ref, "1")
-	if err := b.Apply(t.Context(), d); err != nil {
+	if _, err := b.Apply(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 	waitRunning(t, b, d.Ref, 0)
@@ -128,7 +130,7 @@ func testRenewal(t *testing.T, e *env, work backendOptions, ns string) {
 	short.signer = e.signer(t, 6*time.Second)
 	b := e.backend(t, short, time.Minute)
 	d := e.greeter(t, ns, "renewed", 1)
-	if err := b.Apply(t.Context(), d); err != nil {
+	if _, err := b.Apply(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 	waitRunning(t, b, d.Ref, 0)

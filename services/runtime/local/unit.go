@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -46,12 +47,20 @@ func newUnit(b *Backend, ref runtime.Ref, ns *sandbox.Namespace) *unit {
 }
 
 // apply starts a rollout of d, replacing one in progress, unless d is not
-// newer than what the unit was given.
-func (u *unit) apply(d runtime.Deployment) {
+// newer than what the unit was given, and returns how it replaces the
+// instances that run: not at all when nothing runs yet or d only resizes
+// the serving release, and otherwise by starting the whole new release
+// beside the old one.
+func (u *unit) apply(d runtime.Deployment) runtime.Strategy {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if d.Generation <= u.generation || u.deleted {
-		return
+		return runtime.StrategyNone
+	}
+	inPlace := u.current != nil && u.next == nil && u.phase == "" && sameCode(u.current.d, d)
+	strategy := runtime.StrategySurge
+	if inPlace || u.current == nil {
+		strategy = runtime.StrategyNone
 	}
 	prevStop, prevDone := u.stopRoll, u.rollDone
 	ctx, stop := context.WithCancel(u.ctx)
@@ -65,8 +74,19 @@ func (u *unit) apply(d runtime.Deployment) {
 			prevStop()
 			<-prevDone
 		}
+		if inPlace {
+			u.resize(ctx, d)
+			return
+		}
 		u.rollout(ctx, d)
 	}()
+	return strategy
+}
+
+// sameCode reports whether b runs the same code as a, with the same
+// environment: only its size may differ.
+func sameCode(a, b runtime.Deployment) bool {
+	return a.Source.ID() == b.Source.ID() && a.Version == b.Version && slices.Equal(a.Env, b.Env)
 }
 
 // stopRollout cancels the rollout in progress and waits for it.

@@ -115,8 +115,8 @@ func newService(cfg Config, p *corekit.Process) (*runtime.Service, error) {
 	}
 	return runtime.New(runtime.Options{
 		Store: storev1.NewStoreServiceClient(storeConn), Backend: cfg.Backend,
-		Accounts: authv1.NewAccountsServiceClient(authConn), Logger: p.Logger,
-		ProxyAddress: cfg.ProxyAddress, TempDir: cfg.TempDir, Limits: cfg.Limits,
+		Accounts: authv1.NewAccountsServiceClient(authConn), Namespaces: authv1.NewNamespacesServiceClient(authConn),
+		Logger: p.Logger, ProxyAddress: cfg.ProxyAddress, TempDir: cfg.TempDir, Limits: cfg.Limits,
 		Git: source.GitOptions{AllowLocal: cfg.AllowLocalGit, Limits: cfg.Limits}, QuotaServices: cfg.QuotaServices,
 		ReconcileInterval: cfg.ReconcileInterval,
 	})

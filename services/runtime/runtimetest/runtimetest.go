@@ -54,6 +54,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CrashBackoff", s.crashBackoff)
 	t.Run("FirstBuildFails", s.firstBuildFails)
 	t.Run("OlderGenerationIgnored", s.olderGenerationIgnored)
+	t.Run("Resize", s.resize)
 	if h.StartTimeout > 0 {
 		t.Run("UpdateNeverRegisters", s.updateNeverRegisters)
 	}
@@ -80,7 +81,7 @@ func (s *suite) deployment(t *testing.T, name string, gen uint64, program string
 // apply applies d, failing the test on error.
 func (s *suite) apply(t *testing.T, d runtime.Deployment) {
 	t.Helper()
-	if err := s.b.Apply(t.Context(), d); err != nil {
+	if _, err := s.b.Apply(t.Context(), d); err != nil {
 		t.Fatalf("Apply(%s generation %d) = %v", d.Ref, d.Generation, err)
 	}
 }

@@ -22,9 +22,10 @@ type signaller interface {
 }
 
 // watchMemory polls the resident memory of p's process group every poll
-// and, the first time it is over limit bytes, kills the group and returns
-// the OOM reason. It returns "" when the process ends first.
-func watchMemory(p signaller, limit int64, poll time.Duration) string {
+// and, the first time it is over limit() bytes, kills the group and
+// returns the OOM reason. A limit of 0 is none. It returns "" when the
+// process ends first.
+func watchMemory(p signaller, limit func() int64, poll time.Duration) string {
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
@@ -33,9 +34,13 @@ func watchMemory(p signaller, limit int64, poll time.Duration) string {
 			return ""
 		case <-tick.C:
 		}
-		if rss := GroupRSS(p.Pid()); rss > limit {
+		lim := limit()
+		if lim <= 0 {
+			continue
+		}
+		if rss := GroupRSS(p.Pid()); rss > lim {
 			p.Signal(syscall.SIGKILL)
-			return fmt.Sprintf("OOM: memory use %d MiB went over the %d MiB limit", rss>>20, limit>>20)
+			return fmt.Sprintf("OOM: memory use %d MiB went over the %d MiB limit", rss>>20, lim>>20)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package supervise
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"m3o.dev/services/runtime/local/logs"
@@ -28,6 +29,7 @@ type Config struct {
 	Grace time.Duration
 	// MemoryLimitMiB, when positive, is the most resident memory the
 	// instance's process group may use before the watchdog kills it.
+	// SetMemoryLimit changes it while the instance runs.
 	MemoryLimitMiB int64
 	// MemoryPoll is how often the watchdog measures; zero means
 	// DefaultMemoryPoll.
@@ -40,6 +42,7 @@ type Config struct {
 // Supervisor keeps one instance running until Stop.
 type Supervisor struct {
 	cfg    Config
+	limit  atomic.Int64 // memory limit in bytes; 0 when none
 	mu     sync.Mutex
 	status Status
 	stop   chan struct{}
@@ -62,6 +65,7 @@ func Start(cfg Config) (*Supervisor, error) {
 	}
 	s := &Supervisor{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}),
 		status: Status{State: Starting, Since: time.Now()}}
+	s.SetMemoryLimit(cfg.MemoryLimitMiB)
 	go s.loop()
 	return s, nil
 }
@@ -71,6 +75,13 @@ func (s *Supervisor) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.status
+}
+
+// SetMemoryLimit changes the most resident memory the instance may use,
+// in MiB, without restarting it; 0 or less removes the limit. The
+// watchdog holds the running process to it from its next measure on.
+func (s *Supervisor) SetMemoryLimit(mib int64) {
+	s.limit.Store(max(mib, 0) << 20)
 }
 
 // Stop stops the process (SIGTERM to its group, then SIGKILL after the
@@ -129,9 +140,7 @@ func (s *Supervisor) runOnce(first bool) (reason string, uptime time.Duration, s
 	began := time.Now()
 	s.update(func(st *Status) { st.State, st.Pid = Running, p.Pid() })
 	oom := make(chan string, 1)
-	if s.cfg.MemoryLimitMiB > 0 {
-		go func() { oom <- watchMemory(p, s.cfg.MemoryLimitMiB<<20, s.cfg.MemoryPoll) }()
-	}
+	go func() { oom <- watchMemory(p, s.limit.Load, s.cfg.MemoryPoll) }()
 	select {
 	case <-p.Done():
 	case <-s.stop:
@@ -142,10 +151,8 @@ func (s *Supervisor) runOnce(first bool) (reason string, uptime time.Duration, s
 	}
 	state, err := p.Wait()
 	reason = exitReason(state, err)
-	if s.cfg.MemoryLimitMiB > 0 {
-		if r := <-oom; r != "" {
-			reason = r
-		}
+	if r := <-oom; r != "" {
+		reason = r
 	}
 	return reason, time.Since(began), false
 }

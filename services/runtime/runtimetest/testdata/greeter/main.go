@@ -7,7 +7,8 @@
 // MICRO_INSTANCE, heartbeats, and on SIGTERM deregisters and exits 0.
 //
 // Its own environment steers it: GREETING is printed at start; MODE=crash
-// exits 1 at once and MODE=silent never registers; PRINT_ENV=1 prints the
+// exits 1 at once, MODE=silent never registers and MODE=hog touches
+// HOG_MIB MiB of memory, page by page, before it serves; PRINT_ENV=1 prints the
 // names of its environment variables; READ_FILE=path tries to read a file
 // and prints what happened.
 package main
@@ -22,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -47,11 +49,31 @@ func main() {
 		for {
 			time.Sleep(time.Hour)
 		}
+	case "hog":
+		hog(os.Getenv("HOG_MIB"))
 	}
 	if err := serve(); err != nil {
 		fmt.Fprintln(os.Stderr, "greeter:", err)
 		os.Exit(2)
 	}
+}
+
+// hogged keeps the hog's memory reachable while the greeter serves.
+var hogged []byte
+
+// hog allocates mib MiB and writes to every page of it, so that the pages
+// are resident: the runtime's memory watchdog measures what is resident.
+func hog(mib string) {
+	n, err := strconv.Atoi(mib)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "HOG_MIB:", err)
+		os.Exit(1)
+	}
+	hogged = make([]byte, n<<20)
+	for i := 0; i < len(hogged); i += 4096 {
+		hogged[i] = 1
+	}
+	fmt.Printf("touched %d MiB\n", n)
 }
 
 // probe prints what the test asked to look at.
