@@ -8,6 +8,8 @@ func (a *app) adminCommand() *cli.Command {
 		Name:        "admin",
 		Usage:       "administer the platform's namespaces (admins of micro)",
 		Action:      a.group,
-		Subcommands: []*cli.Command{a.adminBillingCommand()},
+		Subcommands: []*cli.Command{
+			a.adminResizeCommand(), a.adminQuotaCommand(), a.adminNamespacesCommand(), a.adminBillingCommand(),
+		},
 	}
 }

@@ -55,6 +55,10 @@ var jsonCases = []jsonCase{
 	{command: "billing portal", remote: true},
 	{command: "billing cancel", remote: true},
 	{command: "admin billing status", args: []string{"tenant-a", "--set", "past_due"}, remote: true},
+	{command: "admin resize", args: []string{"hello", "--namespace", "tenant-a", "--instances", "3"}, remote: true},
+	{command: "admin quota get", args: []string{"tenant-a"}, remote: true},
+	{command: "admin quota set", args: []string{"tenant-a", "--services", "5"}, remote: true},
+	{command: "admin namespaces", remote: true},
 	{command: "completion", args: []string{"bash"}},
 	{command: "version"},
 }

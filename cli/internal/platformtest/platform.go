@@ -31,6 +31,7 @@ import (
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
@@ -74,6 +75,9 @@ type Platform struct {
 
 	billingStatus billingv1.SubscriptionStatus
 	canceling     bool
+
+	resizes []*runtimev1.ResizeRequest
+	quotas  map[string]*runtimev1.Quota
 }
 
 // Start runs a platform until the test ends. Its certificate names
@@ -90,6 +94,7 @@ func Start(t testing.TB) *Platform {
 		disabled:  map[string]bool{},
 		records:   map[string]*storev1.Record{},
 		config:    map[string]string{},
+		quotas:    map[string]*runtimev1.Quota{},
 
 		billingStatus: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE,
 	}
@@ -120,6 +125,7 @@ func (p *Platform) register() {
 	configv1.RegisterConfigServiceServer(p.server, &configService{p: p})
 	registryv1.RegisterRegistryServiceServer(p.server, &registryService{p: p})
 	billingv1.RegisterBillingServiceServer(p.server, &billingService{p: p})
+	runtimev1.RegisterRuntimeServiceServer(p.server, &runtimeService{p: p})
 }
 
 // Stop stops the platform, so that the CLI finds nothing listening.
