@@ -55,8 +55,8 @@ var roomy = runtime.Quota{CPUMillis: 4000, MemoryMiB: 4096, Services: 10}
 func deployment(ns, name string, gen uint64, instances int, memMiB uint32, q runtime.Quota) runtime.Deployment {
 	return runtime.Deployment{
 		Ref: runtime.Ref{Namespace: ns, Name: name}, Generation: gen, Version: "v1",
-		Source: runtimetest.Program(runtimetest.Greeter, "k8s"),
-		Env:    []string{"GREETING=hi", runtime.EnvAccountID + "=acct-1", runtime.EnvAccountSecret + "=s3cret"},
+		Source:    runtimetest.Program(runtimetest.Greeter, "k8s"),
+		Env:       []string{"GREETING=hi", runtime.EnvAccountID + "=acct-1", runtime.EnvAccountSecret + "=s3cret"},
 		Instances: instances, Resources: runtime.Resources{CPUMillis: 100, MemoryMiB: memMiB},
 		Quota: q, Surge: true,
 	}

@@ -99,10 +99,16 @@ func checkGone(t *testing.T, c *k8stest.Cluster, ns, name string) {
 	t.Helper()
 	ctx, kns := t.Context(), kubernetes.Namespace(ns)
 	for what, get := range map[string]func() error{
-		"Deployment": func() error { _, err := c.Client.AppsV1().Deployments(kns).Get(ctx, name, metav1.GetOptions{}); return err },
-		"Service":    func() error { _, err := c.Client.CoreV1().Services(kns).Get(ctx, name, metav1.GetOptions{}); return err },
-		"Secret":     func() error { _, err := c.Client.CoreV1().Secrets(kns).Get(ctx, name, metav1.GetOptions{}); return err },
-		"Namespace":  func() error { _, err := c.Client.CoreV1().Namespaces().Get(ctx, kns, metav1.GetOptions{}); return err },
+		"Deployment": func() error {
+			_, err := c.Client.AppsV1().Deployments(kns).Get(ctx, name, metav1.GetOptions{})
+			return err
+		},
+		"Service": func() error {
+			_, err := c.Client.CoreV1().Services(kns).Get(ctx, name, metav1.GetOptions{})
+			return err
+		},
+		"Secret":    func() error { _, err := c.Client.CoreV1().Secrets(kns).Get(ctx, name, metav1.GetOptions{}); return err },
+		"Namespace": func() error { _, err := c.Client.CoreV1().Namespaces().Get(ctx, kns, metav1.GetOptions{}); return err },
 	} {
 		waitFor(t, what+" deleted", func() error {
 			if err := get(); !apierrors.IsNotFound(err) {
