@@ -1,6 +1,7 @@
 // Command hello is a user's service built on the SDK, as `micro new`
 // would write it: it answers the hello API with GREETING. Before serving
-// it reports what the runtime's tests look at: with PRINT_ENV=1 the names
+// it reports what the runtime's tests look at: SHOW_INSTANCE=1 adds the
+// instance's number to the greeting; with PRINT_ENV=1 the names
 // of its environment variables, and for each path in READ_FILES (comma
 // separated) what reading it did.
 package main
@@ -20,7 +21,11 @@ import (
 func main() {
 	probe()
 	svc := service.New("hello")
-	hellopb.RegisterHelloServer(svc, servicetest.NewGreeter(os.Getenv("GREETING")))
+	greeting := os.Getenv("GREETING")
+	if os.Getenv("SHOW_INSTANCE") == "1" {
+		greeting += " (instance " + os.Getenv("MICRO_INSTANCE") + ")"
+	}
+	hellopb.RegisterHelloServer(svc, servicetest.NewGreeter(greeting))
 	if err := svc.Run(); err != nil {
 		log.Fatal(err)
 	}
