@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/rules"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/invalid"
 	"m3o.dev/services/internal/storeclient"
 )
@@ -178,8 +179,27 @@ func (s *Service) createNamespace(ctx context.Context, namespace, by string, wit
 		return fmt.Errorf("install default rule of %q: %w", namespace, err)
 	}
 	s.rulesChanged(ctx, namespace)
+	s.defaultQuota(ctx, namespace)
 	s.logger.InfoContext(ctx, "namespace created", "namespace", namespace, "by", by)
 	return nil
+}
+
+// quotaTimeout bounds the runtime's answer about a new namespace's quota.
+const quotaTimeout = 5 * time.Second
+
+// defaultQuota has the runtime record the platform's default quota for a
+// new namespace. A failure is only logged: a namespace the runtime has no
+// record of is held to the default all the same.
+func (s *Service) defaultQuota(ctx context.Context, namespace string) {
+	if s.quotas == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quotaTimeout)
+	defer cancel()
+	_, err := s.quotas.SetQuota(ctx, &runtimev1.SetQuotaRequest{Namespace: namespace, Quota: &runtimev1.Quota{}})
+	if err != nil {
+		s.logger.WarnContext(ctx, "record a new namespace's default quota", "namespace", namespace, "error", err)
+	}
 }
 
 // namespaceExists reports whether namespace has been created.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
 // MaxAccessTTL is the longest an access token may live. It also bounds how
@@ -126,4 +130,14 @@ type Deps struct {
 	// Metrics receives the service's own metrics, such as
 	// m3o_auth_lockouts_total; nil keeps them unregistered.
 	Metrics prometheus.Registerer
+	// Quotas, when set, is told of every new tenant namespace, so that
+	// the runtime records the platform's default quota for it;
+	// runtimev1.RuntimeServiceClient over a micro/auth connection is one.
+	Quotas Quotas
+}
+
+// Quotas is the runtime's call that gives a new namespace the platform's
+// default quota.
+type Quotas interface {
+	SetQuota(ctx context.Context, in *runtimev1.SetQuotaRequest, opts ...grpc.CallOption) (*runtimev1.SetQuotaResponse, error)
 }

@@ -32,6 +32,7 @@ type Service struct {
 	keys        *KeyManager
 	revocations *revocations
 	verifier    *token.Verifier
+	quotas      Quotas
 
 	// What watchers are woken by, and where this replica stands in the
 	// change logs of the others (see changes.go).
@@ -54,7 +55,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil {
 		return nil, errors.New("auth: no store client")
 	}
-	s := &Service{cfg: cfg, kv: storeclient.New(deps.Store, database), logger: deps.Logger, out: deps.Out, now: deps.Clock}
+	s := &Service{cfg: cfg, kv: storeclient.New(deps.Store, database), logger: deps.Logger, out: deps.Out, now: deps.Clock, quotas: deps.Quotas}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

@@ -86,7 +86,7 @@ func (s *Service) ListNamespaces(ctx context.Context, req *runtimev1.ListNamespa
 // default and nothing else. It reports whether the caller is auth.
 func quotaSetter(ctx context.Context, req *runtimev1.SetQuotaRequest) (bool, error) {
 	c, ok := identity.FromContext(ctx)
-	if ok && c.IsCoreService() && c.Service == platform.Auth && c.Subject == "" {
+	if ok && c.IsCoreService() && c.Service == platform.Auth {
 		q := req.GetQuota()
 		if q.GetCpuMillis() != 0 || q.GetMemoryMib() != 0 || q.GetServices() != 0 {
 			return true, fmt.Errorf("the auth service may only give a namespace the platform's default quota: %w", ErrPermissionDenied)

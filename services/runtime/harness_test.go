@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -108,6 +109,13 @@ func (r *recorder) List(context.Context) ([]runtime.Ref, error) {
 		refs = append(refs, ref)
 	}
 	return refs, nil
+}
+
+// quotaSnapshot returns a copy of the quotas the backend was given.
+func (r *recorder) quotaSnapshot() map[string]runtime.Quota {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.quotas)
 }
 
 // last returns the latest deployment of ref.

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"maps"
 	"io"
 	"testing"
 
@@ -169,6 +170,7 @@ func TestAdminOnlyRPCs(t *testing.T) {
 		{"other tenant's admin", e.tenant(t, "other-space", "owner", "admin"), codes.PermissionDenied},
 		{"anonymous", context.Background(), codes.Unauthenticated},
 	}
+	quotas := e.backend.quotaSnapshot()
 	for _, who := range callers {
 		for _, ns := range []string{"some-space", "other-space", "micro", ""} {
 			for rpc, call := range adminRPCs(c, ns) {
@@ -178,8 +180,8 @@ func TestAdminOnlyRPCs(t *testing.T) {
 			}
 		}
 	}
-	if got := len(e.backend.deployed[runtime.Ref{Namespace: "some-space", Name: "hello"}]); got != 1 || len(e.backend.quotas) != 0 {
-		t.Errorf("after the refused calls: %d deployments, quotas %v; want 1 and none", got, e.backend.quotas)
+	if got := len(e.backend.deployed[runtime.Ref{Namespace: "some-space", Name: "hello"}]); got != 1 || !maps.Equal(e.backend.quotaSnapshot(), quotas) {
+		t.Errorf("after the refused calls: %d deployments, quotas %v; want 1 and %v", got, e.backend.quotaSnapshot(), quotas)
 	}
 	for rpc, call := range adminRPCs(c, "some-space") {
 		t.Run("admin of micro/"+rpc, func(t *testing.T) {

@@ -64,7 +64,8 @@ type quotas struct {
 }
 
 // get returns the namespace's quota with the defaults filled in, and
-// whether it is the platform's default only.
+// whether it is the platform's default only: no record, or one whose
+// every field follows the default, as auth records for a new namespace.
 func (q quotas) get(ctx context.Context, ns string) (Quota, bool, error) {
 	var rec quotaRecord
 	_, err := q.kv.GetJSON(ctx, tableQuotas, ns, &rec)
@@ -74,7 +75,7 @@ func (q quotas) get(ctx context.Context, ns string) (Quota, bool, error) {
 	if err != nil {
 		return Quota{}, false, err
 	}
-	return q.fill(rec.Quota), false, nil
+	return q.fill(rec.Quota), rec.Quota == Quota{}, nil
 }
 
 // fill replaces the zero fields of quota by the platform's default.

@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,7 +12,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/runtime"
 )
 
@@ -108,7 +112,7 @@ func TestQuotaLowered(t *testing.T) {
 	if err != nil || resp.GetUsage().GetMemoryMib() != 512 || resp.GetQuota().GetMemoryMib() != 256 || resp.GetQuota().GetServices() != runtime.DefaultQuotaServices {
 		t.Fatalf("SetQuota(256 MiB) = %v, %v, want it applied with usage 512 MiB and the default for the rest", resp, err)
 	}
-	if q := e.backend.quotas["shrink-space"]; q.MemoryMiB != 256 {
+	if q := e.backend.quotaSnapshot()["shrink-space"]; q.MemoryMiB != 256 {
 		t.Errorf("quota the backend was given = %+v, want 256 MiB", q)
 	}
 	_, err = c.Resize(e.admin, &runtimev1.ResizeRequest{Namespace: "shrink-space", Name: "one", Instances: 3})
@@ -152,6 +156,7 @@ func TestAdminValidation(t *testing.T) {
 	if err := create(t, c, dev, src, "one", 1, nil); err != nil {
 		t.Fatal(err)
 	}
+	quotas := e.backend.quotaSnapshot()
 	tests := []struct {
 		name string
 		call func() error
@@ -180,8 +185,8 @@ func TestAdminValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.name, tt.call(), tt.want) })
 	}
 	checkSize(t, e, "valid-space", "one", 1, 1, &runtimev1.Resources{CpuMillis: runtime.DefaultCPUMillis, MemoryMib: runtime.DefaultMemoryMiB})
-	if len(e.backend.quotas) != 0 {
-		t.Errorf("quotas given to the backend = %v, want none", e.backend.quotas)
+	if got := e.backend.quotaSnapshot(); !maps.Equal(got, quotas) {
+		t.Errorf("quotas given to the backend = %v, want %v as before", got, quotas)
 	}
 }
 
@@ -243,4 +248,27 @@ func checkSize(t *testing.T, e *env, ns, name string, gen uint64, n uint32, res 
 	if svc.GetGeneration() != gen || o.GetInstances() != n || !cmp.Equal(o.GetResources(), res, protocmp.Transform()) {
 		t.Errorf("%s/%s = generation %d, %d x %v; want generation %d, %d x %v", ns, name, svc.GetGeneration(), o.GetInstances(), o.GetResources(), gen, n, res)
 	}
+}
+
+// TestAuthRecordsDefaultQuota checks that a new namespace's default quota
+// is recorded when auth creates it, and that auth may set nothing but the
+// default, and other core services nothing at all.
+func TestAuthRecordsDefaultQuota(t *testing.T) {
+	e := newEnv(t, options{})
+	e.tenant(t, "fresh-space", "dev", "developer")
+	if got := e.keys(t, "quotas", ""); !slices.Contains(got, "fresh-space") {
+		t.Errorf("recorded quotas = %v, want fresh-space's, recorded by auth", got)
+	}
+	got, err := e.client(t).GetQuota(e.admin, &runtimev1.GetQuotaRequest{Namespace: "fresh-space"})
+	if err != nil || !got.GetPlatformDefault() || got.GetQuota().GetServices() != runtime.DefaultQuotaServices {
+		t.Errorf("GetQuota(fresh-space) = %v, %v, want the platform's default", got, err)
+	}
+	asAuth := runtimev1.NewRuntimeServiceClient(e.p.Dial(t, e.p.Addr(platform.Runtime), platform.Namespace, platform.Auth, coretest.Core(platform.Runtime)))
+	_, err = asAuth.SetQuota(t.Context(), &runtimev1.SetQuotaRequest{Namespace: "fresh-space", Quota: &runtimev1.Quota{Services: 100}})
+	wantCode(t, "SetQuota(100 services) by auth", err, codes.PermissionDenied)
+	asConfig := runtimev1.NewRuntimeServiceClient(e.p.Dial(t, e.p.Addr(platform.Runtime), platform.Namespace, platform.Config, coretest.Core(platform.Runtime)))
+	_, err = asConfig.SetQuota(t.Context(), &runtimev1.SetQuotaRequest{Namespace: "fresh-space", Quota: &runtimev1.Quota{}})
+	wantCode(t, "SetQuota(default) by config", err, codes.PermissionDenied)
+	_, err = asAuth.SetQuota(t.Context(), &runtimev1.SetQuotaRequest{Namespace: "fresh-space", Quota: &runtimev1.Quota{}})
+	wantCode(t, "SetQuota(default) by auth again", err, codes.OK)
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 
 	"m3o.dev/pkg/platform"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
 	"m3o.dev/services/internal/corekit"
@@ -62,6 +63,16 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 		return fmt.Errorf("run auth: %w", err)
 	}
 	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out, Metrics: p.Metrics}
+	if p.Peers[platform.Runtime] != "" {
+		// A new namespace's default quota is recorded with the runtime
+		// where the runtime is known; elsewhere the runtime applies the
+		// default to namespaces it has no record of.
+		rt, err := p.Dial(platform.Runtime)
+		if err != nil {
+			return fmt.Errorf("run auth: %w", err)
+		}
+		deps.Quotas = runtimev1.NewRuntimeServiceClient(rt)
+	}
 	svc, err := auth.New(ctx, cfg.service(), deps)
 	if err != nil {
 		return fmt.Errorf("run auth: %w", err)

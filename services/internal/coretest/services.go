@@ -11,6 +11,7 @@ import (
 	"m3o.dev/pkg/mtls/mtlstest"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
 	"m3o.dev/services/billing"
@@ -47,7 +48,15 @@ func (p *Platform) ServeAuth(t testing.TB) {
 		if err != nil {
 			return err
 		}
-		svc, err := auth.New(ctx, cfg, auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: proc.Logger})
+		deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: proc.Logger}
+		if proc.Peers[platform.Runtime] != "" {
+			rt, err := proc.Dial(platform.Runtime)
+			if err != nil {
+				return err
+			}
+			deps.Quotas = runtimev1.NewRuntimeServiceClient(rt)
+		}
+		svc, err := auth.New(ctx, cfg, deps)
 		if err != nil {
 			return err
 		}
