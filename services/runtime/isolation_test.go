@@ -2,8 +2,8 @@ package runtime_test
 
 import (
 	"context"
-	"maps"
 	"io"
+	"maps"
 	"testing"
 
 	"google.golang.org/grpc/codes"
