@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"m3o.dev/services/runtime"
@@ -32,13 +33,22 @@ func (b *Backend) Apply(ctx context.Context, d runtime.Deployment) (runtime.Roll
 	if d.Source == nil || d.Generation == 0 || d.Instances < 1 {
 		return runtime.Rollout{}, fmt.Errorf("apply %s: a deployment needs a source, a generation and an instance", d.Ref)
 	}
+	cur, err := b.current(ctx, d.Ref)
+	if err != nil {
+		return runtime.Rollout{}, err
+	}
+	if cur != nil && generationOf(cur.Annotations) >= d.Generation {
+		// Not newer than what runs: its environment must not replace
+		// the newer one's either.
+		return runtime.Rollout{Strategy: runtime.StrategyNone}, nil
+	}
 	if err := b.ensureTenant(ctx, d.Ref.Namespace, d.Quota); err != nil {
 		return runtime.Rollout{}, fmt.Errorf("apply %s: %w", d.Ref, err)
 	}
 	if err := b.writeSecret(ctx, d); err != nil {
 		return runtime.Rollout{}, err
 	}
-	strategy, err := b.writeDeployment(ctx, d)
+	strategy, err := b.writeDeployment(ctx, d, cur)
 	if err != nil {
 		return runtime.Rollout{}, err
 	}
@@ -85,27 +95,43 @@ func envMap(env []string) map[string]string {
 	return out
 }
 
-// writeDeployment creates or updates the service's Deployment, unless it
-// runs a newer generation already, and returns how pods are replaced.
-func (b *Backend) writeDeployment(ctx context.Context, d runtime.Deployment) (runtime.Strategy, error) {
+// current returns ref's Deployment, or nil when it has none.
+func (b *Backend) current(ctx context.Context, ref runtime.Ref) (*appsv1.Deployment, error) {
+	cur, err := b.c.AppsV1().Deployments(Namespace(ref.Namespace)).Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the deployment of %s: %w", ref, err)
+	}
+	return cur, nil
+}
+
+// writeDeployment creates the service's Deployment, or updates cur, and
+// returns how pods are replaced.
+func (b *Backend) writeDeployment(ctx context.Context, d runtime.Deployment, cur *appsv1.Deployment) (runtime.Strategy, error) {
 	want := b.deployment(d)
 	deps := b.c.AppsV1().Deployments(want.Namespace)
-	cur, err := deps.Get(ctx, want.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	if cur == nil {
 		if _, err := deps.Create(ctx, want, metav1.CreateOptions{}); err != nil {
 			return "", fmt.Errorf("create the deployment of %s: %w", d.Ref, err)
 		}
 		return runtime.StrategyNone, nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("read the deployment of %s: %w", d.Ref, err)
-	}
-	if generationOf(cur.Annotations) >= d.Generation {
-		return runtime.StrategyNone, nil
-	}
 	strategy := rolloutOf(cur, want, d.Surge)
-	want.ResourceVersion = cur.ResourceVersion
-	if _, err := deps.Update(ctx, want, metav1.UpdateOptions{}); err != nil {
+	// The controller writes the Deployment's status meanwhile: a conflict
+	// only means reading it again.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		want.ResourceVersion = cur.ResourceVersion
+		_, err := deps.Update(ctx, want, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) {
+			if fresh, gerr := deps.Get(ctx, want.Name, metav1.GetOptions{}); gerr == nil {
+				cur = fresh
+			}
+		}
+		return err
+	})
+	if err != nil {
 		return "", fmt.Errorf("update the deployment of %s: %w", d.Ref, err)
 	}
 	return strategy, nil

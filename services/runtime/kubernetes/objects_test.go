@@ -63,6 +63,16 @@ func TestCreateResizeDelete(t *testing.T) {
 	if ro := apply(t, b, d); ro.Strategy != runtime.StrategyNone {
 		t.Errorf("Apply(replicas only) rollout = %q, want none", ro.Strategy)
 	}
+	older := d
+	older.Generation, older.Instances, older.Env = 2, 1, []string{"GREETING=stale"}
+	apply(t, b, older)
+	secret, err := c.Client.CoreV1().Secrets("m3o-life-space").Get(t.Context(), "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep, _ := c.Client.AppsV1().Deployments("m3o-life-space").Get(t.Context(), "hello", metav1.GetOptions{}); *dep.Spec.Replicas != 4 || string(secret.Data["env.GREETING"]) != "hi" {
+		t.Errorf("after applying generation 2 over 3: %d replicas, GREETING %q; want generation 3's 4 and %q", *dep.Spec.Replicas, secret.Data["env.GREETING"], "hi")
+	}
 
 	if err := b.Delete(t.Context(), d.Ref); err != nil {
 		t.Fatalf("Delete() = %v", err)
