@@ -30,6 +30,9 @@ var readEnv = map[string][]string{
 // yet, each with the reason; an entry goes when its manifest comes.
 var notDeployedYet = map[string]string{
 	"runtime": "its manifest comes with the Kubernetes backend; the local backend runs processes on one machine",
+	// Not a core service: the base image of tenants' pods runs it, in the
+	// pods the runtime's Kubernetes backend makes, never a manifest here.
+	"entrypoint": "the base image of tenants' pods runs it, in pods the runtime makes",
 }
 
 // doc is one Kubernetes object, decoded as far as the checks need.

@@ -63,6 +63,18 @@ func TestCreateResizeDelete(t *testing.T) {
 	if ro := apply(t, b, d); ro.Strategy != runtime.StrategyNone {
 		t.Errorf("Apply(replicas only) rollout = %q, want none", ro.Strategy)
 	}
+	tight := d
+	tight.Generation, tight.Env, tight.Surge = 4, append([]string{"GREETING=hello"}, d.Env[1:]...), false
+	if ro := apply(t, b, tight); ro.Strategy != runtime.StrategyOneAtATime {
+		t.Errorf("Apply(new environment, no room to surge) rollout = %q, want one at a time", ro.Strategy)
+	}
+	dep, err = c.Client.AppsV1().Deployments("m3o-life-space").Get(t.Context(), "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ru := dep.Spec.Strategy.RollingUpdate; ru.MaxSurge.IntValue() != 0 || ru.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("strategy without room to surge = %+v, want maxSurge 0 and maxUnavailable 1", ru)
+	}
 	older := d
 	older.Generation, older.Instances, older.Env = 2, 1, []string{"GREETING=stale"}
 	apply(t, b, older)
@@ -70,8 +82,8 @@ func TestCreateResizeDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dep, _ := c.Client.AppsV1().Deployments("m3o-life-space").Get(t.Context(), "hello", metav1.GetOptions{}); *dep.Spec.Replicas != 4 || string(secret.Data["env.GREETING"]) != "hi" {
-		t.Errorf("after applying generation 2 over 3: %d replicas, GREETING %q; want generation 3's 4 and %q", *dep.Spec.Replicas, secret.Data["env.GREETING"], "hi")
+	if dep, _ := c.Client.AppsV1().Deployments("m3o-life-space").Get(t.Context(), "hello", metav1.GetOptions{}); *dep.Spec.Replicas != 4 || string(secret.Data["env.GREETING"]) != "hello" {
+		t.Errorf("after applying generation 2 over 4: %d replicas, GREETING %q; want generation 4's 4 and %q", *dep.Spec.Replicas, secret.Data["env.GREETING"], "hello")
 	}
 
 	if err := b.Delete(t.Context(), d.Ref); err != nil {
