@@ -26,9 +26,11 @@ const (
 	annotationEnv = "m3o.dev/env-checksum"
 )
 
-// Apply implements runtime.Backend. It writes the tenant's objects, then
-// the service's Secret, Deployment and Service, and returns how running
-// pods are replaced: not at all when only the replicas change.
+// Apply implements runtime.Backend. When d's binary is yet to be built,
+// it builds it in the background and writes d's objects after; otherwise
+// it writes the tenant's objects, then the service's Secret, Deployment
+// and Service at once. It returns how running pods are replaced: not at
+// all when only the replicas change.
 func (b *Backend) Apply(ctx context.Context, d runtime.Deployment) (runtime.Rollout, error) {
 	if d.Source == nil || d.Generation == 0 || d.Instances < 1 {
 		return runtime.Rollout{}, fmt.Errorf("apply %s: a deployment needs a source, a generation and an instance", d.Ref)
@@ -37,11 +39,31 @@ func (b *Backend) Apply(ctx context.Context, d runtime.Deployment) (runtime.Roll
 	if err != nil {
 		return runtime.Rollout{}, err
 	}
-	if cur != nil && generationOf(cur.Annotations) >= d.Generation {
-		// Not newer than what runs: its environment must not replace
-		// the newer one's either.
+	st, building := b.buildStatus(d.Ref)
+	if cur != nil && generationOf(cur.Annotations) >= d.Generation || building && st.generation >= d.Generation {
+		// Not newer than what runs or builds: its environment must not
+		// replace the newer one's either.
 		return runtime.Rollout{Strategy: runtime.StrategyNone}, nil
 	}
+	if b.needsBuild(d) {
+		b.startBuild(d, cur)
+		return runtime.Rollout{Strategy: b.planned(d, cur)}, nil
+	}
+	b.dropBuild(d.Ref)
+	return b.writeObjects(ctx, d, cur)
+}
+
+// planned is how d will replace cur's pods.
+func (b *Backend) planned(d runtime.Deployment, cur *appsv1.Deployment) runtime.Strategy {
+	if cur == nil {
+		return runtime.StrategyNone
+	}
+	return rolloutOf(cur, b.deployment(d), d.Surge)
+}
+
+// writeObjects writes the tenant's objects and d's Secret, Deployment
+// and Service, updating cur.
+func (b *Backend) writeObjects(ctx context.Context, d runtime.Deployment, cur *appsv1.Deployment) (runtime.Rollout, error) {
 	if err := b.ensureTenant(ctx, d.Ref.Namespace, d.Quota); err != nil {
 		return runtime.Rollout{}, fmt.Errorf("apply %s: %w", d.Ref, err)
 	}

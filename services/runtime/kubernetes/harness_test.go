@@ -3,6 +3,8 @@ package kubernetes_test
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -10,10 +12,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
 	"m3o.dev/services/internal/k8stest"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/kubernetes"
+	"m3o.dev/services/runtime/kubernetes/artifact"
 	"m3o.dev/services/runtime/runtimetest"
 )
 
@@ -30,14 +34,7 @@ const platformNamespace = "m3o"
 func newBackend(t *testing.T) (*kubernetes.Backend, *k8stest.Cluster) {
 	t.Helper()
 	c := k8stest.Shared(t)
-	inter, err := mtlstest.NewCA(t).IssueIntermediate("test workload CA", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := runtime.NewSigner(inter, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := newSigner(t, mtlstest.NewCA(t))
 	b, err := kubernetes.New(kubernetes.Options{
 		Client: c.Client, Certs: signer, Image: "m3o/runner:test", ArtifactURL: "https://runtime.m3o.svc:8086/artifacts",
 		PlatformNamespace: platformNamespace, ProxyLabels: proxyLabels, Logger: slog.New(slog.DiscardHandler),
@@ -114,4 +111,33 @@ func replicaSets(t *testing.T, c *k8stest.Cluster, ref runtime.Ref) []appsv1.Rep
 		t.Fatal(err)
 	}
 	return list.Items
+}
+
+// newSigner returns the runtime's signer over a workload CA under ca.
+func newSigner(t *testing.T, ca *mtls.CA) *runtime.Signer {
+	t.Helper()
+	inter, err := ca.IssueIntermediate("test workload CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := runtime.NewSigner(inter, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+// serveTLS serves h over mTLS as micro/runtime of ca, until the test
+// ends, and returns its URL.
+func serveTLS(t *testing.T, ca *mtls.CA, h http.Handler) string {
+	t.Helper()
+	bundle, err := ca.Issue(artifact.Runtime, []string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = bundle.ServerConfig()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -31,10 +31,13 @@
 //
 // # Binaries
 //
-// Pods run Options.Image, a small base image whose entrypoint fetches the
-// service's binary from Options.ArtifactURL over mTLS with the instance's
-// certificate, and runs it; no tenant image and no image registry is
-// involved.
+// The runtime builds a service's source on its own machine, as the local
+// backend does (Options.Builder), and keeps the binary under
+// Options.ArtifactDir; the Deployment is written once the build is done.
+// Pods run Options.Image, a small base image whose entrypoint
+// (services/cmd/entrypoint) fetches the binary from Options.ArtifactURL
+// over mTLS with the instance's certificate, and runs it; no tenant image
+// and no image registry is involved.
 //
 // # Rollouts
 //
@@ -107,13 +110,21 @@ type Options struct {
 	ProxyLabels map[string]string
 	// Logger receives the backend's logs.
 	Logger *slog.Logger
+	// Builder, when set, builds each source the first time a deployment
+	// names it, and the binary goes under ArtifactDir for the pods to
+	// fetch; when nil, the binaries are expected there already.
+	Builder Builder
+	// ArtifactDir holds the binaries the runtime serves its pods
+	// (artifact.Handler): <ArtifactDir>/<namespace>/<name>/<source id>.
+	ArtifactDir string
 }
 
 // Backend runs services as Deployments.
 type Backend struct {
-	opts Options
-	c    clientset.Interface
-	log  *slog.Logger
+	opts   Options
+	c      clientset.Interface
+	log    *slog.Logger
+	builds builds
 }
 
 var _ runtime.Backend = (*Backend)(nil)
@@ -125,8 +136,10 @@ func New(opts Options) (*Backend, error) {
 		return nil, errors.New("kubernetes backend: a client, a certifier and a logger are required")
 	case opts.Image == "" || opts.ArtifactURL == "" || opts.PlatformNamespace == "" || len(opts.ProxyLabels) == 0:
 		return nil, errors.New("kubernetes backend: the image, the artifact URL and the proxy's namespace and labels are required")
+	case opts.Builder != nil && opts.ArtifactDir == "":
+		return nil, errors.New("kubernetes backend: a builder needs an artifact directory")
 	}
-	return &Backend{opts: opts, c: opts.Client, log: opts.Logger}, nil
+	return &Backend{opts: opts, c: opts.Client, log: opts.Logger, builds: builds{m: map[runtime.Ref]*building{}}}, nil
 }
 
 // Namespace is the Kubernetes namespace of tenant ns.

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -24,18 +26,40 @@ var waitingErrors = []string{"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePu
 // Status implements runtime.Backend: the Deployment's generation and
 // conditions, and each pod's containers.
 func (b *Backend) Status(ctx context.Context, ref runtime.Ref) (runtime.Status, error) {
-	dep, err := b.c.AppsV1().Deployments(Namespace(ref.Namespace)).Get(ctx, ref.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return runtime.Status{}, fmt.Errorf("%s: %w", ref, runtime.ErrNotFound)
-	}
-	if err != nil {
+	bs, building := b.buildStatus(ref)
+	dep, err := b.current(ctx, ref)
+	switch {
+	case err != nil:
 		return runtime.Status{}, fmt.Errorf("status of %s: %w", ref, err)
+	case dep == nil && !building:
+		return runtime.Status{}, fmt.Errorf("%s: %w", ref, runtime.ErrNotFound)
+	case dep == nil:
+		return withBuild(runtime.Status{}, bs), nil
 	}
 	pods, err := b.pods(ctx, ref)
 	if err != nil {
 		return runtime.Status{}, err
 	}
-	return statusOf(dep, pods), nil
+	st := statusOf(dep, pods)
+	if building {
+		st = withBuild(st, bs)
+	}
+	return st, nil
+}
+
+// withBuild is st with a newer generation being built, or that failed to
+// build: what runs keeps running, and says why the newer one did not take.
+func withBuild(st runtime.Status, bs building) runtime.Status {
+	st.Generation = bs.generation
+	switch {
+	case bs.reason == "":
+		st.State = runtime.StateBuilding
+	case st.RunningGeneration > 0:
+		st.Reason = fmt.Sprintf("generation %d did not build, generation %d still runs: %s", bs.generation, st.RunningGeneration, bs.reason)
+	default:
+		st.State, st.Reason = runtime.StateError, bs.reason
+	}
+	return st
 }
 
 // pods lists ref's pods, oldest first.
@@ -171,6 +195,13 @@ func (b *Backend) List(ctx context.Context) ([]runtime.Ref, error) {
 	for _, d := range deps.Items {
 		refs = append(refs, runtime.Ref{Namespace: d.Labels[LabelNamespace], Name: d.Labels[LabelService]})
 	}
+	b.builds.mu.Lock()
+	for ref := range b.builds.m {
+		if !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
+	b.builds.mu.Unlock()
 	slices.SortFunc(refs, func(a, b runtime.Ref) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
@@ -181,6 +212,12 @@ func (b *Backend) List(ctx context.Context) ([]runtime.Ref, error) {
 // ReplicaSets and pods in the foreground, its Service and its Secret; and
 // the tenant's namespace with the last of its services.
 func (b *Backend) Delete(ctx context.Context, ref runtime.Ref) error {
+	b.dropBuild(ref)
+	if b.opts.ArtifactDir != "" {
+		if err := os.RemoveAll(filepath.Join(b.opts.ArtifactDir, ref.Namespace, ref.Name)); err != nil {
+			b.log.WarnContext(ctx, "remove a deleted service's binaries", "namespace", ref.Namespace, "service", ref.Name, "error", err)
+		}
+	}
 	ns := Namespace(ref.Namespace)
 	fg := metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)}
 	errs := []error{
