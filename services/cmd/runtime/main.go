@@ -21,8 +21,7 @@ import (
 	"m3o.dev/services/runtime/source"
 )
 
-// backendLocal is the one backend --backend may name today; Kubernetes
-// comes with its own issue.
+// backendLocal runs services as processes on this machine.
 const backendLocal = "local"
 
 func main() {
@@ -41,8 +40,12 @@ func newApp() *cli.App {
 // anything.
 func preflight(c *cli.Context) error {
 	var errs []error
-	if c.String("backend") != backendLocal {
-		errs = append(errs, fmt.Errorf("--backend %q: the one backend is %s", c.String("backend"), backendLocal))
+	switch c.String("backend") {
+	case backendLocal:
+	case backendKubernetes:
+		errs = append(errs, kubePreflight(c)...)
+	default:
+		errs = append(errs, fmt.Errorf("--backend %q: the backends are %s and %s", c.String("backend"), backendLocal, backendKubernetes))
 	}
 	if _, _, err := net.SplitHostPort(c.String("proxy-address")); err != nil {
 		errs = append(errs, fmt.Errorf("--proxy-address %q is not host:port: instances reach the platform through it", c.String("proxy-address")))
@@ -70,8 +73,8 @@ func flags() []cli.Flag {
 	num := func(name string, value int64, usage string) cli.Flag {
 		return &cli.Int64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{corekit.EnvVar(platform.Runtime, name)}}
 	}
-	return []cli.Flag{
-		str("backend", backendLocal, "where services run: local (processes on this machine)"),
+	return append([]cli.Flag{
+		str("backend", backendLocal, "where services run: local (processes on this machine) or kubernetes (Deployments on a cluster)"),
 		str("work-dir", "/var/lib/m3o/runtime", "`DIR` of the local backend; every parent must be searchable by others (o+x) when running as root"),
 		str("workload-ca-cert-file", "", "the workload CA's certificate, PEM `FILE`: an intermediate below --ca-file that signs instances"),
 		str("workload-ca-key-file", "", "the workload CA's private key, PEM `FILE`"),
@@ -85,7 +88,7 @@ func flags() []cli.Flag {
 		str("go-proxy", build.DefaultProxy, "upstream GOPROXY for builds' third-party modules; off is none"),
 		str("go-sumdb", build.DefaultSumDB, "GOSUMDB for builds; off is none"),
 		str("go", "go", "the go `COMMAND` builds run; its GOROOT must be readable by every user"),
-	}
+	}, kubeFlags()...)
 }
 
 // run opens the chosen backend, serves until ctx ends and closes it.
@@ -94,7 +97,7 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("%w: --workload-ca-cert-file and --workload-ca-key-file: %w", corekit.ErrConfig, err)
 	}
-	backend, err := runtimeserver.OpenLocal(p, localConfig(c, ca))
+	backend, background, err := openBackend(c, p, ca)
 	if err != nil {
 		return err
 	}
@@ -109,7 +112,31 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 			CompressedBytes: c.Int64("max-upload-bytes"), UnpackedBytes: c.Int64("max-unpacked-bytes"), Files: int(c.Int64("max-files")),
 		},
 		AllowLocalGit: c.Bool("allow-local-git"), QuotaServices: int(c.Int64("default-quota-services")),
+		Background: background,
 	}, p)
+}
+
+// closingBackend is a backend the command closes when it stops.
+type closingBackend interface {
+	runtime.Backend
+	Close()
+}
+
+// openBackend opens the backend --backend names, with the loops it needs
+// beside the service.
+func openBackend(c *cli.Context, p *corekit.Process, ca *mtls.CA) (closingBackend, []func(context.Context), error) {
+	if c.String("backend") == backendKubernetes {
+		b, serve, err := openKubernetes(c, p, ca)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, []func(context.Context){serve}, nil
+	}
+	b, err := runtimeserver.OpenLocal(p, localConfig(c, ca))
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, nil, nil
 }
 
 // localConfig reads the local backend's flags.

@@ -89,7 +89,9 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"unknown backend", append(good, "--backend", "kubernetes")},
+		{"unknown backend", append(good, "--backend", "nomad")},
+		{"kubernetes without its image", append(good, "--backend", "kubernetes", "--kube-artifact-url", "https://runtime:8088")},
+		{"kubernetes with a bad artifact address", append(good, "--backend", "kubernetes", "--kube-image", "runner", "--kube-artifact-url", "https://runtime:8088", "--artifact-address", "8088")},
 		{"no proxy address", append(good, "--proxy-address", "")},
 		{"relative work dir", append(good, "--work-dir", "relative")},
 		{"upload limit past the proto's", append(good, "--max-upload-bytes", "200000000")},

@@ -297,7 +297,7 @@ const EnvArtifact = "M3O_ARTIFACT_URL"
 
 // artifactURL is where the entrypoint fetches d's binary.
 func (b *Backend) artifactURL(d runtime.Deployment) string {
-	return fmt.Sprintf("%s/%s/%s/%s", strings.TrimSuffix(b.opts.ArtifactURL, "/"), d.Ref.Namespace, d.Ref.Name, d.Source.ID())
+	return fmt.Sprintf("%s/%s/%s/%s", strings.TrimSuffix(b.opts.ArtifactURL, "/"), d.Ref.Namespace, d.Ref.Name, sourceSegment(d.Source.ID()))
 }
 
 // writeService gives the service's pods a stable address.

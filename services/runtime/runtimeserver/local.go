@@ -65,7 +65,7 @@ func OpenLocal(p *corekit.Process, cfg LocalConfig) (*local.Backend, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	buildOpts, err := prepareBuilds(p, cfg)
+	buildOpts, err := PrepareBuilds(p, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +88,10 @@ func OpenLocal(p *corekit.Process, cfg LocalConfig) (*local.Backend, error) {
 	return b, nil
 }
 
-// prepareBuilds installs the SDK and seeds the module download directory.
-func prepareBuilds(p *corekit.Process, cfg LocalConfig) (build.Options, error) {
+// PrepareBuilds installs the SDK and seeds the module download directory
+// under cfg.Dir, and returns the builder's options; the kubernetes
+// backend builds with them too.
+func PrepareBuilds(p *corekit.Process, cfg LocalConfig) (build.Options, error) {
 	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "sdk")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return build.Options{}, err

@@ -49,6 +49,9 @@ type Config struct {
 	// ReconcileInterval is how often the backend is checked against the
 	// records; 0 means runtime.DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// Background are loops of the backend's to run beside the service,
+	// such as the kubernetes backend's artifact server.
+	Background []func(context.Context)
 }
 
 // Validate checks that the configuration is complete and consistent.
@@ -89,7 +92,8 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("run runtime: %w", err)
 	}
-	return p.Serve(ctx, svc.Register, corekit.ServeOptions{Background: []func(context.Context){svc.Reconcile}})
+	background := append([]func(context.Context){svc.Reconcile}, cfg.Background...)
+	return p.Serve(ctx, svc.Register, corekit.ServeOptions{Background: background})
 }
 
 // needPeers fails unless p knows where the services the runtime cannot do
