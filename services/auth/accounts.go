@@ -34,7 +34,7 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	if err != nil {
 		return Account{}, err
 	}
-	if err := s.insert(ctx, a); err != nil {
+	if err := s.insertIndexed(ctx, a); err != nil {
 		return Account{}, err
 	}
 	if err := s.claimAdmin(ctx, a.Account); err != nil {
@@ -154,6 +154,9 @@ func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref
 	}
 	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
 		s.logger.WarnContext(ctx, "remove id of deleted account", "account_id", a.ID, "error", err)
+	}
+	if err := s.unindexEmail(ctx, a); err != nil {
+		s.logger.WarnContext(ctx, "remove email of deleted account", "account_id", a.ID, "error", err)
 	}
 	s.logger.InfoContext(ctx, "account deleted", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
 	return nil

@@ -295,7 +295,7 @@ func (x *Account) GetStatus() AccountStatus {
 // TokenRequest asks for tokens, by credentials or by refresh token.
 type TokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Namespace to log in to; empty means "micro".
+	// Namespace to log in to; empty means the namespace of the one account named by the email id, else "micro".
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Id or name of the account; required with secret.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
