@@ -76,19 +76,29 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := s.assemble(deps.Metrics); err != nil {
 		return nil, err
 	}
-	if err := s.startFollowing(ctx); err != nil {
+	if err := s.load(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.reload(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.bootstrap(ctx); err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
-	}
-	if err := s.indexExistingEmails(ctx); err != nil {
-		return nil, fmt.Errorf("index the emails of existing accounts: %w", err)
 	}
 	return s, nil
+}
+
+// load brings a new replica up to date with the store: it follows the
+// change logs, loads keys and revocations, bootstraps micro on first start
+// and indexes the emails of accounts older than the email index.
+func (s *Service) load(ctx context.Context) error {
+	if err := s.startFollowing(ctx); err != nil {
+		return err
+	}
+	if err := s.reload(ctx); err != nil {
+		return err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := s.indexExistingEmails(ctx); err != nil {
+		return fmt.Errorf("index the emails of existing accounts: %w", err)
+	}
+	return nil
 }
 
 // assemble builds the parts of s that its configuration decides.
