@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ const signupPassword = "otter-lamp-password-7"
 // TestSignupJourney is journey 2 on micro server with the local payment
 // provider and no grace: the admin invites an email; 'micro signup' mails
 // the code through a real SMTP server, from whose mailbox the test reads
-// it; the second 'micro signup' prints the subscribe page, which Chromium
+// it, while an email nobody invited gets nothing; the second 'micro signup' prints the subscribe page, which Chromium
 // fills, first with a declined card and then an accepted one; the CLI
 // completes, and the new account works in its own namespace. Past due, its
 // store read exits 4 with the payment sentence; active again, it works.
@@ -39,7 +40,14 @@ func TestSignupJourney(t *testing.T) {
 		t.Errorf("admin invite list = %q, want %s", out, email)
 	}
 
+	// An email nobody invited gets the same answer, and no mail.
+	p.must("signup", "--email", "eve@example.com")
 	ns := signUp(t, p, mailbox, email)
+	for _, m := range mailbox.Messages() {
+		if slices.Contains(m.To, "eve@example.com") {
+			t.Errorf("a message went to eve@example.com, who is not invited")
+		}
+	}
 	who := p.must("whoami")
 	if !strings.Contains(who, ns) || !strings.Contains(who, email) {
 		t.Errorf("whoami = %q, want %s in namespace %s", who, email, ns)

@@ -49,7 +49,7 @@ type Billing interface {
 var (
 	// ErrBadCode means the code is wrong, expired, used up or was never
 	// sent. It never says which.
-	ErrBadCode = errors.New("the code is wrong or has expired; after 5 wrong tries a code stops working, so ask for a new one")
+	ErrBadCode = errors.New("the code is wrong or has expired; after a few wrong tries a code stops working, so ask for a new one")
 	// ErrBadSignupToken means the sign-up token is unknown, expired or
 	// replaced by a newer one.
 	ErrBadSignupToken = errors.New("the sign-up token is invalid or has expired; verify your email again for a new one")

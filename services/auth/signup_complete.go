@@ -38,8 +38,8 @@ func (s *Service) completeSignup(ctx context.Context, token, secret string) (Iss
 	if err != nil {
 		return Issued{}, err
 	}
-	if s.billing == nil {
-		return Issued{}, ErrSignupOff
+	if err := s.requirePayment(ctx, rec); err != nil {
+		return Issued{}, err
 	}
 	steps := []func() error{
 		func() error { return s.reserveNamespace(ctx, &rec) },

@@ -56,22 +56,39 @@ func (s *Service) startPayment(ctx context.Context, token string) (string, error
 // has a payment method in place, and the page.
 func (s *Service) paymentStatus(ctx context.Context, token string) (bool, string, error) {
 	rec, err := s.signupOf(ctx, token)
-	switch {
-	case err != nil:
+	if err != nil {
 		return false, "", err
+	}
+	ready, err := s.cardInPlace(ctx, rec)
+	return ready, rec.SubscribeURL, err
+}
+
+// cardInPlace reports whether billing's payment session of rec has a
+// payment method in place, or rec is subscribed already.
+func (s *Service) cardInPlace(ctx context.Context, rec signupRecord) (bool, error) {
+	switch {
 	case rec.Subscribed:
-		return true, rec.SubscribeURL, nil
+		return true, nil
 	case rec.PaymentSession == "":
-		return false, "", fmt.Errorf("no payment has started: call StartPayment for the subscribe page first: %w", ErrFailedPrecondition)
+		return false, fmt.Errorf("no payment has started: call StartPayment for the subscribe page first: %w", ErrFailedPrecondition)
 	case s.billing == nil:
-		return false, "", ErrSignupOff
+		return false, ErrSignupOff
 	}
 	resp, err := s.billing.GetCheckout(ctx, &billingv1.GetCheckoutRequest{PaymentSessionId: rec.PaymentSession})
 	if err != nil {
-		return false, "", billingError("read the payment session", err)
+		return false, billingError("read the payment session", err)
 	}
-	ready := resp.GetCheckout().GetState() == billingv1.CheckoutState_CHECKOUT_STATE_COMPLETE
-	return ready, rec.SubscribeURL, nil
+	return resp.GetCheckout().GetState() == billingv1.CheckoutState_CHECKOUT_STATE_COMPLETE, nil
+}
+
+// requirePayment refuses to go on with a sign-up whose card is not in
+// place, before anything is reserved for it.
+func (s *Service) requirePayment(ctx context.Context, rec signupRecord) error {
+	ready, err := s.cardInPlace(ctx, rec)
+	if err == nil && !ready {
+		err = fmt.Errorf("no payment method is in place yet: finish the subscribe page first: %w", ErrFailedPrecondition)
+	}
+	return err
 }
 
 // billingError decides what billing's refusal of action means to someone

@@ -262,3 +262,21 @@ func checkOneOfEach(t *testing.T, e *signupEnv, ns string) {
 			subs, spaces, accounts, ns, ns)
 	}
 }
+
+// TestNothingReservedBeforePayment checks that CompleteSignup before the
+// card reserves no namespace.
+func TestNothingReservedBeforePayment(t *testing.T) {
+	e := newSignupEnv(t, testConfig(t), &faults{})
+	e.invite(t, "ann@example.com")
+	token := e.verify(t, "ann@example.com", e.sendCode(t, "ann@example.com", 1))
+	_, err := e.complete(token)
+	wantCode(t, "CompleteSignup(no payment started)", err, codes.FailedPrecondition)
+	if _, err := e.signup.StartPayment(t.Context(), &authv1.StartPaymentRequest{SignupToken: token}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.complete(token)
+	wantCode(t, "CompleteSignup(no card yet)", err, codes.FailedPrecondition)
+	if n := e.count(t, "_auth", "namespaces", ""); n != 1 {
+		t.Errorf("the platform holds %d namespaces, want micro alone", n)
+	}
+}
