@@ -12,7 +12,13 @@
 #    authentication, with exactly one URI SAN, spiffe://m3o/ns/micro/svc/<name>,
 #    which is the identity peers check. PUBLIC_HOST names (DNS names or IP
 #    addresses) go into the proxy's certificate, which the CLI checks
-#    against the address it dials.
+#    against the address it dials. The platform CA has pathlen 1: below it,
+#    runtime-ca.pem and runtime-ca-key.pem are the runtime's workload CA, as
+#    mtls.CA.IssueIntermediate makes it, which signs leaves only (pathlen 0),
+#    for platform identity URIs only (no DNS name or IP address), and with
+#    which the runtime signs tenants' workloads. A platform CA from an older
+#    run with pathlen 0 is re-signed with its own key, which keeps every
+#    certificate it issued valid.
 # 2. CockroachDB's CA, in cockroachdb/ with the names `cockroach start
 #    --certs-dir` expects: node.crt for every node (CN=node, the names of
 #    the StatefulSet's pods and Services), client.root.crt for the Job that
@@ -41,7 +47,7 @@ public_hosts=("$@")
 # The services that get a platform certificate. router is the proxy's
 # second identity, for its own lookups: micro/proxy relays strangers' calls
 # and vouches for nobody.
-services=(store registry auth config billing proxy router)
+services=(store registry auth config runtime billing proxy router)
 # The namespace deploy/kubernetes runs in, which the host names include.
 ns=${M3O_NAMESPACE:-m3o}
 ca_days=3650
@@ -61,17 +67,23 @@ serial() {
   echo "0x$(openssl rand -hex 16)"
 }
 
-# make_ca CERT KEY NAME creates a CA unless CERT and KEY already exist.
+# make_ca CERT KEY NAME [PATHLEN] creates a CA unless CERT and KEY already
+# exist. A CA whose path length is shorter than PATHLEN (default 0) is
+# re-signed with its own key.
 make_ca() {
-  local cert=$1 key=$2 name=$3
+  local cert=$1 key=$2 name=$3 pathlen=${4:-0}
   if [[ -f "$cert" && -f "$key" ]]; then
-    echo "reusing $cert" >&2
-    return
+    if [[ $pathlen == 0 ]] || ! openssl x509 -in "$cert" -noout -ext basicConstraints | grep -q 'pathlen:0'; then
+      echo "reusing $cert" >&2
+      return
+    fi
+    echo "re-signing $cert with pathlen $pathlen" >&2
+  else
+    new_key "$key"
   fi
-  new_key "$key"
   openssl req -x509 -new -key "$key" -sha256 -days "$ca_days" -set_serial "$(serial)" \
     -subj "/O=M3O/CN=$name" \
-    -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
+    -addext "basicConstraints=critical,CA:TRUE,pathlen:$pathlen" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -addext "subjectKeyIdentifier=hash" \
     -out "$cert"
@@ -121,12 +133,33 @@ platform_sans() {
 }
 
 platform() {
-  make_ca "$dir/ca.pem" "$dir/ca-key.pem" "M3O platform CA"
+  make_ca "$dir/ca.pem" "$dir/ca-key.pem" "M3O platform CA" 1
   local s
   for s in "${services[@]}"; do
     sign "$dir/ca.pem" "$dir/ca-key.pem" "$dir/$s.pem" "$dir/$s-key.pem" \
       "/OU=micro/CN=$s" serverAuth,clientAuth "$(platform_sans "$s")"
   done
+  make_workload_ca
+}
+
+# make_workload_ca writes the runtime's workload CA: leaves only, platform
+# identity URIs only ("invalid" is a reserved domain, so the DNS constraint
+# permits no reachable name; every IP address is excluded).
+make_workload_ca() {
+  new_key "$dir/runtime-ca-key.pem"
+  openssl req -new -key "$dir/runtime-ca-key.pem" -subj "/O=M3O/CN=M3O workload CA" -out "$work/runtime-ca.csr"
+  cat >"$work/runtime-ca.ext" <<EOF
+basicConstraints=critical,CA:TRUE,pathlen:0
+keyUsage=critical,keyCertSign,digitalSignature
+extendedKeyUsage=serverAuth,clientAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+nameConstraints=critical,permitted;URI:m3o,permitted;DNS:invalid,excluded;IP:0.0.0.0/0.0.0.0,excluded;IP:::/::
+EOF
+  openssl x509 -req -in "$work/runtime-ca.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+    -set_serial "$(serial)" -days "$cert_days" -sha256 -extfile "$work/runtime-ca.ext" \
+    -out "$dir/runtime-ca.pem" 2>/dev/null
+  chmod 0644 "$dir/runtime-ca.pem"
 }
 
 # cockroachdb issues the node and client certificates. A client

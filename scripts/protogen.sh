@@ -23,3 +23,7 @@ for dir in proto/m3o/*/v1; do
 JSON
 )"
 done
+
+# The SDK's test service stands for a user's API, so it lives outside
+# proto/, in the package name a user would give it.
+(cd pkg/service/servicetest/hellopb && buf generate . --template buf.gen.yaml)

@@ -3,8 +3,10 @@ package command
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -34,6 +36,8 @@ func serverFlags() []cli.Flag {
 		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
 		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
 		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
+		&cli.IntFlag{Name: "max-streams", Value: proxy.DefaultMaxStreams, Usage: "streams (Watch, Logs) one account or address may hold open through the proxy at once; 0 is no limit", EnvVars: []string{"MICRO_SERVER_MAX_STREAMS"}},
+		&cli.StringSliceFlag{Name: "trusted-proxies", Usage: "load balancers (`CIDR`s or addresses) in front of the proxy whose X-Forwarded-For names the caller", EnvVars: []string{"MICRO_SERVER_TRUSTED_PROXIES"}},
 		&cli.StringFlag{Name: "billing-provider", Value: server.BillingLocal, Usage: "payment provider: local (test cards, nothing leaves the machine) or stripe (key and webhook secret in " + stripeKeyEnv + " and " + stripeSecretEnv + ")", EnvVars: []string{"MICRO_SERVER_BILLING_PROVIDER"}},
 		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "how long a past-due namespace keeps working before its calls are refused", EnvVars: []string{"MICRO_SERVER_PAYMENT_GRACE"}},
 		&cli.StringFlag{Name: "public-url", Usage: "`URL` users open the HTTP address at, for the subscribe page's links (default http://<http-address>)", EnvVars: []string{"MICRO_SERVER_PUBLIC_URL"}},
@@ -42,6 +46,9 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "smtp-address", Usage: "SMTP server `HOST:PORT` that sign-up codes are mailed through, with STARTTLS, as " + server.SMTPUsernameEnv + " with " + server.SMTPPasswordEnv + "; empty writes them to <data-dir>/outbox", EnvVars: []string{"MICRO_SERVER_SMTP_ADDRESS"}},
 		&cli.StringFlag{Name: "smtp-from", Usage: "sender `ADDRESS` of sign-up mail (default " + server.DefaultMailFrom + ")", EnvVars: []string{"MICRO_SERVER_SMTP_FROM"}},
 		&cli.StringFlag{Name: "smtp-ca-file", Usage: "PEM `FILE` of a CA to trust for the SMTP server's certificate, besides the system's", EnvVars: []string{"MICRO_SERVER_SMTP_CA_FILE", server.SMTPCAFileEnv}},
+		&cli.StringFlag{Name: "runtime-dir", Usage: "`DIR` of the runtime's sandbox, builds and logs, outside the data dir (default <data-dir>-runtime, or under /var/lib/m3o/runtime when root cannot share that)", EnvVars: []string{"MICRO_SERVER_RUNTIME_DIR"}},
+		&cli.BoolFlag{Name: "allow-local-git", Usage: "let services be built from file:// git URLs and git hosts on loopback or private addresses", EnvVars: []string{"MICRO_SERVER_ALLOW_LOCAL_GIT"}},
+		&cli.IntFlag{Name: "default-quota-services", Value: 10, Usage: "how many services each namespace may run", EnvVars: []string{"MICRO_SERVER_DEFAULT_QUOTA_SERVICES"}},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
 		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
 	)
@@ -64,7 +71,8 @@ func (a *app) serverCommand() *cli.Command {
 		Name:  "server",
 		Usage: "run the whole platform on this machine with embedded backends",
 		Description: "Creates the CA, certificates and keys under the data dir on first start, then runs\n" +
-			"store, registry, auth, config, billing and the public proxy. The bootstrap admin's password\n" +
+			"store, registry, auth, config, the runtime, billing and the public proxy, and starts again\n" +
+			"the services that were running. The bootstrap admin's password\n" +
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
 			"<data-dir>/admin-password; 'micro server reset-admin' gives it a new one. The token\n" +
 			"signing keys are sealed in the store under <data-dir>/auth-key-encryption-key:\n" +
@@ -129,6 +137,7 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 			SMTPAddress: c.String("smtp-address"), From: c.String("smtp-from"), CAFile: c.String("smtp-ca-file"),
 			Username: os.Getenv(server.SMTPUsernameEnv), Password: os.Getenv(server.SMTPPasswordEnv),
 		},
+		MaxStreams: c.Int("max-streams"),
 		Billing: server.Billing{
 			Provider: c.String("billing-provider"), PublicURL: c.String("public-url"), PaymentGrace: c.Duration("payment-grace"),
 			Stripe: stripe.Options{
@@ -136,6 +145,13 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 				Price: c.String("stripe-price"), URL: c.String("stripe-api-url"),
 			},
 		},
+		RuntimeDir:    c.String("runtime-dir"),
+		AllowLocalGit: c.Bool("allow-local-git"),
+		QuotaServices: c.Int("default-quota-services"),
+		ModuleCache:   goModuleCache(),
+	}
+	if cfg.TrustedProxies, err = proxy.ParseTrustedProxies(c.StringSlice("trusted-proxies")); err != nil {
+		return server.Config{}, usageErrorf("--trusted-proxies: %s", sentence(err.Error()))
 	}
 	if err := cfg.Validate(); err != nil {
 		return server.Config{}, usageErrorf("%s", sentence(err.Error()))
@@ -153,6 +169,18 @@ func dataDirOf(c *cli.Context) (string, error) {
 		return "", usageErrorf("No home directory to keep the data in: pass --data-dir.")
 	}
 	return filepath.Join(home, ".micro", "server"), nil
+}
+
+// goModuleCache is this machine's Go module download cache, which the
+// runtime copies the SDK's dependencies from for builds; "" without a go
+// command.
+func goModuleCache() string {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "cache", "download")
 }
 
 // printReady writes the one ready line, or its JSON form.

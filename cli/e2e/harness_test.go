@@ -99,12 +99,29 @@ func newPlatform(t *testing.T, extra ...string) *platform {
 	}
 	// The first start picks free ports; a restart takes the same ones
 	// again, as a server restarting on its configured address does.
-	p.args = append([]string{"server", "--data-dir", p.dataDir, "--address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"}, extra...)
+	p.args = append([]string{"server", "--data-dir", p.dataDir, "--runtime-dir", runtimeDir(t),
+		"--address", "127.0.0.1:0", "--http-address", "127.0.0.1:0"}, extra...)
 	if err := os.MkdirAll(p.home, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.kill)
 	return p
+}
+
+// runtimeDir returns a directory for the runtime's sandbox that the
+// namespaces' uids can reach, unlike t.TempDir's, whose parent is private;
+// it goes when the test ends.
+func runtimeDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "m3o-e2e-runtime-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "runtime")
 }
 
 // start runs the server and waits for its ready line.

@@ -26,6 +26,7 @@ var (
 	errBadHeader         = fmt.Errorf("authorization is not a single bearer token: %w", ErrUnauthenticated)
 	errBadToken          = fmt.Errorf("bearer token rejected: %w", ErrUnauthenticated)
 	errAnonymousViaProxy = fmt.Errorf("call relayed by the proxy without a bearer token: %w", ErrUnauthenticated)
+	errWorkloadNoToken   = fmt.Errorf("tenant workload called without its bearer token: %w", ErrUnauthenticated)
 )
 
 // ProxyIdentity is the public proxy's mTLS identity. A call it relays
@@ -84,7 +85,11 @@ func NewAuthenticator(v *token.Verifier, opts ...Option) *Authenticator {
 // When the call carries an authorization header, the caller is who the
 // bearer token says, and a bad token is an error, never a fall back to the
 // connection's identity. Without one, the caller is the verified mTLS
-// identity of the connection. Every error wraps ErrUnauthenticated.
+// identity of the connection, but only for a core service (an identity of
+// namespace micro other than the proxy): a tenant's workload holds a
+// certificate so that it can serve, and calls the platform with its
+// service account's token like any other caller. Every error wraps
+// ErrUnauthenticated.
 func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vals := md.Get(authorizationKey); len(vals) > 0 {
@@ -98,6 +103,9 @@ func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
 		// The proxy relays calls from anyone on the internet; its
 		// certificate vouches for the hop, not for the caller.
 		return Caller{}, errAnonymousViaProxy
+	}
+	if id.Namespace != PlatformNamespace {
+		return Caller{}, errWorkloadNoToken
 	}
 	return Caller{Namespace: id.Namespace, Service: id.Service, Subject: id.Service}, nil
 }
@@ -184,6 +192,8 @@ func publicMessage(err error) string {
 		return "The bearer token is invalid, expired or revoked; log in again."
 	case errors.Is(err, errAnonymousViaProxy):
 		return "This call needs a bearer token: log in first."
+	case errors.Is(err, errWorkloadNoToken):
+		return "A service outside namespace micro must send its service account's bearer token."
 	default:
 		return "This call needs a bearer token or a platform client certificate."
 	}

@@ -166,6 +166,20 @@ func TestAuthenticateOverMTLS(t *testing.T) {
 			t.Errorf("Call() via the proxy without a token = %q, %v, want Unauthenticated", got, err)
 		}
 	})
+	t.Run("tenant workload", func(t *testing.T) {
+		workload, err := grpcclient.Dial(addr, mtlstest.Bundle(t, ca, "brave-otter-lamp", "hello"), mtls.Identity{Namespace: "micro", Service: "store"})
+		if err != nil {
+			t.Fatalf("Dial() = %v", err)
+		}
+		t.Cleanup(func() { workload.Close() })
+		if got, err := grpctest.Call(t.Context(), workload, ""); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("Call() from a tenant workload without a token = %q, %v, want Unauthenticated", got, err)
+		}
+		want := "ns=brave-otter-lamp sub=acc-1 svc= roles=developer admin=false core=false"
+		if got, err := grpctest.Call(identity.WithBearer(t.Context(), tenant), workload, ""); err != nil || got != want {
+			t.Errorf("Call() from a tenant workload with its token = %q, %v, want %q", got, err, want)
+		}
+	})
 	t.Run("proxy relays a tenant token", func(t *testing.T) {
 		got, err := grpctest.Call(identity.WithBearer(t.Context(), tenant), viaProxy, "")
 		if err != nil || !strings.HasPrefix(got, "ns=brave-otter-lamp sub=acc-1 ") {

@@ -24,7 +24,8 @@ type Caller struct {
 	// caller identified by mTLS alone.
 	Subject string
 	// Service is set only when the caller was identified by mTLS without a
-	// token: a core service calling on its own behalf.
+	// token: a core service calling on its own behalf, or, in a user's
+	// service, a workload of its own namespace.
 	Service string
 	// Roles are the roles from the token.
 	Roles []string

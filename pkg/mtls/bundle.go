@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+
+	"m3o.dev/pkg/platform"
 )
 
 // ErrNoIdentity is returned when a certificate or connection carries no
@@ -40,7 +42,7 @@ func newBundle(certPEM, keyPEM, caPEM []byte) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !signedByAny(cert.Leaf, cas) {
+	if !chainsTo(cert, cas) {
 		return nil, fmt.Errorf("certificate of %s is not signed by the CA", id)
 	}
 	return &Bundle{Cert: cert, Roots: roots, Identity: id, certPEM: certPEM, keyPEM: keyPEM, caPEM: caPEM}, nil
@@ -86,6 +88,39 @@ func signedByAny(leaf *x509.Certificate, cas []*x509.Certificate) bool {
 	return false
 }
 
+// chainsTo reports whether cert's leaf was signed by one of cas, directly
+// or through a CA certificate that follows it in the chain and that one of
+// cas signed: the root's path length allows one intermediate.
+func chainsTo(cert tls.Certificate, cas []*x509.Certificate) bool {
+	if signedByAny(cert.Leaf, cas) {
+		return true
+	}
+	for _, der := range cert.Certificate[1:] {
+		inter, err := x509.ParseCertificate(der)
+		if err == nil && inter.IsCA && cert.Leaf.CheckSignatureFrom(inter) == nil && signedByAny(inter, cas) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkIssuer refuses a platform identity (namespace micro) that was not
+// issued by the platform CA itself. Only the runtime's workload CA sits
+// between the platform CA and a leaf, and it signs tenants' workloads
+// only; whatever its key might be made to sign, no peer takes it for a
+// core service.
+func checkIssuer(id Identity, chains [][]*x509.Certificate) error {
+	if id.Namespace != platform.Namespace {
+		return nil
+	}
+	for _, chain := range chains {
+		if len(chain) == 2 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s was issued by an intermediate CA, which signs tenants' workloads only: %w", id, ErrNoIdentity)
+}
+
 // ServerConfig returns the configuration of a platform server: TLS 1.3 only,
 // and every client must present a certificate that chains to the CA and
 // carries a platform identity.
@@ -101,8 +136,11 @@ func (b *Bundle) ServerConfig() *tls.Config {
 			if len(cs.PeerCertificates) == 0 {
 				return ErrNoIdentity
 			}
-			_, err := IdentityFromCert(cs.PeerCertificates[0])
-			return err
+			id, err := IdentityFromCert(cs.PeerCertificates[0])
+			if err != nil {
+				return err
+			}
+			return checkIssuer(id, cs.VerifiedChains)
 		},
 	}
 }
@@ -145,11 +183,15 @@ func verifyServer(cs tls.ConnectionState, roots *x509.CertPool, expect Identity)
 		Intermediates: inter,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	if _, err := leaf.Verify(opts); err != nil {
+	chains, err := leaf.Verify(opts)
+	if err != nil {
 		return fmt.Errorf("verify server certificate: %w", err)
 	}
 	got, err := IdentityFromCert(leaf)
 	if err != nil {
+		return err
+	}
+	if err := checkIssuer(got, chains); err != nil {
 		return err
 	}
 	if !matches(expect, got) {
@@ -182,6 +224,17 @@ func ServerOnlyConfig(cert tls.Certificate) *tls.Config {
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 	}
+}
+
+// PublicServerConfig returns the TLS 1.3 configuration of a public port:
+// it serves cert and asks for no client certificate, but one given is
+// checked against clientRoots, so that a platform identity calling the
+// public port (the proxy's own HTTP gateway) can be told apart.
+func PublicServerConfig(cert tls.Certificate, clientRoots *x509.CertPool) *tls.Config {
+	c := ServerOnlyConfig(cert)
+	c.ClientAuth = tls.VerifyClientCertIfGiven
+	c.ClientCAs = clientRoots
+	return c
 }
 
 // ClientRootsConfig returns a TLS 1.3 client configuration that trusts only

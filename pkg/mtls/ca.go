@@ -29,6 +29,9 @@ type CA struct {
 	Cert *x509.Certificate
 	// Key signs issued certificates.
 	Key crypto.Signer
+	// Root is the platform CA above an intermediate (see IssueIntermediate),
+	// and nil for the platform CA itself.
+	Root *x509.Certificate
 
 	// now is the issuing clock; nil means time.Now. Tests move it to mint
 	// certificates that are already expired.
@@ -58,10 +61,10 @@ func NewCA(name string, validity time.Duration) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		// The CA signs leaves only; an intermediate it signed by mistake
-		// could not sign further.
-		MaxPathLenZero: true,
-		SubjectKeyId:   keyID(&key.PublicKey),
+		// The CA signs service leaves and, one level down, the runtime's
+		// workload CA (IssueIntermediate), which can sign leaves only.
+		MaxPathLen:   RootMaxPathLen,
+		SubjectKeyId: keyID(&key.PublicKey),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -74,9 +77,34 @@ func NewCA(name string, validity time.Duration) (*CA, error) {
 	return &CA{Cert: cert, Key: key}, nil
 }
 
-// CertPEM returns the CA certificate in PEM form, the file clients trust.
+// RootMaxPathLen is the path length of the platform CA: one intermediate,
+// the runtime's workload CA, may sit between it and a leaf.
+const RootMaxPathLen = 1
+
+// CertPEM returns the CA certificate in PEM form: for the platform CA, the
+// file clients trust.
 func (ca *CA) CertPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+}
+
+// rootPEM returns the PEM of the certificate that peers of the CA's leaves
+// trust: the platform CA's own.
+func (ca *CA) rootPEM() []byte {
+	if ca.Root != nil {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Root.Raw})
+	}
+	return ca.CertPEM()
+}
+
+// chainPEM returns a leaf's certificate followed by the intermediate that
+// signed it, if any, so that peers trusting only the platform CA can build
+// the chain.
+func (ca *CA) chainPEM(leafDER []byte) []byte {
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER})
+	if ca.Root != nil {
+		out = append(out, ca.CertPEM()...)
+	}
+	return out
 }
 
 // Pool returns a certificate pool holding only this CA.
@@ -90,7 +118,9 @@ func (ca *CA) Pool() *x509.CertPool {
 // and client authentication. Each entry of hosts becomes an IP SAN when it
 // parses as an IP address and a DNS SAN otherwise, so that the certificate
 // also serves clients that check host names (the CLI against the proxy). The
-// validity is clamped to the CA's own expiry.
+// validity is clamped to the CA's own expiry. A bundle issued by an
+// intermediate carries the chain: the intermediate's certificate after the
+// leaf, and the platform CA as the root it trusts.
 func (ca *CA) Issue(id Identity, hosts []string, validity time.Duration) (*Bundle, error) {
 	if err := id.Validate(); err != nil {
 		return nil, fmt.Errorf("issue: %w", err)
@@ -116,9 +146,9 @@ func (ca *CA) Issue(id Identity, hosts []string, validity time.Duration) (*Bundl
 		return nil, fmt.Errorf("issue %s: %w", id, err)
 	}
 	return newBundle(
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		ca.chainPEM(der),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		ca.CertPEM(),
+		ca.rootPEM(),
 	)
 }
 

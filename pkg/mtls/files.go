@@ -116,6 +116,13 @@ func (b *Bundle) WriteFiles(dir, name string) error {
 	return nil
 }
 
+// PEM returns the bundle's certificate chain, private key and CA
+// certificate, PEM encoded, as WriteFiles writes them: for handing to a
+// workload that loads them itself.
+func (b *Bundle) PEM() (certPEM, keyPEM, caPEM []byte) {
+	return b.certPEM, b.keyPEM, b.caPEM
+}
+
 // LoadBundle reads a bundle from its CA certificate, certificate and key
 // files, and checks that the certificate carries a platform identity and
 // chains to the CA.

@@ -64,6 +64,13 @@ var CoreServices = []CoreService{
 // platform.
 const ReservedPackagePrefix = "m3o."
 
+// ServiceHeader is the gRPC metadata key that names the user's service a
+// call is for. The CLI and the SDK set it on every call to a user's
+// service; the proxy routes on it, and without it on the first label of
+// the called method's proto package ("hello" for /hello.Hello/Call).
+// Calls to an m3o.* package always go to the platform, whatever it says.
+const ServiceHeader = "micro-service"
+
 // Lookup returns the row of the core service name.
 func Lookup(name string) (CoreService, bool) {
 	for _, s := range CoreServices {

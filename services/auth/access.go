@@ -6,15 +6,20 @@ import (
 	"slices"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/rules"
 )
 
-// accountManagers are the core services that manage accounts in any
-// namespace on their own behalf: the runtime gives each deployed service an
-// account. Other core services, the proxy above all, act only through the
-// tokens they forward, so a call the proxy relays without one is anonymous
-// here.
-var accountManagers = []string{"runtime"}
+// accountManagers are the core services that manage accounts on their own
+// behalf: the runtime gives each deployed service an account. They manage
+// service accounts (type service, role service at most) of tenants'
+// namespaces only, never an account of micro nor a person's. Other core
+// services, the proxy above all, act only through the tokens they forward,
+// so a call the proxy relays without one is anonymous here.
+var accountManagers = []string{platform.Runtime}
+
+// serviceRole is the one role an account manager may grant.
+const serviceRole = "service"
 
 // principal is who calls, as this service judges it.
 type principal struct {
@@ -68,10 +73,35 @@ func (p principal) target(requested string) (string, error) {
 	return "", p.deny("act on namespace %q", requested)
 }
 
-// mayManageAccounts reports whether the caller may create, list, disable
-// and delete the accounts of namespace.
+// mayManageAccounts reports whether the caller may list the accounts of
+// namespace and learn which are missing.
 func (p principal) mayManageAccounts(namespace string) bool {
-	return p.admin(namespace) || p.manager()
+	return p.admin(namespace) || p.manager() && namespace != platform.Namespace
+}
+
+// mayManage reports whether the caller may read, disable, delete and change
+// the secret of account a: an admin of its namespace may, and an account
+// manager may when a is a tenant's service account.
+func (p principal) mayManage(a Account) bool {
+	return p.admin(a.Namespace) || p.manager() && a.Namespace != platform.Namespace && a.Type == TypeService
+}
+
+// mayCreate reports whether the caller may create spec in namespace: an
+// admin of it may, and an account manager may create a service account of
+// a tenant with no role beyond service.
+func (p principal) mayCreate(namespace string, spec AccountSpec) bool {
+	if p.admin(namespace) {
+		return true
+	}
+	if !p.manager() || namespace == platform.Namespace || spec.Type != TypeService {
+		return false
+	}
+	for _, r := range spec.Roles {
+		if r != serviceRole {
+			return false
+		}
+	}
+	return true
 }
 
 // mayManageRules reports whether the caller may create and delete rules of

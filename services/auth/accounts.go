@@ -18,8 +18,8 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	if err != nil {
 		return Account{}, err
 	}
-	if !p.mayManageAccounts(ns) {
-		return Account{}, p.deny("create accounts in namespace %q", ns)
+	if !p.mayCreate(ns, spec) {
+		return Account{}, p.deny("create this account in namespace %q", ns)
 	}
 	if slices.Contains(spec.Roles, rules.AdminRole) && !p.admin(ns) {
 		return Account{}, p.deny("grant the admin role in namespace %q", ns)
@@ -109,7 +109,7 @@ func (s *Service) getAccount(ctx context.Context, p principal, namespace, ref st
 	if err != nil {
 		return Account{}, err
 	}
-	if !p.isSelf(a.Account) && !p.mayManageAccounts(ns) {
+	if !p.isSelf(a.Account) && !p.mayManage(a.Account) {
 		return Account{}, p.deny("read the accounts of namespace %q", ns)
 	}
 	return a.Account, nil
@@ -243,6 +243,9 @@ func (s *Service) managed(ctx context.Context, p principal, namespace, ref, acti
 	if err != nil {
 		return Account{}, err
 	}
+	if !p.mayManage(a.Account) {
+		return Account{}, p.deny("%s this account of namespace %q", action, ns)
+	}
 	if p.isSelf(a.Account) {
 		return Account{}, fmt.Errorf("an account may not %s itself: %w", action, ErrFailedPrecondition)
 	}
@@ -282,7 +285,7 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 // authorizeSecretChange lets admins through and holds the account itself
 // to its old secret, counting wrong guesses as failed logins.
 func (s *Service) authorizeSecretChange(ctx context.Context, p principal, a storedAccount, oldSecret string) error {
-	if p.mayManageAccounts(a.Namespace) {
+	if p.mayManage(a.Account) {
 		return nil
 	}
 	if !p.isSelf(a.Account) {

@@ -165,6 +165,9 @@ func TestManagement(t *testing.T) {
 		{"tenant admin creates a namespace", c, owner.ctx, &authv1.CreateRequest{Namespace: "new-space", Name: "x", Secret: "x-secret-1"}, codes.PermissionDenied},
 		{"runtime creates a service account", runtime, core, &authv1.CreateRequest{Namespace: "brave-otter", Name: "hello", Secret: "hello-secret", Type: authv1.AccountType_ACCOUNT_TYPE_SERVICE, Roles: []string{"service"}}, codes.OK},
 		{"runtime grants admin", runtime, core, &authv1.CreateRequest{Namespace: "brave-otter", Name: "evil", Secret: "evil-secret", Roles: []string{"admin"}}, codes.PermissionDenied},
+		{"runtime grants developer", runtime, core, &authv1.CreateRequest{Namespace: "brave-otter", Name: "dev5", Secret: "dev5-secret", Type: authv1.AccountType_ACCOUNT_TYPE_SERVICE, Roles: []string{"developer"}}, codes.PermissionDenied},
+		{"runtime creates a user account", runtime, core, &authv1.CreateRequest{Namespace: "brave-otter", Name: "person", Secret: "person-secret"}, codes.PermissionDenied},
+		{"runtime creates a service account in micro", runtime, core, &authv1.CreateRequest{Namespace: "micro", Name: "hello", Secret: "hello-secret", Type: authv1.AccountType_ACCOUNT_TYPE_SERVICE, Roles: []string{"service"}}, codes.PermissionDenied},
 		{"runtime creates a namespace", runtime, core, &authv1.CreateRequest{Namespace: "new-space", Name: "hello", Secret: "hello-secret"}, codes.PermissionDenied},
 		{"other core service creates an account", config, core, &authv1.CreateRequest{Namespace: "brave-otter", Name: "cfg", Secret: "cfg-secret"}, codes.PermissionDenied},
 		{"anonymous creates an account", c, core, &authv1.CreateRequest{Namespace: "brave-otter", Name: "anon", Secret: "anon-secret"}, codes.Unauthenticated},
@@ -188,4 +191,48 @@ func TestManagement(t *testing.T) {
 	}
 	_, err = c.accounts.Get(devU.ctx, &authv1.GetRequest{Id: "owner"})
 	wantCode(t, "Get(other) as developer", err, codes.PermissionDenied)
+}
+
+// TestRuntimeManagesServiceAccountsOnly checks what the runtime may do to
+// existing accounts: a tenant's service accounts, yes; a person's account
+// or anything in micro, no.
+func TestRuntimeManagesServiceAccountsOnly(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	c := e.dial(t, "micro", "proxy")
+	runtime := e.dial(t, "micro", "runtime")
+	admin := login(t, c, "", "admin", adminPassword)
+	person := create(t, c, admin, "brave-otter", "owner", "owner-secret", "admin")
+	micro := create(t, c, admin, "micro", "operator", "operator-secret")
+	core := context.Background()
+	newService := func(name string) *authv1.Account {
+		resp, err := runtime.accounts.Create(core, &authv1.CreateRequest{Namespace: "brave-otter", Name: name, Secret: "service-secret",
+			Type: authv1.AccountType_ACCOUNT_TYPE_SERVICE, Roles: []string{"service"}})
+		if err != nil {
+			t.Fatalf("runtime Create(service %s) = %v", name, err)
+		}
+		return resp.GetAccount()
+	}
+	tests := []struct {
+		name   string
+		ns, id string
+		want   codes.Code
+	}{
+		{"service account", "brave-otter", newService("hello").GetId(), codes.OK},
+		{"person", "brave-otter", person.GetId(), codes.PermissionDenied},
+		{"account of micro", "micro", micro.GetId(), codes.PermissionDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runtime.accounts.Get(core, &authv1.GetRequest{Namespace: tt.ns, Id: tt.id})
+			wantCode(t, "Get()", err, tt.want)
+			_, err = runtime.accounts.ChangeSecret(core, &authv1.ChangeSecretRequest{Namespace: tt.ns, Id: tt.id, NewSecret: "rotated-secret"})
+			wantCode(t, "ChangeSecret()", err, tt.want)
+			_, err = runtime.accounts.Disable(core, &authv1.DisableRequest{Namespace: tt.ns, Id: tt.id})
+			wantCode(t, "Disable()", err, tt.want)
+			_, err = runtime.accounts.Delete(core, &authv1.DeleteRequest{Namespace: tt.ns, Id: tt.id})
+			wantCode(t, "Delete()", err, tt.want)
+		})
+	}
+	_, err := runtime.accounts.List(core, &authv1.ListRequest{Namespace: "micro"})
+	wantCode(t, "List(micro)", err, codes.PermissionDenied)
 }

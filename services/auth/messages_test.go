@@ -39,11 +39,11 @@ func TestRefusalsReadAsSentences(t *testing.T) {
 		{"developer creates an account", func(context.Context) error {
 			_, err := c.accounts.Create(dev.ctx, &authv1.CreateRequest{Name: "x", Secret: "x-secret-123"})
 			return err
-		}, codes.PermissionDenied, `account ` + devAcct.GetId() + ` of namespace "brave-otter" may not create accounts in namespace "brave-otter"`},
+		}, codes.PermissionDenied, `account ` + devAcct.GetId() + ` of namespace "brave-otter" may not create this account in namespace "brave-otter"`},
 		{"runtime creates a namespace", func(ctx context.Context) error {
 			_, err := runtime.accounts.Create(ctx, &authv1.CreateRequest{Namespace: "new-space", Name: "x", Secret: "x-secret-123"})
 			return err
-		}, codes.PermissionDenied, `service micro/runtime may not create namespace "new-space"`},
+		}, codes.PermissionDenied, `service micro/runtime may not create this account in namespace "new-space"`},
 		{"tenant names another namespace", func(context.Context) error {
 			_, err := c.accounts.List(owner.ctx, &authv1.ListRequest{Namespace: "calm-lake"})
 			return err

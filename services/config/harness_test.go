@@ -170,15 +170,33 @@ func (e *env) login(t *testing.T, ns, name, secret string) user {
 // account creates an account in ns as the admin and logs it in.
 func (e *env) account(t *testing.T, ns, name string, roles ...string) user {
 	t.Helper()
-	const secret = "account-secret-123"
+	e.createAccount(t, ns, name, authv1.AccountType_ACCOUNT_TYPE_USER, roles)
+	return e.login(t, ns, name, accountSecret)
+}
+
+// workload is the tenant's service ns/svc calling on its own: its own mTLS
+// identity and the token of its service account, as the runtime gives it.
+func (e *env) workload(t *testing.T, ns, svc string) user {
+	t.Helper()
+	e.createAccount(t, ns, svc, authv1.AccountType_ACCOUNT_TYPE_SERVICE, []string{"service"})
+	u := e.login(t, ns, svc, accountSecret)
+	u.client = e.config(t, e.addr, ns, svc)
+	return u
+}
+
+// accountSecret is the secret of every account the tests create.
+const accountSecret = "account-secret-123"
+
+// createAccount creates an account in ns as the admin.
+func (e *env) createAccount(t *testing.T, ns, name string, typ authv1.AccountType, roles []string) {
+	t.Helper()
 	accounts := authv1.NewAccountsServiceClient(e.conn(t, e.authAddr, mtlstest.Bundle(t, e.ca, "micro", "proxy"), authID))
 	_, err := accounts.Create(e.admin.ctx, &authv1.CreateRequest{
-		Namespace: ns, Name: name, Secret: secret, Type: authv1.AccountType_ACCOUNT_TYPE_USER, Roles: roles,
+		Namespace: ns, Name: name, Secret: accountSecret, Type: typ, Roles: roles,
 	})
 	if err != nil {
 		t.Fatalf("Create(%s/%s) = %v, want an account", ns, name, err)
 	}
-	return e.login(t, ns, name, secret)
 }
 
 // serve serves srv on a loopback port until the test ends or stop is

@@ -73,7 +73,8 @@ func TestIsolation(t *testing.T) {
 		{"tenant A admin", e.account(t, "tenant-a", "root", "admin"), codes.PermissionDenied},
 		{"micro developer", e.account(t, "micro", "dev", "developer"), codes.PermissionDenied},
 		{"core service by mTLS", e.core(t, "runtime"), codes.PermissionDenied},
-		{"tenant service by mTLS", user{ctx: t.Context(), client: e.config(t, e.addr, "tenant-a", "web")}, codes.PermissionDenied},
+		{"tenant service with its token", e.workload(t, "tenant-a", "web"), codes.PermissionDenied},
+		{"tenant service by mTLS alone", user{ctx: t.Context(), client: e.config(t, e.addr, "tenant-a", "web")}, codes.Unauthenticated},
 		{"proxy without a token", user{ctx: t.Context(), client: e.config(t, e.addr, "micro", "proxy")}, codes.Unauthenticated},
 	}
 	for _, c := range callers {

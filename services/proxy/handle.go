@@ -5,43 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 
 	"m3o.dev/pkg/identity"
 )
 
 // handle serves one call the gRPC server did not recognise, which is every
-// call but the proxy's own health checks.
+// call but the proxy's own health checks and reflection.
 func (p *Proxy) handle(_ any, ss grpc.ServerStream) error {
 	full, _ := grpc.MethodFromServerStream(ss)
-	ctx := ss.Context()
-	service, method, ok := splitMethod(full)
-	if !ok {
-		return p.refuse(ctx, full, fmt.Errorf("malformed method %q: %w", full, ErrUnknownService))
-	}
-	caller, err := p.authenticate(ctx)
+	r, err := p.route(ss.Context(), full)
 	if err != nil {
-		return p.refuse(ctx, full, err)
+		return err
 	}
-	if err := p.limiter.allow(rateKey(ctx, caller)); err != nil {
-		return p.refuse(ctx, full, err)
+	if r.unary {
+		return p.answer(r.ctx, full, forwardUnary(r.ctx, r.conn, full, ss))
 	}
-	if err := p.authorize(ctx, caller, service, method); err != nil {
-		return p.refuse(ctx, full, err)
-	}
-	conn, err := p.backend(ctx, caller, service)
+	release, err := p.streams.acquire(r.caller)
 	if err != nil {
-		return p.refuse(ctx, full, err)
+		return p.refuse(ss.Context(), full, err)
 	}
-	out := metadata.NewOutgoingContext(ctx, forwardedMetadata(ctx))
-	if p.methods.unary(service, method) {
-		return p.answer(ctx, full, forwardUnary(out, conn, full, ss))
-	}
-	return p.answer(ctx, full, forwardStream(out, conn, full, ss))
+	defer release()
+	return p.answer(r.ctx, full, forwardStream(r.ctx, r.conn, full, ss))
 }
 
 // authenticate returns the caller named by the bearer token, or an
@@ -76,35 +63,6 @@ func (p *Proxy) authorize(ctx context.Context, caller identity.Caller, service, 
 func hasAuthorization(ctx context.Context) bool {
 	md, _ := metadata.FromIncomingContext(ctx)
 	return len(md.Get("authorization")) > 0
-}
-
-// backend picks the connection that serves a service: a core service by
-// its proto package, otherwise a user's service in the caller's namespace.
-func (p *Proxy) backend(ctx context.Context, caller identity.Caller, service string) (*grpc.ClientConn, error) {
-	if conn, ok := p.backends[protoPackage(service)]; ok {
-		return conn, nil
-	}
-	if p.resolver == nil || caller.Namespace == "" || strings.HasPrefix(service, "m3o.") {
-		return nil, fmt.Errorf("service %q: %w", service, ErrUnknownService)
-	}
-	return p.resolver.Resolve(ctx, caller.Namespace, service)
-}
-
-// forwardedMetadata is the caller's metadata minus what belongs to the hop
-// itself; gRPC sets those again on the way out.
-func forwardedMetadata(ctx context.Context) metadata.MD {
-	in, _ := metadata.FromIncomingContext(ctx)
-	out := make(metadata.MD, len(in)+1)
-	for k, v := range in {
-		if strings.HasPrefix(k, ":") || strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "user-agent" || k == "te" {
-			continue
-		}
-		out[k] = v
-	}
-	if pr, ok := peer.FromContext(ctx); ok {
-		out.Append("x-forwarded-for", pr.Addr.String())
-	}
-	return out
 }
 
 // forwardUnary makes one call with the caller's single request frame. A

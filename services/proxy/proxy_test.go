@@ -77,6 +77,14 @@ func (b authBackend) Token(ctx context.Context, req *authv1.TokenRequest) (*auth
 
 func (b configBackend) Watch(req *configv1.WatchRequest, stream grpc.ServerStreamingServer[configv1.WatchResponse]) error {
 	b.record(stream.Context())
+	if req.GetPath() == "hold" {
+		// One message, then the watch stays open until the caller leaves.
+		if err := stream.Send(&configv1.WatchResponse{Version: 1}); err != nil {
+			return err
+		}
+		<-stream.Context().Done()
+		return nil
+	}
 	for v := uint64(1); v <= 3; v++ {
 		if err := stream.Send(&configv1.WatchResponse{Version: v, Value: req.GetPath()}); err != nil {
 			return err
@@ -117,7 +125,7 @@ func serve(t *testing.T, srv *grpc.Server) string {
 
 // newFixture runs a backend over mTLS, the proxy in front of it over
 // server TLS, and a client that trusts the platform CA.
-func newFixture(t *testing.T, limits RateLimit) *fixture {
+func newFixture(t *testing.T, limits RateLimit, options ...func(*Config)) *fixture {
 	t.Helper()
 	ca := mtlstest.NewCA(t)
 	be := &backend{}
@@ -153,7 +161,7 @@ func newFixture(t *testing.T, limits RateLimit) *fixture {
 		{ID: "no-config", Namespace: "brave-otter-lamp", Scope: "*", Access: rules.Deny, Priority: 10,
 			Resource: rules.Resource{Type: "service", Name: "m3o.config.v1.ConfigService", Endpoint: "Set"}},
 	}
-	p := New(Config{
+	cfg := Config{
 		Verifier:   token.NewVerifier(keys),
 		Authorizer: NewRulesAuthorizer(rules.NewCache(ruleSet, slog.New(slog.DiscardHandler), time.Minute)),
 		Backends: map[string]*grpc.ClientConn{
@@ -161,7 +169,11 @@ func newFixture(t *testing.T, limits RateLimit) *fixture {
 		},
 		Limits: limits,
 		Logger: slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	p := New(cfg)
 	proxySrv := grpc.NewServer(append(p.ServerOptions(),
 		grpc.Creds(credentials.NewTLS(mtls.ServerOnlyConfig(proxyBundle.Cert))))...)
 	proxyAddr := serve(t, proxySrv)
@@ -336,5 +348,43 @@ func TestProxyHidesTransportErrors(t *testing.T) {
 	st := status.Convert(err)
 	if st.Code() != codes.Unavailable || strings.Contains(st.Message(), "127.0.0.1") || strings.Contains(st.Message(), "dial") {
 		t.Errorf("ListServices() with the registry down = %v, want Unavailable with no address or transport detail", err)
+	}
+}
+
+// TestProxyCapsOpenStreams holds an account's streams open up to the cap:
+// one more is refused with ResourceExhausted naming the limit, and a
+// stream closed makes room again.
+func TestProxyCapsOpenStreams(t *testing.T) {
+	f := newFixture(t, RateLimit{}, func(c *Config) { c.MaxStreams = 2 })
+	ctx := identity.WithBearer(t.Context(), f.token(t, "brave-otter-lamp", time.Minute))
+	client := configv1.NewConfigServiceClient(f.client)
+	hold := func(ctx context.Context) error {
+		stream, err := client.Watch(ctx, &configv1.WatchRequest{Path: "hold"})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		return err
+	}
+	first, closeFirst := context.WithCancel(ctx)
+	for i := range 2 {
+		c := ctx
+		if i == 0 {
+			c = first
+		}
+		if err := hold(c); err != nil {
+			t.Fatalf("stream %d = %v, want it open", i+1, err)
+		}
+	}
+	err := hold(ctx)
+	if st := status.Convert(err); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "at most 2 streams") {
+		t.Fatalf("third stream = %v, want ResourceExhausted naming the limit of 2", err)
+	}
+	closeFirst()
+	deadline := time.Now().Add(30 * time.Second)
+	for err := hold(ctx); err != nil; err = hold(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stream after closing one = %v, want room again", err)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,14 +1,11 @@
 package proxy
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
-	"google.golang.org/grpc/peer"
 
 	"m3o.dev/pkg/identity"
 )
@@ -92,16 +89,9 @@ func (l *limiter) bucketFor(key string, now time.Time) *bucket {
 
 // rateKey is the account for a caller with a token, else its address, so
 // anonymous callers cannot share one another's budget.
-func rateKey(ctx context.Context, c identity.Caller) string {
+func rateKey(client string, c identity.Caller) string {
 	if c.Namespace != "" {
 		return "acct:" + c.Namespace + "/" + c.Subject
 	}
-	if p, ok := peer.FromContext(ctx); ok {
-		host, _, err := net.SplitHostPort(p.Addr.String())
-		if err != nil {
-			host = p.Addr.String()
-		}
-		return "addr:" + host
-	}
-	return "anonymous"
+	return "addr:" + client
 }

@@ -26,11 +26,19 @@ func (p *Proxy) refuse(ctx context.Context, method string, err error) error {
 func toStatus(err error) *status.Status {
 	var limited *rateLimitError
 	var unpaid *PaymentRequiredError
+	var notRunning *NotRunningError
+	var streams *tooManyStreamsError
 	switch {
 	case errors.As(err, &limited):
 		return withRetry(limited.retryAfter)
+	case errors.As(err, &streams):
+		return tooManyStreams(streams)
 	case errors.As(err, &unpaid):
 		return paymentRequired(unpaid)
+	case errors.As(err, &notRunning):
+		return status.New(codes.NotFound, notRunning.Error())
+	case errors.Is(err, ErrBadServiceName):
+		return status.New(codes.InvalidArgument, "The micro-service header must name one service: lower-case letters, digits and dashes.")
 	case errors.Is(err, ErrUnauthenticated):
 		return status.New(codes.Unauthenticated, "A valid access token is required: log in and send it as 'authorization: Bearer <token>'.")
 	case errors.Is(err, ErrDenied):
@@ -75,4 +83,16 @@ func levelFor(c codes.Code) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
+}
+
+// tooManyStreams is ResourceExhausted naming the limit on open streams.
+func tooManyStreams(e *tooManyStreamsError) *status.Status {
+	st := status.New(codes.ResourceExhausted, "Too many open streams: "+e.Error()+".")
+	detailed, err := st.WithDetails(&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+		Subject: "streams", Description: e.Error(),
+	}}})
+	if err != nil {
+		return st
+	}
+	return detailed
 }

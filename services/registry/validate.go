@@ -211,7 +211,7 @@ func validateRegister(ctx context.Context, req *registryv1.RegisterRequest) (str
 
 // validateDeregister checks a Deregister call.
 func validateDeregister(ctx context.Context, req *registryv1.DeregisterRequest) (string, *Service, error) {
-	domain, err := domainFor(ctx, "domain", req.GetDomain(), write)
+	domain, err := domainFor(ctx, "domain", req.GetDomain(), remove)
 	if err != nil {
 		return "", nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -33,7 +34,46 @@ func openPKI(dataDir string) (*pki, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the platform CA in %s: %w", dataDir, err)
 	}
+	if !ca.AllowsIntermediates() {
+		// A CA made before the runtime's workload CA existed: the same key
+		// signs its certificate again, so everything it issued stays valid.
+		if ca, err = ca.Resign(); err != nil {
+			return nil, err
+		}
+		if err := ca.WriteFiles(dataDir); err != nil {
+			return nil, err
+		}
+	}
 	return &pki{ca: ca, dir: filepath.Join(dataDir, "certs")}, nil
+}
+
+// Files of the runtime's workload CA under the certificate directory.
+const (
+	workloadCACert = "runtime-ca.pem"
+	workloadCAKey  = "runtime-ca-key.pem"
+)
+
+// workloadCA returns the runtime's workload CA (see
+// mtls.CA.IssueIntermediate), issuing it on first use or when it nears
+// expiry or no longer chains to the platform CA. Its key is 0600 in the
+// data dir.
+func (p *pki) workloadCA() (*mtls.CA, error) {
+	certFile, keyFile := filepath.Join(p.dir, workloadCACert), filepath.Join(p.dir, workloadCAKey)
+	rootFile, _ := mtls.CAFiles(filepath.Dir(p.dir))
+	ca, err := mtls.LoadIntermediate(certFile, keyFile, rootFile)
+	if err == nil && time.Until(ca.Cert.NotAfter) > renewBefore {
+		return ca, nil
+	}
+	if ca, err = p.ca.IssueIntermediate("M3O workload CA", certValidity); err != nil {
+		return nil, fmt.Errorf("issue the workload CA: %w", err)
+	}
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := ca.WriteIntermediateFiles(certFile, keyFile); err != nil {
+		return nil, err
+	}
+	return ca, nil
 }
 
 // bundle returns the certificate of a core service, issuing it on first

@@ -23,7 +23,7 @@ import (
 // internal are the core services that listen on loopback only, each on
 // its own port, in the order they start; the proxy listens on the public
 // addresses.
-var internal = []string{platform.Store, platform.Registry, platform.Auth, platform.Config, platform.Billing}
+var internal = []string{platform.Store, platform.Registry, platform.Auth, platform.Config, platform.Runtime, platform.Billing}
 
 // errNotStarted means a service stopped before it served; the reason is
 // the error it returned, which wait reports.
@@ -75,7 +75,8 @@ func (r *running) startAll() error {
 	if err := r.startKeys(); err != nil {
 		return err
 	}
-	for _, step := range []func() error{r.startStore, r.startRegistry, r.startAuth, r.startConfig, r.startBilling, r.startProxy} {
+	steps := []func() error{r.startStore, r.startRegistry, r.startAuth, r.startConfig, r.startRuntime, r.startBilling, r.startProxy}
+	for _, step := range steps {
 		if err := step(); err != nil {
 			return err
 		}

@@ -1,16 +1,22 @@
 // Package server runs the whole platform in one process: `micro server`.
 //
 // On first start it creates, under the data dir, the platform CA and every
-// service certificate, the config encryption key, the embedded etcd data and
-// the Pebble store; the JWT signing keys live in the auth service's own
-// system database there, sealed under a key-encryption key that is kept
-// apart from the store, in <data-dir>/auth-key-encryption-key (mode 0600).
-// It then runs store, registry, auth, config, billing and the public proxy,
-// each on its own loopback listener with mTLS between them
-// exactly as in production, bootstraps the admin account and prints one
-// ready line. Sign-up codes go through the SMTP server Config.Mail names,
-// or, without one, into <data-dir>/outbox, as a line printed at start says. Cancelling the context drains every server and closes the
-// backends; a restart on the same data dir finds everything again.
+// service certificate, the runtime's workload CA, the config encryption
+// key, the embedded etcd data and the Pebble store; the JWT signing keys
+// live in the auth service's own system database there, sealed under a
+// key-encryption key that is kept apart from the store, in
+// <data-dir>/auth-key-encryption-key (mode 0600). It then runs store,
+// registry, auth, config, the runtime, billing and the public proxy, each
+// on its own loopback listener with mTLS between them exactly as in
+// production, bootstraps the admin account and prints one ready line.
+// Sign-up codes go through the SMTP server Config.Mail names, or, without
+// one, into <data-dir>/outbox, as a line printed at start says.
+// Cancelling the context drains every server, stops the developers'
+// services and closes the backends; a restart on the same data dir finds
+// everything again and starts those services again.
+//
+// The runtime keeps its sandbox, builds and logs in a directory of its own
+// outside the data dir (see DefaultRuntimeDir), which stays 0700.
 package server
 
 import (
@@ -57,8 +63,31 @@ type Config struct {
 	QuotaBytes int64
 	// RateLimit is the proxy's per-account limit.
 	RateLimit proxy.RateLimit
+	// MaxStreams bounds the streams one caller holds open through the
+	// proxy; zero is no limit.
+	MaxStreams int
+	// TrustedProxies are the load balancers in front of the proxy whose
+	// X-Forwarded-For is believed.
+	TrustedProxies proxy.TrustedProxies
 	// DrainTimeout bounds how long a stop waits for calls in flight.
 	DrainTimeout time.Duration
+	// RuntimeDir holds the runtime's sandbox, builds and logs; empty means
+	// DefaultRuntimeDir(DataDir). It cannot be inside DataDir, which stays
+	// 0700 so that no namespace's uid reads the platform's keys.
+	RuntimeDir string
+	// AllowLocalGit lets git sources be file:// URLs or hosts on loopback,
+	// private or link-local addresses.
+	AllowLocalGit bool
+	// QuotaServices is how many services a namespace may run; 0 means the
+	// runtime's default.
+	QuotaServices int
+	// ModuleCache, when set, is a Go module download cache
+	// ($(go env GOMODCACHE)/cache/download) the runtime copies the SDK's
+	// dependencies from, so that builds need no network for them.
+	ModuleCache string
+	// GoProxy and GoSumDB are the builds' GOPROXY after those copies and
+	// their GOSUMDB; empty means the public ones, "off" none.
+	GoProxy, GoSumDB string
 	// Billing is the payment provider and how payments are gated.
 	Billing Billing
 	// Mail is where sign-up codes go.
@@ -159,6 +188,10 @@ func (c Config) Validate() error {
 	if c.QuotaBytes < 0 {
 		errs = append(errs, fmt.Errorf("quota of %d bytes is negative", c.QuotaBytes))
 	}
+	if c.QuotaServices < 0 {
+		errs = append(errs, fmt.Errorf("quota of %d services is negative", c.QuotaServices))
+	}
+	errs = append(errs, checkRuntimeDir(c.DataDir, c.RuntimeDir))
 	errs = append(errs, c.Billing.validate()...)
 	errs = append(errs, c.Mail.validate()...)
 	return errors.Join(errs...)
@@ -183,7 +216,6 @@ func (c Config) validateStore() error {
 	default:
 		errs = append(errs, fmt.Errorf("store %q is not %s or %s", c.Store, StorePebble, StoreCockroach))
 	}
-
 	return errors.Join(errs...)
 }
 

@@ -31,8 +31,6 @@ import (
 	"m3o.dev/services/store/pebble"
 )
 
-const adminPassword = "server-test-admin-1"
-
 // config is a platform on pebble in dir, on ports the system picks.
 func config(dir string) server.Config {
 	return server.Config{

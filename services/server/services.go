@@ -14,7 +14,7 @@ import (
 	"m3o.dev/services/auth/authserver"
 	"m3o.dev/services/billing"
 	"m3o.dev/services/billing/billingserver"
-	"m3o.dev/services/billing/local"
+	billinglocal "m3o.dev/services/billing/local"
 	"m3o.dev/services/billing/stripe"
 	"m3o.dev/services/config"
 	"m3o.dev/services/config/configserver"
@@ -22,6 +22,8 @@ import (
 	"m3o.dev/services/proxy/proxyserver"
 	"m3o.dev/services/registry/etcdembed"
 	"m3o.dev/services/registry/registryserver"
+	runtimelocal "m3o.dev/services/runtime/local"
+	"m3o.dev/services/runtime/runtimeserver"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/cockroach"
 	"m3o.dev/services/store/pebble"
@@ -180,8 +182,68 @@ func (r *running) billingProvider() (billing.Provider, error) {
 		opts.Logger = r.log.With("service", platform.Billing)
 		return stripe.New(opts)
 	default:
-		return local.New(), nil
+		return billinglocal.New(), nil
 	}
+}
+
+// startRuntime runs the runtime over the local backend in the runtime dir.
+// The backend kills what a previous server left running before anything
+// starts, and the runtime then starts again every service that was
+// running, whether the last stop was clean or a kill -9.
+func (r *running) startRuntime() error {
+	p, err := r.process(platform.Runtime)
+	if err != nil {
+		return err
+	}
+	backend, err := r.openLocal(p)
+	if err != nil {
+		return err
+	}
+	r.onClose(backend.Close)
+	uploads, err := runtimeserver.UploadDir(r.runtimeDir())
+	if err != nil {
+		return err
+	}
+	cfg := runtimeserver.Config{
+		Backend: backend, ProxyAddress: reachable(r.grpcAddr), TempDir: uploads,
+		AllowLocalGit: r.cfg.AllowLocalGit, QuotaServices: r.cfg.QuotaServices,
+	}
+	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return runtimeserver.Run(ctx, cfg, p) })
+}
+
+// openLocal opens the local backend with the workload CA.
+func (r *running) openLocal(p *corekit.Process) (*runtimelocal.Backend, error) {
+	ca, err := r.pki.workloadCA()
+	if err != nil {
+		return nil, err
+	}
+	return runtimeserver.OpenLocal(p, runtimeserver.LocalConfig{
+		Dir: r.runtimeDir(), WorkloadCA: ca, ModuleCache: r.cfg.ModuleCache,
+		GoProxy: r.cfg.GoProxy, GoSumDB: r.cfg.GoSumDB,
+	})
+}
+
+// runtimeDir is the runtime's directory: configured, or the default.
+func (r *running) runtimeDir() string {
+	dir := r.cfg.RuntimeDir
+	if dir == "" {
+		dir = DefaultRuntimeDir(r.cfg.DataDir)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	return abs
+}
+
+// reachable is an address instances can dial: a listener on every
+// interface is reached on loopback.
+func reachable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || !net.ParseIP(host).IsUnspecified() {
+		return addr
+	}
+	return net.JoinHostPort("127.0.0.1", port)
 }
 
 // startProxy runs the proxy on the public gRPC address and the gateway,
@@ -200,6 +262,7 @@ func (r *running) startProxy() error {
 	cfg := proxyserver.Config{
 		HTTPListener: r.listeners[httpListener], Router: router,
 		RateLimit: r.cfg.RateLimit, DrainTimeout: r.cfg.DrainTimeout, PaymentGrace: r.cfg.Billing.PaymentGrace,
+		MaxStreams: r.cfg.MaxStreams, TrustedProxies: r.cfg.TrustedProxies,
 	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return proxyserver.Run(ctx, cfg, p) })
 }

@@ -94,9 +94,9 @@ func TestIsolation(t *testing.T) {
 		{"tenant A on tenant B", ts.tenantA, "tenant-b"},
 		{"tenant A on _auth", ts.tenantA, "_auth"},
 		{"tenant A on micro", ts.tenantA, "micro"},
-		{"tenant A's service on tenant B", e.dial(t, "tenant-a", "greeter"), "tenant-b"},
-		{"tenant A's service on _auth", e.dial(t, "tenant-a", "greeter"), "_auth"},
-		{"tenant service named auth on _auth", e.dial(t, "tenant-a", "auth"), "_auth"},
+		{"tenant A's service on tenant B", e.workload(t, "tenant-a", "greeter"), "tenant-b"},
+		{"tenant A's service on _auth", e.workload(t, "tenant-a", "greeter"), "_auth"},
+		{"tenant service named auth on _auth", e.workload(t, "tenant-a", "auth"), "_auth"},
 		{"config on _auth", e.core(t, "config"), "_auth"},
 		{"auth on a tenant", ts.authSvc, "tenant-b"},
 		{"admin on _auth", ts.admin, "_auth"},
@@ -146,6 +146,7 @@ func TestAccess(t *testing.T) {
 	}{
 		{"tenant A on its own", ts.tenantA, "tenant-a"},
 		{"tenant A by default", ts.tenantA, ""},
+		{"tenant A's service by default", ts.e.workload(t, "tenant-a", "greeter"), ""},
 		{"auth on _auth", ts.authSvc, "_auth"},
 		{"auth on micro by default", ts.authSvc, ""},
 		{"admin on tenant B", ts.admin, "tenant-b"},
@@ -184,5 +185,18 @@ func TestDatabasesIsolation(t *testing.T) {
 				t.Errorf("Databases() mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestWorkloadWithoutToken checks that a tenant's service is not taken for
+// a core service by its certificate: without its token it is nobody, even
+// on its own namespace's database.
+func TestWorkloadWithoutToken(t *testing.T) {
+	ts := newTenants(t)
+	for _, db := range []string{"", "tenant-a"} {
+		err := rpcs[0].call(t.Context(), ts.e.dial(t, "tenant-a", "greeter"), db)
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("Read(%q) as tenant-a/greeter without a token = %v, want Unauthenticated", db, err)
+		}
 	}
 }

@@ -40,8 +40,12 @@ func copyRepo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dst := t.TempDir()
-	for _, p := range []string{"proto", "scripts", "buf.yaml", "buf.gen.yaml"} {
-		if out, err := exec.Command("cp", "-r", filepath.Join(root, p), dst).CombinedOutput(); err != nil {
+	// The SDK's test API is generated beside the protos (see protogen.sh).
+	for _, p := range []string{"proto", "scripts", "buf.yaml", "buf.gen.yaml", "pkg/service/servicetest/hellopb"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cp", "-r", filepath.Join(root, p), filepath.Join(dst, p)).CombinedOutput(); err != nil {
 			t.Fatalf("cp %s: %v\n%s", p, err, out)
 		}
 	}

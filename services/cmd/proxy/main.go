@@ -37,6 +37,8 @@ func flags() []cli.Flag {
 		f.String("router-key-file", "", "private key of the router certificate, PEM `FILE`"),
 		f.Float64("rate-limit", 100, "calls a second per account; 0 is no limit"),
 		f.Int("rate-burst", 200, "calls an account may make at once"),
+		f.Int("max-streams", proxy.DefaultMaxStreams, "streams (Watch, Logs) one account or address may hold open at once; 0 is no limit"),
+		f.Strings("trusted-proxies", "load balancers (`CIDR`s or addresses) whose X-Forwarded-For names the caller; nobody else's is believed"),
 		f.Duration("payment-grace", billing.DefaultGrace, "how long a past-due namespace keeps working before its calls are refused (with --billing-address)"),
 	}
 }
@@ -48,15 +50,21 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("router certificate: %w", err)
 	}
+	trusted, err := proxy.ParseTrustedProxies(c.StringSlice("trusted-proxies"))
+	if err != nil {
+		return fmt.Errorf("%w: --trusted-proxies: %w", corekit.ErrConfig, err)
+	}
 	httpLis, err := net.Listen("tcp", c.String("http-address"))
 	if err != nil {
 		return err
 	}
 	defer httpLis.Close()
 	return proxyserver.Run(ctx, proxyserver.Config{
-		HTTPListener: httpLis,
-		Router:       router,
-		RateLimit:    proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
-		PaymentGrace: c.Duration("payment-grace"),
+		HTTPListener:   httpLis,
+		Router:         router,
+		RateLimit:      proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
+		MaxStreams:     c.Int("max-streams"),
+		TrustedProxies: trusted,
+		PaymentGrace:   c.Duration("payment-grace"),
 	}, p)
 }

@@ -59,7 +59,9 @@ func crashTest(t *testing.T, bin string, backendArgs ...string) {
 	ca := mtlstest.NewCA(t)
 	args := append(corekittest.CertFlags(t, ca, "store"), "--address", "127.0.0.1:0")
 	args = append(args, backendArgs...)
-	clientBundle := mtlstest.Bundle(t, ca, "crash-test", "writer")
+	// The writer is a core service, which needs no token: the test runs
+	// no auth service.
+	clientBundle := mtlstest.Bundle(t, ca, "micro", "config")
 
 	first := startStore(t, bin, args)
 	acked := writeUntilKilled(t, dial(t, first.address, clientBundle), first)

@@ -23,14 +23,15 @@ var serverID = mtls.Identity{Namespace: "micro", Service: "store"}
 // TestRun serves a pebble store from certificate and key files, as the
 // binary does, and uses it. It names an auth service that is never up, as
 // in the moments after a deployment when the store already serves its core
-// callers and auth has yet to start.
+// callers (here the config service, which needs no token) and auth has yet
+// to start.
 func TestRun(t *testing.T) {
 	ca := mtlstest.NewCA(t)
 	args := append(corekittest.CertFlags(t, ca, "store"),
 		"--backend", "pebble", "--data-dir", filepath.Join(t.TempDir(), "data"), "--auth-address", "127.0.0.1:1")
 	store := corekittest.Start(t, newApp(), args...)
 
-	client := dial(t, store.Address, mtlstest.Bundle(t, ca, "tenant-a", "greeter"))
+	client := dial(t, store.Address, mtlstest.Bundle(t, ca, "micro", "config"))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	if _, err := client.Write(ctx, &storev1.WriteRequest{Record: &storev1.Record{Key: "k", Value: []byte("v")}}, grpc.WaitForReady(true)); err != nil {

@@ -3,10 +3,12 @@ package coretest
 import (
 	"bytes"
 	"context"
+	"net"
 	"testing"
 	"time"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/mtls/mtlstest"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
@@ -14,6 +16,9 @@ import (
 	"m3o.dev/services/billing"
 	"m3o.dev/services/billing/billingserver"
 	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/proxy/proxyserver"
+	regmemory "m3o.dev/services/registry/memory"
+	"m3o.dev/services/registry/registryserver"
 	"m3o.dev/services/store/memory"
 	"m3o.dev/services/store/storeserver"
 )
@@ -105,4 +110,28 @@ func (p *Platform) ServeBilling(t testing.TB, provider billing.Provider, publicU
 	t.Helper()
 	cfg := billingserver.Config{Provider: provider, PublicURL: publicURL, PollInterval: 50 * time.Millisecond}
 	p.Run(t, platform.Billing, func(ctx context.Context, proc *corekit.Process) error { return billingserver.Run(ctx, cfg, proc) })
+}
+
+// ServeRegistry runs the registry over a memory backend until the test
+// ends, and waits until it serves.
+func (p *Platform) ServeRegistry(t testing.TB) {
+	t.Helper()
+	cfg := registryserver.Config{Backend: regmemory.New(regmemory.Options{})}
+	p.Run(t, platform.Registry, func(ctx context.Context, proc *corekit.Process) error { return registryserver.Run(ctx, cfg, proc) })
+}
+
+// ServeProxy runs the public proxy on its listener until the test ends,
+// relaying to every core service of the platform, with no rate limit and
+// its HTTP port on a loopback listener of its own, and waits until it
+// serves. Its certificate names the loopback hosts, so clients that check
+// host names against the CA accept it.
+func (p *Platform) ServeProxy(t testing.TB) {
+	t.Helper()
+	httpLis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Listen(proxy HTTP) = %v", err)
+	}
+	t.Cleanup(func() { httpLis.Close() })
+	cfg := proxyserver.Config{HTTPListener: httpLis, Router: mtlstest.Bundle(t, p.CA, platform.Namespace, platform.Router)}
+	p.Run(t, platform.Proxy, func(ctx context.Context, proc *corekit.Process) error { return proxyserver.Run(ctx, cfg, proc) })
 }

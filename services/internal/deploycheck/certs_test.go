@@ -9,12 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"m3o.dev/pkg/mtls"
 )
 
 // certServices are the identities scripts/certs.sh must issue.
-var certServices = []string{"store", "registry", "auth", "config", "proxy", "router"}
+var certServices = []string{"store", "registry", "auth", "config", "runtime", "proxy", "router"}
 
 // publicHost is the name the test asks to have in the proxy's certificate.
 const publicHost = "api.example.test"
@@ -62,6 +63,8 @@ func TestCertsScript(t *testing.T) {
 		t.Errorf("proxy certificate for %s: %v", publicHost, err)
 	}
 
+	checkWorkloadCA(t, dir, bundles["proxy"])
+
 	caBefore, certBefore := readFile(t, dir, "ca.pem"), readFile(t, dir, "store.pem")
 	runCerts(t, dir)
 	if !bytes.Equal(readFile(t, dir, "ca.pem"), caBefore) {
@@ -73,6 +76,36 @@ func TestCertsScript(t *testing.T) {
 	if _, err := mtls.LoadBundle(mtls.BundleFiles(dir, "store")); err != nil {
 		t.Errorf("LoadBundle(store) after a renewal = %v", err)
 	}
+}
+
+// checkWorkloadCA checks that the runtime's workload CA loads as pkg/mtls
+// reads it, signs a tenant's workload that the proxy accepts, and cannot
+// vouch for a host name.
+func checkWorkloadCA(t *testing.T, dir string, proxy *mtls.Bundle) {
+	t.Helper()
+	rootFile, _ := mtls.CAFiles(dir)
+	inter, err := mtls.LoadIntermediate(filepath.Join(dir, "runtime-ca.pem"), filepath.Join(dir, "runtime-ca-key.pem"), rootFile)
+	if err != nil {
+		t.Fatalf("LoadIntermediate(runtime-ca.pem) = %v", err)
+	}
+	hello, err := inter.Issue(mtls.Identity{Namespace: "brave-otter", Service: "hello"}, nil, time.Hour)
+	if err != nil {
+		t.Fatalf("workload CA Issue() = %v", err)
+	}
+	if got := handshake(t, proxy, hello); got != hello.Identity {
+		t.Errorf("proxy saw the workload as %s, want %s", got, hello.Identity)
+	}
+	if _, err := hello.Cert.Leaf.Verify(x509.VerifyOptions{Roots: proxy.Roots, Intermediates: pool(inter.Cert), DNSName: "localhost"}); err == nil {
+		t.Error("a workload certificate verified for host localhost; the workload CA must sign no host names")
+	}
+}
+
+func pool(certs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
 }
 
 // handshake runs a TLS handshake between server, as a platform server, and

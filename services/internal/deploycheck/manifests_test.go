@@ -26,6 +26,12 @@ var readEnv = map[string][]string{
 	"billing": {"MICRO_BILLING_STRIPE_KEY", "MICRO_BILLING_STRIPE_WEBHOOK_SECRET"},
 }
 
+// notDeployedYet are binaries that services/cmd builds and no manifest runs
+// yet, each with the reason; an entry goes when its manifest comes.
+var notDeployedYet = map[string]string{
+	"runtime": "its manifest comes with the Kubernetes backend; the local backend runs processes on one machine",
+}
+
 // doc is one Kubernetes object, decoded as far as the checks need.
 type doc struct {
 	file       string
@@ -115,7 +121,7 @@ func TestManifests(t *testing.T) {
 		})
 	}
 	for bin := range flags {
-		if bin != "micro" && !ran[bin] {
+		if _, later := notDeployedYet[bin]; bin != "micro" && !later && !ran[bin] {
 			t.Errorf("no manifest runs %s, which services/cmd builds", bin)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"m3o.dev/services/internal/coretest"
+	"m3o.dev/services/proxy"
 	"m3o.dev/services/proxy/proxyserver"
 )
 
@@ -56,6 +57,49 @@ func expect(url, body, tok, method string, want int) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
 		return fmt.Errorf("%s %s = %d, want %d", method, url, resp.StatusCode, want)
+	}
+	return nil
+}
+
+// TestAnonymousCallersHaveBudgetsOfTheirOwn spends one anonymous HTTP
+// caller's whole rate budget: another caller, at another address, still
+// gets through. The callers' addresses come from X-Forwarded-For, believed
+// only because the load balancer they pass through, here loopback, is one
+// of the trusted proxies; a caller that is not believed is itself.
+func TestAnonymousCallersHaveBudgetsOfTheirOwn(t *testing.T) {
+	p := newPlatform(t)
+	p.ServeAuth(t)
+	p.cfg.RateLimit = proxy.RateLimit{PerSecond: 0.01, Burst: 2}
+	p.cfg.TrustedProxies, _ = proxy.ParseTrustedProxies([]string{"127.0.0.1"})
+	coretest.Go(t, "proxyserver.Run", func(ctx context.Context) error { return proxyserver.Run(ctx, p.cfg, p.proc) })
+	keys := "http://" + p.Addr("http") + "/v1/auth/public-keys"
+	coretest.Eventually(t, "the gateway", func() error { return post(keys, "198.51.100.1", http.StatusOK) })
+	if err := post(keys, "198.51.100.1", http.StatusOK); err != nil {
+		t.Fatal(err)
+	}
+	if err := post(keys, "198.51.100.1", http.StatusTooManyRequests); err != nil {
+		t.Errorf("third call of one anonymous caller: %v", err)
+	}
+	if err := post(keys, "203.0.113.5", http.StatusOK); err != nil {
+		t.Errorf("another anonymous caller: %v", err)
+	}
+}
+
+// post makes an anonymous POST as the client at addr, behind a load
+// balancer that says so in X-Forwarded-For.
+func post(url, addr string, want int) error {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("{}"))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Forwarded-For", addr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("POST %s as %s = %d, want %d", url, addr, resp.StatusCode, want)
 	}
 	return nil
 }

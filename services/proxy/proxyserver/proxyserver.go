@@ -7,7 +7,8 @@
 // certificate on the public port and the client certificate it relays
 // calls with; the services it relays to treat a call from micro/proxy as
 // anonymous unless it carries the caller's own token. micro/router is what
-// it looks up rules with, on its own behalf.
+// it looks up rules with, and watches the registry's domains with to route
+// to users' services, on its own behalf.
 //
 // services/cmd/proxy runs Run on its own; `micro server` runs it beside the
 // other services with its own certificates and listeners.
@@ -28,6 +29,7 @@ import (
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/proxy"
 )
@@ -56,6 +58,12 @@ type Config struct {
 	Router *mtls.Bundle
 	// RateLimit is the per-account limit.
 	RateLimit proxy.RateLimit
+	// MaxStreams bounds the streams one caller holds open; zero is no
+	// limit.
+	MaxStreams int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed.
+	TrustedProxies proxy.TrustedProxies
 	// DrainTimeout bounds how long a stop waits for calls in flight; zero
 	// means the default.
 	DrainTimeout time.Duration
@@ -79,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.PaymentGrace < 0 {
 		errs = append(errs, fmt.Errorf("payment grace %s is negative", c.PaymentGrace))
+	}
+	if c.MaxStreams < 0 {
+		errs = append(errs, fmt.Errorf("max streams %d is negative", c.MaxStreams))
 	}
 	if c.RateLimit.PerSecond > 0 && c.RateLimit.Burst < 1 {
 		errs = append(errs, fmt.Errorf("rate burst %d lets no call through; it must be at least 1", c.RateLimit.Burst))
@@ -105,9 +116,14 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("run proxy: %w", err)
 	}
+	registry, err := dialRegistry(p, cfg.Router)
+	if err != nil {
+		return fmt.Errorf("run proxy: %w", err)
+	}
 	srv := New(Options{
-		Bundle: p.Bundle, Backends: backends, Rules: authv1.NewRulesServiceClient(rulesConn),
+		Bundle: p.Bundle, Backends: backends, Rules: authv1.NewRulesServiceClient(rulesConn), Registry: registry,
 		Verifier: p.Verifier(), Ready: p.KeysReady, RateLimit: cfg.RateLimit,
+		MaxStreams: cfg.MaxStreams, TrustedProxies: cfg.TrustedProxies,
 		DrainTimeout: cfg.DrainTimeout, Logger: p.Logger,
 		Billing: billing, PaymentGrace: cfg.PaymentGrace,
 	})
@@ -131,6 +147,20 @@ func dialBilling(p *corekit.Process, router *mtls.Bundle) (billingv1.BillingServ
 		return nil, err
 	}
 	return billingv1.NewBillingServiceClient(conn), nil
+}
+
+// dialRegistry connects to the registry as router, to route to users'
+// services; without the registry's address the proxy routes to none.
+func dialRegistry(p *corekit.Process, router *mtls.Bundle) (registryv1.RegistryServiceClient, error) {
+	if p.Peers[platform.Registry] == "" {
+		p.Logger.Warn("no registry address: calls to users' services will answer that none runs")
+		return nil, nil
+	}
+	conn, err := p.DialAs(router, platform.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return registryv1.NewRegistryServiceClient(conn), nil
 }
 
 // dialBackends connects, as micro/proxy, to every core API whose service

@@ -21,6 +21,7 @@ import (
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/proxy"
 )
 
@@ -42,12 +43,21 @@ type Options struct {
 	// that counts as a core service (micro/router): the relaying identity
 	// micro/proxy is anonymous by design and may list no rules.
 	Rules authv1.RulesServiceClient
+	// Registry reaches the registry with a certificate that may read every
+	// domain (micro/router), to route calls to users' services; nil routes
+	// none, and calls to them answer that the service is not running.
+	Registry registryv1.RegistryServiceClient
 	// Verifier checks the callers' bearer tokens.
 	Verifier *token.Verifier
 	// Ready decides /healthz; nil is always ready.
 	Ready func() error
 	// RateLimit is the per-account limit.
 	RateLimit proxy.RateLimit
+	// MaxStreams bounds the streams one caller holds open.
+	MaxStreams int
+	// TrustedProxies are the load balancers whose X-Forwarded-For is
+	// believed, for the gRPC port and the gateway alike.
+	TrustedProxies proxy.TrustedProxies
 	// DrainTimeout bounds how long a stop waits for calls in flight; zero
 	// means grpcserver.DefaultDrainTimeout.
 	DrainTimeout time.Duration
@@ -66,6 +76,7 @@ type Options struct {
 type Server struct {
 	bundle  *mtls.Bundle
 	rules   *rules.Cache
+	nodes   *proxy.Nodes
 	gate    *proxy.PaymentGate
 	pages   *billingPages
 	billing billingv1.BillingServiceClient
@@ -87,22 +98,33 @@ func New(opts Options) *Server {
 	}
 	cache := rules.NewCache(opts.Rules, log, RulesRefresh)
 	authz, gate, pages := withBilling(opts, proxy.NewRulesAuthorizer(cache), log)
-	px := proxy.New(proxy.Config{
-		Verifier:   opts.Verifier,
-		Authorizer: authz,
-		Backends:   opts.Backends,
-		Limits:     opts.RateLimit,
-		Logger:     log,
-	})
+	cfg := proxy.Config{
+		Verifier:       opts.Verifier,
+		Authorizer:     authz,
+		Backends:       opts.Backends,
+		Limits:         opts.RateLimit,
+		MaxStreams:     opts.MaxStreams,
+		TrustedProxies: opts.TrustedProxies,
+		Logger:         log,
+	}
+	var nodes *proxy.Nodes
+	if opts.Registry != nil {
+		nodes = proxy.NewNodes(opts.Registry, opts.Bundle, log.With("component", "nodes"))
+		cfg.Resolver = nodes
+	}
+	px := proxy.New(cfg)
 	// Callers authenticate with bearer tokens, so the public port asks for
 	// no client certificate; the CLI checks the platform's certificate.
 	srv := grpcserver.New(grpcserver.Options{
-		TLS:           mtls.ServerOnlyConfig(opts.Bundle.Cert),
+		TLS:           mtls.PublicServerConfig(opts.Bundle.Cert, opts.Bundle.Roots),
 		Logger:        log,
 		DrainTimeout:  drain,
 		ServerOptions: px.ServerOptions(),
 	})
-	return &Server{bundle: opts.Bundle, rules: cache, gate: gate, pages: pages, billing: opts.Billing, grpc: srv, ready: opts.Ready, drain: drain, log: log}
+	return &Server{
+		bundle: opts.Bundle, rules: cache, nodes: nodes, gate: gate, pages: pages, billing: opts.Billing,
+		grpc: srv, ready: opts.Ready, drain: drain, log: log,
+	}
 }
 
 // withBilling puts the payment gate after the rules and makes the
@@ -142,6 +164,9 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 	if s.gate != nil {
 		g.Go(func() error { s.gate.Run(ctx, s.billing); return nil })
 	}
+	if s.nodes != nil {
+		g.Go(func() error { s.nodes.Run(ctx); return nil })
+	}
 	g.Go(func() error { return s.grpc.Serve(ctx, grpcLis) })
 	g.Go(func() error {
 		srv := &http.Server{
@@ -179,10 +204,10 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 // the platform CA and the identity micro/proxy rather than a host name, so
 // the certificate need not name the loopback address.
 func (s *Server) dialSelf(addr net.Addr) (*grpc.ClientConn, error) {
+	// The gateway presents the proxy's certificate, which is how the proxy
+	// knows to believe the client address the gateway forwards; it is
+	// otherwise a caller like any other, with the HTTP caller's token.
 	tlsConfig := s.bundle.ClientConfig(s.bundle.Identity)
-	// The public port asks for no client certificate; offering none keeps
-	// the gateway a caller like any other.
-	tlsConfig.Certificates = nil
 	conn, err := grpc.NewClient(selfAddress(addr), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
 	if err != nil {
 		return nil, fmt.Errorf("connect the gateway to the proxy: %w", err)

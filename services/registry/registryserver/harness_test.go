@@ -84,13 +84,29 @@ func (e *env) core(t testing.TB, service string) registryv1.RegistryServiceClien
 // the proxy forwards it: the proxy's connection, the account's token.
 func (e *env) user(t testing.TB, namespace string, roles ...string) registryv1.RegistryServiceClient {
 	t.Helper()
+	tok := e.token(t, namespace, "acct-"+namespace, "user", roles)
+	return e.dial(t, "micro", "proxy", grpc.WithPerRPCCredentials(identity.BearerCredentials(tok)))
+}
+
+// workload returns a client that is the tenant's service
+// namespace/service: its own mTLS identity with its service account's
+// token, as a workload outside micro must call.
+func (e *env) workload(t testing.TB, namespace, service string) registryv1.RegistryServiceClient {
+	t.Helper()
+	tok := e.token(t, namespace, "svc-"+service, "service", []string{"service"})
+	return e.dial(t, namespace, service, grpc.WithPerRPCCredentials(identity.BearerCredentials(tok)))
+}
+
+// token signs an access token for account sub of namespace.
+func (e *env) token(t testing.TB, namespace, sub, typ string, roles []string) string {
+	t.Helper()
 	now := time.Now()
 	tok, err := e.signer.Sign(token.Claims{
-		Subject: "acct-" + namespace, Namespace: namespace, Type: "user", Roles: roles,
+		Subject: sub, Namespace: namespace, Type: typ, Roles: roles,
 		IssuedAt: now, ExpiresAt: now.Add(time.Hour), ID: token.NewID(),
 	})
 	if err != nil {
 		t.Fatalf("Sign = %v", err)
 	}
-	return e.dial(t, "micro", "proxy", grpc.WithPerRPCCredentials(identity.BearerCredentials(tok)))
+	return tok
 }

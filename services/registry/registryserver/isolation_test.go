@@ -26,17 +26,22 @@ func service(name string, ids ...string) *registryv1.Service {
 
 // callers are the identities the isolation test acts as.
 type callers struct {
-	tenantA, tenantB, tenantASvc, microUser, admin, core registryv1.RegistryServiceClient
+	tenantA, tenantB, tenantASvc, microUser, admin, core, config registryv1.RegistryServiceClient
+	// tenantASvcNoToken is tenant A's service calling with its
+	// certificate alone, which names no account.
+	tenantASvcNoToken registryv1.RegistryServiceClient
 }
 
 func newCallers(t *testing.T, e *env) callers {
 	return callers{
-		tenantA:    e.user(t, "tenant-a", "developer"),
-		tenantB:    e.user(t, "tenant-b", "developer"),
-		tenantASvc: e.dial(t, "tenant-a", "greeter"),
-		microUser:  e.user(t, "micro", "developer"),
-		admin:      e.user(t, "micro", "admin"),
-		core:       e.core(t, "runtime"),
+		tenantA:           e.user(t, "tenant-a", "developer"),
+		tenantB:           e.user(t, "tenant-b", "developer"),
+		tenantASvc:        e.workload(t, "tenant-a", "greeter"),
+		tenantASvcNoToken: e.dial(t, "tenant-a", "greeter"),
+		microUser:         e.user(t, "micro", "developer"),
+		admin:             e.user(t, "micro", "admin"),
+		core:              e.core(t, "runtime"),
+		config:            e.core(t, "config"),
 	}
 }
 
@@ -72,7 +77,9 @@ func TestDomains(t *testing.T) {
 		want   codes.Code
 	}{
 		{"tenant registers in its own domain", c.tenantA, register("a-two", ""), codes.OK},
-		{"tenant service registers by mTLS identity", c.tenantASvc, register("a-three", ""), codes.OK},
+		{"tenant service registers with its token", c.tenantASvc, register("a-three", ""), codes.OK},
+		{"tenant service registers by mTLS identity alone", c.tenantASvcNoToken, register("x", ""), codes.Unauthenticated},
+		{"tenant service reads by mTLS identity alone", c.tenantASvcNoToken, get("a-svc", ""), codes.Unauthenticated},
 		{"tenant registers in another tenant's domain", c.tenantA, register("x", "tenant-b"), codes.PermissionDenied},
 		{"tenant registers in micro", c.tenantA, register("x", "micro"), codes.PermissionDenied},
 		{"tenant service registers in micro", c.tenantASvc, register("x", "micro"), codes.PermissionDenied},
@@ -91,7 +98,14 @@ func TestDomains(t *testing.T) {
 		{"plain micro account reads a tenant", c.microUser, get("a-svc", "tenant-a"), codes.PermissionDenied},
 		{"core service registers in micro", c.core, register("m-two", ""), codes.OK},
 		{"core service registers in a tenant's domain", c.core, register("x", "tenant-a"), codes.PermissionDenied},
+		{"core service gets from a tenant's domain", c.core, get("a-svc", "tenant-a"), codes.OK},
+		{"core service lists a tenant's domain", c.core, list("tenant-a"), codes.OK},
+		{"core service watches a tenant's domain", c.core, watchOnce("tenant-a"), codes.OK},
 		{"core service deregisters in micro", c.core, deregister("m-two", ""), codes.OK},
+		{"core service reads a tenant's domain", c.config, get("a-svc", "tenant-a"), codes.OK},
+		{"core service lists a tenant's domain", c.config, list("tenant-a"), codes.OK},
+		{"core service other than the runtime deregisters in a tenant's domain", c.config, deregister("a-svc", "tenant-a"), codes.PermissionDenied},
+		{"runtime deregisters in a tenant's domain", c.core, deregister("a-three", "tenant-a"), codes.OK},
 		{"admin registers in micro", c.admin, register("m-three", ""), codes.OK},
 		{"admin registers in a tenant's domain", c.admin, register("by-admin", "tenant-b"), codes.OK},
 		{"admin reads a tenant's domain", c.admin, get("b-svc", "tenant-b"), codes.OK},
@@ -111,7 +125,8 @@ func TestDomains(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ListServices = %v, want nil", err)
 		}
-		if diff := cmp.Diff([]string{"a-svc", "a-three", "a-two"}, names(resp.GetServices())); diff != "" {
+		// a-three was taken out by the runtime.
+		if diff := cmp.Diff([]string{"a-svc", "a-two"}, names(resp.GetServices())); diff != "" {
 			t.Errorf("ListServices as tenant-a (-want +got):\n%s", diff)
 		}
 	})

@@ -24,7 +24,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Status is where a service stands.
+// Status is where a service, or one of its instances, stands.
 type Status int32
 
 const (
@@ -32,15 +32,21 @@ const (
 	Status_STATUS_UNSPECIFIED Status = 0
 	// STATUS_PENDING services are accepted and waiting to build.
 	Status_STATUS_PENDING Status = 1
-	// STATUS_BUILDING services are compiling.
+	// STATUS_BUILDING services are fetching their source and compiling.
 	Status_STATUS_BUILDING Status = 2
-	// STATUS_STARTING services have built and are starting.
+	// STATUS_STARTING services have built and wait for every new instance to
+	// be registered and healthy; an instance restarting after a crash is
+	// starting too.
 	Status_STATUS_STARTING Status = 3
-	// STATUS_RUNNING services have every instance up.
+	// STATUS_RUNNING services have every instance of running_generation
+	// registered and healthy.
 	Status_STATUS_RUNNING Status = 4
-	// STATUS_ERROR services failed; error says why.
+	// STATUS_ERROR services failed; error says why. An instance that crashed
+	// five times in a row is in error and keeps being restarted, once a
+	// minute.
 	Status_STATUS_ERROR Status = 5
-	// STATUS_STOPPED services are not running.
+	// STATUS_STOPPED services or instances are not running and will not be
+	// restarted.
 	Status_STATUS_STOPPED Status = 6
 )
 
@@ -96,24 +102,38 @@ func (Status) EnumDescriptor() ([]byte, []int) {
 // Service is a deployable unit of a namespace.
 type Service struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the service, matching ^[a-z][a-z0-9-]{0,62}$, unique in the namespace.
+	// Name of the service: a DNS label, ^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$, unique in the namespace.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Version label, at most 64 characters; empty means "latest".
+	// Version label, at most 64 characters of letters, digits and . _ + -; empty means "latest".
 	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	// Source is a source id from Upload, or a git URL (https://…) with an optional "@ref".
+	// Source is a source id from Upload, or a git URL: https://host/path, optionally followed by
+	// @branch, @tag or @commit after the last "/".
 	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
 	// Metadata is free-form string pairs, at most 32 pairs and 4 KiB in all.
 	Metadata map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Status of the service; set by the server.
 	Status Status `protobuf:"varint,5,opt,name=status,proto3,enum=m3o.runtime.v1.Status" json:"status,omitempty"`
-	// Error explains STATUS_ERROR in one sentence; set by the server.
+	// Error explains STATUS_ERROR in a few lines, such as the compiler's first lines or an instance's
+	// exit; with STATUS_RUNNING and running_generation below generation it says why the latest update
+	// did not take. Set by the server.
 	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// Namespace the service runs in; set by the server.
 	Namespace string `protobuf:"bytes,7,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Created is when the service was first created; set by the server.
 	Created *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created,proto3" json:"created,omitempty"`
 	// Updated is when the service last changed; set by the server.
-	Updated       *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated,proto3" json:"updated,omitempty"`
+	Updated *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Generation counts the changes to the service, from 1 at Create, each Update adding one; set by
+	// the server.
+	Generation uint64 `protobuf:"varint,10,opt,name=generation,proto3" json:"generation,omitempty"`
+	// Running_generation is the generation whose instances serve, 0 while none does; set by the server.
+	// It equals generation once the latest change is running.
+	RunningGeneration uint64 `protobuf:"varint,11,opt,name=running_generation,json=runningGeneration,proto3" json:"running_generation,omitempty"`
+	// Options the service runs with; set by the server.
+	Options *Options `protobuf:"bytes,12,opt,name=options,proto3" json:"options,omitempty"`
+	// Instances are the service's instances, the serving ones and those of a change in progress,
+	// sorted by number; set by the server.
+	Instances     []*Instance `protobuf:"bytes,13,rep,name=instances,proto3" json:"instances,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -211,6 +231,128 @@ func (x *Service) GetUpdated() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Service) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *Service) GetRunningGeneration() uint64 {
+	if x != nil {
+		return x.RunningGeneration
+	}
+	return 0
+}
+
+func (x *Service) GetOptions() *Options {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *Service) GetInstances() []*Instance {
+	if x != nil {
+		return x.Instances
+	}
+	return nil
+}
+
+// Instance is one running copy of a service.
+type Instance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of the instance, from 1, unique among the service's live instances; the instance sees it
+	// as MICRO_INSTANCE and log lines carry it.
+	Number uint32 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// Generation of the service this instance runs.
+	Generation uint64 `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	// Status is STATUS_STARTING, STATUS_RUNNING (registered and healthy), STATUS_ERROR (five crashes in
+	// a row) or STATUS_STOPPED.
+	Status Status `protobuf:"varint,3,opt,name=status,proto3,enum=m3o.runtime.v1.Status" json:"status,omitempty"`
+	// Restarts counts the starts after the first.
+	Restarts uint32 `protobuf:"varint,4,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// Last_exit says how the last run ended, such as "exit status 2", "killed by signal 9 (killed)" or
+	// "OOM: …"; empty before the first exit.
+	LastExit string `protobuf:"bytes,5,opt,name=last_exit,json=lastExit,proto3" json:"last_exit,omitempty"`
+	// Since is when the instance entered its status.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Instance) Reset() {
+	*x = Instance{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Instance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Instance) ProtoMessage() {}
+
+func (x *Instance) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Instance.ProtoReflect.Descriptor instead.
+func (*Instance) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Instance) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Instance) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *Instance) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *Instance) GetRestarts() uint32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *Instance) GetLastExit() string {
+	if x != nil {
+		return x.LastExit
+	}
+	return ""
+}
+
+func (x *Instance) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
 // Resources bounds what one instance may use.
 type Resources struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -224,7 +366,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -236,7 +378,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -249,7 +391,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Resources) GetCpuMillis() uint32 {
@@ -269,7 +411,9 @@ func (x *Resources) GetMemoryMib() uint32 {
 // Options say how to run a service.
 type Options struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Env adds environment variables, at most 64; names starting with MICRO_ are reserved.
+	// Env adds environment variables, at most 64 and 64 KiB in all; names match
+	// ^[A-Za-z_][A-Za-z0-9_]*$ and those starting with MICRO_ are reserved. Values are stored as they
+	// are: keep secrets in config with `micro config set --secret` instead.
 	Env map[string]string `protobuf:"bytes,1,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Instances is how many copies run: 0 means 1, at most 10 unless an admin resized it.
 	Instances uint32 `protobuf:"varint,2,opt,name=instances,proto3" json:"instances,omitempty"`
@@ -281,7 +425,7 @@ type Options struct {
 
 func (x *Options) Reset() {
 	*x = Options{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -293,7 +437,7 @@ func (x *Options) String() string {
 func (*Options) ProtoMessage() {}
 
 func (x *Options) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -306,7 +450,7 @@ func (x *Options) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Options.ProtoReflect.Descriptor instead.
 func (*Options) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{2}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Options) GetEnv() map[string]string {
@@ -333,17 +477,19 @@ func (x *Options) GetResources() *Resources {
 // CreateRequest describes a service to run.
 type CreateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Service to run; name and source are required.
+	// Service to run; name and source are required, version and metadata optional.
 	Service *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
 	// Options for running it.
-	Options       *Options `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	Options *Options `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	// Namespace to create it in; empty means the caller's own. Only admins of "micro" may set it.
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +501,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +514,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{3}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateRequest) GetService() *Service {
@@ -385,10 +531,17 @@ func (x *CreateRequest) GetOptions() *Options {
 	return nil
 }
 
+func (x *CreateRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 // CreateResponse carries the accepted service.
 type CreateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Service as accepted, with status STATUS_PENDING.
+	// Service as accepted, with status STATUS_PENDING and generation 1.
 	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -396,7 +549,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +561,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +574,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{4}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateResponse) GetService() *Service {
@@ -435,14 +588,16 @@ func (x *CreateResponse) GetService() *Service {
 type ReadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of one service; empty means every service of the namespace.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Namespace to read; empty means the caller's own. Only admins of "micro" may set it.
+	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +609,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +622,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{5}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReadRequest) GetName() string {
@@ -477,10 +632,17 @@ func (x *ReadRequest) GetName() string {
 	return ""
 }
 
+func (x *ReadRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 // ReadResponse carries the services found.
 type ReadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Services sorted by name.
+	// Services sorted by name; a name that is not found is NotFound instead.
 	Services      []*Service `protobuf:"bytes,1,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -488,7 +650,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +662,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +675,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReadResponse) GetServices() []*Service {
@@ -523,20 +685,23 @@ func (x *ReadResponse) GetServices() []*Service {
 	return nil
 }
 
-// UpdateRequest changes a running service.
+// UpdateRequest changes a service.
 type UpdateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Service to update by name; a non-empty source replaces the old one.
+	// Service to update by name; a non-empty source, version or metadata replaces the old one. The same
+	// source again rebuilds it, fetching a git branch afresh.
 	Service *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
 	// Options replace the old ones when set.
-	Options       *Options `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	Options *Options `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	// Namespace of the service; empty means the caller's own. Only admins of "micro" may set it.
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +713,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +726,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateRequest) GetService() *Service {
@@ -578,10 +743,17 @@ func (x *UpdateRequest) GetOptions() *Options {
 	return nil
 }
 
+func (x *UpdateRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 // UpdateResponse carries the updated service.
 type UpdateResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Service after the update was accepted.
+	// Service after the update was accepted: its generation is the one to wait for.
 	Service       *Service `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -589,7 +761,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +773,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +786,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateResponse) GetService() *Service {
@@ -628,14 +800,16 @@ func (x *UpdateResponse) GetService() *Service {
 type DeleteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the service.
-	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Namespace of the service; empty means the caller's own. Only admins of "micro" may set it.
+	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +821,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,12 +834,19 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
 	}
 	return ""
 }
@@ -679,7 +860,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +872,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +885,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
 }
 
 // LogsRequest selects log lines.
@@ -712,19 +893,24 @@ type LogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the service.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Stream keeps the call open and sends new lines as they come.
+	// Stream keeps the call open and sends new lines as they come, from every instance, including
+	// instances that start later.
 	Stream bool `protobuf:"varint,2,opt,name=stream,proto3" json:"stream,omitempty"`
 	// Count is how many of the latest lines to send first: 0 means 100, at most 10000.
 	Count uint32 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 	// Since keeps only lines written at or after it.
-	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	Since *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// Namespace of the service; empty means the caller's own. Only admins of "micro" may set it.
+	Namespace string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Build sends the latest build's log instead of the instances' output; stream is ignored then.
+	Build         bool `protobuf:"varint,6,opt,name=build,proto3" json:"build,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +922,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +935,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LogsRequest) GetName() string {
@@ -780,16 +966,30 @@ func (x *LogsRequest) GetSince() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *LogsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetBuild() bool {
+	if x != nil {
+		return x.Build
+	}
+	return false
+}
+
 // LogsResponse is one log line.
 type LogsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Time the line was written.
+	// Time the line was written; unset for build log lines.
 	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// Instance that wrote it, counting from 0.
+	// Instance that wrote it, from 1; 0 for build log lines.
 	Instance uint32 `protobuf:"varint,2,opt,name=instance,proto3" json:"instance,omitempty"`
-	// Message is the line without its trailing newline, at most 64 KiB.
+	// Message is the line without its trailing newline, at most 16 KiB; longer lines come cut in pieces.
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
-	// Stream is "stdout", "stderr" or "system" (build and restart notices).
+	// Stream is "stdout", "stderr" or "build".
 	Stream        string `protobuf:"bytes,4,opt,name=stream,proto3" json:"stream,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -797,7 +997,7 @@ type LogsResponse struct {
 
 func (x *LogsResponse) Reset() {
 	*x = LogsResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1009,7 @@ func (x *LogsResponse) String() string {
 func (*LogsResponse) ProtoMessage() {}
 
 func (x *LogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +1022,7 @@ func (x *LogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsResponse.ProtoReflect.Descriptor instead.
 func (*LogsResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogsResponse) GetTime() *timestamppb.Timestamp {
@@ -858,15 +1058,19 @@ type UploadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Name of the service the source is for; required in the first message.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Chunk is the next piece of the gzipped tar, at most 1 MiB; the whole upload is at most 100 MiB.
-	Chunk         []byte `protobuf:"bytes,2,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Chunk is the next piece of the gzipped tar, at most 1 MiB; the whole upload is at most 100 MiB,
+	// and the platform's limit (50 MiB by default) applies.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	// Namespace to keep the source in; empty means the caller's own. Only admins of "micro" may set it,
+	// in the first message.
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1082,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1095,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UploadRequest) GetName() string {
@@ -908,10 +1112,18 @@ func (x *UploadRequest) GetChunk() []byte {
 	return nil
 }
 
+func (x *UploadRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 // UploadResponse carries the stored source.
 type UploadResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Source_id to pass as a service's source.
+	// Source_id to pass as a service's source: "src-" and 26 lower-case letters and digits. It belongs
+	// to the namespace it was uploaded in; the last 3 sources of each service name are kept.
 	SourceId string `protobuf:"bytes,1,opt,name=source_id,json=sourceId,proto3" json:"source_id,omitempty"`
 	// Size_bytes is the size of the stored upload.
 	SizeBytes     uint64 `protobuf:"varint,2,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
@@ -921,7 +1133,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -933,7 +1145,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -946,7 +1158,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UploadResponse) GetSourceId() string {
@@ -980,7 +1192,7 @@ type ResizeRequest struct {
 
 func (x *ResizeRequest) Reset() {
 	*x = ResizeRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1204,7 @@ func (x *ResizeRequest) String() string {
 func (*ResizeRequest) ProtoMessage() {}
 
 func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1217,7 @@ func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeRequest.ProtoReflect.Descriptor instead.
 func (*ResizeRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResizeRequest) GetNamespace() string {
@@ -1047,7 +1259,7 @@ type ResizeResponse struct {
 
 func (x *ResizeResponse) Reset() {
 	*x = ResizeResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1271,7 @@ func (x *ResizeResponse) String() string {
 func (*ResizeResponse) ProtoMessage() {}
 
 func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1284,7 @@ func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeResponse.ProtoReflect.Descriptor instead.
 func (*ResizeResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResizeResponse) GetService() *Service {
@@ -1089,7 +1301,7 @@ type Quota struct {
 	CpuMillis uint32 `protobuf:"varint,1,opt,name=cpu_millis,json=cpuMillis,proto3" json:"cpu_millis,omitempty"`
 	// Memory_mib is total memory in MiB across every instance; 0 means the default.
 	MemoryMib uint32 `protobuf:"varint,2,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
-	// Services is the most services the namespace may run; 0 means the default.
+	// Services is the most services the namespace may run; 0 means the default (10).
 	Services      uint32 `protobuf:"varint,3,opt,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1097,7 +1309,7 @@ type Quota struct {
 
 func (x *Quota) Reset() {
 	*x = Quota{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1321,7 @@ func (x *Quota) String() string {
 func (*Quota) ProtoMessage() {}
 
 func (x *Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1334,7 @@ func (x *Quota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quota.ProtoReflect.Descriptor instead.
 func (*Quota) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Quota) GetCpuMillis() uint32 {
@@ -1159,7 +1371,7 @@ type SetQuotaRequest struct {
 
 func (x *SetQuotaRequest) Reset() {
 	*x = SetQuotaRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1383,7 @@ func (x *SetQuotaRequest) String() string {
 func (*SetQuotaRequest) ProtoMessage() {}
 
 func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1396,7 @@ func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetQuotaRequest) GetNamespace() string {
@@ -1212,7 +1424,7 @@ type SetQuotaResponse struct {
 
 func (x *SetQuotaResponse) Reset() {
 	*x = SetQuotaResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1436,7 @@ func (x *SetQuotaResponse) String() string {
 func (*SetQuotaResponse) ProtoMessage() {}
 
 func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1449,7 @@ func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*SetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetQuotaResponse) GetQuota() *Quota {
@@ -1251,7 +1463,7 @@ var File_m3o_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
-	"\x1cm3o/runtime/v1/runtime.proto\x12\x0em3o.runtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x03\n" +
+	"\x1cm3o/runtime/v1/runtime.proto\x12\x0em3o.runtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x04\n" +
 	"\aService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
@@ -1261,10 +1473,26 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1c\n" +
 	"\tnamespace\x18\a \x01(\tR\tnamespace\x124\n" +
 	"\acreated\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
-	"\aupdated\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x1a;\n" +
+	"\aupdated\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12\x1e\n" +
+	"\n" +
+	"generation\x18\n" +
+	" \x01(\x04R\n" +
+	"generation\x12-\n" +
+	"\x12running_generation\x18\v \x01(\x04R\x11runningGeneration\x121\n" +
+	"\aoptions\x18\f \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\x126\n" +
+	"\tinstances\x18\r \x03(\v2\x18.m3o.runtime.v1.InstanceR\tinstances\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"I\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdd\x01\n" +
+	"\bInstance\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x04R\n" +
+	"generation\x12.\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x16.m3o.runtime.v1.StatusR\x06status\x12\x1a\n" +
+	"\brestarts\x18\x04 \x01(\rR\brestarts\x12\x1b\n" +
+	"\tlast_exit\x18\x05 \x01(\tR\blastExit\x120\n" +
+	"\x05since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"I\n" +
 	"\tResources\x12\x1d\n" +
 	"\n" +
 	"cpu_millis\x18\x01 \x01(\rR\tcpuMillis\x12\x1d\n" +
@@ -1276,37 +1504,44 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\tresources\x18\x03 \x01(\v2\x19.m3o.runtime.v1.ResourcesR\tresources\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"u\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x01\n" +
 	"\rCreateRequest\x121\n" +
 	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\x121\n" +
-	"\aoptions\x18\x02 \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\"C\n" +
+	"\aoptions\x18\x02 \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"C\n" +
 	"\x0eCreateResponse\x121\n" +
-	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\"!\n" +
+	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\"?\n" +
 	"\vReadRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"C\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"C\n" +
 	"\fReadResponse\x123\n" +
-	"\bservices\x18\x01 \x03(\v2\x17.m3o.runtime.v1.ServiceR\bservices\"u\n" +
+	"\bservices\x18\x01 \x03(\v2\x17.m3o.runtime.v1.ServiceR\bservices\"\x93\x01\n" +
 	"\rUpdateRequest\x121\n" +
 	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\x121\n" +
-	"\aoptions\x18\x02 \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\"C\n" +
+	"\aoptions\x18\x02 \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"C\n" +
 	"\x0eUpdateResponse\x121\n" +
-	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\"#\n" +
+	"\aservice\x18\x01 \x01(\v2\x17.m3o.runtime.v1.ServiceR\aservice\"A\n" +
 	"\rDeleteRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x10\n" +
-	"\x0eDeleteResponse\"\x81\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"\x10\n" +
+	"\x0eDeleteResponse\"\xb5\x01\n" +
 	"\vLogsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06stream\x18\x02 \x01(\bR\x06stream\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\rR\x05count\x120\n" +
-	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\x8c\x01\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12\x14\n" +
+	"\x05build\x18\x06 \x01(\bR\x05build\"\x8c\x01\n" +
 	"\fLogsResponse\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\rR\binstance\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x16\n" +
-	"\x06stream\x18\x04 \x01(\tR\x06stream\"9\n" +
+	"\x06stream\x18\x04 \x01(\tR\x06stream\"W\n" +
 	"\rUploadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05chunk\x18\x02 \x01(\fR\x05chunk\"L\n" +
+	"\x05chunk\x18\x02 \x01(\fR\x05chunk\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"L\n" +
 	"\x0eUploadResponse\x12\x1b\n" +
 	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x1d\n" +
 	"\n" +
@@ -1361,74 +1596,79 @@ func file_m3o_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_m3o_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_m3o_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_m3o_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_m3o_runtime_v1_runtime_proto_goTypes = []any{
 	(Status)(0),                   // 0: m3o.runtime.v1.Status
 	(*Service)(nil),               // 1: m3o.runtime.v1.Service
-	(*Resources)(nil),             // 2: m3o.runtime.v1.Resources
-	(*Options)(nil),               // 3: m3o.runtime.v1.Options
-	(*CreateRequest)(nil),         // 4: m3o.runtime.v1.CreateRequest
-	(*CreateResponse)(nil),        // 5: m3o.runtime.v1.CreateResponse
-	(*ReadRequest)(nil),           // 6: m3o.runtime.v1.ReadRequest
-	(*ReadResponse)(nil),          // 7: m3o.runtime.v1.ReadResponse
-	(*UpdateRequest)(nil),         // 8: m3o.runtime.v1.UpdateRequest
-	(*UpdateResponse)(nil),        // 9: m3o.runtime.v1.UpdateResponse
-	(*DeleteRequest)(nil),         // 10: m3o.runtime.v1.DeleteRequest
-	(*DeleteResponse)(nil),        // 11: m3o.runtime.v1.DeleteResponse
-	(*LogsRequest)(nil),           // 12: m3o.runtime.v1.LogsRequest
-	(*LogsResponse)(nil),          // 13: m3o.runtime.v1.LogsResponse
-	(*UploadRequest)(nil),         // 14: m3o.runtime.v1.UploadRequest
-	(*UploadResponse)(nil),        // 15: m3o.runtime.v1.UploadResponse
-	(*ResizeRequest)(nil),         // 16: m3o.runtime.v1.ResizeRequest
-	(*ResizeResponse)(nil),        // 17: m3o.runtime.v1.ResizeResponse
-	(*Quota)(nil),                 // 18: m3o.runtime.v1.Quota
-	(*SetQuotaRequest)(nil),       // 19: m3o.runtime.v1.SetQuotaRequest
-	(*SetQuotaResponse)(nil),      // 20: m3o.runtime.v1.SetQuotaResponse
-	nil,                           // 21: m3o.runtime.v1.Service.MetadataEntry
-	nil,                           // 22: m3o.runtime.v1.Options.EnvEntry
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*Instance)(nil),              // 2: m3o.runtime.v1.Instance
+	(*Resources)(nil),             // 3: m3o.runtime.v1.Resources
+	(*Options)(nil),               // 4: m3o.runtime.v1.Options
+	(*CreateRequest)(nil),         // 5: m3o.runtime.v1.CreateRequest
+	(*CreateResponse)(nil),        // 6: m3o.runtime.v1.CreateResponse
+	(*ReadRequest)(nil),           // 7: m3o.runtime.v1.ReadRequest
+	(*ReadResponse)(nil),          // 8: m3o.runtime.v1.ReadResponse
+	(*UpdateRequest)(nil),         // 9: m3o.runtime.v1.UpdateRequest
+	(*UpdateResponse)(nil),        // 10: m3o.runtime.v1.UpdateResponse
+	(*DeleteRequest)(nil),         // 11: m3o.runtime.v1.DeleteRequest
+	(*DeleteResponse)(nil),        // 12: m3o.runtime.v1.DeleteResponse
+	(*LogsRequest)(nil),           // 13: m3o.runtime.v1.LogsRequest
+	(*LogsResponse)(nil),          // 14: m3o.runtime.v1.LogsResponse
+	(*UploadRequest)(nil),         // 15: m3o.runtime.v1.UploadRequest
+	(*UploadResponse)(nil),        // 16: m3o.runtime.v1.UploadResponse
+	(*ResizeRequest)(nil),         // 17: m3o.runtime.v1.ResizeRequest
+	(*ResizeResponse)(nil),        // 18: m3o.runtime.v1.ResizeResponse
+	(*Quota)(nil),                 // 19: m3o.runtime.v1.Quota
+	(*SetQuotaRequest)(nil),       // 20: m3o.runtime.v1.SetQuotaRequest
+	(*SetQuotaResponse)(nil),      // 21: m3o.runtime.v1.SetQuotaResponse
+	nil,                           // 22: m3o.runtime.v1.Service.MetadataEntry
+	nil,                           // 23: m3o.runtime.v1.Options.EnvEntry
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_m3o_runtime_v1_runtime_proto_depIdxs = []int32{
-	21, // 0: m3o.runtime.v1.Service.metadata:type_name -> m3o.runtime.v1.Service.MetadataEntry
+	22, // 0: m3o.runtime.v1.Service.metadata:type_name -> m3o.runtime.v1.Service.MetadataEntry
 	0,  // 1: m3o.runtime.v1.Service.status:type_name -> m3o.runtime.v1.Status
-	23, // 2: m3o.runtime.v1.Service.created:type_name -> google.protobuf.Timestamp
-	23, // 3: m3o.runtime.v1.Service.updated:type_name -> google.protobuf.Timestamp
-	22, // 4: m3o.runtime.v1.Options.env:type_name -> m3o.runtime.v1.Options.EnvEntry
-	2,  // 5: m3o.runtime.v1.Options.resources:type_name -> m3o.runtime.v1.Resources
-	1,  // 6: m3o.runtime.v1.CreateRequest.service:type_name -> m3o.runtime.v1.Service
-	3,  // 7: m3o.runtime.v1.CreateRequest.options:type_name -> m3o.runtime.v1.Options
-	1,  // 8: m3o.runtime.v1.CreateResponse.service:type_name -> m3o.runtime.v1.Service
-	1,  // 9: m3o.runtime.v1.ReadResponse.services:type_name -> m3o.runtime.v1.Service
-	1,  // 10: m3o.runtime.v1.UpdateRequest.service:type_name -> m3o.runtime.v1.Service
-	3,  // 11: m3o.runtime.v1.UpdateRequest.options:type_name -> m3o.runtime.v1.Options
-	1,  // 12: m3o.runtime.v1.UpdateResponse.service:type_name -> m3o.runtime.v1.Service
-	23, // 13: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	23, // 14: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
-	2,  // 15: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
-	1,  // 16: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
-	18, // 17: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
-	18, // 18: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
-	4,  // 19: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
-	6,  // 20: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
-	8,  // 21: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
-	10, // 22: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
-	12, // 23: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
-	14, // 24: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
-	16, // 25: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
-	19, // 26: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
-	5,  // 27: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
-	7,  // 28: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
-	9,  // 29: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
-	11, // 30: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
-	13, // 31: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
-	15, // 32: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
-	17, // 33: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
-	20, // 34: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
-	27, // [27:35] is the sub-list for method output_type
-	19, // [19:27] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	24, // 2: m3o.runtime.v1.Service.created:type_name -> google.protobuf.Timestamp
+	24, // 3: m3o.runtime.v1.Service.updated:type_name -> google.protobuf.Timestamp
+	4,  // 4: m3o.runtime.v1.Service.options:type_name -> m3o.runtime.v1.Options
+	2,  // 5: m3o.runtime.v1.Service.instances:type_name -> m3o.runtime.v1.Instance
+	0,  // 6: m3o.runtime.v1.Instance.status:type_name -> m3o.runtime.v1.Status
+	24, // 7: m3o.runtime.v1.Instance.since:type_name -> google.protobuf.Timestamp
+	23, // 8: m3o.runtime.v1.Options.env:type_name -> m3o.runtime.v1.Options.EnvEntry
+	3,  // 9: m3o.runtime.v1.Options.resources:type_name -> m3o.runtime.v1.Resources
+	1,  // 10: m3o.runtime.v1.CreateRequest.service:type_name -> m3o.runtime.v1.Service
+	4,  // 11: m3o.runtime.v1.CreateRequest.options:type_name -> m3o.runtime.v1.Options
+	1,  // 12: m3o.runtime.v1.CreateResponse.service:type_name -> m3o.runtime.v1.Service
+	1,  // 13: m3o.runtime.v1.ReadResponse.services:type_name -> m3o.runtime.v1.Service
+	1,  // 14: m3o.runtime.v1.UpdateRequest.service:type_name -> m3o.runtime.v1.Service
+	4,  // 15: m3o.runtime.v1.UpdateRequest.options:type_name -> m3o.runtime.v1.Options
+	1,  // 16: m3o.runtime.v1.UpdateResponse.service:type_name -> m3o.runtime.v1.Service
+	24, // 17: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	24, // 18: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
+	3,  // 19: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
+	1,  // 20: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
+	19, // 21: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
+	19, // 22: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	5,  // 23: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
+	7,  // 24: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
+	9,  // 25: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
+	11, // 26: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
+	13, // 27: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
+	15, // 28: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
+	17, // 29: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
+	20, // 30: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
+	6,  // 31: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
+	8,  // 32: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
+	10, // 33: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
+	12, // 34: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
+	14, // 35: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
+	16, // 36: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
+	18, // 37: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
+	21, // 38: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
+	31, // [31:39] is the sub-list for method output_type
+	23, // [23:31] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_m3o_runtime_v1_runtime_proto_init() }
@@ -1442,7 +1682,7 @@ func file_m3o_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_runtime_v1_runtime_proto_rawDesc), len(file_m3o_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

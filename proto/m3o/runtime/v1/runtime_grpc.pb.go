@@ -36,22 +36,39 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // RuntimeService builds, runs, updates and stops services of a namespace.
+//
+// The namespace of every call is the caller's own, from its verified
+// identity. Only an admin of "micro" may name another one in the explicit
+// namespace field that every request carries; anyone else who sets it gets
+// PermissionDenied. A service that does not exist in the namespace is
+// NotFound, whether or not another namespace has one of that name.
 type RuntimeServiceClient interface {
-	// Create builds a service from its source and starts it.
+	// Create records a service and starts building and running it. It returns
+	// at once with STATUS_PENDING; Read follows the service through
+	// STATUS_BUILDING and STATUS_STARTING to STATUS_RUNNING or STATUS_ERROR.
+	// A namespace past its quota of services gets ResourceExhausted.
 	Create(ctx context.Context, in *CreateRequest, opts ...grpc.CallOption) (*CreateResponse, error)
 	// Read returns the services of the namespace, or one by name.
 	Read(ctx context.Context, in *ReadRequest, opts ...grpc.CallOption) (*ReadResponse, error)
-	// Update rebuilds and restarts a service, optionally from new source.
+	// Update rebuilds and restarts a service, optionally from new source or
+	// with new options. The old version keeps serving until the new one is
+	// running; when the new one fails to build or never becomes healthy, the
+	// old one stays and the service's error says why.
 	Update(ctx context.Context, in *UpdateRequest, opts ...grpc.CallOption) (*UpdateResponse, error)
-	// Delete stops a service and removes it.
+	// Delete stops every instance of a service, removes its account and
+	// forgets it; it returns once nothing of it runs.
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
-	// Logs streams a service's log lines, optionally following new ones.
+	// Logs sends a service's latest log lines, across its instances, and with
+	// stream set keeps sending new ones until the caller goes away.
 	Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogsResponse], error)
-	// Upload receives a gzipped tar of a source folder and returns its source id.
+	// Upload receives a gzipped tar of a source folder, checks it and stores
+	// it, and returns the source id to create or update a service with.
 	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadRequest, UploadResponse], error)
-	// Resize changes a service's resources and instances; admins of "micro" only.
+	// Resize changes a service's resources and instances; admins of "micro"
+	// only, and not available yet.
 	Resize(ctx context.Context, in *ResizeRequest, opts ...grpc.CallOption) (*ResizeResponse, error)
-	// SetQuota sets a namespace's resource quota; admins of "micro" only.
+	// SetQuota sets a namespace's resource quota; admins of "micro" only, and
+	// not available yet.
 	SetQuota(ctx context.Context, in *SetQuotaRequest, opts ...grpc.CallOption) (*SetQuotaResponse, error)
 }
 
@@ -160,22 +177,39 @@ func (c *runtimeServiceClient) SetQuota(ctx context.Context, in *SetQuotaRequest
 // for forward compatibility.
 //
 // RuntimeService builds, runs, updates and stops services of a namespace.
+//
+// The namespace of every call is the caller's own, from its verified
+// identity. Only an admin of "micro" may name another one in the explicit
+// namespace field that every request carries; anyone else who sets it gets
+// PermissionDenied. A service that does not exist in the namespace is
+// NotFound, whether or not another namespace has one of that name.
 type RuntimeServiceServer interface {
-	// Create builds a service from its source and starts it.
+	// Create records a service and starts building and running it. It returns
+	// at once with STATUS_PENDING; Read follows the service through
+	// STATUS_BUILDING and STATUS_STARTING to STATUS_RUNNING or STATUS_ERROR.
+	// A namespace past its quota of services gets ResourceExhausted.
 	Create(context.Context, *CreateRequest) (*CreateResponse, error)
 	// Read returns the services of the namespace, or one by name.
 	Read(context.Context, *ReadRequest) (*ReadResponse, error)
-	// Update rebuilds and restarts a service, optionally from new source.
+	// Update rebuilds and restarts a service, optionally from new source or
+	// with new options. The old version keeps serving until the new one is
+	// running; when the new one fails to build or never becomes healthy, the
+	// old one stays and the service's error says why.
 	Update(context.Context, *UpdateRequest) (*UpdateResponse, error)
-	// Delete stops a service and removes it.
+	// Delete stops every instance of a service, removes its account and
+	// forgets it; it returns once nothing of it runs.
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
-	// Logs streams a service's log lines, optionally following new ones.
+	// Logs sends a service's latest log lines, across its instances, and with
+	// stream set keeps sending new ones until the caller goes away.
 	Logs(*LogsRequest, grpc.ServerStreamingServer[LogsResponse]) error
-	// Upload receives a gzipped tar of a source folder and returns its source id.
+	// Upload receives a gzipped tar of a source folder, checks it and stores
+	// it, and returns the source id to create or update a service with.
 	Upload(grpc.ClientStreamingServer[UploadRequest, UploadResponse]) error
-	// Resize changes a service's resources and instances; admins of "micro" only.
+	// Resize changes a service's resources and instances; admins of "micro"
+	// only, and not available yet.
 	Resize(context.Context, *ResizeRequest) (*ResizeResponse, error)
-	// SetQuota sets a namespace's resource quota; admins of "micro" only.
+	// SetQuota sets a namespace's resource quota; admins of "micro" only, and
+	// not available yet.
 	SetQuota(context.Context, *SetQuotaRequest) (*SetQuotaResponse, error)
 	mustEmbedUnimplementedRuntimeServiceServer()
 }

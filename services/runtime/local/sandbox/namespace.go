@@ -111,8 +111,8 @@ func (n *Namespace) Mkdir(rel string) (string, error) {
 // openRoot checks rel and opens the namespace's tree as an os.Root, so
 // no link inside it can lead the server out.
 func (n *Namespace) openRoot(rel string) (*os.Root, error) {
-	if rel == "" || !filepath.IsLocal(rel) || strings.Contains(rel, "\\") {
-		return nil, fmt.Errorf("namespace %q: %q is not a relative path inside the namespace", n.Name, rel)
+	if err := n.checkRel(rel); err != nil {
+		return nil, err
 	}
 	return os.OpenRoot(n.Dir)
 }
@@ -166,6 +166,57 @@ func (n *Namespace) WriteFile(rel string, data []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("namespace %q: write %q: %w", n.Name, rel, err)
+	}
+	return nil
+}
+
+// ReplaceFile writes data to the file rel inside Dir as WriteFile does, but
+// atomically for readers: it writes a fresh file beside rel and renames it
+// over rel, so a process reading rel sees the old content or the new,
+// never a missing or half-written file.
+func (n *Namespace) ReplaceFile(rel string, data []byte) error {
+	tmp := rel + ".new"
+	if err := n.WriteFile(tmp, data); err != nil {
+		return err
+	}
+	return n.Rename(tmp, rel)
+}
+
+// Rename renames from to to, both relative to Dir, through os.Root: a link
+// the namespace planted is renamed, never followed.
+func (n *Namespace) Rename(from, to string) error {
+	root, err := n.openRoot(from)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := n.checkRel(to); err != nil {
+		return err
+	}
+	if err := root.Rename(from, to); err != nil {
+		return fmt.Errorf("namespace %q: rename %q: %w", n.Name, from, err)
+	}
+	return nil
+}
+
+// RemoveAll removes rel inside Dir and everything under it, through
+// os.Root. A missing rel is not an error.
+func (n *Namespace) RemoveAll(rel string) error {
+	root, err := n.openRoot(rel)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if err := root.RemoveAll(rel); err != nil {
+		return fmt.Errorf("namespace %q: remove %q: %w", n.Name, rel, err)
+	}
+	return nil
+}
+
+// checkRel checks that rel may name a path inside Dir.
+func (n *Namespace) checkRel(rel string) error {
+	if rel == "" || !filepath.IsLocal(rel) || strings.Contains(rel, "\\") {
+		return fmt.Errorf("namespace %q: %q is not a relative path inside the namespace", n.Name, rel)
 	}
 	return nil
 }

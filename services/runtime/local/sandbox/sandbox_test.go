@@ -129,6 +129,51 @@ func TestWriteFileNeverWritesThroughALink(t *testing.T) {
 	}
 }
 
+// TestReplaceRenameRemoveStayInside plants links where the server renames
+// and removes: the links themselves are replaced or removed, and what they
+// point at is left alone.
+func TestReplaceRenameRemoveStayInside(t *testing.T) {
+	s := newSandbox(t)
+	n := namespace(t, s, "eta-seven")
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Mkdir("tls"); err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range []string{"tls/cert.pem", "tls/cert.pem.new", "bin"} {
+		target := victim
+		if link == "bin" {
+			target = outside
+		}
+		if err := os.Symlink(target, filepath.Join(n.Dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.ReplaceFile("tls/cert.pem", []byte("renewed")); err != nil {
+		t.Fatalf("ReplaceFile() = %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(n.Dir, "tls", "cert.pem")); string(got) != "renewed" {
+		t.Errorf("tls/cert.pem holds %q, want the new content", got)
+	}
+	if err := n.Rename("bin", "old-bin"); err != nil {
+		t.Fatalf("Rename() = %v", err)
+	}
+	if err := n.RemoveAll("old-bin"); err != nil {
+		t.Fatalf("RemoveAll() = %v", err)
+	}
+	if got, err := os.ReadFile(victim); err != nil || string(got) != "precious" {
+		t.Fatalf("the linked file now holds %q, %v, want it untouched", got, err)
+	}
+	for _, bad := range []string{"../escape", "/abs", ""} {
+		if err := n.RemoveAll(bad); err == nil {
+			t.Errorf("RemoveAll(%q) = nil, want a refusal", bad)
+		}
+	}
+}
+
 func TestEnvironmentIsBuiltFromNothing(t *testing.T) {
 	t.Setenv("M3O_TEST_CANARY_SECRET", "hunter2")
 	s := newSandbox(t)

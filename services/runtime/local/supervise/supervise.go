@@ -73,6 +73,10 @@ type Backoff struct {
 	ErrorAfter int
 }
 
+// DefaultErrorAfter is how many exits in a row make the state Error when
+// Backoff.ErrorAfter is zero.
+const DefaultErrorAfter = 5
+
 // withDefaults fills zero fields.
 func (b Backoff) withDefaults() Backoff {
 	if b.Initial <= 0 {
@@ -85,7 +89,7 @@ func (b Backoff) withDefaults() Backoff {
 		b.ResetAfter = 60 * time.Second
 	}
 	if b.ErrorAfter <= 0 {
-		b.ErrorAfter = 5
+		b.ErrorAfter = DefaultErrorAfter
 	}
 	return b
 }

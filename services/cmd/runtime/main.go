@@ -1,0 +1,121 @@
+// Command runtime serves m3o.runtime.v1.RuntimeService on its own, as it
+// runs in production; `micro server` runs the same service in one process
+// with the others.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/platform"
+	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/runtime"
+	"m3o.dev/services/runtime/local/build"
+	"m3o.dev/services/runtime/runtimeserver"
+	"m3o.dev/services/runtime/source"
+)
+
+// backendLocal is the one backend --backend may name today; Kubernetes
+// comes with its own issue.
+const backendLocal = "local"
+
+func main() {
+	corekit.Main(newApp())
+}
+
+// newApp is the command: corekit's flags and the runtime's own.
+func newApp() *cli.App {
+	spec := runtimeserver.Spec
+	spec.Preflight = preflight
+	return corekit.App(spec, flags(), run)
+}
+
+// preflight checks the runtime's own flags before anything opens, so that
+// a mistake in them is named before the backend kills, installs or seeds
+// anything.
+func preflight(c *cli.Context) error {
+	var errs []error
+	if c.String("backend") != backendLocal {
+		errs = append(errs, fmt.Errorf("--backend %q: the one backend is %s", c.String("backend"), backendLocal))
+	}
+	if _, _, err := net.SplitHostPort(c.String("proxy-address")); err != nil {
+		errs = append(errs, fmt.Errorf("--proxy-address %q is not host:port: instances reach the platform through it", c.String("proxy-address")))
+	}
+	if !filepath.IsAbs(c.String("work-dir")) {
+		errs = append(errs, fmt.Errorf("--work-dir %q must be an absolute path", c.String("work-dir")))
+	}
+	if c.String("workload-ca-cert-file") == "" || c.String("workload-ca-key-file") == "" {
+		errs = append(errs, errors.New("--workload-ca-cert-file and --workload-ca-key-file are required: they sign instances' certificates"))
+	}
+	if n := c.Int64("max-upload-bytes"); n <= 0 || n > source.MaxCompressedBytes {
+		errs = append(errs, fmt.Errorf("--max-upload-bytes %d must be between 1 and %d", n, source.MaxCompressedBytes))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", corekit.ErrConfig, errors.Join(errs...))
+	}
+	return nil
+}
+
+// flags are the runtime's own flags, besides corekit's.
+func flags() []cli.Flag {
+	str := func(name, value, usage string) cli.Flag {
+		return corekit.StringFlag(platform.Runtime, name, value, usage)
+	}
+	num := func(name string, value int64, usage string) cli.Flag {
+		return &cli.Int64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{corekit.EnvVar(platform.Runtime, name)}}
+	}
+	return []cli.Flag{
+		str("backend", backendLocal, "where services run: local (processes on this machine)"),
+		str("work-dir", "/var/lib/m3o/runtime", "`DIR` of the local backend; every parent must be searchable by others (o+x) when running as root"),
+		str("workload-ca-cert-file", "", "the workload CA's certificate, PEM `FILE`: an intermediate below --ca-file that signs instances"),
+		str("workload-ca-key-file", "", "the workload CA's private key, PEM `FILE`"),
+		str("proxy-address", "", "the proxy's gRPC `HOST:PORT` that instances reach the platform through"),
+		&cli.BoolFlag{Name: "allow-local-git", Usage: "accept git sources on file:// URLs and on loopback, private or link-local addresses", EnvVars: []string{corekit.EnvVar(platform.Runtime, "allow-local-git")}},
+		num("default-quota-services", runtime.DefaultQuotaServices, "how many services a namespace may have"),
+		num("max-upload-bytes", source.DefaultCompressedBytes, fmt.Sprintf("largest gzipped source upload in `BYTES`, at most %d", source.MaxCompressedBytes)),
+		num("max-unpacked-bytes", source.DefaultUnpackedBytes, "largest unpacked source in `BYTES`"),
+		num("max-files", source.DefaultFiles, "most files in one source"),
+		str("module-cache", "", "Go module download cache `DIR` ($(go env GOMODCACHE)/cache/download) to copy the SDK's dependencies from for builds"),
+		str("go-proxy", build.DefaultProxy, "upstream GOPROXY for builds' third-party modules; off is none"),
+		str("go-sumdb", build.DefaultSumDB, "GOSUMDB for builds; off is none"),
+		str("go", "go", "the go `COMMAND` builds run; its GOROOT must be readable by every user"),
+	}
+}
+
+// run opens the chosen backend, serves until ctx ends and closes it.
+func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
+	ca, err := mtls.LoadIntermediate(c.String("workload-ca-cert-file"), c.String("workload-ca-key-file"), c.String("ca-file"))
+	if err != nil {
+		return fmt.Errorf("%w: --workload-ca-cert-file and --workload-ca-key-file: %w", corekit.ErrConfig, err)
+	}
+	backend, err := runtimeserver.OpenLocal(p, localConfig(c, ca))
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	uploads, err := runtimeserver.UploadDir(c.String("work-dir"))
+	if err != nil {
+		return err
+	}
+	return runtimeserver.Run(ctx, runtimeserver.Config{
+		Backend: backend, ProxyAddress: c.String("proxy-address"), TempDir: uploads,
+		Limits: source.Limits{
+			CompressedBytes: c.Int64("max-upload-bytes"), UnpackedBytes: c.Int64("max-unpacked-bytes"), Files: int(c.Int64("max-files")),
+		},
+		AllowLocalGit: c.Bool("allow-local-git"), QuotaServices: int(c.Int64("default-quota-services")),
+	}, p)
+}
+
+// localConfig reads the local backend's flags.
+func localConfig(c *cli.Context, ca *mtls.CA) runtimeserver.LocalConfig {
+	return runtimeserver.LocalConfig{
+		Dir: c.String("work-dir"), WorkloadCA: ca, ModuleCache: c.String("module-cache"),
+		GoProxy: c.String("go-proxy"), GoSumDB: c.String("go-sumdb"), Go: c.String("go"),
+	}
+}

@@ -1,0 +1,248 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/platform"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/internal/coretest"
+	"m3o.dev/services/internal/storeclient"
+	"m3o.dev/services/runtime"
+	"m3o.dev/services/runtime/source"
+)
+
+// recorder is a backend that runs nothing: it records what it is given
+// and reports every deployment running at once. The service's own logic
+// (namespaces, validation, records, sources, accounts) is what these tests
+// look at; runtimetest holds real backends to the contract.
+type recorder struct {
+	mu       sync.Mutex
+	deployed map[runtime.Ref][]runtime.Deployment
+	deleted  []runtime.Ref
+}
+
+var _ runtime.Backend = (*recorder)(nil)
+
+func newRecorder() *recorder { return &recorder{deployed: map[runtime.Ref][]runtime.Deployment{}} }
+
+// Apply implements runtime.Backend.
+func (r *recorder) Apply(_ context.Context, d runtime.Deployment) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deployed[d.Ref] = append(r.deployed[d.Ref], d)
+	return nil
+}
+
+// Delete implements runtime.Backend.
+func (r *recorder) Delete(_ context.Context, ref runtime.Ref) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.deployed, ref)
+	r.deleted = append(r.deleted, ref)
+	return nil
+}
+
+// Status implements runtime.Backend.
+func (r *recorder) Status(_ context.Context, ref runtime.Ref) (runtime.Status, error) {
+	d, ok := r.last(ref)
+	if !ok {
+		return runtime.Status{}, runtime.ErrNotFound
+	}
+	return runtime.Status{State: runtime.StateRunning, Generation: d.Generation, RunningGeneration: d.Generation,
+		Instances: []runtime.InstanceStatus{{Number: 1, Generation: d.Generation, State: runtime.StateRunning}}}, nil
+}
+
+// Logs implements runtime.Backend: one line per deployment.
+func (r *recorder) Logs(_ context.Context, ref runtime.Ref, _ runtime.LogOptions, send func(runtime.LogLine) error) error {
+	r.mu.Lock()
+	ds := slices.Clone(r.deployed[ref])
+	r.mu.Unlock()
+	if len(ds) == 0 {
+		return runtime.ErrNotFound
+	}
+	for _, d := range ds {
+		if err := send(runtime.LogLine{Time: time.Now(), Instance: 1, Stream: runtime.StreamStdout, Text: fmt.Sprintf("generation %d", d.Generation)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// List implements runtime.Backend.
+func (r *recorder) List(context.Context) ([]runtime.Ref, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var refs []runtime.Ref
+	for ref := range r.deployed {
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// last returns the latest deployment of ref.
+func (r *recorder) last(ref runtime.Ref) (runtime.Deployment, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ds := r.deployed[ref]
+	if len(ds) == 0 {
+		return runtime.Deployment{}, false
+	}
+	return ds[len(ds)-1], true
+}
+
+// env is a store, an auth service and a runtime over a recorder, each on
+// its own mTLS loopback listener.
+type env struct {
+	p       *coretest.Platform
+	backend *recorder
+	admin   context.Context
+	store   *storeclient.Client
+}
+
+// options tune the runtime under test.
+type options struct {
+	quota      int
+	allowLocal bool
+	limits     source.Limits
+}
+
+// newEnv starts the platform and a runtime configured by o.
+func newEnv(t *testing.T, o options) *env {
+	t.Helper()
+	p := coretest.New(t, platform.Store, platform.Auth, platform.Runtime)
+	p.ServeStore(t)
+	p.ServeAuth(t)
+	e := &env{p: p, backend: newRecorder()}
+	p.Run(t, platform.Runtime, func(ctx context.Context, proc *corekit.Process) error {
+		svc := e.newService(t, proc, e.backend, o)
+		return proc.Serve(ctx, svc.Register, corekit.ServeOptions{})
+	})
+	_, token := p.Login(t, platform.Namespace, "admin", coretest.AdminPassword)
+	e.admin = identity.WithBearer(t.Context(), token)
+	conn := p.Dial(t, p.Addr(platform.Store), platform.Namespace, platform.Runtime, coretest.Core(platform.Store))
+	e.store = storeclient.New(storev1.NewStoreServiceClient(conn), runtime.Database)
+	return e
+}
+
+// newService builds the runtime in its process.
+func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Backend, o options) *runtime.Service {
+	t.Helper()
+	storeConn, err := proc.Dial(platform.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authConn, err := proc.Dial(platform.Auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := runtime.New(runtime.Options{
+		Store: storev1.NewStoreServiceClient(storeConn), Backend: backend,
+		Accounts: authv1.NewAccountsServiceClient(authConn), Logger: slog.New(slog.DiscardHandler),
+		ProxyAddress: "127.0.0.1:8081", TempDir: t.TempDir(), QuotaServices: o.quota,
+		Limits: o.limits, Git: source.GitOptions{AllowLocal: o.allowLocal},
+	})
+	if err != nil {
+		t.Fatalf("runtime.New() = %v", err)
+	}
+	return svc
+}
+
+// restart runs a second runtime over the same store, as a restarted
+// server does, until the test ends, and returns its backend once the
+// reconciliation handed it every service the first one runs.
+func (e *env) restart(t *testing.T) *recorder {
+	t.Helper()
+	b := newRecorder()
+	svc := e.newService(t, e.p.Process(t, platform.Runtime), b, options{})
+	coretest.Go(t, "reconcile", func(ctx context.Context) error { svc.Reconcile(ctx); return nil })
+	want, _ := e.backend.List(t.Context())
+	coretest.Eventually(t, "restore after a restart", func() error {
+		got, _ := b.List(t.Context())
+		if len(got) < len(want) {
+			return fmt.Errorf("%d of %d services restored", len(got), len(want))
+		}
+		return nil
+	})
+	return b
+}
+
+// client returns a runtime client as users reach it: over the proxy's
+// connection, with their bearer tokens in the context.
+func (e *env) client(t *testing.T) runtimev1.RuntimeServiceClient {
+	conn := e.p.Dial(t, e.p.Addr(platform.Runtime), platform.Namespace, platform.Proxy, coretest.Core(platform.Runtime))
+	return runtimev1.NewRuntimeServiceClient(conn)
+}
+
+// tenant creates an account in ns with roles and returns its context.
+func (e *env) tenant(t *testing.T, ns, name string, roles ...string) context.Context {
+	t.Helper()
+	const secret = "tenant-secret-123"
+	_, accounts := e.p.Auth(t)
+	_, err := accounts.Create(e.admin, &authv1.CreateRequest{Namespace: ns, Name: name, Secret: secret, Roles: roles})
+	if err != nil {
+		t.Fatalf("Create(%s/%s) = %v", ns, name, err)
+	}
+	_, token := e.p.Login(t, ns, name, secret)
+	return identity.WithBearer(t.Context(), token)
+}
+
+// upload uploads archive as the source of the service name.
+func upload(ctx context.Context, c runtimev1.RuntimeServiceClient, ns, name string, archive []byte) (string, error) {
+	stream, err := c.Upload(ctx)
+	if err != nil {
+		return "", err
+	}
+	first := true
+	for len(archive) > 0 || first {
+		n := min(len(archive), 256<<10)
+		req := &runtimev1.UploadRequest{Chunk: archive[:n]}
+		if first {
+			req.Name, req.Namespace, first = name, ns, false
+		}
+		if err := stream.Send(req); err != nil {
+			break
+		}
+		archive = archive[n:]
+	}
+	resp, err := stream.CloseAndRecv()
+	return resp.GetSourceId(), err
+}
+
+// wantCode fails the test unless err has code want.
+func wantCode(t *testing.T, what string, err error, want codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != want {
+		t.Errorf("%s = %v, want %v", what, err, want)
+	}
+}
+
+// packDir packs files into a gzipped tar, as the CLI uploads a folder.
+func packDir(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(dir+"/"+name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := source.Pack(&buf, dir); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// orphanSourceAge is how long an upload for a service that does not exist
+// is kept.
+const orphanSourceAge = 24 * time.Hour
+
+// Reconcile makes the backend run what the records say until ctx ends:
+// once at start, which after a restart, a crash or a kill -9 of the server
+// starts again every service that was running, then every
+// ReconcileInterval, retrying sooner while the store cannot be reached.
+// It also stops what runs without a record and removes uploads older than
+// a day for services that do not exist.
+func (s *Service) Reconcile(ctx context.Context) {
+	retry := time.Second
+	for {
+		next := s.opts.ReconcileInterval
+		if err := s.reconcileOnce(ctx); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "reconcile the runtime's services", "error", err, "retry_in", retry)
+			next, retry = min(retry, next), min(retry*2, next)
+		} else {
+			retry = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next):
+		}
+	}
+}
+
+// reconcileOnce makes one pass over the records and the backend.
+func (s *Service) reconcileOnce(ctx context.Context) error {
+	recs, err := s.records.list(ctx, "")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	known := map[Ref]bool{}
+	for _, rec := range recs {
+		known[rec.ref()] = true
+		errs = append(errs, s.reconcileOne(ctx, rec.ref()))
+	}
+	errs = append(errs, s.dropStrays(ctx, known), s.sweepSources(ctx, known))
+	return errors.Join(errs...)
+}
+
+// reconcileOne hands the service's generation to the backend unless the
+// backend has it already.
+func (s *Service) reconcileOne(ctx context.Context, ref Ref) error {
+	defer s.locks.lock(serviceKey(ref))()
+	rec, err := s.records.get(ctx, ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := s.backend.Status(ctx, ref)
+	if err == nil && st.Generation >= rec.Generation {
+		return nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	s.log.InfoContext(ctx, "starting a recorded service", "namespace", ref.Namespace, "service", ref.Name, "generation", rec.Generation)
+	_, err = s.deploy(ctx, rec)
+	return err
+}
+
+// dropStrays stops what the backend runs without a record: a service
+// deleted while this replica was away.
+func (s *Service) dropStrays(ctx context.Context, known map[Ref]bool) error {
+	refs, err := s.backend.List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		if !known[ref] {
+			errs = append(errs, s.dropStray(ctx, ref))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropStray stops ref if it still has no record.
+func (s *Service) dropStray(ctx context.Context, ref Ref) error {
+	defer s.locks.lock(serviceKey(ref))()
+	if _, err := s.records.get(ctx, ref); !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	s.log.InfoContext(ctx, "stopping a service without a record", "namespace", ref.Namespace, "service", ref.Name)
+	return s.backend.Delete(ctx, ref)
+}
+
+// sweepSources removes old uploads for services that do not exist.
+func (s *Service) sweepSources(ctx context.Context, known map[Ref]bool) error {
+	metas, namespaces, err := s.sources.list(ctx, "")
+	if err != nil {
+		return err
+	}
+	cutoff := s.now().Add(-orphanSourceAge)
+	for i, m := range metas {
+		if !known[Ref{Namespace: namespaces[i], Name: m.Name}] && m.Uploaded.Before(cutoff) {
+			if err := s.sources.remove(ctx, namespaces[i], m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

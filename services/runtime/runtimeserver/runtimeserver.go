@@ -1,0 +1,123 @@
+// Package runtimeserver runs the runtime service in a core service process
+// (see corekit): RuntimeService over mTLS, its records and sources kept in
+// the store service as micro/runtime, the services' accounts managed
+// through auth, and the reconciliation that starts recorded services
+// again after a restart. services/cmd/runtime runs it on its own; `micro
+// server` runs it beside the others. OpenLocal opens the local backend
+// both use.
+package runtimeserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"m3o.dev/pkg/platform"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/runtime"
+	"m3o.dev/services/runtime/source"
+)
+
+// Spec describes the runtime's process: it keeps its state in the store,
+// manages accounts through auth and reads the registry, which corekit
+// always connects.
+var Spec = corekit.Spec{Name: platform.Runtime, Peers: []string{platform.Store}}
+
+// Config is what the runtime needs besides its process.
+type Config struct {
+	// Backend builds and runs the services; the caller opens it (see
+	// OpenLocal) and closes it after Run returns.
+	Backend runtime.Backend
+	// ProxyAddress is the proxy's gRPC host:port, which instances reach
+	// the platform through (MICRO_PROXY).
+	ProxyAddress string
+	// TempDir is a directory of the server's own for checking uploads.
+	TempDir string
+	// Limits bound uploads; zero fields take the defaults (50 MiB
+	// compressed, 200 MiB unpacked, 10,000 files).
+	Limits source.Limits
+	// AllowLocalGit lets git sources be file:// URLs or hosts on loopback,
+	// private or link-local addresses.
+	AllowLocalGit bool
+	// QuotaServices is how many services a namespace may have; 0 means
+	// runtime.DefaultQuotaServices.
+	QuotaServices int
+	// ReconcileInterval is how often the backend is checked against the
+	// records; 0 means runtime.DefaultReconcileInterval.
+	ReconcileInterval time.Duration
+}
+
+// Validate checks that the configuration is complete and consistent.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Backend == nil {
+		errs = append(errs, errors.New("no backend"))
+	}
+	if _, _, err := net.SplitHostPort(c.ProxyAddress); err != nil {
+		errs = append(errs, fmt.Errorf("proxy address %q is not host:port: instances reach the platform through it", c.ProxyAddress))
+	}
+	if c.TempDir == "" {
+		errs = append(errs, errors.New("no directory for checking uploads"))
+	}
+	if c.Limits.CompressedBytes < 0 || c.Limits.CompressedBytes > source.MaxCompressedBytes {
+		errs = append(errs, fmt.Errorf("the upload limit must be at most %d MiB", source.MaxCompressedBytes>>20))
+	}
+	if c.Limits.UnpackedBytes < 0 || c.Limits.Files < 0 || c.QuotaServices < 0 || c.ReconcileInterval < 0 {
+		errs = append(errs, errors.New("limits, quota and interval may not be negative"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", corekit.ErrConfig, errors.Join(errs...))
+	}
+	return nil
+}
+
+// Run serves the runtime in p until ctx ends. Beside the API it runs the
+// reconciliation, which at once starts again every service that was
+// running before the process started.
+func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := needPeers(p); err != nil {
+		return err
+	}
+	svc, err := newService(cfg, p)
+	if err != nil {
+		return fmt.Errorf("run runtime: %w", err)
+	}
+	return p.Serve(ctx, svc.Register, corekit.ServeOptions{Background: []func(context.Context){svc.Reconcile}})
+}
+
+// needPeers fails unless p knows where the services the runtime cannot do
+// without are.
+func needPeers(p *corekit.Process) error {
+	for _, name := range []string{platform.Store, platform.Auth, platform.Registry} {
+		if p.Peers[name] == "" {
+			return fmt.Errorf("%w: the runtime needs the %s service's address", corekit.ErrConfig, name)
+		}
+	}
+	return nil
+}
+
+// newService builds the runtime over the store and auth of p.
+func newService(cfg Config, p *corekit.Process) (*runtime.Service, error) {
+	storeConn, err := p.Dial(platform.Store)
+	if err != nil {
+		return nil, err
+	}
+	authConn, err := p.Dial(platform.Auth)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.New(runtime.Options{
+		Store: storev1.NewStoreServiceClient(storeConn), Backend: cfg.Backend,
+		Accounts: authv1.NewAccountsServiceClient(authConn), Logger: p.Logger,
+		ProxyAddress: cfg.ProxyAddress, TempDir: cfg.TempDir, Limits: cfg.Limits,
+		Git: source.GitOptions{AllowLocal: cfg.AllowLocalGit, Limits: cfg.Limits}, QuotaServices: cfg.QuotaServices,
+		ReconcileInterval: cfg.ReconcileInterval,
+	})
+}

@@ -1,0 +1,7 @@
+// Command broken does not compile: the runtime's tests use it for a build
+// that fails.
+package main
+
+func main() {
+	undefinedFunction()
+}
