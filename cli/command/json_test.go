@@ -55,6 +55,10 @@ var jsonCases = []jsonCase{
 	{command: "billing portal", remote: true},
 	{command: "billing cancel", remote: true},
 	{command: "admin billing status", args: []string{"tenant-a", "--set", "past_due"}, remote: true},
+	{command: "admin invite add", args: []string{"ann@example.com"}, remote: true},
+	{command: "admin invite remove", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, args: []string{"ann@example.com"}, remote: true},
+	{command: "admin invite list", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, remote: true},
+	{command: "signup", args: []string{"--email", "ann@example.com"}, remote: true},
 	{command: "completion", args: []string{"bash"}},
 	{command: "version"},
 }

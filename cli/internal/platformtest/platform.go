@@ -74,6 +74,12 @@ type Platform struct {
 
 	billingStatus billingv1.SubscriptionStatus
 	canceling     bool
+
+	invites       map[string]*authv1.Invite
+	codesSent     []string
+	signupToken   string
+	paymentPolls  int
+	signupSecrets []string
 }
 
 // Start runs a platform until the test ends. Its certificate names
@@ -90,6 +96,7 @@ func Start(t testing.TB) *Platform {
 		disabled:  map[string]bool{},
 		records:   map[string]*storev1.Record{},
 		config:    map[string]string{},
+		invites:   map[string]*authv1.Invite{},
 
 		billingStatus: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE,
 	}
@@ -120,6 +127,8 @@ func (p *Platform) register() {
 	configv1.RegisterConfigServiceServer(p.server, &configService{p: p})
 	registryv1.RegisterRegistryServiceServer(p.server, &registryService{p: p})
 	billingv1.RegisterBillingServiceServer(p.server, &billingService{p: p})
+	authv1.RegisterInviteServiceServer(p.server, &inviteService{p: p})
+	authv1.RegisterSignupServiceServer(p.server, &signupService{p: p})
 }
 
 // Stop stops the platform, so that the CLI finds nothing listening.
@@ -135,7 +144,7 @@ func (p *Platform) SetAccessTTL(d time.Duration) {
 }
 
 // FailWith makes every call that needs a token fail with err once its token
-// is checked; nil restores normal service.
+// is checked, and every sign-up call too; nil restores normal service.
 func (p *Platform) FailWith(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -201,7 +210,7 @@ func (p *Platform) Record(key string) *storev1.Record {
 }
 
 // intercept records each call and, like the proxy, refuses a call without a
-// live access token unless it is AuthService.Token.
+// live access token unless it is AuthService.Token or a sign-up call.
 func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	authz := strings.Join(md.Get("authorization"), ",")
@@ -212,7 +221,7 @@ func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	if info.FullMethod == authv1.AuthService_Token_FullMethodName {
 		return handler(ctx, req)
 	}
-	if !live {
+	if !live && !strings.HasPrefix(info.FullMethod, "/"+authv1.SignupService_ServiceDesc.ServiceName+"/") {
 		return nil, status.Error(codes.Unauthenticated, "missing, expired or revoked token")
 	}
 	if fail != nil {
