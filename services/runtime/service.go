@@ -58,6 +58,10 @@ type Options struct {
 	// ReconcileInterval is how often the backend is checked against the
 	// records; 0 means DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// Payments, when set, stops the services of namespaces that must pay
+	// and starts them again once payment resumes; call Kick when it
+	// changes.
+	Payments Payments
 }
 
 // Service implements runtimev1.RuntimeServiceServer. Its handlers expect
@@ -73,6 +77,7 @@ type Service struct {
 	backend Backend
 	now     func() time.Time
 	locks   keyedMutex
+	kick    chan struct{}
 }
 
 // New returns a Service over opts.
@@ -94,6 +99,7 @@ func New(opts Options) (*Service, error) {
 	return &Service{
 		opts: opts, log: opts.Logger, backend: opts.Backend, now: now,
 		records: records{kv: kv}, sources: sources{kv: kv, now: now},
+		kick: make(chan struct{}, 1),
 	}, nil
 }
 

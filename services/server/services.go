@@ -207,6 +207,7 @@ func (r *running) startRuntime() error {
 	cfg := runtimeserver.Config{
 		Backend: backend, ProxyAddress: reachable(r.grpcAddr), TempDir: uploads,
 		AllowLocalGit: r.cfg.AllowLocalGit, QuotaServices: r.cfg.QuotaServices,
+		PaymentGrace: r.cfg.Billing.PaymentGrace,
 	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return runtimeserver.Run(ctx, cfg, p) })
 }
