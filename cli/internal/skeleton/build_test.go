@@ -32,12 +32,16 @@ func TestSkeletonBuildsAndAnswers(t *testing.T) {
 		{"hello", "Hello.Call"},
 		{"my-svc", "MySvc.Call"},
 		{"log", "Log.Call"}, // a module path that is also a standard package's
-		{"a1-b2", "/a1_b2.A1B2/Call"},
+		{"a1-b2", "A1B2.Call"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), tc.name)
-			if _, err := skeleton.Write(skeleton.Options{Name: tc.name, Dir: dir, SDKDir: sdk}); err != nil {
+			res, err := skeleton.Write(skeleton.Options{Name: tc.name, Dir: dir, SDKDir: sdk})
+			if err != nil {
 				t.Fatalf("Write(%s) = %v", tc.name, err)
+			}
+			if res.Method != tc.method {
+				t.Errorf("Write(%s).Method = %q, want %q", tc.name, res.Method, tc.method)
 			}
 			bin := filepath.Join(t.TempDir(), tc.name)
 			goCmd(t, dir, "build", "-o", bin, ".")

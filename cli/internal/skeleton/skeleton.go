@@ -53,28 +53,38 @@ type Options struct {
 	SDKDir string
 }
 
-// Write writes the skeleton and returns the paths of its files, relative
-// to Dir and sorted. An invalid name or module path matches
+// Result is what Write wrote.
+type Result struct {
+	// Files are the paths of the files, relative to Dir and sorted.
+	Files []string
+	// Module is the Go module path.
+	Module string
+	// Method is the skeleton's method as `micro call` takes it, such as
+	// "MySvc.Call".
+	Method string
+}
+
+// Write writes the skeleton. An invalid name or module path matches
 // ErrInvalidName; a folder with files in it, ErrNotEmpty.
-func Write(opts Options) ([]string, error) {
+func Write(opts Options) (Result, error) {
 	n, err := newNames(opts.Name, opts.Module)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	files, err := render(n, opts.SDKDir)
 	if err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	if err := checkEmpty(opts.Dir); err != nil {
-		return nil, err
+		return Result{}, err
 	}
 	paths := slices.Sorted(maps.Keys(files))
 	for _, rel := range paths {
 		if err := writeFile(filepath.Join(opts.Dir, filepath.FromSlash(rel)), files[rel]); err != nil {
-			return nil, err
+			return Result{}, err
 		}
 	}
-	return paths, nil
+	return Result{Files: paths, Module: n.Module, Method: n.ProtoService + ".Call"}, nil
 }
 
 // render returns every file of the skeleton by its path.
