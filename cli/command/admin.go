@@ -8,6 +8,6 @@ func (a *app) adminCommand() *cli.Command {
 		Name:        "admin",
 		Usage:       "administer the platform's namespaces (admins of micro)",
 		Action:      a.group,
-		Subcommands: []*cli.Command{a.adminBillingCommand()},
+		Subcommands: []*cli.Command{a.adminBillingCommand(), a.adminInviteCommand()},
 	}
 }

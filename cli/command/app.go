@@ -63,6 +63,7 @@ func (a *app) cli() *cli.App {
 			a.loginCommand(),
 			a.logoutCommand(),
 			a.whoamiCommand(),
+			a.signupCommand(),
 			a.serverCommand(),
 			a.servicesCommand(),
 			a.newCommand(),

@@ -281,3 +281,34 @@ func validateEmail(email string) error {
 	c.email("email", email)
 	return c.Err()
 }
+
+func validateVerify(email, code string) error {
+	var c checker
+	c.email("email", email)
+	if !validCode(code) {
+		c.Addf("code", "must be the %d digits of the mailed code", codeDigits)
+	}
+	return c.Err()
+}
+
+// validateSignupToken checks the sign-up token of StartPayment and
+// PaymentStatus.
+func validateSignupToken(token string) error {
+	var c checker
+	c.signupToken(token)
+	return c.Err()
+}
+
+func validateCompleteSignup(r *authv1.CompleteSignupRequest) error {
+	var c checker
+	c.signupToken(r.GetSignupToken())
+	c.secret("secret", r.GetSecret(), true)
+	return c.Err()
+}
+
+// signupToken checks a sign-up token field.
+func (c *checker) signupToken(token string) {
+	if token == "" || len(token) > maxTokenBytes {
+		c.Addf("signup_token", "must be the 1 to %d bytes Verify returned", maxTokenBytes)
+	}
+}

@@ -108,7 +108,7 @@ func TestStartServeRestart(t *testing.T) {
 	if _, err := store.Write(admin, &storev1.WriteRequest{Record: &storev1.Record{Key: "k", Value: []byte("kept")}}); err != nil {
 		t.Fatalf("Write() = %v", err)
 	}
-	waitListed(t, registryv1.NewRegistryServiceClient(conn), admin, []string{"auth", "billing", "config", "proxy", "registry", "store"})
+	waitListed(t, registryv1.NewRegistryServiceClient(conn), admin, []string{"auth", "billing", "config", "proxy", "registry", "runtime", "store"})
 	if err := r.stop(); err != nil {
 		t.Fatalf("Wait() after a stop = %v, want nil", err)
 	}
@@ -212,6 +212,7 @@ func TestValidate(t *testing.T) {
 		{"cockroach without a DSN", func(c *server.Config) { c.Store = server.StoreCockroach }},
 		{"pebble with a DSN", func(c *server.Config) { c.StoreDSN = "postgres://db" }},
 		{"negative quota", func(c *server.Config) { c.QuotaBytes = -1 }},
+		{"SMTP address without a port", func(c *server.Config) { c.Mail.SMTPAddress = "smtp.example.com" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,7 +116,9 @@ func (r *running) startAuth() error {
 	if err != nil {
 		return err
 	}
-	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek}
+	cfg := authserver.Config{
+		DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek, Mail: r.cfg.Mail.config(r.cfg.DataDir),
+	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
 }
 

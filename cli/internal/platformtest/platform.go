@@ -80,7 +80,12 @@ type Platform struct {
 	billingStatus billingv1.SubscriptionStatus
 	canceling     bool
 
-	runtime *runtimeService
+	runtime       *runtimeService
+	invites       map[string]*authv1.Invite
+	codesSent     []string
+	signupToken   string
+	paymentPolls  int
+	signupSecrets []string
 }
 
 // Start runs a platform until the test ends. Its certificate names
@@ -97,6 +102,7 @@ func Start(t testing.TB) *Platform {
 		disabled:  map[string]bool{},
 		records:   map[string]*storev1.Record{},
 		config:    map[string]string{},
+		invites:   map[string]*authv1.Invite{},
 
 		billingStatus: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE,
 	}
@@ -134,6 +140,8 @@ func (p *Platform) register() {
 	// header, and server reflection, which it answers.
 	hellopb.RegisterHelloServer(p.server, servicetest.NewGreeter("Hello"))
 	reflection.Register(p.server)
+	authv1.RegisterInviteServiceServer(p.server, &inviteService{p: p})
+	authv1.RegisterSignupServiceServer(p.server, &signupService{p: p})
 }
 
 // Stop stops the platform, so that the CLI finds nothing listening.
@@ -149,7 +157,7 @@ func (p *Platform) SetAccessTTL(d time.Duration) {
 }
 
 // FailWith makes every call that needs a token fail with err once its token
-// is checked; nil restores normal service.
+// is checked, and every sign-up call too; nil restores normal service.
 func (p *Platform) FailWith(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -225,7 +233,7 @@ func (p *Platform) interceptStream(srv any, ss grpc.ServerStream, info *grpc.Str
 }
 
 // intercept records each call and, like the proxy, refuses a call without a
-// live access token unless it is AuthService.Token.
+// live access token unless it is AuthService.Token or a sign-up call.
 func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	authz := strings.Join(md.Get("authorization"), ",")
@@ -236,7 +244,7 @@ func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	if info.FullMethod == authv1.AuthService_Token_FullMethodName {
 		return handler(ctx, req)
 	}
-	if !live {
+	if !live && !strings.HasPrefix(info.FullMethod, "/"+authv1.SignupService_ServiceDesc.ServiceName+"/") {
 		return nil, status.Error(codes.Unauthenticated, "missing, expired or revoked token")
 	}
 	if fail != nil {
