@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,7 +136,9 @@ func followLogs(t *testing.T, p *platform) {
 		p.must("call", "hello", "Hello.Call", `{"name":"Follower"}`)
 		time.Sleep(500 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "[1] ") {
+	// After the update the instance serving is a new one, numbered on
+	// from the instances before it.
+	if !regexp.MustCompile(`(?m)^\[\d+\] .*name=Follower`).MatchString(out.String()) {
 		t.Errorf("micro logs -f = %q, want lines after their instance's number", out.String())
 	}
 	cmd.Process.Signal(syscall.SIGINT)
