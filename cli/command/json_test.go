@@ -55,6 +55,13 @@ var jsonCases = []jsonCase{
 	{command: "billing portal", remote: true},
 	{command: "billing cancel", remote: true},
 	{command: "admin billing status", args: []string{"tenant-a", "--set", "past_due"}, remote: true},
+	{command: "new", args: []string{"hello"}},
+	{command: "run", setup: [][]string{{"new", "hello"}}, args: []string{"hello"}, remote: true},
+	{command: "status", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, remote: true},
+	{command: "logs", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello"}, remote: true},
+	{command: "update", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello", "hello", "--env", "A=b"}, remote: true},
+	{command: "kill", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello"}, remote: true},
+	{command: "call", args: []string{"hello", "Hello.Call", `{"name":"Ann"}`}, remote: true},
 	{command: "admin invite add", args: []string{"ann@example.com"}, remote: true},
 	{command: "admin invite remove", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, args: []string{"ann@example.com"}, remote: true},
 	{command: "admin invite list", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, remote: true},
@@ -71,6 +78,7 @@ func (c jsonCase) line() []string {
 func TestJSONOutput(t *testing.T) {
 	for _, tc := range jsonCases {
 		t.Run(tc.command, func(t *testing.T) {
+			t.Chdir(t.TempDir()) // where new writes and run reads
 			h := newHarness(t)
 			h.login()
 			for _, s := range tc.setup {
@@ -91,6 +99,7 @@ func TestJSONOutput(t *testing.T) {
 func TestJSONErrors(t *testing.T) {
 	for _, tc := range jsonCases {
 		t.Run(tc.command, func(t *testing.T) {
+			t.Chdir(t.TempDir())
 			h := newHarness(t)
 			h.login()
 			r := h.run(append(tc.line(), "--bogus", "-o", "json")...)

@@ -60,6 +60,8 @@ type platform struct {
 	grpcAddr string
 	httpAddr string
 	args     []string
+	// extraEnv is added to the environment of the server and commands.
+	extraEnv []string
 	// serverEnv is added to the server's environment, such as SMTP
 	// credentials.
 	serverEnv []string
@@ -223,7 +225,7 @@ func (p *platform) env() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "HOME="+p.home)
+	return append(append(env, "HOME="+p.home), p.extraEnv...)
 }
 
 // result is what one CLI command did.
@@ -236,11 +238,30 @@ type result struct {
 // micro runs one CLI command as the platform's user, with stdin as input.
 func (p *platform) micro(stdin string, args ...string) result {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.t.Context(), 2*time.Minute)
+	return p.microIn(invocation{stdin: stdin}, args...)
+}
+
+// invocation says where and for how long a command runs.
+type invocation struct {
+	// dir is the working directory; empty is the test's.
+	dir string
+	// timeout bounds the command; zero is 2 minutes.
+	timeout time.Duration
+	stdin   string
+}
+
+// microIn runs one CLI command as the platform's user as inv says.
+func (p *platform) microIn(inv invocation, args ...string) result {
+	p.t.Helper()
+	if inv.timeout == 0 {
+		inv.timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(p.t.Context(), inv.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.bin, args...)
 	cmd.Env = p.env()
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Dir = inv.dir
+	cmd.Stdin = strings.NewReader(inv.stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -1,7 +1,8 @@
 // Package platformtest runs a stand-in for the platform's public gRPC proxy
 // so that the CLI can be tested without a server: a real gRPC server over
 // TLS on a loopback port, serving small in-memory versions of the services
-// the CLI calls. It checks bearer tokens the way the proxy does, rotates
+// the CLI calls, a runtime whose deployments move one status on with every
+// read, and a user's hello service with server reflection. It checks bearer tokens the way the proxy does, rotates
 // refresh tokens, and can be told to fail every call with a chosen status.
 //
 // It exists only to test the CLI. The platform itself is tested end to end
@@ -23,14 +24,18 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/service/servicetest"
+	"m3o.dev/pkg/service/servicetest/hellopb"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
@@ -75,6 +80,7 @@ type Platform struct {
 	billingStatus billingv1.SubscriptionStatus
 	canceling     bool
 
+	runtime       *runtimeService
 	invites       map[string]*authv1.Invite
 	codesSent     []string
 	signupToken   string
@@ -111,6 +117,7 @@ func Start(t testing.TB) *Platform {
 	p.server = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(mtls.ServerOnlyConfig(bundle.Cert))),
 		grpc.UnaryInterceptor(p.intercept),
+		grpc.StreamInterceptor(p.interceptStream),
 	)
 	p.register()
 	go p.server.Serve(lis)
@@ -127,6 +134,12 @@ func (p *Platform) register() {
 	configv1.RegisterConfigServiceServer(p.server, &configService{p: p})
 	registryv1.RegisterRegistryServiceServer(p.server, &registryService{p: p})
 	billingv1.RegisterBillingServiceServer(p.server, &billingService{p: p})
+	p.runtime = &runtimeService{sources: map[string][]string{}, services: map[string]*deployment{}}
+	runtimev1.RegisterRuntimeServiceServer(p.server, p.runtime)
+	// A user's service, as the proxy reaches it with the micro-service
+	// header, and server reflection, which it answers.
+	hellopb.RegisterHelloServer(p.server, servicetest.NewGreeter("Hello"))
+	reflection.Register(p.server)
 	authv1.RegisterInviteServiceServer(p.server, &inviteService{p: p})
 	authv1.RegisterSignupServiceServer(p.server, &signupService{p: p})
 }
@@ -207,6 +220,16 @@ func (p *Platform) Record(key string) *storev1.Record {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.records[key]
+}
+
+// interceptStream checks a stream's token as intercept checks a call's.
+func (p *Platform) interceptStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if _, err := p.intercept(ss.Context(), nil, &grpc.UnaryServerInfo{FullMethod: info.FullMethod}, func(context.Context, any) (any, error) {
+		return nil, nil
+	}); err != nil {
+		return err
+	}
+	return handler(srv, ss)
 }
 
 // intercept records each call and, like the proxy, refuses a call without a
