@@ -21,7 +21,9 @@ const FlowWindow = 4 << 20
 // and accepts only a server whose certificate chains to b's CA and carries
 // identity expect (any service of expect.Namespace when expect.Service is
 // empty). Like grpc.NewClient, it does not connect until the first call.
-// opts are applied after the transport credentials.
+// A comma-separated target is a service's replicas: calls go round-robin
+// over those that are up. opts are applied after the transport
+// credentials.
 func Dial(target string, b *mtls.Bundle, expect mtls.Identity, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if b == nil {
 		return nil, errors.New("dial: no mTLS bundle")
@@ -29,15 +31,19 @@ func Dial(target string, b *mtls.Bundle, expect mtls.Identity, opts ...grpc.Dial
 	if expect.Namespace == "" {
 		return nil, fmt.Errorf("dial %s: no expected server namespace", target)
 	}
+	target, balance, err := replicaTarget(target)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
 	creds := credentials.NewTLS(b.ClientConfig(expect))
-	all := append([]grpc.DialOption{
+	all := append(append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		// Fixed windows turn off grpc-go's bandwidth-delay probing, which
 		// otherwise rides a PING round on calls: on loopback between
 		// platform services that costs tens of microseconds a call.
 		grpc.WithInitialWindowSize(FlowWindow),
 		grpc.WithInitialConnWindowSize(FlowWindow),
-	}, opts...)
+	}, balance...), opts...)
 	conn, err := grpc.NewClient(target, all...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", target, err)
