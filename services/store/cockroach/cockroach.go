@@ -160,9 +160,9 @@ func (b *Backend) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	var commitErr error
 	err := crdbpgx.ExecuteTx(ctx, beginner{b.pool, &commitErr}, pgx.TxOptions{}, fn)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
-	return commitErr
+	return unavailable(commitErr)
 }
 
 // beginner starts transactions whose Commit error is recorded in err.
@@ -200,6 +200,7 @@ func (c committer) Commit(ctx context.Context) error {
 // query runs a single statement, retrying it on serialization failures.
 // A single statement is its own transaction, so it needs no BEGIN; CockroachDB
 // retries most such conflicts itself, and this catches the rest.
+// A database that cannot be reached is store.ErrUnavailable.
 func (b *Backend) query(ctx context.Context, fn func(context.Context) error) error {
-	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error { return fn(ctx) })
+	return unavailable(crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error { return fn(ctx) }))
 }
