@@ -5,8 +5,10 @@ package grpcclient
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 
 	"m3o.dev/pkg/mtls"
@@ -16,6 +18,15 @@ import (
 // and connection a client receives on: it holds the largest response of any
 // platform service, so no call waits for a window update.
 const FlowWindow = 4 << 20
+
+// reconnect spaces out attempts to reach a peer that is away. grpc-go's
+// default backs off to two minutes, which would keep a service from a
+// restarted peer long after it is back; two seconds at most keeps
+// recovery within the platform's goal of five.
+var reconnect = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+	MinConnectTimeout: 5 * time.Second,
+}
 
 // Dial returns a client connection to target that presents b's certificate
 // and accepts only a server whose certificate chains to b's CA and carries
@@ -43,6 +54,7 @@ func Dial(target string, b *mtls.Bundle, expect mtls.Identity, opts ...grpc.Dial
 		// platform services that costs tens of microseconds a call.
 		grpc.WithInitialWindowSize(FlowWindow),
 		grpc.WithInitialConnWindowSize(FlowWindow),
+		grpc.WithConnectParams(reconnect),
 	}, balance...), opts...)
 	conn, err := grpc.NewClient(target, all...)
 	if err != nil {
