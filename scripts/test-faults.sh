@@ -8,5 +8,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${MICRO_TEST_POSTGRES_DSN:?run through scripts/with-postgres.sh or set MICRO_TEST_POSTGRES_DSN}"
 cd services
-go test -count=1 -v -run '^Test(CrashPebble|CrashCockroach|PostgresRestart|SIGTERMUnderLoad|AuthKilled|RegistryKilled|StoreReplicaKilled)$' ./cmd/store/ ./server/ ./internal/faulttest/ "$@" |
+go test -count=1 -v -run '^Test(CrashPebble|CrashCockroach|PostgresRestart|SIGTERMUnderLoad|AuthKilled|RegistryKilled|StoreReplicaKilled|AuthReplicaKilled)$' ./cmd/store/ ./server/ ./internal/faulttest/ "$@" |
   grep -E '^(=== RUN|--- |\s+\S+_test\.go:[0-9]+: .*(lost|acknowledged)|ok|FAIL|PASS)'

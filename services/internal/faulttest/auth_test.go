@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ const adminPassword = "fault-admin-password"
 // while auth is away; logins fail with Unavailable meanwhile, and succeed
 // again once auth is back. Nothing acknowledged is lost.
 func TestAuthKilled(t *testing.T) {
-	pl := startPlatform(t)
+	pl := startPlatform(t, 1)
 	conn := pl.client(t)
 	admin := login(t, conn, "micro", "admin", adminPassword)
 	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
@@ -49,10 +50,10 @@ func TestAuthKilled(t *testing.T) {
 	})
 	w.WaitForAcks(t, 200)
 
-	pl.auth.Kill9()
+	pl.auth[0].Kill9()
 	w.WaitForAcks(t, w.Acks()+200) // while auth is away
 	refused := loginCodes(t, conn, 5)
-	pl.auth.Start()
+	pl.auth[0].Start()
 	back := time.Now()
 	relogin := loginAgain(t, conn)
 	w.Stop()
@@ -77,18 +78,26 @@ func TestAuthKilled(t *testing.T) {
 	}
 }
 
-// platform is a store, an auth service and a proxy, each its own process.
+// platform is a store, replicas of the auth service and a proxy, each its
+// own process.
 type platform struct {
 	ca        *mtls.CA
 	proxyAddr string
-	auth      *faulttest.Process
+	auth      []*faulttest.Process
 }
 
-func startPlatform(t *testing.T) *platform {
+// startPlatform starts the platform with authReplicas auth processes, which
+// the store and the proxy reach through one comma-separated address.
+func startPlatform(t *testing.T, authReplicas int) *platform {
 	t.Helper()
 	bins := faulttest.Build(t, "../../cmd", "store", "auth", "proxy")
 	ca := mtlstest.NewCA(t)
-	addr := map[string]string{"store": freeAddress(t), "auth": freeAddress(t), "proxy": freeAddress(t)}
+	addr := map[string]string{"store": freeAddress(t), "proxy": freeAddress(t)}
+	var authAddrs []string
+	for range authReplicas {
+		authAddrs = append(authAddrs, freeAddress(t))
+	}
+	addr["auth"] = strings.Join(authAddrs, ",")
 	flags := func(name string, extra ...string) []string {
 		args := append(corekittest.CertFlags(t, ca, name), "--address", addr[name])
 		return append(args, extra...)
@@ -98,8 +107,12 @@ func startPlatform(t *testing.T) *platform {
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	authEnv := []string{"MICRO_ADMIN_PASSWORD=" + adminPassword, "MICRO_AUTH_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
-	auth := faulttest.StartProcess(t, "auth", bins["auth"], authEnv, flags("auth",
-		"--store-address", addr["store"], "--data-dir", filepath.Join(t.TempDir(), "auth"))...)
+	var auth []*faulttest.Process
+	for _, a := range authAddrs {
+		args := append(corekittest.CertFlags(t, ca, "auth"), "--address", a,
+			"--store-address", addr["store"], "--data-dir", filepath.Join(t.TempDir(), "auth"))
+		auth = append(auth, faulttest.StartProcess(t, "auth", bins["auth"], authEnv, args...))
+	}
 	routerDir := t.TempDir()
 	if err := mtlstest.Bundle(t, ca, "micro", "router").WriteFiles(routerDir, "router"); err != nil {
 		t.Fatal(err)
@@ -177,4 +190,51 @@ func freeAddress(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// TestAuthReplicaKilled runs two auth replicas behind one comma-separated
+// address, which the store and the proxy follow for keys and rules, and
+// kills one with SIGKILL under a tenant's writes: logins and writes go on
+// through the other, and nothing acknowledged is lost.
+func TestAuthReplicaKilled(t *testing.T) {
+	pl := startPlatform(t, 2)
+	conn := pl.client(t)
+	admin := login(t, conn, "micro", "admin", adminPassword)
+	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
+		Namespace: "fault-space", Name: "dev", Secret: "dev-secret-123", Roles: []string{"developer"},
+	}); err != nil {
+		t.Fatalf("Create(fault-space/dev) = %v", err)
+	}
+	tenant := login(t, conn, "fault-space", "dev", "dev-secret-123")
+	store := storev1.NewStoreServiceClient(conn)
+	w := faulttest.Start(4, 25, func(ctx context.Context, key string, value []byte) error {
+		_, err := store.Write(withTokenOf(ctx, tenant), &storev1.WriteRequest{Record: &storev1.Record{Key: key, Value: value}})
+		return err
+	})
+	w.WaitForAcks(t, 200)
+	pl.auth[0].Kill9()
+	killed := time.Now()
+	relogin := loginAgain(t, conn)
+	logins := loginCodes(t, conn, 10)
+	w.WaitForAcks(t, w.Acks()+200)
+	w.Stop()
+
+	lost := w.Lost(t, func(ctx context.Context, key string) ([]byte, error) {
+		resp, err := store.Read(withTokenOf(ctx, tenant), &storev1.ReadRequest{Key: key})
+		if err != nil {
+			return nil, err
+		}
+		return resp.GetRecords()[0].GetValue(), nil
+	})
+	t.Logf("one of two auth replicas killed: %d writes acknowledged, %d lost, write codes %v; a login succeeded %v after the kill, then %v",
+		w.Acks(), lost, w.Codes(), relogin.Sub(killed).Round(time.Millisecond), logins)
+	if lost > 0 {
+		t.Errorf("%d acknowledged writes lost when an auth replica died", lost)
+	}
+	w.CheckCodes(t, "an auth replica's death")
+	for _, code := range logins {
+		if code != codes.OK {
+			t.Errorf("a login with one auth replica left = %v, want OK", code)
+		}
+	}
 }
