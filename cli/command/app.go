@@ -67,6 +67,7 @@ func (a *app) cli() *cli.App {
 			a.servicesCommand(),
 			a.storeCommand(),
 			a.configCommand(),
+			a.benchCommand(),
 			a.authCommand(),
 			a.billingCommand(),
 			a.adminCommand(),
