@@ -81,3 +81,36 @@ func TestBenchRefusals(t *testing.T) {
 		t.Errorf("after refused benches, table micro-bench holds:\n%s\nwant nothing", left)
 	}
 }
+
+// TestBenchRateLimited runs a bench against a proxy whose rate limit is
+// far below what the clients ask for: the refusals are counted and named,
+// the note says how to lift the limit, and the read-back still completes.
+func TestBenchRateLimited(t *testing.T) {
+	p := newPlatform(t, "--rate-limit", "5", "--rate-burst", "5")
+	p.start()
+	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
+	p.must("env", "set", "test")
+	login(t, p, "micro", "admin", adminPassword)
+
+	r := p.micro("", "bench", "--clients", "4", "--duration", "2s", "--keys", "2", "--mix", "store", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("micro bench = exit %d, want 0\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	var rep struct {
+		benchReport
+		RateLimited  int            `json:"rate_limited"`
+		ErrorsByCode map[string]int `json:"errors_by_code"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Lost == nil {
+		t.Fatalf("micro bench -o json: stdout is not a report: %v\n%s", err, r.stdout)
+	}
+	if rep.RateLimited == 0 || rep.ErrorsByCode["ResourceExhausted"] < rep.RateLimited {
+		t.Errorf("micro bench: rate_limited %d, errors_by_code %v, want refusals counted as ResourceExhausted", rep.RateLimited, rep.ErrorsByCode)
+	}
+	if !strings.Contains(r.stderr, "'micro server --rate-limit 0'") {
+		t.Errorf("micro bench: stderr = %q, want a note on the rate limit and how to lift it", r.stderr)
+	}
+	if *rep.Lost != 0 || *rep.Stale != 0 || *rep.Resurrected != 0 {
+		t.Errorf("micro bench: lost %d, stale %d, resurrected %d, want 0 each", *rep.Lost, *rep.Stale, *rep.Resurrected)
+	}
+}
