@@ -75,6 +75,7 @@ func (a *app) cli() *cli.App {
 			a.callCommand(),
 			a.storeCommand(),
 			a.configCommand(),
+			a.benchCommand(),
 			a.authCommand(),
 			a.billingCommand(),
 			a.adminCommand(),

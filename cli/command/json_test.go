@@ -41,6 +41,7 @@ var jsonCases = []jsonCase{
 	{command: "config set", args: []string{"db.user", "ann"}, remote: true},
 	{command: "config del", setup: [][]string{{"config", "set", "db", "x"}}, args: []string{"db"}, remote: true},
 	{command: "config history", remote: true},
+	{command: "bench", args: []string{"--clients", "1", "--duration", "200ms", "--keys", "2"}, remote: true},
 	{command: "config rollback", setup: [][]string{{"config", "set", "db", "x"}}, args: []string{"1"}, remote: true},
 	{command: "auth accounts list", remote: true},
 	{command: "auth accounts create", args: []string{"bob", "--roles", "developer"}, remote: true},

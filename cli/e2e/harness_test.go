@@ -29,7 +29,7 @@ var (
 	buildErr  error
 )
 
-// microBinary builds cmd/micro once per test run.
+// microBinary builds cmd/micro once per test run, as scripts/build.sh does.
 func microBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -39,7 +39,7 @@ func microBinary(t *testing.T) string {
 			return
 		}
 		binary = filepath.Join(dir, "micro")
-		out, err := exec.Command("go", "build", "-o", binary, "../cmd/micro").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", binary, "../cmd/micro").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

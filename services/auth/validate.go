@@ -2,11 +2,11 @@ package auth
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"m3o.dev/pkg/lazyregexp"
 	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/rules"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -32,11 +32,11 @@ const (
 )
 
 var (
-	rolePattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-	ruleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	rolePattern   = lazyregexp.New(`^[a-z][a-z0-9_-]{0,31}$`)
+	ruleIDPattern = lazyregexp.New(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	// resourcePattern admits the characters of proto service and method
 	// names, plus "*" and "/" and "-" for user services' names.
-	resourcePattern = regexp.MustCompile(`^[A-Za-z0-9_.*/-]+$`)
+	resourcePattern = lazyregexp.New(`^[A-Za-z0-9_.*/-]+$`)
 )
 
 // checker collects every violation of a request, with auth's own field

@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
@@ -31,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"m3o.dev/pkg/lazyregexp"
 	"m3o.dev/services/store"
 )
 
@@ -40,7 +40,7 @@ var _ store.Backend = (*Backend)(nil)
 const DefaultTable = "store"
 
 // tableName is what Options.Table may be; it becomes part of SQL identifiers.
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,40}$`)
+var tableName = lazyregexp.New(`^[a-z_][a-z0-9_]{0,40}$`)
 
 // Options configure Open.
 type Options struct {
