@@ -20,6 +20,10 @@ run: build ## Build, then start the whole platform with embedded backends (micro
 test: ## Run every test, starting a throwaway PostgreSQL unless MICRO_TEST_POSTGRES_DSN is set.
 	@scripts/with-postgres.sh scripts/test.sh
 
+.PHONY: test-faults
+test-faults: ## Run the fault suite (kill -9 of the store, auth and the registry with its etcd, PostgreSQL and micro server restarts, one of two store or auth replicas killed, all under writes) and print its figures.
+	@scripts/with-postgres.sh scripts/test-faults.sh
+
 .PHONY: test-k8s
 test-k8s: ## Run the tests that need a Kubernetes API server (built from scripts/k8s, started on loopback).
 	@scripts/test-k8s.sh

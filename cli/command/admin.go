@@ -9,7 +9,8 @@ func (a *app) adminCommand() *cli.Command {
 		Usage:  "administer the platform's namespaces (admins of micro)",
 		Action: a.group,
 		Subcommands: []*cli.Command{
-			a.adminResizeCommand(), a.adminQuotaCommand(), a.adminNamespacesCommand(), a.adminBillingCommand(),
+			a.adminResizeCommand(), a.adminQuotaCommand(), a.adminNamespacesCommand(),
+			a.adminBillingCommand(), a.adminInviteCommand(),
 		},
 	}
 }

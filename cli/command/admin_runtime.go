@@ -63,10 +63,6 @@ func (a *app) adminNamespacesCommand() *cli.Command {
 	}
 }
 
-func runtimeClient(conn *session.Conn) runtimev1.RuntimeServiceClient {
-	return runtimev1.NewRuntimeServiceClient(conn.Client())
-}
-
 // adminResize resizes a service of another namespace.
 func (a *app) adminResize(c *cli.Context, conn *session.Conn) error {
 	if c.String("namespace") == "" {

@@ -63,10 +63,19 @@ func (a *app) cli() *cli.App {
 			a.loginCommand(),
 			a.logoutCommand(),
 			a.whoamiCommand(),
+			a.signupCommand(),
 			a.serverCommand(),
 			a.servicesCommand(),
+			a.newCommand(),
+			a.runCommand(),
+			a.statusCommand(),
+			a.logsCommand(),
+			a.updateCommand(),
+			a.killCommand(),
+			a.callCommand(),
 			a.storeCommand(),
 			a.configCommand(),
+			a.benchCommand(),
 			a.authCommand(),
 			a.billingCommand(),
 			a.adminCommand(),
@@ -184,7 +193,7 @@ func (a *app) env(c *cli.Context) (*envfile.Store, *envfile.File, envfile.Env, e
 	if err != nil {
 		return nil, nil, envfile.Env{}, err
 	}
-	name := c.String("env")
+	name := globalEnv(c)
 	if name == "" {
 		name = f.CurrentName()
 	}
@@ -198,6 +207,21 @@ func (a *app) env(c *cli.Context) (*envfile.Store, *envfile.File, envfile.Env, e
 		a.scope.namespace = s.Namespace
 	}
 	return store, f, env, nil
+}
+
+// globalEnv returns the global --env, which the --env KEY=VALUE of run and
+// update would shadow: the nearest context's whose command declares no
+// such flag of its own.
+func globalEnv(c *cli.Context) string {
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil {
+			if _, own := lookupFlag(ctx.Command.Flags, "env").(*cli.StringSliceFlag); own {
+				continue
+			}
+		}
+		return ctx.String("env")
+	}
+	return ""
 }
 
 // remote wraps the action of a command that talks to the platform: it

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"m3o.dev/cli/internal/envfile"
 	"m3o.dev/cli/internal/platformtest"
@@ -32,6 +33,10 @@ type result struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, p: platformtest.Start(t), home: t.TempDir()}
+	// The stand-in's deployments move on with every read.
+	interval := pollInterval
+	pollInterval = time.Millisecond
+	t.Cleanup(func() { pollInterval = interval })
 	t.Setenv("HOME", h.home)
 	unsetenv(t, "MICRO_ENV")
 	unsetenv(t, "MICRO_OUTPUT")

@@ -41,6 +41,7 @@ var jsonCases = []jsonCase{
 	{command: "config set", args: []string{"db.user", "ann"}, remote: true},
 	{command: "config del", setup: [][]string{{"config", "set", "db", "x"}}, args: []string{"db"}, remote: true},
 	{command: "config history", remote: true},
+	{command: "bench", args: []string{"--clients", "1", "--duration", "200ms", "--keys", "2"}, remote: true},
 	{command: "config rollback", setup: [][]string{{"config", "set", "db", "x"}}, args: []string{"1"}, remote: true},
 	{command: "auth accounts list", remote: true},
 	{command: "auth accounts create", args: []string{"bob", "--roles", "developer"}, remote: true},
@@ -59,6 +60,17 @@ var jsonCases = []jsonCase{
 	{command: "admin quota get", args: []string{"tenant-a"}, remote: true},
 	{command: "admin quota set", args: []string{"tenant-a", "--services", "5"}, remote: true},
 	{command: "admin namespaces", remote: true},
+	{command: "new", args: []string{"hello"}},
+	{command: "run", setup: [][]string{{"new", "hello"}}, args: []string{"hello"}, remote: true},
+	{command: "status", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, remote: true},
+	{command: "logs", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello"}, remote: true},
+	{command: "update", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello", "hello", "--env", "A=b"}, remote: true},
+	{command: "kill", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello"}, remote: true},
+	{command: "call", args: []string{"hello", "Hello.Call", `{"name":"Ann"}`}, remote: true},
+	{command: "admin invite add", args: []string{"ann@example.com"}, remote: true},
+	{command: "admin invite remove", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, args: []string{"ann@example.com"}, remote: true},
+	{command: "admin invite list", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, remote: true},
+	{command: "signup", args: []string{"--email", "ann@example.com"}, remote: true},
 	{command: "completion", args: []string{"bash"}},
 	{command: "version"},
 }
@@ -71,6 +83,7 @@ func (c jsonCase) line() []string {
 func TestJSONOutput(t *testing.T) {
 	for _, tc := range jsonCases {
 		t.Run(tc.command, func(t *testing.T) {
+			t.Chdir(t.TempDir()) // where new writes and run reads
 			h := newHarness(t)
 			h.login()
 			for _, s := range tc.setup {
@@ -91,6 +104,7 @@ func TestJSONOutput(t *testing.T) {
 func TestJSONErrors(t *testing.T) {
 	for _, tc := range jsonCases {
 		t.Run(tc.command, func(t *testing.T) {
+			t.Chdir(t.TempDir())
 			h := newHarness(t)
 			h.login()
 			r := h.run(append(tc.line(), "--bogus", "-o", "json")...)

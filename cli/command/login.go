@@ -35,7 +35,7 @@ func (a *app) loginCommand() *cli.Command {
 		Description: "Asks for the username and, on a terminal, the password without echoing it.\n" +
 			"Scripts pass the password on stdin with --password-stdin.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "namespace", Value: defaultNamespace, Usage: "`NAMESPACE` of the account"},
+			&cli.StringFlag{Name: "namespace", Usage: "`NAMESPACE` of the account (default: the namespace of the one account named by an email, else micro)"},
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "account `NAME`"},
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "account `PASSWORD`; visible to other users of this machine, prefer --password-stdin"},
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from stdin"},
@@ -57,8 +57,12 @@ func (a *app) login(c *cli.Context, conn *session.Conn) error {
 	}
 	s, err := conn.Login(c.Context, ns, name, secret)
 	if code := status.Code(err); code == codes.Unauthenticated || code == codes.NotFound {
-		return failf(ExitUnauthenticated, codes.Unauthenticated, "Wrong username or password for namespace '%s' in env '%s' (%s).",
-			ns, a.scope.env.Name, a.scope.env.Address)
+		return failf(ExitUnauthenticated, codes.Unauthenticated, "Wrong username or password%s in env '%s' (%s).",
+			loginWhere(ns, name), a.scope.env.Name, a.scope.env.Address)
+	}
+	if status.Code(err) == codes.FailedPrecondition {
+		return usageErrorf("%s is the name of accounts in several namespaces of env '%s': give the one to log in to with --namespace.",
+			name, a.scope.env.Name)
 	}
 	if err != nil {
 		return err
@@ -67,6 +71,19 @@ func (a *app) login(c *cli.Context, conn *session.Conn) error {
 	return a.out.print(sessionView(env, s), func(t *tabwriter.Writer) {
 		row(t, fmt.Sprintf("Logged in to env '%s' (%s) as %s in namespace '%s'.", env.Name, env.Address, s.Account, s.Namespace))
 	})
+}
+
+// loginWhere says where a failed login looked: in the namespace given; in
+// micro for a name that is no email; for an email, in whichever namespace
+// has the one account it names.
+func loginWhere(ns, name string) string {
+	switch {
+	case ns != "":
+		return fmt.Sprintf(" for namespace '%s'", ns)
+	case strings.Contains(name, "@"):
+		return ""
+	}
+	return fmt.Sprintf(" for namespace '%s'", defaultNamespace)
 }
 
 // sessionView is what login shows of a session: never its tokens.

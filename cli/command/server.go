@@ -43,6 +43,9 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "public-url", Usage: "`URL` users open the HTTP address at, for the subscribe page's links (default http://<http-address>)", EnvVars: []string{"MICRO_SERVER_PUBLIC_URL"}},
 		&cli.StringFlag{Name: "stripe-price", Usage: "Stripe `PRICE` id of the developer plan, $35.00 a month (--billing-provider stripe)", EnvVars: []string{"MICRO_SERVER_STRIPE_PRICE"}},
 		&cli.StringFlag{Name: "stripe-api-url", Usage: "Stripe API base `URL`; empty is Stripe's own", EnvVars: []string{"MICRO_SERVER_STRIPE_API_URL"}},
+		&cli.StringFlag{Name: "smtp-address", Usage: "SMTP server `HOST:PORT` that sign-up codes are mailed through, with STARTTLS, as " + server.SMTPUsernameEnv + " with " + server.SMTPPasswordEnv + "; empty writes them to <data-dir>/outbox", EnvVars: []string{"MICRO_SERVER_SMTP_ADDRESS"}},
+		&cli.StringFlag{Name: "smtp-from", Usage: "sender `ADDRESS` of sign-up mail (default " + server.DefaultMailFrom + ")", EnvVars: []string{"MICRO_SERVER_SMTP_FROM"}},
+		&cli.StringFlag{Name: "smtp-ca-file", Usage: "PEM `FILE` of a CA to trust for the SMTP server's certificate, besides the system's", EnvVars: []string{"MICRO_SERVER_SMTP_CA_FILE", server.SMTPCAFileEnv}},
 		&cli.StringFlag{Name: "runtime-dir", Usage: "`DIR` of the runtime's sandbox, builds and logs, outside the data dir (default <data-dir>-runtime, or under /var/lib/m3o/runtime when root cannot share that)", EnvVars: []string{"MICRO_SERVER_RUNTIME_DIR"}},
 		&cli.BoolFlag{Name: "allow-local-git", Usage: "let services be built from file:// git URLs and git hosts on loopback or private addresses", EnvVars: []string{"MICRO_SERVER_ALLOW_LOCAL_GIT"}},
 		&cli.IntFlag{Name: "default-quota-services", Value: 10, Usage: "how many services each namespace may run", EnvVars: []string{"MICRO_SERVER_DEFAULT_QUOTA_SERVICES"}},
@@ -73,7 +76,10 @@ func (a *app) serverCommand() *cli.Command {
 			"comes from MICRO_ADMIN_PASSWORD, or is generated, printed once and kept in\n" +
 			"<data-dir>/admin-password; 'micro server reset-admin' gives it a new one. The token\n" +
 			"signing keys are sealed in the store under <data-dir>/auth-key-encryption-key:\n" +
-			"back that file up with the store, which signs nothing without it.",
+			"back that file up with the store, which signs nothing without it. Sign-up codes are\n" +
+			"mailed through --smtp-address, as MICRO_SMTP_USERNAME with MICRO_SMTP_PASSWORD; without\n" +
+			"it each message is written to <data-dir>/outbox/<UTC time>-<recipient>.eml, as a line\n" +
+			"printed at start says.",
 		Flags:       serverFlags(),
 		Action:      a.runServer,
 		Subcommands: []*cli.Command{a.resetAdminCommand()},
@@ -127,7 +133,11 @@ func serverConfig(c *cli.Context) (server.Config, error) {
 		AdminPassword: os.Getenv("MICRO_ADMIN_PASSWORD"),
 		QuotaBytes:    c.Int64("quota-bytes"),
 		RateLimit:     proxy.RateLimit{PerSecond: c.Float64("rate-limit"), Burst: c.Int("rate-burst")},
-		MaxStreams:    c.Int("max-streams"),
+		Mail: server.Mail{
+			SMTPAddress: c.String("smtp-address"), From: c.String("smtp-from"), CAFile: c.String("smtp-ca-file"),
+			Username: os.Getenv(server.SMTPUsernameEnv), Password: os.Getenv(server.SMTPPasswordEnv),
+		},
+		MaxStreams: c.Int("max-streams"),
 		Billing: server.Billing{
 			Provider: c.String("billing-provider"), PublicURL: c.String("public-url"), PaymentGrace: c.Duration("payment-grace"),
 			Stripe: stripe.Options{

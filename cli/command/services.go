@@ -1,8 +1,6 @@
 package command
 
 import (
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -15,25 +13,27 @@ import (
 func (a *app) servicesCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "services",
-		Usage:  "list the services registered in your namespace",
+		Usage:  "list the services registered in your namespace, one row a node",
 		Action: a.remote(a.services),
 	}
 }
 
-// services lists registered services with their versions and nodes.
+// services lists registered services with their nodes: one row a node,
+// or one row for a service without any.
 func (a *app) services(c *cli.Context, conn *session.Conn) error {
 	resp, err := registryv1.NewRegistryServiceClient(conn.Client()).ListServices(c.Context, &registryv1.ListServicesRequest{})
 	if err != nil {
 		return err
 	}
 	return a.out.print(resp, func(t *tabwriter.Writer) {
-		row(t, "NAME", "VERSION", "NODES", "ADDRESSES")
+		row(t, "NAME", "VERSION", "NODE", "ADDRESS")
 		for _, s := range resp.GetServices() {
-			var addrs []string
-			for _, n := range s.GetNodes() {
-				addrs = append(addrs, n.GetAddress())
+			if len(s.GetNodes()) == 0 {
+				row(t, s.GetName(), versionOf(s.GetVersion()), "-", "-")
 			}
-			row(t, s.GetName(), orDash(s.GetVersion()), strconv.Itoa(len(s.GetNodes())), orDash(strings.Join(addrs, ", ")))
+			for _, n := range s.GetNodes() {
+				row(t, s.GetName(), versionOf(s.GetVersion()), n.GetId(), orDash(n.GetAddress()))
+			}
 		}
 	})
 }

@@ -54,6 +54,8 @@ func TestGateway(t *testing.T) {
 		{"missing key", bearer, "/v1/store/read", `{"key":"nothing-here"}`, http.StatusNotFound},
 		{"bad input", bearer, "/v1/store/read", `{"key":"a\u0000b"}`, http.StatusBadRequest},
 		{"wrong password", "", "/v1/auth/token", `{"id":"admin","secret":"not-the-password"}`, http.StatusUnauthorized},
+		{"sign-up without a token", "", "/v1/auth/signup/send-verification-email", `{"email":"ann@example.com"}`, http.StatusOK},
+		{"unknown sign-up token", "", "/v1/auth/signup/payment-status", `{"signupToken":"not-a-token"}`, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

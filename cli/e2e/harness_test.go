@@ -29,7 +29,7 @@ var (
 	buildErr  error
 )
 
-// microBinary builds cmd/micro once per test run.
+// microBinary builds cmd/micro once per test run, as scripts/build.sh does.
 func microBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -39,7 +39,7 @@ func microBinary(t *testing.T) string {
 			return
 		}
 		binary = filepath.Join(dir, "micro")
-		out, err := exec.Command("go", "build", "-o", binary, "../cmd/micro").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", binary, "../cmd/micro").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -60,6 +60,11 @@ type platform struct {
 	grpcAddr string
 	httpAddr string
 	args     []string
+	// extraEnv is added to the environment of the server and commands.
+	extraEnv []string
+	// serverEnv is added to the server's environment, such as SMTP
+	// credentials.
+	serverEnv []string
 
 	cmd    *exec.Cmd
 	output *lockedBuffer
@@ -125,7 +130,7 @@ func runtimeDir(t *testing.T) string {
 func (p *platform) start() {
 	p.t.Helper()
 	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Env = append(p.env(), "MICRO_ADMIN_PASSWORD="+adminPassword)
+	p.cmd.Env = append(append(p.env(), "MICRO_ADMIN_PASSWORD="+adminPassword), p.serverEnv...)
 	p.output = &lockedBuffer{}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -220,7 +225,7 @@ func (p *platform) env() []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "HOME="+p.home)
+	return append(append(env, "HOME="+p.home), p.extraEnv...)
 }
 
 // result is what one CLI command did.
@@ -233,11 +238,30 @@ type result struct {
 // micro runs one CLI command as the platform's user, with stdin as input.
 func (p *platform) micro(stdin string, args ...string) result {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.t.Context(), 2*time.Minute)
+	return p.microIn(invocation{stdin: stdin}, args...)
+}
+
+// invocation says where and for how long a command runs.
+type invocation struct {
+	// dir is the working directory; empty is the test's.
+	dir string
+	// timeout bounds the command; zero is 2 minutes.
+	timeout time.Duration
+	stdin   string
+}
+
+// microIn runs one CLI command as the platform's user as inv says.
+func (p *platform) microIn(inv invocation, args ...string) result {
+	p.t.Helper()
+	if inv.timeout == 0 {
+		inv.timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(p.t.Context(), inv.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.bin, args...)
 	cmd.Env = p.env()
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Dir = inv.dir
+	cmd.Stdin = strings.NewReader(inv.stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -270,4 +294,91 @@ func (p *platform) exits(code int, args ...string) result {
 		p.t.Fatalf("micro %s = exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
 	}
 	return r
+}
+
+// running is a CLI command that runs while the test acts, such as a
+// sign-up waiting for a card.
+type running struct {
+	lines  chan string
+	out    *lockedBuffer
+	stderr *lockedBuffer
+	read   chan struct{}
+	exited chan result
+}
+
+// begin starts one CLI command as the platform's user, with stdin as
+// input, and returns at once; its stdout comes line by line.
+func (p *platform) begin(stdin string, args ...string) *running {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.t.Context(), 5*time.Minute)
+	p.t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, p.bin, args...)
+	cmd.Env = p.env()
+	cmd.Stdin = strings.NewReader(stdin)
+	r := &running{
+		lines: make(chan string, 64), out: &lockedBuffer{}, stderr: &lockedBuffer{},
+		read: make(chan struct{}), exited: make(chan result, 1),
+	}
+	cmd.Stderr = r.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	go r.readLines(stdout)
+	go r.wait(cmd)
+	return r
+}
+
+// readLines passes stdout on line by line, and keeps it all.
+func (r *running) readLines(stdout io.Reader) {
+	defer close(r.read)
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		fmt.Fprintln(r.out, sc.Text())
+		select {
+		case r.lines <- sc.Text():
+		default:
+		}
+	}
+}
+
+// wait reports the command's result once its output is read.
+func (r *running) wait(cmd *exec.Cmd) {
+	<-r.read
+	err := cmd.Wait()
+	code := 0
+	if exit, ok := err.(*exec.ExitError); ok {
+		code = exit.ExitCode()
+	}
+	r.exited <- result{code: code, stdout: r.out.String(), stderr: r.stderr.String()}
+}
+
+// line returns the next line of stdout; the test fails if none comes
+// within timeout.
+func (r *running) line(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	select {
+	case l := <-r.lines:
+		return l
+	case res := <-r.exited:
+		t.Fatalf("the command exited %d before printing a line\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	case <-time.After(timeout):
+		t.Fatalf("no line within %s; stderr so far: %s", timeout, r.stderr)
+	}
+	return ""
+}
+
+// result waits for the command to end; the test fails after timeout.
+func (r *running) result(t *testing.T, timeout time.Duration) result {
+	t.Helper()
+	select {
+	case res := <-r.exited:
+		return res
+	case <-time.After(timeout):
+		t.Fatalf("the command still runs after %s; stdout %s, stderr %s", timeout, r.out, r.stderr)
+	}
+	return result{}
 }

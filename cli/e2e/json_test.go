@@ -50,6 +50,15 @@ func TestJSONOutput(t *testing.T) {
 		{5, []string{"auth", "accounts", "delete", "carol"}},
 		{2, []string{"store", "read"}},
 		{2, []string{"store", "frobnicate"}},
+		{0, []string{"new", "hello", "--dir", filepath.Join(t.TempDir(), "hello")}},
+		{0, []string{"status"}},
+		{5, []string{"status", "hello"}},
+		{5, []string{"logs", "hello"}},
+		{5, []string{"update", "hello"}},
+		{5, []string{"kill", "hello"}},
+		{5, []string{"call", "hello", "Hello.Call", `{"name":"Ann"}`}},
+		{1, []string{"run", t.TempDir(), "--name", "hello"}}, // services never run in micro
+		{2, []string{"run", "--name", "hello"}},
 		{0, []string{"completion", "bash"}},
 		{0, []string{"logout"}},
 	}

@@ -100,9 +100,12 @@ func New(f Fetcher, opts Options) *Client {
 func (c *Client) KeySet() *token.KeySet { return c.keys }
 
 // Verifier returns a verifier that trusts the published keys and refuses
-// revoked accounts' tokens; opts add to those two.
+// revoked accounts' tokens; opts add to those two. Until the keys are
+// first fetched it judges no token (token.ErrNotReady), so that a service
+// started before auth answers "try again" rather than "log in again".
 func (c *Client) Verifier(opts ...token.VerifierOption) *token.Verifier {
-	return token.NewVerifier(c.keys, append([]token.VerifierOption{token.WithRevocationCheck(c.Check)}, opts...)...)
+	own := []token.VerifierOption{token.WithRevocationCheck(c.Check), token.WithReady(c.Ready)}
+	return token.NewVerifier(c.keys, append(own, opts...)...)
 }
 
 // Check refuses claims of an account whose tokens issued before a time

@@ -29,6 +29,11 @@ var (
 	errWorkloadNoToken   = fmt.Errorf("tenant workload called without its bearer token: %w", ErrUnauthenticated)
 )
 
+// errKeysNotReady is a token that could not be judged yet, since the token
+// keys are not loaded: the one refusal that is Unavailable, not
+// Unauthenticated, because the same call will succeed in a moment.
+var errKeysNotReady = errors.New("token keys not loaded yet")
+
 // ProxyIdentity is the public proxy's mTLS identity. A call it relays
 // carries the caller's own bearer token or is anonymous: the proxy's
 // certificate never stands in for the caller.
@@ -89,7 +94,8 @@ func NewAuthenticator(v *token.Verifier, opts ...Option) *Authenticator {
 // namespace micro other than the proxy): a tenant's workload holds a
 // certificate so that it can serve, and calls the platform with its
 // service account's token like any other caller. Every error wraps
-// ErrUnauthenticated.
+// ErrUnauthenticated, but for a token that could not be judged because the
+// token keys are not loaded yet.
 func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vals := md.Get(authorizationKey); len(vals) > 0 {
@@ -123,6 +129,9 @@ func (a *Authenticator) fromToken(vals []string) (Caller, error) {
 		return Caller{}, fmt.Errorf("%w: this server accepts no bearer tokens", errBadToken)
 	}
 	c, err := a.verifier.Verify(raw)
+	if errors.Is(err, token.ErrNotReady) {
+		return Caller{}, fmt.Errorf("%w: %w", errKeysNotReady, err)
+	}
 	if err != nil {
 		return Caller{}, fmt.Errorf("%w: %w", errBadToken, err)
 	}
@@ -170,6 +179,9 @@ func (a *Authenticator) admit(ctx context.Context, method string) (context.Conte
 		return ctx, nil
 	}
 	a.logger.LogAttrs(ctx, slog.LevelDebug, "call refused", slog.String("method", method), slog.Any("error", err))
+	if errors.Is(err, errKeysNotReady) {
+		return nil, status.Error(codes.Unavailable, "This service has not loaded the token keys from auth yet; try again.")
+	}
 	return nil, status.Error(codes.Unauthenticated, publicMessage(err))
 }
 

@@ -261,3 +261,28 @@ func TestAuthenticateWithoutTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenBeforeKeysLoaded: until the verifier's keys are loaded, a
+// token is not judged: the call is Unavailable, to be tried again, not
+// Unauthenticated; once they are, the same token is accepted.
+func TestTokenBeforeKeysLoaded(t *testing.T) {
+	i := newIssuer(t)
+	ready := errors.New("not yet")
+	ks := token.NewKeySet()
+	ks.Add(i.signer.KeyID(), i.signer.PublicKey())
+	a := identity.NewAuthenticator(token.NewVerifier(ks, token.WithReady(func() error { return ready })))
+	raw := i.token(t, i.signer, "tenant-a", "alice", nil, time.Hour)
+	ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", "Bearer "+raw))
+	call := func() error {
+		_, err := a.UnaryInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: "/m3o.store.v1.StoreService/Read"},
+			func(context.Context, any) (any, error) { return nil, nil })
+		return err
+	}
+	if err := call(); status.Code(err) != codes.Unavailable {
+		t.Errorf("call before the keys are loaded = %v, want Unavailable", err)
+	}
+	ready = nil
+	if err := call(); err != nil {
+		t.Errorf("call once the keys are loaded = %v, want it admitted", err)
+	}
+}

@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // uriPrefix is fixed: the trust domain "m3o" never varies, so a certificate
@@ -14,10 +15,10 @@ const uriPrefix = "spiffe://m3o/ns/"
 
 var (
 	// namespacePattern is the namespace grammar of the platform (DESIGN.md §4).
-	namespacePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
+	namespacePattern = lazyregexp.New(`^[a-z][a-z0-9-]{2,39}$`)
 	// servicePattern is a DNS-1123 label, so that a service name is also
 	// valid as a Kubernetes object name.
-	servicePattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	servicePattern = lazyregexp.New(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // ErrBadIdentity is returned for an identity URI or name that does not follow

@@ -28,9 +28,14 @@ const (
 	DefaultCacheSize = 10000
 )
 
-// ErrInvalid is wrapped by every error Verify returns, so that callers map
-// all of them to Unauthenticated with one errors.Is.
+// ErrInvalid is wrapped by every error Verify returns about the token, so
+// that callers map all of them to Unauthenticated with one errors.Is.
 var ErrInvalid = errors.New("invalid token")
+
+// ErrNotReady is what Verify returns, instead of judging the token, while
+// the verifier's keys have not been loaded yet (see WithReady): the token
+// may well be good, and the caller should try again.
+var ErrNotReady = errors.New("verification keys not loaded yet")
 
 // Verifier verifies access tokens against a KeySet. It is safe for
 // concurrent use.
@@ -39,6 +44,7 @@ type Verifier struct {
 	now       func() time.Time
 	skew      time.Duration
 	revoked   func(Claims) error
+	ready     func() error
 	cacheSize int
 	cache     *cache
 	parser    *jwt.Parser
@@ -63,6 +69,13 @@ func WithSkew(d time.Duration) VerifierOption {
 // fails with an error that wraps both it and ErrInvalid.
 func WithRevocationCheck(check func(Claims) error) VerifierOption {
 	return func(v *Verifier) { v.revoked = check }
+}
+
+// WithReady sets a check that says whether the KeySet holds the keys yet,
+// such as authkeys' Ready: until it returns nil, Verify judges no token and
+// returns an error wrapping ErrNotReady.
+func WithReady(ready func() error) VerifierOption {
+	return func(v *Verifier) { v.ready = ready }
 }
 
 // WithCacheSize bounds the cache of verified tokens; zero turns it off. The
@@ -95,8 +108,13 @@ func NewVerifier(ks *KeySet, opts ...VerifierOption) *Verifier {
 // of exactly three segments within the size limits, signed with EdDSA by a
 // key in the KeySet and named by its kid header, carry an exp in the future,
 // and have nbf and iat no further ahead than the skew. Every error wraps
-// ErrInvalid.
+// ErrInvalid, but for ErrNotReady before the keys are loaded.
 func (v *Verifier) Verify(raw string) (Claims, error) {
+	if v.ready != nil {
+		if err := v.ready(); err != nil {
+			return Claims{}, fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+	}
 	if err := checkShape(raw); err != nil {
 		return Claims{}, err
 	}

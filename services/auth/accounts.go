@@ -34,7 +34,7 @@ func (s *Service) createAccount(ctx context.Context, p principal, spec AccountSp
 	if err != nil {
 		return Account{}, err
 	}
-	if err := s.insert(ctx, a); err != nil {
+	if err := s.insertIndexed(ctx, a); err != nil {
 		return Account{}, err
 	}
 	if err := s.claimAdmin(ctx, a.Account); err != nil {
@@ -152,11 +152,23 @@ func (s *Service) deleteAccount(ctx context.Context, p principal, namespace, ref
 	if err != nil {
 		return notFound(err, "no account %q in namespace %q", ref, a.Namespace)
 	}
+	s.forgetIndexes(ctx, a)
+	s.logger.InfoContext(ctx, "account deleted", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
+	return nil
+}
+
+// forgetIndexes removes a deleted account from the id and email indexes.
+// The account is gone either way, so a failure is logged, not returned: a
+// stale id entry is treated as missing, while a stale email entry may make
+// a login by that email ask for its namespace, or keep the email from
+// signing up, until an operator removes it.
+func (s *Service) forgetIndexes(ctx context.Context, a Account) {
 	if err := s.kv.Delete(ctx, tableAccountIDs, a.ID, nil); err != nil {
 		s.logger.WarnContext(ctx, "remove id of deleted account", "account_id", a.ID, "error", err)
 	}
-	s.logger.InfoContext(ctx, "account deleted", "account_id", a.ID, "namespace", a.Namespace, "by", p.String())
-	return nil
+	if err := s.unindexEmail(ctx, a); err != nil {
+		s.logger.WarnContext(ctx, "remove email of deleted account", "account_id", a.ID, "error", err)
+	}
 }
 
 // disableAccount stops an account from logging in and revokes its tokens.

@@ -1,5 +1,6 @@
 // Package auth is the platform's identity service: m3o.auth.v1's
-// AuthService, AccountsService, RulesService and InviteService.
+// AuthService, AccountsService, RulesService, InviteService and
+// SignupService.
 //
 // # Accounts and namespaces
 //
@@ -26,6 +27,21 @@
 //     admin role, to give deployed services theirs; the proxy's identity
 //     counts for nothing, since it relays strangers' calls;
 //   - nobody else touches a namespace: PermissionDenied, and nothing changes.
+//
+// # Sign-up
+//
+// An invited person signs up without anyone's help (signup.go): a code by
+// mail, a sign-up token, a card on billing's subscribe page, then a
+// namespace of their own with a generated three-word name, a $35/month
+// subscription, and an account named by their email with roles admin and
+// developer there. Every step can be retried and a sign-up interrupted
+// anywhere resumes where it stopped. Mail goes through the Sender in
+// Deps, billing through its client, called as micro/auth.
+//
+// Emails are unique across the platform for accounts made by sign-up: an
+// index of emails to accounts (emails.go) refuses a second account with
+// such an email, and lets Token find the account by email without a
+// namespace.
 //
 // # Tokens
 //

@@ -29,20 +29,12 @@ func (a *authServer) Token(ctx context.Context, req *authv1.TokenRequest) (*auth
 	if req.GetRefreshToken() != "" {
 		issued, err = a.s.refresh(ctx, req.GetRefreshToken(), ttl)
 	} else {
-		issued, err = a.s.login(ctx, namespaceOrMicro(req.GetNamespace()), req.GetId(), req.GetSecret(), ttl)
+		issued, err = a.s.loginAnywhere(ctx, req.GetNamespace(), req.GetId(), req.GetSecret(), ttl)
 	}
 	if err != nil {
 		return nil, a.s.toStatus(ctx, err)
 	}
 	return issuedProto(issued), nil
-}
-
-// namespaceOrMicro applies TokenRequest's default namespace.
-func namespaceOrMicro(ns string) string {
-	if ns == "" {
-		return "micro"
-	}
-	return ns
 }
 
 // Inspect implements authv1.AuthServiceServer.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/mail"
 )
 
 // MaxAccessTTL is the longest an access token may live. It also bounds how
@@ -60,6 +61,47 @@ type Config struct {
 	// reach this replica's watchers. Changes made on this replica reach
 	// them at once.
 	WatchInterval time.Duration
+	// Signup tunes sign-up's codes, tokens and limits.
+	Signup SignupConfig
+}
+
+// SignupConfig tunes sign-up.
+type SignupConfig struct {
+	// CodeTTL is how long a mailed code works.
+	CodeTTL time.Duration
+	// MaxCodeTries is how many times a code may be tried; the try after
+	// the last is refused even with the right code.
+	MaxCodeTries int
+	// TokenTTL is how long a sign-up token works after Verify.
+	TokenTTL time.Duration
+	// SendsPerEmail is how many codes one email address may be sent in
+	// SendWindow, whoever asks.
+	SendsPerEmail int
+	// SendsPerAddress is how many codes one client address may ask for in
+	// SendWindow, whatever the email addresses.
+	SendsPerAddress int
+	// SendWindow is the period SendsPerEmail and SendsPerAddress count
+	// over.
+	SendWindow time.Duration
+}
+
+// DefaultSignup is sign-up's production settings: codes and tokens last
+// an hour, a code takes 5 tries, and an email gets at most 3 codes, a
+// client address 10, in 10 minutes.
+var DefaultSignup = SignupConfig{
+	CodeTTL: time.Hour, MaxCodeTries: 5, TokenTTL: time.Hour,
+	SendsPerEmail: 3, SendsPerAddress: 10, SendWindow: 10 * time.Minute,
+}
+
+// validate reports the first sign-up setting that cannot work.
+func (c SignupConfig) validate() error {
+	if c.CodeTTL <= 0 || c.TokenTTL <= 0 || c.SendWindow <= 0 {
+		return errors.New("sign-up code and token lifetimes and send window must be positive")
+	}
+	if c.MaxCodeTries < 1 || c.SendsPerEmail < 1 || c.SendsPerAddress < 1 {
+		return errors.New("sign-up tries and sends must be at least 1")
+	}
+	return nil
 }
 
 // HashParams are argon2id's cost parameters.
@@ -88,6 +130,7 @@ func DefaultConfig() Config {
 		KeyLifetime:        30 * 24 * time.Hour,
 		RefreshInterval:    5 * time.Second,
 		WatchInterval:      500 * time.Millisecond,
+		Signup:             DefaultSignup,
 	}
 }
 
@@ -113,7 +156,7 @@ func (c Config) Validate() error {
 	case c.RefreshInterval <= 0 || c.WatchInterval <= 0:
 		return errors.New("refresh and watch intervals must be positive")
 	}
-	return nil
+	return c.Signup.validate()
 }
 
 // Deps are what a Service needs from the process it runs in.
@@ -130,6 +173,11 @@ type Deps struct {
 	// Metrics receives the service's own metrics, such as
 	// m3o_auth_lockouts_total; nil keeps them unregistered.
 	Metrics prometheus.Registerer
+	// Mail sends sign-up codes; nil turns sign-up off.
+	Mail mail.Sender
+	// Billing reaches the billing service as micro/auth, for sign-up's
+	// payment and subscription; nil turns sign-up off.
+	Billing Billing
 	// Quotas, when set, is told of every new tenant namespace, so that
 	// the runtime records the platform's default quota for it;
 	// runtimev1.RuntimeServiceClient over a micro/auth connection is one.

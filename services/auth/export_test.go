@@ -10,3 +10,10 @@ func OpenSealed(k *KeyEncryptionKey, kid string, sealed []byte) ([]byte, error) 
 func Seal(k *KeyEncryptionKey, kid string, seed []byte) ([]byte, error) {
 	return k.seal(kid, seed)
 }
+
+// NewNamespaceName is newNamespaceName, and NameWords its three word
+// lists, for the test of generated names.
+var (
+	NewNamespaceName = newNamespaceName
+	NameWords        = [][]string{nameAdjectives, nameAnimals, nameThings}
+)

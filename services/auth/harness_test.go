@@ -134,10 +134,12 @@ func (e *env) startWith(t testing.TB, deps auth.Deps) *auth.Service {
 }
 
 // newService returns an auth service over the env's store, with deps
-// completed by the store client, a silent logger and the env's clock.
+// completed by a store client, a silent logger and the env's clock.
 func (e *env) newService(t testing.TB, cfg auth.Config, deps auth.Deps) (*auth.Service, error) {
 	t.Helper()
-	deps.Store = e.storeClient(t)
+	if deps.Store == nil {
+		deps.Store = e.storeClient(t)
+	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -42,10 +42,3 @@ func TestInvites(t *testing.T) {
 	_, err = c.invites.Remove(admin.ctx, &authv1.InviteServiceRemoveRequest{Email: "ann@example.com"})
 	wantCode(t, "Remove(removed)", err, codes.NotFound)
 }
-
-func TestSignupUnimplemented(t *testing.T) {
-	e := newEnv(t, testConfig(t))
-	signup := authv1.NewSignupServiceClient(e.conn(t, "micro", "proxy"))
-	_, err := signup.Verify(t.Context(), &authv1.VerifyRequest{Email: "a@example.com", Code: "123456"})
-	wantCode(t, "SignupService.Verify()", err, codes.Unimplemented)
-}

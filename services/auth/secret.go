@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -29,8 +30,10 @@ var errBadHash = errors.New("malformed secret hash")
 //go:embed weak_passwords.txt
 var weakList string
 
-// weakPasswords is weakList as a set.
-var weakPasswords = func() map[string]bool {
+// weakPasswords returns weakList as a set, built on first use: every run
+// of the micro binary initialises this package, and only a server checks
+// secrets.
+var weakPasswords = sync.OnceValue(func() map[string]bool {
 	set := map[string]bool{}
 	for _, line := range strings.Split(weakList, "\n") {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
@@ -38,7 +41,7 @@ var weakPasswords = func() map[string]bool {
 		}
 	}
 	return set
-}()
+})
 
 // CheckNewSecret is the one rule for every secret an account is given: at
 // creation, when it changes, for the bootstrap admin, and at sign-up. It
@@ -53,7 +56,7 @@ func CheckNewSecret(secret string) error {
 		return fmt.Errorf("must be at most %d bytes", maxSecret)
 	case strings.TrimSpace(secret) == "":
 		return errors.New("must not be only white space")
-	case weakPasswords[strings.ToLower(secret)]:
+	case weakPasswords()[strings.ToLower(secret)]:
 		return errors.New("is one of the commonest passwords; choose one that is not")
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"m3o.dev/pkg/periodic"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/mail"
 	"m3o.dev/services/internal/storeclient"
 )
 
@@ -33,6 +34,14 @@ type Service struct {
 	revocations *revocations
 	verifier    *token.Verifier
 	quotas      Quotas
+
+	// Sign-up's mail and billing, nil when sign-up is off; the send
+	// limiter per client address; the codes being mailed, which Run waits
+	// for when it returns.
+	mail        mail.Sender
+	billing     Billing
+	sendLimiter *failureLimiter
+	mailing     sync.WaitGroup
 
 	// What watchers are woken by, and where this replica stands in the
 	// change logs of the others (see changes.go).
@@ -55,7 +64,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if deps.Store == nil {
 		return nil, errors.New("auth: no store client")
 	}
-	s := &Service{cfg: cfg, kv: storeclient.New(deps.Store, database), logger: deps.Logger, out: deps.Out, now: deps.Clock, quotas: deps.Quotas}
+	s := &Service{
+		cfg: cfg, kv: storeclient.New(deps.Store, database), logger: deps.Logger, out: deps.Out, now: deps.Clock,
+		mail: deps.Mail, billing: deps.Billing, quotas: deps.Quotas,
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -65,16 +77,29 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := s.assemble(deps.Metrics); err != nil {
 		return nil, err
 	}
-	if err := s.startFollowing(ctx); err != nil {
+	if err := s.load(ctx); err != nil {
 		return nil, err
-	}
-	if err := s.reload(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.bootstrap(ctx); err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	return s, nil
+}
+
+// load brings a new replica up to date with the store: it follows the
+// change logs, loads keys and revocations, bootstraps micro on first start
+// and indexes the emails of accounts older than the email index.
+func (s *Service) load(ctx context.Context) error {
+	if err := s.startFollowing(ctx); err != nil {
+		return err
+	}
+	if err := s.reload(ctx); err != nil {
+		return err
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := s.indexExistingEmails(ctx); err != nil {
+		return fmt.Errorf("index the emails of existing accounts: %w", err)
+	}
+	return nil
 }
 
 // assemble builds the parts of s that its configuration decides.
@@ -85,6 +110,7 @@ func (s *Service) assemble(metrics prometheus.Registerer) error {
 	}
 	s.hasher = h
 	s.limiter = newLoginLimiter(s.cfg, s.now, s.logger, metrics)
+	s.sendLimiter = newFailureLimiter(s.cfg.Signup.SendsPerAddress, s.cfg.Signup.SendWindow, s.now)
 	s.keys = newKeyManager(s.kv, s.cfg.KeyEncryptionKey, s.now, s.cfg.KeyPublishDelay, s.logger)
 	s.keys.changed = s.tokensChanged
 	s.revocations = newRevocations(s.kv, s.now)
@@ -93,15 +119,14 @@ func (s *Service) assemble(metrics prometheus.Registerer) error {
 	return nil
 }
 
-// Register registers every service of m3o.auth.v1 on r. SignupService
-// answers Unimplemented until sign-up is built.
+// Register registers every service of m3o.auth.v1 on r.
 func (s *Service) Register(r grpc.ServiceRegistrar) {
 	authv1.RegisterAuthServiceServer(r, &authServer{s: s})
 	authv1.RegisterAccountsServiceServer(r, &accountsServer{s: s})
 	authv1.RegisterRulesServiceServer(r, &rulesServer{s: s})
 	authv1.RegisterInviteServiceServer(r, &inviteServer{s: s})
 	authv1.RegisterNamespacesServiceServer(r, &namespacesServer{s: s})
-	authv1.RegisterSignupServiceServer(r, authv1.UnimplementedSignupServiceServer{})
+	authv1.RegisterSignupServiceServer(r, &signupServer{s: s})
 }
 
 // Authenticator returns the authenticator for the auth service's own
@@ -116,6 +141,8 @@ func (s *Service) Authenticator() *identity.Authenticator {
 			authv1.AuthService_WatchPublicKeys_FullMethodName,
 			authv1.SignupService_SendVerificationEmail_FullMethodName,
 			authv1.SignupService_Verify_FullMethodName,
+			authv1.SignupService_StartPayment_FullMethodName,
+			authv1.SignupService_PaymentStatus_FullMethodName,
 			authv1.SignupService_CompleteSignup_FullMethodName,
 		))
 }
@@ -130,8 +157,9 @@ func (s *Service) Verifier() *token.Verifier { return s.verifier }
 // follows the change logs and pushes what other replicas changed to its
 // watchers; every RefreshInterval it reloads the keys and revocations in
 // full and rotates the signing key when it is older than KeyLifetime. When
-// it returns, every watch ends.
+// it returns, every watch ends, and the codes being mailed have gone out.
 func (s *Service) Run(ctx context.Context) {
+	defer s.mailing.Wait()
 	defer s.stopOnce.Do(func() { close(s.stopping) })
 	var wg sync.WaitGroup
 	wg.Go(func() {

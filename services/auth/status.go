@@ -18,6 +18,7 @@ const (
 	msgRateLimited     = "too many failed logins from this address; try again in a minute"
 	msgUnauthenticated = "the token is invalid, expired or revoked; log in again"
 	msgUnavailable     = "the auth service cannot reach its store; try again"
+	msgBillingDown     = "billing cannot be reached; try again in a minute"
 	msgStopping        = "this auth replica is stopping; watch again"
 	msgInternal        = "internal error"
 )
@@ -45,6 +46,12 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 		return status.Error(codes.Unauthenticated, msgUnauthenticated)
 	case errors.Is(err, ErrRateLimited):
 		return status.Error(codes.ResourceExhausted, msgRateLimited)
+	case errors.Is(err, ErrBadCode), errors.Is(err, ErrBadSignupToken):
+		return status.Error(codes.Unauthenticated, err.Error())
+	case errors.Is(err, ErrTooManyRequests):
+		return status.Error(codes.ResourceExhausted, message(err, ErrTooManyRequests))
+	case errors.Is(err, ErrSignupOff):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, ErrPermissionDenied):
 		return status.Error(codes.PermissionDenied, message(err, ErrPermissionDenied))
 	case errors.Is(err, ErrNotFound):
@@ -66,6 +73,9 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, ErrUnavailable):
 		s.logger.WarnContext(ctx, "store unavailable", slog.Any("error", err))
 		return status.Error(codes.Unavailable, msgUnavailable)
+	case errors.Is(err, errBillingUnavailable):
+		s.logger.WarnContext(ctx, "billing unavailable", slog.Any("error", err))
+		return status.Error(codes.Unavailable, msgBillingDown)
 	default:
 		s.logger.ErrorContext(ctx, "unexpected error", slog.Any("error", err))
 		return status.Error(codes.Internal, msgInternal)

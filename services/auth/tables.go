@@ -17,4 +17,8 @@ const (
 	tableInvites         = "invites"          // <email> → Invite
 	tableAdmins          = "admins"           // "micro" → adminSet
 	tableChanges         = "changes"          // "tokens" or "rules" → changeLog
+	tableEmails          = "emails"           // <lower-cased email> → emailRecord
+	tableSignups         = "signups"          // <lower-cased email> → signupRecord
+	tableSignupTokens    = "signup_tokens"    // <sha-256 of token, hex> → signupTokenRef
+	tableMeta            = "meta"             // <task> → metaRecord
 )

@@ -81,6 +81,16 @@ func (s *Service) login(ctx context.Context, namespace, ref, secret string, ttl 
 	return s.issue(ctx, a, fam, ttl, now)
 }
 
+// loginAnywhere logs in to namespace or, when it is empty, to where
+// loginTarget finds the account.
+func (s *Service) loginAnywhere(ctx context.Context, namespace, ref, secret string, ttl time.Duration) (Issued, error) {
+	ns, target, err := s.loginTarget(ctx, namespace, ref)
+	if err != nil {
+		return Issued{}, err
+	}
+	return s.login(ctx, ns, target, secret, ttl)
+}
+
 // lockoutSubject describes, for a lock-out's log line, the account a login
 // was for: its id when it exists, and never the name as typed, which may
 // be a secret typed into the wrong field.

@@ -2,11 +2,11 @@ package auth
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"m3o.dev/pkg/lazyregexp"
 	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/rules"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -32,11 +32,11 @@ const (
 )
 
 var (
-	rolePattern   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-	ruleIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	rolePattern   = lazyregexp.New(`^[a-z][a-z0-9_-]{0,31}$`)
+	ruleIDPattern = lazyregexp.New(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 	// resourcePattern admits the characters of proto service and method
 	// names, plus "*" and "/" and "-" for user services' names.
-	resourcePattern = regexp.MustCompile(`^[A-Za-z0-9_.*/-]+$`)
+	resourcePattern = lazyregexp.New(`^[A-Za-z0-9_.*/-]+$`)
 )
 
 // checker collects every violation of a request, with auth's own field
@@ -280,4 +280,35 @@ func validateEmail(email string) error {
 	var c checker
 	c.email("email", email)
 	return c.Err()
+}
+
+func validateVerify(email, code string) error {
+	var c checker
+	c.email("email", email)
+	if !validCode(code) {
+		c.Addf("code", "must be the %d digits of the mailed code", codeDigits)
+	}
+	return c.Err()
+}
+
+// validateSignupToken checks the sign-up token of StartPayment and
+// PaymentStatus.
+func validateSignupToken(token string) error {
+	var c checker
+	c.signupToken(token)
+	return c.Err()
+}
+
+func validateCompleteSignup(r *authv1.CompleteSignupRequest) error {
+	var c checker
+	c.signupToken(r.GetSignupToken())
+	c.secret("secret", r.GetSecret(), true)
+	return c.Err()
+}
+
+// signupToken checks a sign-up token field.
+func (c *checker) signupToken(token string) {
+	if token == "" || len(token) > maxTokenBytes {
+		c.Addf("signup_token", "must be the 1 to %d bytes Verify returned", maxTokenBytes)
+	}
 }

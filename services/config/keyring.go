@@ -11,9 +11,10 @@ import (
 	"log/slog"
 	"maps"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // KeySize is the size of a config encryption key: AES-256.
@@ -21,7 +22,7 @@ const KeySize = 32
 
 // kidPattern keeps key ids short and printable, since each sealed secret
 // carries one.
-var kidPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var kidPattern = lazyregexp.New(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Keyring holds the platform's config encryption keys by key id. New secrets
 // are sealed under the primary key; a secret sealed under any key the ring

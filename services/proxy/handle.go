@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/token"
 )
 
 // handle serves one call the gRPC server did not recognise, which is every
@@ -43,6 +44,9 @@ func (p *Proxy) authenticate(ctx context.Context) (identity.Caller, error) {
 		return identity.Caller{}, nil
 	}
 	claims, err := p.verifier.Verify(raw)
+	if errors.Is(err, token.ErrNotReady) {
+		return identity.Caller{}, fmt.Errorf("%w: %w", errKeysNotReady, err)
+	}
 	if err != nil {
 		return identity.Caller{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"m3o.dev/pkg/backoff"
 	"m3o.dev/pkg/identity"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/billing"
@@ -51,92 +49,16 @@ func (e *PaymentRequiredError) Error() string {
 func (e *PaymentRequiredError) Is(target error) bool { return target == ErrPaymentRequired }
 
 // PaymentGate refuses the calls of namespaces whose subscription requires
-// payment, deciding from a cache of every billed namespace's status that
-// billing's WatchStatuses keeps current: no call to billing per request.
-// Namespaces billing does not list are not billed and never gated. Until
-// the first listing arrives, and while billing is unreachable, it decides
-// from what it last knew: a billing outage does not stop the platform.
+// payment, deciding from billing's standings cache: no call to billing per
+// request.
 type PaymentGate struct {
-	grace time.Duration
-	log   *slog.Logger
-	now   func() time.Time
-
-	mu       sync.RWMutex
-	statuses map[string]*billingv1.NamespaceStatus
-	pending  map[string]*billingv1.NamespaceStatus
+	*billing.Standings
 }
 
 // NewPaymentGate returns a gate that lets past-due namespaces work for
-// grace, with an empty cache.
+// grace, with an empty cache; Run keeps it current.
 func NewPaymentGate(grace time.Duration, logger *slog.Logger) *PaymentGate {
-	return &PaymentGate{
-		grace: grace, log: logger, now: time.Now,
-		statuses: map[string]*billingv1.NamespaceStatus{},
-	}
-}
-
-// watchBackoff spaces out reconnections to billing.
-var watchBackoff = backoff.Policy{Min: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: 0.5}
-
-// Run follows billing's statuses until ctx ends, watching again after each
-// failure.
-func (g *PaymentGate) Run(ctx context.Context, client billingv1.BillingServiceClient) {
-	b := watchBackoff.Start()
-	for ctx.Err() == nil {
-		err := g.follow(ctx, client)
-		if ctx.Err() != nil {
-			return
-		}
-		g.log.Warn("payment statuses: watch ended; watching again", "error", err)
-		if b.Wait(ctx) != nil {
-			return
-		}
-	}
-}
-
-// follow applies one watch's messages until it ends.
-func (g *PaymentGate) follow(ctx context.Context, client billingv1.BillingServiceClient) error {
-	stream, err := client.WatchStatuses(ctx, &billingv1.WatchStatusesRequest{}, grpc.WaitForReady(true))
-	if err != nil {
-		return err
-	}
-	for {
-		msg, err := stream.Recv()
-		if err != nil {
-			return err
-		}
-		g.Apply(msg)
-	}
-}
-
-// Apply takes one message of a status watch: a listing is built aside and
-// replaces the cache once complete, so a call never meets half of one.
-func (g *PaymentGate) Apply(msg *billingv1.WatchStatusesResponse) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if msg.GetBegin() {
-		g.pending = map[string]*billingv1.NamespaceStatus{}
-	}
-	target := g.statuses
-	if g.pending != nil {
-		target = g.pending
-	}
-	for _, st := range msg.GetStatuses() {
-		if old, ok := target[st.GetNamespace()]; !ok || st.GetRevision() >= old.GetRevision() {
-			target[st.GetNamespace()] = st
-		}
-	}
-	if msg.GetCurrent() && g.pending != nil {
-		g.statuses, g.pending = g.pending, nil
-	}
-}
-
-// Standing returns where namespace ns stands now.
-func (g *PaymentGate) Standing(ns string) (billing.Standing, *billingv1.NamespaceStatus) {
-	g.mu.RLock()
-	st := g.statuses[ns]
-	g.mu.RUnlock()
-	return billing.StandingOf(st, g.now(), g.grace), st
+	return &PaymentGate{Standings: billing.NewStandings(grace, logger)}
 }
 
 // Check decides a call of caller to service: a gated namespace gets a
@@ -158,7 +80,7 @@ func (g *PaymentGate) Check(ctx context.Context, caller identity.Caller, service
 
 // warning is the sentence a caller in its grace period is shown.
 func (g *PaymentGate) warning(ns string, st *billingv1.NamespaceStatus) string {
-	stop := st.GetStatusSince().AsTime().Add(g.grace).UTC().Format(time.RFC3339)
+	stop := st.GetStatusSince().AsTime().Add(g.Grace()).UTC().Format(time.RFC3339)
 	return fmt.Sprintf("The subscription of namespace '%s' is past due: calls stop at %s unless payment resumes; run 'micro billing portal' to update the card.", ns, stop)
 }
 

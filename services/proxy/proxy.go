@@ -34,6 +34,9 @@ import (
 var (
 	// ErrUnauthenticated means the call has no token or a bad one.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// errKeysNotReady means a token could not be judged yet: the token
+	// keys are not loaded from auth. The caller may try again.
+	errKeysNotReady = errors.New("token keys not loaded yet")
 	// ErrDenied means the rules of the caller's namespace refuse the call.
 	ErrDenied = errors.New("permission denied")
 	// ErrUnknownService means no backend serves the called service.

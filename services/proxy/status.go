@@ -39,6 +39,8 @@ func toStatus(err error) *status.Status {
 		return status.New(codes.NotFound, notRunning.Error())
 	case errors.Is(err, ErrBadServiceName):
 		return status.New(codes.InvalidArgument, "The micro-service header must name one service: lower-case letters, digits and dashes.")
+	case errors.Is(err, errKeysNotReady):
+		return status.New(codes.Unavailable, "The proxy has not loaded the token keys from auth yet; try again.")
 	case errors.Is(err, ErrUnauthenticated):
 		return status.New(codes.Unauthenticated, "A valid access token is required: log in and send it as 'authorization: Bearer <token>'.")
 	case errors.Is(err, ErrDenied):

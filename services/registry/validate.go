@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"m3o.dev/pkg/lazyregexp"
 	"m3o.dev/pkg/platform"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/internal/invalid"
@@ -27,8 +27,8 @@ const (
 )
 
 var (
-	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9._-]{0,127}$`)
-	nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	nameRE   = lazyregexp.New(`^[a-z][a-z0-9._-]{0,127}$`)
+	nodeIDRE = lazyregexp.New(`^[A-Za-z0-9._:-]{1,128}$`)
 )
 
 // checker collects every violation of a request, with the registry's own

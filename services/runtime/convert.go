@@ -22,7 +22,8 @@ var states = map[State]runtimev1.Status{
 
 // toProto returns the record with the backend's view of it. A service the
 // backend was not given yet, as after a restart before it is started
-// again, is pending.
+// again, is pending; one stopped until payment resumes is stopped, with
+// the reason.
 func (s *Service) toProto(ctx context.Context, rec record) *runtimev1.Service {
 	out := &runtimev1.Service{
 		Name: rec.Name, Version: rec.Version, Source: rec.Source, Metadata: rec.Metadata,
@@ -37,6 +38,9 @@ func (s *Service) toProto(ctx context.Context, rec record) *runtimev1.Service {
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
 			s.log.WarnContext(ctx, "status of a service", "namespace", rec.Namespace, "service", rec.Name, "error", err)
+		}
+		if reason, unpaid := s.unpaid(rec.Namespace); unpaid {
+			out.Status, out.Error = runtimev1.Status_STATUS_STOPPED, reason
 		}
 		return out
 	}

@@ -18,8 +18,12 @@ const serviceRole = "service"
 
 // deploy hands the record's generation to the backend, with the service
 // account it runs as, creating that account first if the service has
-// none.
+// none. A namespace that must pay gets its record only: the
+// reconciliation starts the service once payment resumes.
 func (s *Service) deploy(ctx context.Context, rec record) (record, Rollout, error) {
+	if _, unpaid := s.unpaid(rec.Namespace); unpaid {
+		return rec, Rollout{}, nil
+	}
 	rec, err := s.ensureAccount(ctx, rec)
 	if err != nil {
 		return rec, Rollout{}, err

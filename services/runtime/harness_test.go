@@ -18,8 +18,11 @@ import (
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/billing"
+	billinglocal "m3o.dev/services/billing/local"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/storeclient"
@@ -143,18 +146,29 @@ type options struct {
 	quota      int
 	allowLocal bool
 	limits     source.Limits
+	// billing runs a billing service whose statuses the runtime follows,
+	// with no grace period, and the reconciliation.
+	billing bool
 }
 
 // newEnv starts the platform and a runtime configured by o.
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
-	p := coretest.New(t, platform.Store, platform.Auth, platform.Runtime)
+	p := coretest.New(t, platform.Store, platform.Auth, platform.Runtime, platform.Billing)
 	p.ServeStore(t)
 	p.ServeAuth(t)
+	if o.billing {
+		p.ServeBilling(t, billinglocal.New(), "http://127.0.0.1:8080")
+	}
 	e := &env{p: p, backend: newRecorder()}
 	p.Run(t, platform.Runtime, func(ctx context.Context, proc *corekit.Process) error {
-		svc := e.newService(t, proc, e.backend, o)
-		return proc.Serve(ctx, svc.Register, corekit.ServeOptions{})
+		if !o.billing {
+			return proc.Serve(ctx, e.newService(t, proc, e.backend, o).Register, corekit.ServeOptions{})
+		}
+		standings, follow := followBilling(t, proc)
+		svc := e.newService(t, proc, e.backend, o, standings)
+		standings.OnChange(svc.Kick)
+		return proc.Serve(ctx, svc.Register, corekit.ServeOptions{Background: []func(context.Context){svc.Reconcile, follow}})
 	})
 	_, token := p.Login(t, platform.Namespace, "admin", coretest.AdminPassword)
 	e.admin = identity.WithBearer(t.Context(), token)
@@ -163,8 +177,22 @@ func newEnv(t *testing.T, o options) *env {
 	return e
 }
 
-// newService builds the runtime in its process.
-func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Backend, o options) *runtime.Service {
+// followBilling returns billing's statuses for the runtime in proc, with
+// no grace period, and what keeps them current.
+func followBilling(t *testing.T, proc *corekit.Process) (*billing.Standings, func(context.Context)) {
+	t.Helper()
+	conn, err := proc.Dial(platform.Billing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	standings := billing.NewStandings(0, slog.New(slog.DiscardHandler))
+	client := billingv1.NewBillingServiceClient(conn)
+	return standings, func(ctx context.Context) { standings.Run(ctx, client) }
+}
+
+// newService builds the runtime in its process, following payments when
+// given them.
+func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Backend, o options, payments ...runtime.Payments) *runtime.Service {
 	t.Helper()
 	storeConn, err := proc.Dial(platform.Store)
 	if err != nil {
@@ -174,13 +202,17 @@ func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Ba
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := runtime.New(runtime.Options{
+	opts := runtime.Options{
 		Store: storev1.NewStoreServiceClient(storeConn), Backend: backend,
 		Accounts: authv1.NewAccountsServiceClient(authConn), Namespaces: authv1.NewNamespacesServiceClient(authConn),
 		Logger:       slog.New(slog.DiscardHandler),
 		ProxyAddress: "127.0.0.1:8081", TempDir: t.TempDir(), QuotaServices: o.quota,
 		Limits: o.limits, Git: source.GitOptions{AllowLocal: o.allowLocal},
-	})
+	}
+	if len(payments) > 0 {
+		opts.Payments = payments[0]
+	}
+	svc, err := runtime.New(opts)
 	if err != nil {
 		t.Fatalf("runtime.New() = %v", err)
 	}

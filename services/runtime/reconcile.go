@@ -14,8 +14,9 @@ const orphanSourceAge = 24 * time.Hour
 // once at start, which after a restart, a crash or a kill -9 of the server
 // starts again every service that was running, then every
 // ReconcileInterval, retrying sooner while the store cannot be reached.
-// It also stops what runs without a record and removes uploads older than
-// a day for services that do not exist.
+// It also stops what runs without a record and the services of namespaces
+// that must pay, and removes uploads older than a day for services that do
+// not exist. Kick asks for a pass sooner.
 func (s *Service) Reconcile(ctx context.Context) {
 	retry := time.Second
 	for {
@@ -30,6 +31,7 @@ func (s *Service) Reconcile(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(next):
+		case <-s.kick:
 		}
 	}
 }
@@ -51,9 +53,12 @@ func (s *Service) reconcileOnce(ctx context.Context) error {
 }
 
 // reconcileOne hands the service's generation to the backend unless the
-// backend has it already.
+// backend has it already, or stops it while its namespace must pay.
 func (s *Service) reconcileOne(ctx context.Context, ref Ref) error {
 	defer s.locks.lock(serviceKey(ref))()
+	if _, unpaid := s.unpaid(ref.Namespace); unpaid {
+		return s.stopUnpaid(ctx, ref)
+	}
 	rec, err := s.records.get(ctx, ref)
 	if errors.Is(err, ErrNotFound) {
 		return nil

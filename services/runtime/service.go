@@ -68,6 +68,10 @@ type Options struct {
 	// ReconcileInterval is how often the backend is checked against the
 	// records; 0 means DefaultReconcileInterval.
 	ReconcileInterval time.Duration
+	// Payments, when set, stops the services of namespaces that must pay
+	// and starts them again once payment resumes; call Kick when it
+	// changes.
+	Payments Payments
 }
 
 // Service implements runtimev1.RuntimeServiceServer. Its handlers expect
@@ -84,6 +88,7 @@ type Service struct {
 	backend Backend
 	now     func() time.Time
 	locks   keyedMutex
+	kick    chan struct{}
 }
 
 // New returns a Service over opts.
@@ -108,6 +113,7 @@ func New(opts Options) (*Service, error) {
 		quotas: quotas{kv: kv, def: Quota{
 			CPUMillis: DefaultQuotaCPUMillis, MemoryMiB: DefaultQuotaMemoryMiB, Services: uint32(opts.QuotaServices),
 		}},
+		kick: make(chan struct{}, 1),
 	}, nil
 }
 

@@ -3,10 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
+	"m3o.dev/pkg/lazyregexp"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/invalid"
 	"m3o.dev/services/runtime/source"
@@ -25,10 +25,10 @@ const (
 var (
 	// namePattern is a DNS label, so that a service name is also a valid
 	// Kubernetes object name.
-	namePattern     = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	versionPattern  = regexp.MustCompile(`^[A-Za-z0-9._+-]*$`)
-	envNamePattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	sourceIDPattern = regexp.MustCompile(`^src-[a-z2-7]{26}$`)
+	namePattern     = lazyregexp.New(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	versionPattern  = lazyregexp.New(`^[A-Za-z0-9._+-]*$`)
+	envNamePattern  = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	sourceIDPattern = lazyregexp.New(`^src-[a-z2-7]{26}$`)
 )
 
 // options are how a service runs.

@@ -9,6 +9,8 @@
 // registry, auth, config, the runtime, billing and the public proxy, each
 // on its own loopback listener with mTLS between them exactly as in
 // production, bootstraps the admin account and prints one ready line.
+// Sign-up codes go through the SMTP server Config.Mail names, or, without
+// one, into <data-dir>/outbox, as a line printed at start says.
 // Cancelling the context drains every server, stops the developers'
 // services and closes the backends; a restart on the same data dir finds
 // everything again and starts those services again.
@@ -30,6 +32,7 @@ import (
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/services/billing/local"
 	"m3o.dev/services/billing/stripe"
+	"m3o.dev/services/internal/mail"
 	"m3o.dev/services/proxy"
 )
 
@@ -87,6 +90,51 @@ type Config struct {
 	GoProxy, GoSumDB string
 	// Billing is the payment provider and how payments are gated.
 	Billing Billing
+	// Mail is where sign-up codes go.
+	Mail Mail
+}
+
+// The environment variables of sign-up mail's secrets and extra trust,
+// which `micro server` and the auth service both read.
+const (
+	// SMTPUsernameEnv and SMTPPasswordEnv hold the SMTP credentials.
+	SMTPUsernameEnv = mail.UsernameEnv
+	SMTPPasswordEnv = mail.PasswordEnv
+	// SMTPCAFileEnv names a PEM file of a CA to trust for the SMTP
+	// server's certificate.
+	SMTPCAFileEnv = "MICRO_SMTP_CA_FILE"
+	// DefaultMailFrom is the sender of sign-up mail when none is given.
+	DefaultMailFrom = mail.DefaultFrom
+)
+
+// Mail configures how sign-up codes are sent.
+type Mail struct {
+	// SMTPAddress is the SMTP server's host:port, reached with STARTTLS;
+	// empty writes each message to <DataDir>/outbox instead.
+	SMTPAddress string
+	// From is the sender's address; empty is mail.DefaultFrom.
+	From string
+	// Username and Password authenticate to the SMTP server.
+	Username, Password string
+	// CAFile is a PEM file of a CA to trust for the SMTP server's
+	// certificate, besides the system's roots.
+	CAFile string
+}
+
+// config is the mail configuration of a platform whose data is in dataDir.
+func (m Mail) config(dataDir string) mail.Config {
+	return mail.Config{
+		SMTP:   mail.SMTPConfig{Address: m.SMTPAddress, From: m.From, Username: m.Username, Password: m.Password},
+		CAFile: m.CAFile, DataDir: dataDir,
+	}
+}
+
+// validate checks the mail settings.
+func (m Mail) validate() []error {
+	if _, _, err := net.SplitHostPort(m.SMTPAddress); m.SMTPAddress != "" && err != nil {
+		return []error{fmt.Errorf("SMTP address %q is not host:port", m.SMTPAddress)}
+	}
+	return nil
 }
 
 // Payment providers Billing.Provider may name.
@@ -145,6 +193,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, checkRuntimeDir(c.DataDir, c.RuntimeDir))
 	errs = append(errs, c.Billing.validate()...)
+	errs = append(errs, c.Mail.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -212,6 +212,7 @@ func TestValidate(t *testing.T) {
 		{"cockroach without a DSN", func(c *server.Config) { c.Store = server.StoreCockroach }},
 		{"pebble with a DSN", func(c *server.Config) { c.StoreDSN = "postgres://db" }},
 		{"negative quota", func(c *server.Config) { c.QuotaBytes = -1 }},
+		{"SMTP address without a port", func(c *server.Config) { c.Mail.SMTPAddress = "smtp.example.com" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,7 +116,9 @@ func (r *running) startAuth() error {
 	if err != nil {
 		return err
 	}
-	cfg := authserver.Config{DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek}
+	cfg := authserver.Config{
+		DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek, Mail: r.cfg.Mail.config(r.cfg.DataDir),
+	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
 }
 
@@ -205,6 +207,7 @@ func (r *running) startRuntime() error {
 	cfg := runtimeserver.Config{
 		Backend: backend, ProxyAddress: reachable(r.grpcAddr), TempDir: uploads,
 		AllowLocalGit: r.cfg.AllowLocalGit, QuotaServices: r.cfg.QuotaServices,
+		PaymentGrace: r.cfg.Billing.PaymentGrace,
 	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return runtimeserver.Run(ctx, cfg, p) })
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -82,6 +83,9 @@ type Server struct {
 	// ClientTLS trusts the server's certificate, for the sender's
 	// STARTTLS.
 	ClientTLS *tls.Config
+	// CertPEM is the server's self-signed certificate, PEM, for a sender
+	// in another process to trust from a file.
+	CertPEM []byte
 
 	mu       sync.Mutex
 	messages []Message
@@ -92,7 +96,11 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	cert, pool := certificate(t)
-	s := &Server{ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, arrived: make(chan struct{})}
+	s := &Server{
+		ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+		CertPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}),
+		arrived:   make(chan struct{}),
+	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &session{s: s, conn: c}, nil }))
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}

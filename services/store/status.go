@@ -42,6 +42,9 @@ func (s *Service) status(ctx context.Context, err error) error {
 		return status.Error(codes.PermissionDenied, "the caller may not open this database")
 	case errors.Is(err, ErrUnauthenticated):
 		return status.Error(codes.Unauthenticated, "no verified identity")
+	case errors.Is(err, ErrUnavailable):
+		s.log.WarnContext(ctx, "store backend unavailable", "error", err)
+		return status.Error(codes.Unavailable, "The store's database is unavailable; try again.")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "call cancelled")
 	case errors.Is(err, context.DeadlineExceeded):

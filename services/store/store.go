@@ -157,6 +157,10 @@ var (
 	ErrPermissionDenied = errors.New("permission denied")
 	// ErrUnauthenticated means the request carries no verified identity.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrUnavailable means the backend could not be reached, as while its
+	// database restarts. A write that fails so may or may not have been
+	// applied; it is safe to try again.
+	ErrUnavailable = errors.New("backend unavailable")
 )
 
 // ConflictError is a compare-and-set that found another version.

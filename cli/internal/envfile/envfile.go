@@ -12,10 +12,11 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // The built-in envs, which always exist and cannot be deleted.
@@ -45,7 +46,7 @@ var (
 
 // envName is what an added env may be called: short, lower case, and safe to
 // show in any sentence or shell.
-var envName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+var envName = lazyregexp.New(`^[a-z][a-z0-9-]{0,31}$`)
 
 // Env is a platform the CLI can talk to: the address of its public gRPC
 // proxy and the CA that signed the proxy's certificate.

@@ -1,7 +1,8 @@
 // Package platformtest runs a stand-in for the platform's public gRPC proxy
 // so that the CLI can be tested without a server: a real gRPC server over
 // TLS on a loopback port, serving small in-memory versions of the services
-// the CLI calls. It checks bearer tokens the way the proxy does, rotates
+// the CLI calls, a runtime whose deployments move one status on with every
+// read, and a user's hello service with server reflection. It checks bearer tokens the way the proxy does, rotates
 // refresh tokens, and can be told to fail every call with a chosen status.
 //
 // It exists only to test the CLI. The platform itself is tested end to end
@@ -23,10 +24,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/service/servicetest"
+	"m3o.dev/pkg/service/servicetest/hellopb"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
@@ -76,8 +80,14 @@ type Platform struct {
 	billingStatus billingv1.SubscriptionStatus
 	canceling     bool
 
-	resizes []*runtimev1.ResizeRequest
-	quotas  map[string]*runtimev1.Quota
+	runtime       *runtimeService
+	invites       map[string]*authv1.Invite
+	codesSent     []string
+	signupToken   string
+	paymentPolls  int
+	signupSecrets []string
+	resizes       []*runtimev1.ResizeRequest
+	quotas        map[string]*runtimev1.Quota
 }
 
 // Start runs a platform until the test ends. Its certificate names
@@ -94,6 +104,7 @@ func Start(t testing.TB) *Platform {
 		disabled:  map[string]bool{},
 		records:   map[string]*storev1.Record{},
 		config:    map[string]string{},
+		invites:   map[string]*authv1.Invite{},
 		quotas:    map[string]*runtimev1.Quota{},
 
 		billingStatus: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE,
@@ -109,6 +120,7 @@ func Start(t testing.TB) *Platform {
 	p.server = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(mtls.ServerOnlyConfig(bundle.Cert))),
 		grpc.UnaryInterceptor(p.intercept),
+		grpc.StreamInterceptor(p.interceptStream),
 	)
 	p.register()
 	go p.server.Serve(lis)
@@ -125,7 +137,14 @@ func (p *Platform) register() {
 	configv1.RegisterConfigServiceServer(p.server, &configService{p: p})
 	registryv1.RegisterRegistryServiceServer(p.server, &registryService{p: p})
 	billingv1.RegisterBillingServiceServer(p.server, &billingService{p: p})
-	runtimev1.RegisterRuntimeServiceServer(p.server, &runtimeService{p: p})
+	p.runtime = &runtimeService{p: p, sources: map[string][]string{}, services: map[string]*deployment{}}
+	runtimev1.RegisterRuntimeServiceServer(p.server, p.runtime)
+	// A user's service, as the proxy reaches it with the micro-service
+	// header, and server reflection, which it answers.
+	hellopb.RegisterHelloServer(p.server, servicetest.NewGreeter("Hello"))
+	reflection.Register(p.server)
+	authv1.RegisterInviteServiceServer(p.server, &inviteService{p: p})
+	authv1.RegisterSignupServiceServer(p.server, &signupService{p: p})
 }
 
 // Stop stops the platform, so that the CLI finds nothing listening.
@@ -141,7 +160,7 @@ func (p *Platform) SetAccessTTL(d time.Duration) {
 }
 
 // FailWith makes every call that needs a token fail with err once its token
-// is checked; nil restores normal service.
+// is checked, and every sign-up call too; nil restores normal service.
 func (p *Platform) FailWith(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -206,8 +225,18 @@ func (p *Platform) Record(key string) *storev1.Record {
 	return p.records[key]
 }
 
+// interceptStream checks a stream's token as intercept checks a call's.
+func (p *Platform) interceptStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if _, err := p.intercept(ss.Context(), nil, &grpc.UnaryServerInfo{FullMethod: info.FullMethod}, func(context.Context, any) (any, error) {
+		return nil, nil
+	}); err != nil {
+		return err
+	}
+	return handler(srv, ss)
+}
+
 // intercept records each call and, like the proxy, refuses a call without a
-// live access token unless it is AuthService.Token.
+// live access token unless it is AuthService.Token or a sign-up call.
 func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	authz := strings.Join(md.Get("authorization"), ",")
@@ -218,7 +247,7 @@ func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	if info.FullMethod == authv1.AuthService_Token_FullMethodName {
 		return handler(ctx, req)
 	}
-	if !live {
+	if !live && !strings.HasPrefix(info.FullMethod, "/"+authv1.SignupService_ServiceDesc.ServiceName+"/") {
 		return nil, status.Error(codes.Unauthenticated, "missing, expired or revoked token")
 	}
 	if fail != nil {

@@ -1,114 +1,177 @@
 package platformtest
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
-// DefaultQuota is the quota of a namespace the stand-in was given none
-// for.
-var DefaultQuota = &runtimev1.Quota{CpuMillis: 2000, MemoryMib: 2048, Services: 10}
+// Files that, in an uploaded source, make the runtime fail it: BROKEN
+// fails its build, CRASH its start.
+const (
+	BrokenFile = "BROKEN"
+	CrashFile  = "CRASH"
+)
 
-// runtimeService answers the runtime's admin calls: it resizes a service
-// "hello" of any namespace, keeps the quotas it is given, and lists two
-// namespaces.
+// Texts of the failures BrokenFile and CrashFile cause.
+const (
+	BuildError = "build failed:\n./main.go:3:1: syntax error: non-declaration statement outside function body"
+	CrashError = "instance 1: exit status 1 after 5 crashes in a row (4 restarts); restarting every 1m0s"
+)
+
+// steps are the statuses a deployment goes through, one a Read.
+var steps = []runtimev1.Status{
+	runtimev1.Status_STATUS_PENDING, runtimev1.Status_STATUS_BUILDING,
+	runtimev1.Status_STATUS_STARTING, runtimev1.Status_STATUS_RUNNING,
+}
+
+// runtimeService keeps services in memory and moves each deployment one
+// step on with every Read, to running or to the failure its source asks
+// for. Its admin calls (runtime_admin.go) resize a service "hello" of any
+// namespace, keep the quotas they are given and list two namespaces.
 type runtimeService struct {
 	runtimev1.UnimplementedRuntimeServiceServer
 	p *Platform
+
+	mu       sync.Mutex
+	sources  map[string][]string // source id: the archive's file names
+	uploads  [][]string
+	services map[string]*deployment
 }
 
-// Resize implements runtimev1.RuntimeServiceServer: the service starts
-// as 1 instance of 100m and 128Mi, and the change is in place unless the
-// resources change.
-func (s *runtimeService) Resize(_ context.Context, req *runtimev1.ResizeRequest) (*runtimev1.ResizeResponse, error) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	s.p.resizes = append(s.p.resizes, proto.Clone(req).(*runtimev1.ResizeRequest))
-	o := &runtimev1.Options{Instances: 1, Resources: &runtimev1.Resources{CpuMillis: 100, MemoryMib: 128}}
-	if req.GetInstances() > 0 {
-		o.Instances = req.GetInstances()
-	}
-	if r := req.GetResources(); r.GetCpuMillis() > 0 {
-		o.Resources.CpuMillis = r.GetCpuMillis()
-	}
-	if r := req.GetResources(); r.GetMemoryMib() > 0 {
-		o.Resources.MemoryMib = r.GetMemoryMib()
-	}
-	resp := &runtimev1.ResizeResponse{
-		Service: &runtimev1.Service{Name: req.GetName(), Namespace: req.GetNamespace(), Generation: 2, Options: o},
-		Rollout: runtimev1.Rollout_ROLLOUT_NONE, Notes: []string{"CPU is not enforced by this backend: instances may use more than they ask for."},
-	}
-	if req.GetResources() != nil {
-		resp.Restarts, resp.Rollout, resp.Notes = true, runtimev1.Rollout_ROLLOUT_SURGE, nil
-	}
-	return resp, nil
+// deployment is a service and where its latest generation stands.
+type deployment struct {
+	svc  *runtimev1.Service
+	step int
+	fail string // the failure of the latest generation's source, or ""
 }
 
-// SetQuota implements runtimev1.RuntimeServiceServer.
-func (s *runtimeService) SetQuota(_ context.Context, req *runtimev1.SetQuotaRequest) (*runtimev1.SetQuotaResponse, error) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	s.p.quotas[req.GetNamespace()] = proto.Clone(req.GetQuota()).(*runtimev1.Quota)
-	return &runtimev1.SetQuotaResponse{Quota: s.p.quotaOf(req.GetNamespace()), Usage: usage}, nil
+// Uploads returns the file names of every source uploaded, in order.
+func (p *Platform) Uploads() [][]string {
+	s := p.runtime
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]string(nil), s.uploads...)
 }
 
-// GetQuota implements runtimev1.RuntimeServiceServer.
-func (s *runtimeService) GetQuota(_ context.Context, req *runtimev1.GetQuotaRequest) (*runtimev1.GetQuotaResponse, error) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	_, own := s.p.quotas[req.GetNamespace()]
-	return &runtimev1.GetQuotaResponse{Quota: s.p.quotaOf(req.GetNamespace()), Usage: usage, PlatformDefault: !own}, nil
-}
-
-// ListNamespaces implements runtimev1.RuntimeServiceServer: one namespace
-// a page.
-func (s *runtimeService) ListNamespaces(_ context.Context, req *runtimev1.ListNamespacesRequest) (*runtimev1.ListNamespacesResponse, error) {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	ns, next := "tenant-a", "page-2"
-	if req.GetPageToken() == "page-2" {
-		ns, next = "tenant-b", ""
+// Service returns the runtime's service called name, or nil.
+func (p *Platform) Service(name string) *runtimev1.Service {
+	s := p.runtime
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.services[name]; ok {
+		return proto.Clone(d.svc).(*runtimev1.Service)
 	}
-	_, own := s.p.quotas[ns]
-	return &runtimev1.ListNamespacesResponse{NextPageToken: next, Namespaces: []*runtimev1.NamespaceUsage{{
-		Namespace: ns, Created: timestamppb.Now(), Quota: s.p.quotaOf(ns), Usage: usage, PlatformDefault: !own,
-	}}}, nil
+	return nil
 }
 
-// usage is what every namespace of the stand-in uses.
-var usage = &runtimev1.Usage{CpuMillis: 500, MemoryMib: 512, Services: 2, Instances: 4}
-
-// quotaOf returns ns's quota with the default's values where it has
-// none. The caller holds p.mu.
-func (p *Platform) quotaOf(ns string) *runtimev1.Quota {
-	q := proto.Clone(DefaultQuota).(*runtimev1.Quota)
-	own := p.quotas[ns]
-	if own.GetCpuMillis() > 0 {
-		q.CpuMillis = own.GetCpuMillis()
+// Upload implements runtimev1.RuntimeServiceServer.
+func (s *runtimeService) Upload(stream grpc.ClientStreamingServer[runtimev1.UploadRequest, runtimev1.UploadResponse]) error {
+	var archive bytes.Buffer
+	name := ""
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			name = req.GetName()
+		}
+		archive.Write(req.GetChunk())
 	}
-	if own.GetMemoryMib() > 0 {
-		q.MemoryMib = own.GetMemoryMib()
+	files, err := listArchive(archive.Bytes())
+	if name == "" || err != nil {
+		return status.Errorf(codes.InvalidArgument, "name and a gzipped tar are required (%v)", err)
 	}
-	if own.GetServices() > 0 {
-		q.Services = own.GetServices()
-	}
-	return q
+	id := "src-" + strings.ToLower(rand.Text()[:26])
+	s.mu.Lock()
+	s.sources[id] = files
+	s.uploads = append(s.uploads, files)
+	s.mu.Unlock()
+	return stream.SendAndClose(&runtimev1.UploadResponse{SourceId: id, SizeBytes: uint64(archive.Len())})
 }
 
-// Resizes returns the Resize requests received, in order.
-func (p *Platform) Resizes() []*runtimev1.ResizeRequest {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]*runtimev1.ResizeRequest(nil), p.resizes...)
+// listArchive returns the names in a gzipped tar.
+func listArchive(data []byte) ([]string, error) {
+	gz, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(gz)
+	var names []string
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return names, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, hdr.Name)
+	}
 }
 
-// Quota returns the quota last set for ns, or nil.
-func (p *Platform) Quota(ns string) *runtimev1.Quota {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.quotas[ns]
+// Create implements runtimev1.RuntimeServiceServer.
+func (s *runtimeService) Create(_ context.Context, req *runtimev1.CreateRequest) (*runtimev1.CreateResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := req.GetService().GetName()
+	if _, ok := s.services[name]; ok {
+		return nil, status.Errorf(codes.AlreadyExists, "service %s already exists", name)
+	}
+	fail, err := s.failureOf(req.GetService().GetSource())
+	if err != nil {
+		return nil, err
+	}
+	now := timestamp(time.Now())
+	svc := &runtimev1.Service{
+		Name: name, Source: req.GetService().GetSource(), Namespace: Namespace, Status: steps[0],
+		Generation: 1, Created: now, Updated: now, Options: req.GetOptions(),
+	}
+	s.services[name] = &deployment{svc: svc, fail: fail}
+	return &runtimev1.CreateResponse{Service: proto.Clone(svc).(*runtimev1.Service)}, nil
+}
+
+// failureOf returns the failure a source asks for; a source id must have
+// been uploaded, and any other source is a git URL, which builds.
+func (s *runtimeService) failureOf(src string) (string, error) {
+	if !strings.HasPrefix(src, "src-") {
+		return "", nil
+	}
+	files, ok := s.sources[src]
+	switch {
+	case !ok:
+		return "", status.Errorf(codes.InvalidArgument, "no source %s: upload it first", src)
+	case contains(files, BrokenFile):
+		return BuildError, nil
+	case contains(files, CrashFile):
+		return CrashError, nil
+	}
+	return "", nil
+}
+
+func contains(names []string, name string) bool {
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }

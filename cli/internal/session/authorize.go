@@ -21,6 +21,8 @@ var public = map[string]bool{
 	authv1.AuthService_PublicKeys_FullMethodName:              true,
 	authv1.SignupService_SendVerificationEmail_FullMethodName: true,
 	authv1.SignupService_Verify_FullMethodName:                true,
+	authv1.SignupService_StartPayment_FullMethodName:          true,
+	authv1.SignupService_PaymentStatus_FullMethodName:         true,
 	authv1.SignupService_CompleteSignup_FullMethodName:        true,
 }
 

@@ -94,6 +94,17 @@ func (c *Conn) Login(ctx context.Context, namespace, name, secret string) (envfi
 	return s, err
 }
 
+// SignedUp saves the tokens of a completed sign-up as the env's session,
+// replacing any earlier one, as Login does.
+func (c *Conn) SignedUp(resp *authv1.CompleteSignupResponse) (envfile.Session, error) {
+	s := sessionFrom(envfile.Session{}, &authv1.TokenResponse{Token: resp.GetToken(), Account: resp.GetAccount()})
+	err := c.store.Update(func(f *envfile.File) error {
+		f.SetSession(c.env.Name, s)
+		return nil
+	})
+	return s, err
+}
+
 // Logout forgets the env's session. It first asks the platform to revoke the
 // refresh token, but only as a courtesy: being logged out locally must not
 // depend on the platform being reachable. It reports whether the revocation

@@ -2,8 +2,9 @@
 // corekit): m3o.auth.v1 over mTLS, its state kept in the store service as
 // micro/auth, callers' tokens checked with the keys it signs with, and its
 // maintenance loop (reloading keys and revocations, rotating the signing
-// key) beside it. services/cmd/auth runs it on its own; `micro server`
-// runs it beside the others.
+// key) beside it. Sign-up mails its codes through SMTP, or into an outbox
+// under the data dir, and calls billing as micro/auth. services/cmd/auth
+// runs it on its own; `micro server` runs it beside the others.
 package authserver
 
 import (
@@ -12,15 +13,17 @@ import (
 	"fmt"
 
 	"m3o.dev/pkg/platform"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
 	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/internal/mail"
 )
 
 // Spec describes the auth service's process: it keeps its state in the
-// store, and verifies tokens itself.
-var Spec = corekit.Spec{Name: platform.Auth, Peers: []string{platform.Store}}
+// store, verifies tokens itself, and calls billing for sign-up.
+var Spec = corekit.Spec{Name: platform.Auth, Peers: []string{platform.Store, platform.Billing}}
 
 // Config is what the auth service needs besides its process.
 type Config struct {
@@ -30,6 +33,9 @@ type Config struct {
 	AdminPassword string
 	// KeyEncryptionKey seals the token signing keys in the store; required.
 	KeyEncryptionKey *auth.KeyEncryptionKey
+	// Mail is where sign-up codes go: an SMTP server, or without one the
+	// outbox under DataDir, which is filled in when Mail names none.
+	Mail mail.Config
 }
 
 // Validate checks that the configuration is complete.
@@ -63,6 +69,9 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 		return fmt.Errorf("run auth: %w", err)
 	}
 	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out, Metrics: p.Metrics}
+	if err := signupDeps(cfg, p, &deps); err != nil {
+		return fmt.Errorf("run auth: %w", err)
+	}
 	if p.Peers[platform.Runtime] != "" {
 		// A new namespace's default quota is recorded with the runtime
 		// where the runtime is known; elsewhere the runtime applies the
@@ -81,4 +90,32 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 		Authenticator: svc.Authenticator(),
 		Background:    []func(context.Context){svc.Run},
 	})
+}
+
+// signupDeps gives deps what sign-up needs: the mail sender cfg names, said
+// once on p.Out, and billing when p knows its address. Without billing,
+// sign-up answers that it is off.
+func signupDeps(cfg Config, p *corekit.Process, deps *auth.Deps) error {
+	mc := cfg.Mail
+	if mc.DataDir == "" {
+		mc.DataDir = cfg.DataDir
+	}
+	sender, where, err := mail.New(mc)
+	if err != nil {
+		return fmt.Errorf("sign-up mail: %w", err)
+	}
+	deps.Mail = sender
+	if p.Out != nil {
+		fmt.Fprintf(p.Out, "Sign-up: %s.\n", where)
+	}
+	if p.Peers[platform.Billing] == "" {
+		p.Logger.Warn("no billing address: sign-up is off")
+		return nil
+	}
+	conn, err := p.Dial(platform.Billing)
+	if err != nil {
+		return err
+	}
+	deps.Billing = billingv1.NewBillingServiceClient(conn)
+	return nil
 }

@@ -1,5 +1,12 @@
 // Command auth serves m3o.auth.v1 on its own, as it runs in production;
 // `micro server` runs the same service in one process with the others.
+//
+// Sign-up mails its codes through --smtp-address with STARTTLS, as the
+// user MICRO_SMTP_USERNAME with the password MICRO_SMTP_PASSWORD, both read
+// from the environment only; --smtp-ca-file (or MICRO_SMTP_CA_FILE) trusts
+// a private CA for the server's certificate. Without --smtp-address, each
+// message is written to <data-dir>/outbox instead. Sign-up calls billing
+// at --billing-address, and is off without it.
 package main
 
 import (
@@ -13,6 +20,7 @@ import (
 	"m3o.dev/services/auth"
 	"m3o.dev/services/auth/authserver"
 	"m3o.dev/services/internal/corekit"
+	"m3o.dev/services/internal/mail"
 )
 
 // kekEnv holds the key-encryption key itself, for deployments that inject
@@ -35,8 +43,17 @@ func flags() []cli.Flag {
 	return []cli.Flag{
 		f.String("data-dir", "/var/lib/m3o/auth", "`DIR` where a generated admin password is kept"),
 		f.String("key-encryption-key-file", "", "`FILE` of the base64 AES-256 key that seals the token signing keys in the store (or the key itself in "+kekEnv+")"),
+		f.String("smtp-address", "", "SMTP server `HOST:PORT` sign-up codes are mailed through, with STARTTLS, as "+mail.UsernameEnv+" with "+mail.PasswordEnv+"; empty writes them to <data-dir>/outbox"),
+		f.String("smtp-from", mail.DefaultFrom, "sender `ADDRESS` of sign-up mail"),
+		&cli.StringFlag{
+			Name: "smtp-ca-file", Usage: "PEM `FILE` of a CA to trust for the SMTP server's certificate, besides the system's",
+			EnvVars: []string{corekit.EnvVar(platform.Auth, "smtp-ca-file"), smtpCAEnv},
+		},
 	}
 }
+
+// smtpCAEnv names the SMTP CA file for `micro server` and auth alike.
+const smtpCAEnv = "MICRO_SMTP_CA_FILE"
 
 // run serves until ctx ends. The admin password is read from the
 // environment only, so that it never shows in a process listing.
@@ -49,7 +66,19 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 		DataDir:          c.String("data-dir"),
 		AdminPassword:    os.Getenv("MICRO_ADMIN_PASSWORD"),
 		KeyEncryptionKey: kek,
+		Mail:             mailConfig(c),
 	}, p)
+}
+
+// mailConfig is sign-up's mail as the flags and the environment give it.
+func mailConfig(c *cli.Context) mail.Config {
+	return mail.Config{
+		SMTP: mail.SMTPConfig{
+			Address: c.String("smtp-address"), From: c.String("smtp-from"),
+			Username: os.Getenv(mail.UsernameEnv), Password: os.Getenv(mail.PasswordEnv),
+		},
+		CAFile: c.String("smtp-ca-file"),
+	}
 }
 
 // loadKEK reads the key-encryption key from exactly one of its file and the

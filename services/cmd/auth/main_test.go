@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,11 +13,15 @@ import (
 
 	"google.golang.org/grpc"
 
+	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/billing/local"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/internal/corekit/corekittest"
 	"m3o.dev/services/internal/coretest"
+	"m3o.dev/services/internal/mail"
+	"m3o.dev/services/smtptest"
 )
 
 // TestRun runs the auth binary's command over a real store, with the admin
@@ -111,5 +116,83 @@ func TestLoadKEKSources(t *testing.T) {
 	}
 	if _, err := loadKEK("", newKEK()); err != nil {
 		t.Errorf("loadKEK(env) = %v", err)
+	}
+}
+
+// TestSignupMail runs the auth binary with billing and asks for a sign-up
+// code for an invited email: through the SMTP server that --smtp-address
+// names, with the credentials from the environment and its certificate
+// trusted through MICRO_SMTP_CA_FILE; and, without --smtp-address, into the
+// outbox under the data dir.
+func TestSignupMail(t *testing.T) {
+	tests := []struct {
+		name    string
+		smtp    bool
+		arrived func(t *testing.T, srv *smtptest.Server, dataDir string)
+	}{
+		{"smtp", true, func(t *testing.T, srv *smtptest.Server, _ string) {
+			if m := srv.WaitFor(t, "ann@example.com"); !m.TLS || !strings.Contains(m.Text(), "sign-up code is") {
+				t.Errorf("message = %q (TLS %v), want the code over TLS", m.Text(), m.TLS)
+			}
+		}},
+		{"outbox", false, func(t *testing.T, _ *smtptest.Server, dataDir string) {
+			coretest.Eventually(t, "the code in the outbox", func() error {
+				files, _ := filepath.Glob(filepath.Join(dataDir, "outbox", "*-ann@example.com.eml"))
+				if len(files) != 1 {
+					return fmt.Errorf("outbox holds %v", files)
+				}
+				return nil
+			})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, dataDir := smtptest.Start(t), t.TempDir()
+			p := coretest.New(t, platform.Store, platform.Billing)
+			p.ServeStore(t)
+			p.ServeBilling(t, local.New(), "https://m3o.test")
+			t.Setenv("MICRO_ADMIN_PASSWORD", "admin-password-123")
+			t.Setenv(kekEnv, newKEK())
+			args := append(corekittest.CertFlags(t, p.CA, "auth"), "--data-dir", dataDir,
+				"--store-address", p.Addr(platform.Store), "--billing-address", p.Addr(platform.Billing))
+			if tt.smtp {
+				args = append(args, smtpArgs(t, srv)...)
+			}
+			askForCode(t, p, corekittest.Start(t, newApp(), args...).Address, "ann@example.com")
+			tt.arrived(t, srv, dataDir)
+		})
+	}
+}
+
+// smtpArgs are the flags and environment that send through srv.
+func smtpArgs(t *testing.T, srv *smtptest.Server) []string {
+	t.Helper()
+	caFile := filepath.Join(t.TempDir(), "smtp-ca.pem")
+	if err := os.WriteFile(caFile, srv.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(smtpCAEnv, caFile)
+	t.Setenv(mail.UsernameEnv, smtptest.Username)
+	t.Setenv(mail.PasswordEnv, smtptest.Password)
+	return []string{"--smtp-address", srv.Addr, "--smtp-from", "signup@m3o.test"}
+}
+
+// askForCode invites email as the admin of the auth service at addr and
+// asks for its sign-up code, as the proxy relays it.
+func askForCode(t *testing.T, p *coretest.Platform, addr, email string) {
+	t.Helper()
+	conn := p.Dial(t, addr, "micro", "proxy", coretest.Core("auth"))
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	resp, err := authv1.NewAuthServiceClient(conn).Token(ctx, &authv1.TokenRequest{Id: "admin", Secret: "admin-password-123"}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatalf("Token(admin) = %v", err)
+	}
+	admin := identity.WithBearer(ctx, resp.GetToken().GetAccessToken())
+	if _, err := authv1.NewInviteServiceClient(conn).Add(admin, &authv1.InviteServiceAddRequest{Email: email}); err != nil {
+		t.Fatalf("Invite.Add(%s) = %v", email, err)
+	}
+	if _, err := authv1.NewSignupServiceClient(conn).SendVerificationEmail(ctx, &authv1.SendVerificationEmailRequest{Email: email}); err != nil {
+		t.Fatalf("SendVerificationEmail(%s) = %v", email, err)
 	}
 }

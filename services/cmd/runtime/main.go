@@ -14,6 +14,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/platform"
+	"m3o.dev/services/billing"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/local/build"
@@ -88,6 +89,7 @@ func flags() []cli.Flag {
 		str("go-proxy", build.DefaultProxy, "upstream GOPROXY for builds' third-party modules; off is none"),
 		str("go-sumdb", build.DefaultSumDB, "GOSUMDB for builds; off is none"),
 		str("go", "go", "the go `COMMAND` builds run; its GOROOT must be readable by every user"),
+		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "how long a past-due namespace's services keep running before they stop until payment resumes (with --billing-address)", EnvVars: []string{corekit.EnvVar(platform.Runtime, "payment-grace")}},
 	}, kubeFlags()...)
 }
 
@@ -112,7 +114,7 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 			CompressedBytes: c.Int64("max-upload-bytes"), UnpackedBytes: c.Int64("max-unpacked-bytes"), Files: int(c.Int64("max-files")),
 		},
 		AllowLocalGit: c.Bool("allow-local-git"), QuotaServices: int(c.Int64("default-quota-services")),
-		Background: background,
+		PaymentGrace: c.Duration("payment-grace"), Background: background,
 	}, p)
 }
 

@@ -28,6 +28,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"m3o.dev/pkg/grpcclient"
 	"m3o.dev/pkg/platform"
 )
 
@@ -108,8 +109,8 @@ func (c Config) Validate() error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Peers)) {
 		if addr := c.Peers[name]; addr != "" {
-			if _, _, err := net.SplitHostPort(addr); err != nil {
-				errs = append(errs, fmt.Errorf("%s address %q is not host:port", name, addr))
+			if _, err := grpcclient.SplitReplicas(addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s address: %w (a list of replicas is comma-separated)", name, err))
 			}
 		}
 	}

@@ -118,14 +118,17 @@ func renamedInUse(c *cli.Context, spec Spec) []string {
 	return used
 }
 
+// peerUsage describes a peer's address flag. Every peer address may list
+// the service's replicas, comma-separated, which calls go round-robin over.
 func peerUsage(peer string) string {
+	const replicas = " (replicas: a comma-separated list)"
 	switch peer {
 	case platform.Auth:
-		return "auth service `HOST:PORT`, whose keys verify access tokens; empty accepts only mTLS callers"
+		return "auth service `HOST:PORT`" + replicas + ", whose keys verify access tokens; empty accepts only mTLS callers"
 	case platform.Registry:
 		return "registry service `HOST:PORT`, where this service lists itself; empty lists nothing"
 	default:
-		return peer + " service `HOST:PORT`"
+		return peer + " service `HOST:PORT`" + replicas
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 var serviceFlags = map[string][]string{
 	"store":    {"backend", "dsn"},
 	"registry": {"etcd-endpoints", "etcd-ca-file", "etcd-cert-file", "etcd-key-file"},
-	"auth":     {"store-address", "data-dir", "key-encryption-key-file"},
+	"auth":     {"store-address", "billing-address", "data-dir", "key-encryption-key-file", "smtp-address", "smtp-from", "smtp-ca-file"},
 	"config":   {"store-address", "keyring-file"},
 	"billing":  {"store-address", "provider", "public-url", "stripe-price"},
 	"proxy":    {"http-address", "router-cert-file", "router-key-file", "store-address", "config-address", "billing-address", "payment-grace"},

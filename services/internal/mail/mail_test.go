@@ -139,3 +139,42 @@ func TestBadMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestCAFile checks that a server whose certificate only a CA file trusts
+// is reached through that file, and refused without it.
+func TestCAFile(t *testing.T) {
+	srv := smtptest.Start(t)
+	caFile := filepath.Join(t.TempDir(), "smtp-ca.pem")
+	if err := os.WriteFile(caFile, srv.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	smtpCfg := mail.SMTPConfig{Address: srv.Addr, From: "no-reply@m3o.test", Username: smtptest.Username, Password: smtptest.Password}
+	tests := []struct {
+		name    string
+		caFile  string
+		wantErr bool
+	}{
+		{"trusted through the file", caFile, false},
+		{"system roots only", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sender, _, err := mail.New(mail.Config{SMTP: smtpCfg, CAFile: tt.caFile})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sender.Send(t.Context(), code); (err != nil) != tt.wantErr {
+				t.Errorf("Send() = %v, want an error: %v", err, tt.wantErr)
+			}
+		})
+	}
+	if got := srv.WaitFor(t, code.To); !got.TLS {
+		t.Errorf("message arrived without TLS")
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Errorf("the server took %d messages, want the trusted one only", n)
+	}
+	if _, _, err := mail.New(mail.Config{SMTP: smtpCfg, CAFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Error("New(missing CA file) = nil, want an error")
+	}
+}

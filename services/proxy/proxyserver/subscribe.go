@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -35,7 +36,11 @@ const (
 //go:embed pages/subscribe.html
 var subscribeHTML string
 
-var subscribeTemplate = template.Must(template.New("subscribe").Parse(subscribeHTML))
+// subscribeTemplate parses the page on first use, not at init, which every
+// run of the micro binary pays; the page's tests parse it.
+var subscribeTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("subscribe").Parse(subscribeHTML))
+})
 
 // page is what the subscribe page shows.
 type page struct {
@@ -170,7 +175,7 @@ func reasonOf(st *status.Status) string {
 func (b *billingPages) render(w http.ResponseWriter, code int, p page) {
 	p.Nonce = rand.Text()
 	var buf bytes.Buffer
-	if err := subscribeTemplate.Execute(&buf, p); err != nil {
+	if err := subscribeTemplate().Execute(&buf, p); err != nil {
 		b.log.Error("subscribe page: render", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

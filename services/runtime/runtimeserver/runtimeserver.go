@@ -16,7 +16,9 @@ import (
 
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/billing"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/source"
@@ -25,7 +27,8 @@ import (
 // Spec describes the runtime's process: it keeps its state in the store,
 // manages accounts through auth and reads the registry, which corekit
 // always connects.
-var Spec = corekit.Spec{Name: platform.Runtime, Peers: []string{platform.Store}}
+// Billing, when its address is given, tells it which namespaces must pay.
+var Spec = corekit.Spec{Name: platform.Runtime, Peers: []string{platform.Store, platform.Billing}}
 
 // Config is what the runtime needs besides its process.
 type Config struct {
@@ -52,6 +55,10 @@ type Config struct {
 	// Background are loops of the backend's to run beside the service,
 	// such as the kubernetes backend's artifact server.
 	Background []func(context.Context)
+	// PaymentGrace is how long a past-due namespace's services keep
+	// running, when billing's address is known; the proxy gates its calls
+	// after the same time.
+	PaymentGrace time.Duration
 }
 
 // Validate checks that the configuration is complete and consistent.
@@ -69,8 +76,8 @@ func (c Config) Validate() error {
 	if c.Limits.CompressedBytes < 0 || c.Limits.CompressedBytes > source.MaxCompressedBytes {
 		errs = append(errs, fmt.Errorf("the upload limit must be at most %d MiB", source.MaxCompressedBytes>>20))
 	}
-	if c.Limits.UnpackedBytes < 0 || c.Limits.Files < 0 || c.QuotaServices < 0 || c.ReconcileInterval < 0 {
-		errs = append(errs, errors.New("limits, quota and interval may not be negative"))
+	if c.Limits.UnpackedBytes < 0 || c.Limits.Files < 0 || c.QuotaServices < 0 || c.ReconcileInterval < 0 || c.PaymentGrace < 0 {
+		errs = append(errs, errors.New("limits, quota, interval and grace may not be negative"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", corekit.ErrConfig, errors.Join(errs...))
@@ -88,12 +95,42 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err := needPeers(p); err != nil {
 		return err
 	}
-	svc, err := newService(cfg, p)
+	payments, err := followPayments(cfg, p)
+	if err != nil {
+		return fmt.Errorf("run runtime: %w", err)
+	}
+	svc, err := newService(cfg, p, payments)
 	if err != nil {
 		return fmt.Errorf("run runtime: %w", err)
 	}
 	background := append([]func(context.Context){svc.Reconcile}, cfg.Background...)
+	if payments != nil {
+		payments.standings.OnChange(svc.Kick)
+		background = append(background, payments.run)
+	}
 	return p.Serve(ctx, svc.Register, corekit.ServeOptions{Background: background})
+}
+
+// payments follows billing's statuses for the runtime.
+type payments struct {
+	standings *billing.Standings
+	client    billingv1.BillingServiceClient
+}
+
+func (f *payments) run(ctx context.Context) { f.standings.Run(ctx, f.client) }
+
+// followPayments returns what follows billing's statuses, or nil when p
+// has no billing address: then no namespace is ever stopped for payment.
+func followPayments(cfg Config, p *corekit.Process) (*payments, error) {
+	if p.Peers[platform.Billing] == "" {
+		return nil, nil
+	}
+	conn, err := p.Dial(platform.Billing)
+	if err != nil {
+		return nil, err
+	}
+	standings := billing.NewStandings(cfg.PaymentGrace, p.Logger.With("component", "payments"))
+	return &payments{standings: standings, client: billingv1.NewBillingServiceClient(conn)}, nil
 }
 
 // needPeers fails unless p knows where the services the runtime cannot do
@@ -108,7 +145,7 @@ func needPeers(p *corekit.Process) error {
 }
 
 // newService builds the runtime over the store and auth of p.
-func newService(cfg Config, p *corekit.Process) (*runtime.Service, error) {
+func newService(cfg Config, p *corekit.Process, pay *payments) (*runtime.Service, error) {
 	storeConn, err := p.Dial(platform.Store)
 	if err != nil {
 		return nil, err
@@ -117,11 +154,15 @@ func newService(cfg Config, p *corekit.Process) (*runtime.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	var standings runtime.Payments
+	if pay != nil {
+		standings = pay.standings
+	}
 	return runtime.New(runtime.Options{
 		Store: storev1.NewStoreServiceClient(storeConn), Backend: cfg.Backend,
 		Accounts: authv1.NewAccountsServiceClient(authConn), Namespaces: authv1.NewNamespacesServiceClient(authConn),
 		Logger: p.Logger, ProxyAddress: cfg.ProxyAddress, TempDir: cfg.TempDir, Limits: cfg.Limits,
 		Git: source.GitOptions{AllowLocal: cfg.AllowLocalGit, Limits: cfg.Limits}, QuotaServices: cfg.QuotaServices,
-		ReconcileInterval: cfg.ReconcileInterval,
+		ReconcileInterval: cfg.ReconcileInterval, Payments: standings,
 	})
 }

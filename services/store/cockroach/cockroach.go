@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/cockroachdb/cockroach-go/v2/crdb"
@@ -31,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"m3o.dev/pkg/lazyregexp"
 	"m3o.dev/services/store"
 )
 
@@ -40,7 +40,7 @@ var _ store.Backend = (*Backend)(nil)
 const DefaultTable = "store"
 
 // tableName is what Options.Table may be; it becomes part of SQL identifiers.
-var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,40}$`)
+var tableName = lazyregexp.New(`^[a-z_][a-z0-9_]{0,40}$`)
 
 // Options configure Open.
 type Options struct {
@@ -160,9 +160,9 @@ func (b *Backend) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	var commitErr error
 	err := crdbpgx.ExecuteTx(ctx, beginner{b.pool, &commitErr}, pgx.TxOptions{}, fn)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
-	return commitErr
+	return unavailable(commitErr)
 }
 
 // beginner starts transactions whose Commit error is recorded in err.
@@ -200,6 +200,7 @@ func (c committer) Commit(ctx context.Context) error {
 // query runs a single statement, retrying it on serialization failures.
 // A single statement is its own transaction, so it needs no BEGIN; CockroachDB
 // retries most such conflicts itself, and this catches the rest.
+// A database that cannot be reached is store.ErrUnavailable.
 func (b *Backend) query(ctx context.Context, fn func(context.Context) error) error {
-	return crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error { return fn(ctx) })
+	return unavailable(crdb.ExecuteCtx(ctx, func(ctx context.Context, _ ...any) error { return fn(ctx) }))
 }

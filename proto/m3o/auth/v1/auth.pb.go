@@ -295,7 +295,7 @@ func (x *Account) GetStatus() AccountStatus {
 // TokenRequest asks for tokens, by credentials or by refresh token.
 type TokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Namespace to log in to; empty means "micro".
+	// Namespace to log in to; empty means the namespace of the one account named by the email id, else "micro".
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Id or name of the account; required with secret.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
@@ -2403,7 +2403,7 @@ func (x *ExplainResponse) GetReason() string {
 // SendVerificationEmailRequest starts a sign-up.
 type SendVerificationEmailRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Email to verify, which must be on the allowlist; at most 254 characters.
+	// Email to verify, at most 254 characters; a code is mailed only when it is invited and has no account yet.
 	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2446,10 +2446,10 @@ func (x *SendVerificationEmailRequest) GetEmail() string {
 	return ""
 }
 
-// SendVerificationEmailResponse is returned once the code is mailed.
+// SendVerificationEmailResponse is the same whether or not a code was mailed.
 type SendVerificationEmailResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Expiry is when the mailed code stops working (60 minutes after sending).
+	// Expiry is when a code mailed by this call stops working, 60 minutes after the call.
 	Expiry        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=expiry,proto3" json:"expiry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2497,7 +2497,7 @@ type VerifyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Email the code was sent to.
 	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
-	// Code from the email; at most 5 wrong tries per code.
+	// Code from the email, 8 digits; 5 wrong tries make the code stop working.
 	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2550,10 +2550,10 @@ func (x *VerifyRequest) GetCode() string {
 // VerifyResponse carries the sign-up token.
 type VerifyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Signup_token authorises CompleteSignup for this email for 60 minutes.
+	// Signup_token authorises the remaining steps of this email's sign-up for 60 minutes; it is secret.
 	SignupToken string `protobuf:"bytes,1,opt,name=signup_token,json=signupToken,proto3" json:"signup_token,omitempty"`
-	// Payment_url is the page where the user obtains a payment token.
-	PaymentUrl    string `protobuf:"bytes,2,opt,name=payment_url,json=paymentUrl,proto3" json:"payment_url,omitempty"`
+	// Expiry is when the sign-up token stops working.
+	Expiry        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expiry,proto3" json:"expiry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2595,29 +2595,220 @@ func (x *VerifyResponse) GetSignupToken() string {
 	return ""
 }
 
-func (x *VerifyResponse) GetPaymentUrl() string {
+func (x *VerifyResponse) GetExpiry() *timestamppb.Timestamp {
 	if x != nil {
-		return x.PaymentUrl
+		return x.Expiry
+	}
+	return nil
+}
+
+// StartPaymentRequest asks for the subscribe page of a sign-up.
+type StartPaymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Signup_token from Verify.
+	SignupToken   string `protobuf:"bytes,1,opt,name=signup_token,json=signupToken,proto3" json:"signup_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPaymentRequest) Reset() {
+	*x = StartPaymentRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPaymentRequest) ProtoMessage() {}
+
+func (x *StartPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPaymentRequest.ProtoReflect.Descriptor instead.
+func (*StartPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *StartPaymentRequest) GetSignupToken() string {
+	if x != nil {
+		return x.SignupToken
 	}
 	return ""
 }
 
-// CompleteSignupRequest finishes a sign-up.
-type CompleteSignupRequest struct {
+// StartPaymentResponse carries the subscribe page.
+type StartPaymentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscribe_url is the page that takes the card; it carries an opaque payment session id, never the sign-up token.
+	SubscribeUrl  string `protobuf:"bytes,1,opt,name=subscribe_url,json=subscribeUrl,proto3" json:"subscribe_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartPaymentResponse) Reset() {
+	*x = StartPaymentResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartPaymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartPaymentResponse) ProtoMessage() {}
+
+func (x *StartPaymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartPaymentResponse.ProtoReflect.Descriptor instead.
+func (*StartPaymentResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *StartPaymentResponse) GetSubscribeUrl() string {
+	if x != nil {
+		return x.SubscribeUrl
+	}
+	return ""
+}
+
+// PaymentStatusRequest asks whether the card has been taken.
+type PaymentStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Signup_token from Verify.
+	SignupToken   string `protobuf:"bytes,1,opt,name=signup_token,json=signupToken,proto3" json:"signup_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentStatusRequest) Reset() {
+	*x = PaymentStatusRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentStatusRequest) ProtoMessage() {}
+
+func (x *PaymentStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentStatusRequest.ProtoReflect.Descriptor instead.
+func (*PaymentStatusRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PaymentStatusRequest) GetSignupToken() string {
+	if x != nil {
+		return x.SignupToken
+	}
+	return ""
+}
+
+// PaymentStatusResponse says whether the sign-up may complete.
+type PaymentStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment_method_ready is true once the subscribe page has a payment method in place.
+	PaymentMethodReady bool `protobuf:"varint,1,opt,name=payment_method_ready,json=paymentMethodReady,proto3" json:"payment_method_ready,omitempty"`
+	// Subscribe_url is the page that takes the card, as StartPayment returned it.
+	SubscribeUrl  string `protobuf:"bytes,2,opt,name=subscribe_url,json=subscribeUrl,proto3" json:"subscribe_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentStatusResponse) Reset() {
+	*x = PaymentStatusResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentStatusResponse) ProtoMessage() {}
+
+func (x *PaymentStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentStatusResponse.ProtoReflect.Descriptor instead.
+func (*PaymentStatusResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *PaymentStatusResponse) GetPaymentMethodReady() bool {
+	if x != nil {
+		return x.PaymentMethodReady
+	}
+	return false
+}
+
+func (x *PaymentStatusResponse) GetSubscribeUrl() string {
+	if x != nil {
+		return x.SubscribeUrl
+	}
+	return ""
+}
+
+// CompleteSignupRequest finishes a sign-up once a payment method is in place.
+type CompleteSignupRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Signup_token from Verify; it stops working once the sign-up is complete.
 	SignupToken string `protobuf:"bytes,1,opt,name=signup_token,json=signupToken,proto3" json:"signup_token,omitempty"`
-	// Secret for the new account, 8 to 1024 bytes; never logged.
-	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
-	// Payment_token from the subscribe page.
-	PaymentToken  string `protobuf:"bytes,3,opt,name=payment_token,json=paymentToken,proto3" json:"payment_token,omitempty"`
+	// Secret for the new account, 8 to 1024 bytes and not one of the commonest passwords; never logged.
+	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CompleteSignupRequest) Reset() {
 	*x = CompleteSignupRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2820,7 @@ func (x *CompleteSignupRequest) String() string {
 func (*CompleteSignupRequest) ProtoMessage() {}
 
 func (x *CompleteSignupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2833,7 @@ func (x *CompleteSignupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteSignupRequest.ProtoReflect.Descriptor instead.
 func (*CompleteSignupRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CompleteSignupRequest) GetSignupToken() string {
@@ -2659,19 +2850,12 @@ func (x *CompleteSignupRequest) GetSecret() string {
 	return ""
 }
 
-func (x *CompleteSignupRequest) GetPaymentToken() string {
-	if x != nil {
-		return x.PaymentToken
-	}
-	return ""
-}
-
 // CompleteSignupResponse carries the new account, its namespace and tokens.
 type CompleteSignupResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Account created, with role "developer".
+	// Account created: named by the email, with roles "admin" and "developer" in its namespace.
 	Account *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	// Namespace created for the account.
+	// Namespace created for the account: three words, such as "brave-otter-lamp".
 	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Token for the new account.
 	Token         *Token `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
@@ -2681,7 +2865,7 @@ type CompleteSignupResponse struct {
 
 func (x *CompleteSignupResponse) Reset() {
 	*x = CompleteSignupResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2877,7 @@ func (x *CompleteSignupResponse) String() string {
 func (*CompleteSignupResponse) ProtoMessage() {}
 
 func (x *CompleteSignupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +2890,7 @@ func (x *CompleteSignupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteSignupResponse.ProtoReflect.Descriptor instead.
 func (*CompleteSignupResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CompleteSignupResponse) GetAccount() *Account {
@@ -2745,7 +2929,7 @@ type Invite struct {
 
 func (x *Invite) Reset() {
 	*x = Invite{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2941,7 @@ func (x *Invite) String() string {
 func (*Invite) ProtoMessage() {}
 
 func (x *Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +2954,7 @@ func (x *Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invite.ProtoReflect.Descriptor instead.
 func (*Invite) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Invite) GetEmail() string {
@@ -2805,7 +2989,7 @@ type InviteServiceAddRequest struct {
 
 func (x *InviteServiceAddRequest) Reset() {
 	*x = InviteServiceAddRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +3001,7 @@ func (x *InviteServiceAddRequest) String() string {
 func (*InviteServiceAddRequest) ProtoMessage() {}
 
 func (x *InviteServiceAddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +3014,7 @@ func (x *InviteServiceAddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceAddRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceAddRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{46}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *InviteServiceAddRequest) GetEmail() string {
@@ -2851,7 +3035,7 @@ type InviteServiceAddResponse struct {
 
 func (x *InviteServiceAddResponse) Reset() {
 	*x = InviteServiceAddResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +3047,7 @@ func (x *InviteServiceAddResponse) String() string {
 func (*InviteServiceAddResponse) ProtoMessage() {}
 
 func (x *InviteServiceAddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +3060,7 @@ func (x *InviteServiceAddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceAddResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceAddResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{47}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *InviteServiceAddResponse) GetInvite() *Invite {
@@ -2897,7 +3081,7 @@ type InviteServiceRemoveRequest struct {
 
 func (x *InviteServiceRemoveRequest) Reset() {
 	*x = InviteServiceRemoveRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2909,7 +3093,7 @@ func (x *InviteServiceRemoveRequest) String() string {
 func (*InviteServiceRemoveRequest) ProtoMessage() {}
 
 func (x *InviteServiceRemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2922,7 +3106,7 @@ func (x *InviteServiceRemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceRemoveRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceRemoveRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{48}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *InviteServiceRemoveRequest) GetEmail() string {
@@ -2941,7 +3125,7 @@ type InviteServiceRemoveResponse struct {
 
 func (x *InviteServiceRemoveResponse) Reset() {
 	*x = InviteServiceRemoveResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2953,7 +3137,7 @@ func (x *InviteServiceRemoveResponse) String() string {
 func (*InviteServiceRemoveResponse) ProtoMessage() {}
 
 func (x *InviteServiceRemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2966,7 +3150,7 @@ func (x *InviteServiceRemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceRemoveResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceRemoveResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{49}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{53}
 }
 
 // InviteServiceListRequest lists invites.
@@ -2978,7 +3162,7 @@ type InviteServiceListRequest struct {
 
 func (x *InviteServiceListRequest) Reset() {
 	*x = InviteServiceListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2990,7 +3174,7 @@ func (x *InviteServiceListRequest) String() string {
 func (*InviteServiceListRequest) ProtoMessage() {}
 
 func (x *InviteServiceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3003,7 +3187,7 @@ func (x *InviteServiceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceListRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{50}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{54}
 }
 
 // InviteServiceListResponse carries every invite.
@@ -3017,7 +3201,7 @@ type InviteServiceListResponse struct {
 
 func (x *InviteServiceListResponse) Reset() {
 	*x = InviteServiceListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3029,7 +3213,7 @@ func (x *InviteServiceListResponse) String() string {
 func (*InviteServiceListResponse) ProtoMessage() {}
 
 func (x *InviteServiceListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3042,7 +3226,7 @@ func (x *InviteServiceListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceListResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{51}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *InviteServiceListResponse) GetInvites() []*Invite {
@@ -3203,15 +3387,22 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x06expiry\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry\"9\n" +
 	"\rVerifyRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code\"T\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\"z\n" +
 	"\x0eVerifyResponse\x12!\n" +
-	"\fsignup_token\x18\x01 \x01(\tR\vsignupToken\x12\x1f\n" +
-	"\vpayment_url\x18\x02 \x01(\tR\n" +
-	"paymentUrl\"w\n" +
+	"\fsignup_token\x18\x01 \x01(\tR\vsignupToken\x122\n" +
+	"\x06expiry\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiryJ\x04\b\x02\x10\x03R\vpayment_url\"8\n" +
+	"\x13StartPaymentRequest\x12!\n" +
+	"\fsignup_token\x18\x01 \x01(\tR\vsignupToken\";\n" +
+	"\x14StartPaymentResponse\x12#\n" +
+	"\rsubscribe_url\x18\x01 \x01(\tR\fsubscribeUrl\"9\n" +
+	"\x14PaymentStatusRequest\x12!\n" +
+	"\fsignup_token\x18\x01 \x01(\tR\vsignupToken\"n\n" +
+	"\x15PaymentStatusResponse\x120\n" +
+	"\x14payment_method_ready\x18\x01 \x01(\bR\x12paymentMethodReady\x12#\n" +
+	"\rsubscribe_url\x18\x02 \x01(\tR\fsubscribeUrl\"g\n" +
 	"\x15CompleteSignupRequest\x12!\n" +
 	"\fsignup_token\x18\x01 \x01(\tR\vsignupToken\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\x12#\n" +
-	"\rpayment_token\x18\x03 \x01(\tR\fpaymentToken\"\x90\x01\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secretJ\x04\b\x03\x10\x04R\rpayment_token\"\x90\x01\n" +
 	"\x16CompleteSignupResponse\x12.\n" +
 	"\aaccount\x18\x01 \x01(\v2\x14.m3o.auth.v1.AccountR\aaccount\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12(\n" +
@@ -3263,10 +3454,12 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x06Delete\x12&.m3o.auth.v1.RulesServiceDeleteRequest\x1a'.m3o.auth.v1.RulesServiceDeleteResponse\x12S\n" +
 	"\x04List\x12$.m3o.auth.v1.RulesServiceListRequest\x1a%.m3o.auth.v1.RulesServiceListResponse\x12D\n" +
 	"\aExplain\x12\x1b.m3o.auth.v1.ExplainRequest\x1a\x1c.m3o.auth.v1.ExplainResponse\x12X\n" +
-	"\x05Watch\x12%.m3o.auth.v1.RulesServiceWatchRequest\x1a&.m3o.auth.v1.RulesServiceWatchResponse0\x012\x9d\x02\n" +
+	"\x05Watch\x12%.m3o.auth.v1.RulesServiceWatchRequest\x1a&.m3o.auth.v1.RulesServiceWatchResponse0\x012\xca\x03\n" +
 	"\rSignupService\x12n\n" +
 	"\x15SendVerificationEmail\x12).m3o.auth.v1.SendVerificationEmailRequest\x1a*.m3o.auth.v1.SendVerificationEmailResponse\x12A\n" +
-	"\x06Verify\x12\x1a.m3o.auth.v1.VerifyRequest\x1a\x1b.m3o.auth.v1.VerifyResponse\x12Y\n" +
+	"\x06Verify\x12\x1a.m3o.auth.v1.VerifyRequest\x1a\x1b.m3o.auth.v1.VerifyResponse\x12S\n" +
+	"\fStartPayment\x12 .m3o.auth.v1.StartPaymentRequest\x1a!.m3o.auth.v1.StartPaymentResponse\x12V\n" +
+	"\rPaymentStatus\x12!.m3o.auth.v1.PaymentStatusRequest\x1a\".m3o.auth.v1.PaymentStatusResponse\x12Y\n" +
 	"\x0eCompleteSignup\x12\".m3o.auth.v1.CompleteSignupRequest\x1a#.m3o.auth.v1.CompleteSignupResponse2\x97\x02\n" +
 	"\rInviteService\x12R\n" +
 	"\x03Add\x12$.m3o.auth.v1.InviteServiceAddRequest\x1a%.m3o.auth.v1.InviteServiceAddResponse\x12[\n" +
@@ -3287,7 +3480,7 @@ func file_m3o_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_m3o_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_m3o_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_m3o_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_m3o_auth_v1_auth_proto_goTypes = []any{
 	(AccountType)(0),                      // 0: m3o.auth.v1.AccountType
 	(AccountStatus)(0),                    // 1: m3o.auth.v1.AccountStatus
@@ -3335,37 +3528,41 @@ var file_m3o_auth_v1_auth_proto_goTypes = []any{
 	(*SendVerificationEmailResponse)(nil), // 43: m3o.auth.v1.SendVerificationEmailResponse
 	(*VerifyRequest)(nil),                 // 44: m3o.auth.v1.VerifyRequest
 	(*VerifyResponse)(nil),                // 45: m3o.auth.v1.VerifyResponse
-	(*CompleteSignupRequest)(nil),         // 46: m3o.auth.v1.CompleteSignupRequest
-	(*CompleteSignupResponse)(nil),        // 47: m3o.auth.v1.CompleteSignupResponse
-	(*Invite)(nil),                        // 48: m3o.auth.v1.Invite
-	(*InviteServiceAddRequest)(nil),       // 49: m3o.auth.v1.InviteServiceAddRequest
-	(*InviteServiceAddResponse)(nil),      // 50: m3o.auth.v1.InviteServiceAddResponse
-	(*InviteServiceRemoveRequest)(nil),    // 51: m3o.auth.v1.InviteServiceRemoveRequest
-	(*InviteServiceRemoveResponse)(nil),   // 52: m3o.auth.v1.InviteServiceRemoveResponse
-	(*InviteServiceListRequest)(nil),      // 53: m3o.auth.v1.InviteServiceListRequest
-	(*InviteServiceListResponse)(nil),     // 54: m3o.auth.v1.InviteServiceListResponse
-	nil,                                   // 55: m3o.auth.v1.Account.MetadataEntry
-	nil,                                   // 56: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
-	nil,                                   // 57: m3o.auth.v1.CreateRequest.MetadataEntry
-	(*timestamppb.Timestamp)(nil),         // 58: google.protobuf.Timestamp
+	(*StartPaymentRequest)(nil),           // 46: m3o.auth.v1.StartPaymentRequest
+	(*StartPaymentResponse)(nil),          // 47: m3o.auth.v1.StartPaymentResponse
+	(*PaymentStatusRequest)(nil),          // 48: m3o.auth.v1.PaymentStatusRequest
+	(*PaymentStatusResponse)(nil),         // 49: m3o.auth.v1.PaymentStatusResponse
+	(*CompleteSignupRequest)(nil),         // 50: m3o.auth.v1.CompleteSignupRequest
+	(*CompleteSignupResponse)(nil),        // 51: m3o.auth.v1.CompleteSignupResponse
+	(*Invite)(nil),                        // 52: m3o.auth.v1.Invite
+	(*InviteServiceAddRequest)(nil),       // 53: m3o.auth.v1.InviteServiceAddRequest
+	(*InviteServiceAddResponse)(nil),      // 54: m3o.auth.v1.InviteServiceAddResponse
+	(*InviteServiceRemoveRequest)(nil),    // 55: m3o.auth.v1.InviteServiceRemoveRequest
+	(*InviteServiceRemoveResponse)(nil),   // 56: m3o.auth.v1.InviteServiceRemoveResponse
+	(*InviteServiceListRequest)(nil),      // 57: m3o.auth.v1.InviteServiceListRequest
+	(*InviteServiceListResponse)(nil),     // 58: m3o.auth.v1.InviteServiceListResponse
+	nil,                                   // 59: m3o.auth.v1.Account.MetadataEntry
+	nil,                                   // 60: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
+	nil,                                   // 61: m3o.auth.v1.CreateRequest.MetadataEntry
+	(*timestamppb.Timestamp)(nil),         // 62: google.protobuf.Timestamp
 }
 var file_m3o_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: m3o.auth.v1.Account.type:type_name -> m3o.auth.v1.AccountType
-	55, // 1: m3o.auth.v1.Account.metadata:type_name -> m3o.auth.v1.Account.MetadataEntry
-	58, // 2: m3o.auth.v1.Account.created:type_name -> google.protobuf.Timestamp
+	59, // 1: m3o.auth.v1.Account.metadata:type_name -> m3o.auth.v1.Account.MetadataEntry
+	62, // 2: m3o.auth.v1.Account.created:type_name -> google.protobuf.Timestamp
 	1,  // 3: m3o.auth.v1.Account.status:type_name -> m3o.auth.v1.AccountStatus
-	58, // 4: m3o.auth.v1.Token.expiry:type_name -> google.protobuf.Timestamp
-	58, // 5: m3o.auth.v1.Token.created:type_name -> google.protobuf.Timestamp
+	62, // 4: m3o.auth.v1.Token.expiry:type_name -> google.protobuf.Timestamp
+	62, // 5: m3o.auth.v1.Token.created:type_name -> google.protobuf.Timestamp
 	5,  // 6: m3o.auth.v1.TokenResponse.token:type_name -> m3o.auth.v1.Token
 	3,  // 7: m3o.auth.v1.TokenResponse.account:type_name -> m3o.auth.v1.Account
 	3,  // 8: m3o.auth.v1.InspectResponse.account:type_name -> m3o.auth.v1.Account
-	58, // 9: m3o.auth.v1.InspectResponse.expiry:type_name -> google.protobuf.Timestamp
-	58, // 10: m3o.auth.v1.PublicKey.not_after:type_name -> google.protobuf.Timestamp
+	62, // 9: m3o.auth.v1.InspectResponse.expiry:type_name -> google.protobuf.Timestamp
+	62, // 10: m3o.auth.v1.PublicKey.not_after:type_name -> google.protobuf.Timestamp
 	12, // 11: m3o.auth.v1.PublicKeysResponse.keys:type_name -> m3o.auth.v1.PublicKey
-	56, // 12: m3o.auth.v1.PublicKeysResponse.revoked_before:type_name -> m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
+	60, // 12: m3o.auth.v1.PublicKeysResponse.revoked_before:type_name -> m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
 	13, // 13: m3o.auth.v1.WatchPublicKeysResponse.current:type_name -> m3o.auth.v1.PublicKeysResponse
 	0,  // 14: m3o.auth.v1.CreateRequest.type:type_name -> m3o.auth.v1.AccountType
-	57, // 15: m3o.auth.v1.CreateRequest.metadata:type_name -> m3o.auth.v1.CreateRequest.MetadataEntry
+	61, // 15: m3o.auth.v1.CreateRequest.metadata:type_name -> m3o.auth.v1.CreateRequest.MetadataEntry
 	3,  // 16: m3o.auth.v1.CreateResponse.account:type_name -> m3o.auth.v1.Account
 	3,  // 17: m3o.auth.v1.GetResponse.account:type_name -> m3o.auth.v1.Account
 	3,  // 18: m3o.auth.v1.ListResponse.accounts:type_name -> m3o.auth.v1.Account
@@ -3379,64 +3576,69 @@ var file_m3o_auth_v1_auth_proto_depIdxs = []int32{
 	30, // 26: m3o.auth.v1.ExplainRequest.resource:type_name -> m3o.auth.v1.Resource
 	2,  // 27: m3o.auth.v1.ExplainResponse.access:type_name -> m3o.auth.v1.Access
 	31, // 28: m3o.auth.v1.ExplainResponse.rule:type_name -> m3o.auth.v1.Rule
-	58, // 29: m3o.auth.v1.SendVerificationEmailResponse.expiry:type_name -> google.protobuf.Timestamp
-	3,  // 30: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
-	5,  // 31: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
-	58, // 32: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
-	48, // 33: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
-	48, // 34: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
-	58, // 35: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
-	4,  // 36: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
-	7,  // 37: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
-	9,  // 38: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
-	11, // 39: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
-	14, // 40: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
-	16, // 41: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
-	18, // 42: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
-	20, // 43: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
-	22, // 44: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
-	24, // 45: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
-	26, // 46: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
-	28, // 47: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
-	32, // 48: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
-	34, // 49: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
-	36, // 50: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
-	40, // 51: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
-	38, // 52: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
-	42, // 53: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
-	44, // 54: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
-	46, // 55: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
-	49, // 56: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
-	51, // 57: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
-	53, // 58: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
-	6,  // 59: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
-	8,  // 60: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
-	10, // 61: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
-	13, // 62: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
-	15, // 63: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
-	17, // 64: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
-	19, // 65: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
-	21, // 66: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
-	23, // 67: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
-	25, // 68: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
-	27, // 69: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
-	29, // 70: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
-	33, // 71: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
-	35, // 72: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
-	37, // 73: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
-	41, // 74: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
-	39, // 75: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
-	43, // 76: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
-	45, // 77: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
-	47, // 78: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
-	50, // 79: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
-	52, // 80: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
-	54, // 81: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
-	59, // [59:82] is the sub-list for method output_type
-	36, // [36:59] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	62, // 29: m3o.auth.v1.SendVerificationEmailResponse.expiry:type_name -> google.protobuf.Timestamp
+	62, // 30: m3o.auth.v1.VerifyResponse.expiry:type_name -> google.protobuf.Timestamp
+	3,  // 31: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
+	5,  // 32: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
+	62, // 33: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
+	52, // 34: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
+	52, // 35: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
+	62, // 36: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
+	4,  // 37: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
+	7,  // 38: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
+	9,  // 39: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
+	11, // 40: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
+	14, // 41: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
+	16, // 42: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
+	18, // 43: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
+	20, // 44: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
+	22, // 45: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
+	24, // 46: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
+	26, // 47: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
+	28, // 48: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
+	32, // 49: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
+	34, // 50: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
+	36, // 51: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
+	40, // 52: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
+	38, // 53: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
+	42, // 54: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
+	44, // 55: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
+	46, // 56: m3o.auth.v1.SignupService.StartPayment:input_type -> m3o.auth.v1.StartPaymentRequest
+	48, // 57: m3o.auth.v1.SignupService.PaymentStatus:input_type -> m3o.auth.v1.PaymentStatusRequest
+	50, // 58: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
+	53, // 59: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
+	55, // 60: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
+	57, // 61: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
+	6,  // 62: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
+	8,  // 63: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
+	10, // 64: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
+	13, // 65: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
+	15, // 66: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
+	17, // 67: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
+	19, // 68: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
+	21, // 69: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
+	23, // 70: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
+	25, // 71: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
+	27, // 72: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
+	29, // 73: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
+	33, // 74: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
+	35, // 75: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
+	37, // 76: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
+	41, // 77: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
+	39, // 78: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
+	43, // 79: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
+	45, // 80: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
+	47, // 81: m3o.auth.v1.SignupService.StartPayment:output_type -> m3o.auth.v1.StartPaymentResponse
+	49, // 82: m3o.auth.v1.SignupService.PaymentStatus:output_type -> m3o.auth.v1.PaymentStatusResponse
+	51, // 83: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
+	54, // 84: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
+	56, // 85: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
+	58, // 86: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
+	62, // [62:87] is the sub-list for method output_type
+	37, // [37:62] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_m3o_auth_v1_auth_proto_init() }
@@ -3450,7 +3652,7 @@ func file_m3o_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_auth_v1_auth_proto_rawDesc), len(file_m3o_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   55,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -915,6 +915,8 @@ var RulesService_ServiceDesc = grpc.ServiceDesc{
 const (
 	SignupService_SendVerificationEmail_FullMethodName = "/m3o.auth.v1.SignupService/SendVerificationEmail"
 	SignupService_Verify_FullMethodName                = "/m3o.auth.v1.SignupService/Verify"
+	SignupService_StartPayment_FullMethodName          = "/m3o.auth.v1.SignupService/StartPayment"
+	SignupService_PaymentStatus_FullMethodName         = "/m3o.auth.v1.SignupService/PaymentStatus"
 	SignupService_CompleteSignup_FullMethodName        = "/m3o.auth.v1.SignupService/CompleteSignup"
 )
 
@@ -923,11 +925,23 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // SignupService lets an invited person create a namespace and account; it is public.
+//
+// The steps, in order: SendVerificationEmail mails a code; Verify trades it
+// for a sign-up token; StartPayment returns the subscribe page, where the
+// card is taken; PaymentStatus says when it has been; CompleteSignup
+// subscribes, creates the namespace and the account, and returns tokens.
+// Every step may be retried, and a sign-up interrupted anywhere resumes
+// where it stopped, with a new code if the token was lost.
 type SignupServiceClient interface {
-	// SendVerificationEmail mails a one-time code to an invited email address.
+	// SendVerificationEmail mails a one-time code to an invited email address that has no account yet.
+	// Its answer is the same whether or not a code was mailed.
 	SendVerificationEmail(ctx context.Context, in *SendVerificationEmailRequest, opts ...grpc.CallOption) (*SendVerificationEmailResponse, error)
 	// Verify checks the one-time code and returns a sign-up token.
 	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error)
+	// StartPayment returns the subscribe page's URL, where the card is taken.
+	StartPayment(ctx context.Context, in *StartPaymentRequest, opts ...grpc.CallOption) (*StartPaymentResponse, error)
+	// PaymentStatus reports whether the subscribe page has a payment method in place.
+	PaymentStatus(ctx context.Context, in *PaymentStatusRequest, opts ...grpc.CallOption) (*PaymentStatusResponse, error)
 	// CompleteSignup subscribes, creates the namespace and the account, and returns its tokens.
 	CompleteSignup(ctx context.Context, in *CompleteSignupRequest, opts ...grpc.CallOption) (*CompleteSignupResponse, error)
 }
@@ -960,6 +974,26 @@ func (c *signupServiceClient) Verify(ctx context.Context, in *VerifyRequest, opt
 	return out, nil
 }
 
+func (c *signupServiceClient) StartPayment(ctx context.Context, in *StartPaymentRequest, opts ...grpc.CallOption) (*StartPaymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartPaymentResponse)
+	err := c.cc.Invoke(ctx, SignupService_StartPayment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *signupServiceClient) PaymentStatus(ctx context.Context, in *PaymentStatusRequest, opts ...grpc.CallOption) (*PaymentStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PaymentStatusResponse)
+	err := c.cc.Invoke(ctx, SignupService_PaymentStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *signupServiceClient) CompleteSignup(ctx context.Context, in *CompleteSignupRequest, opts ...grpc.CallOption) (*CompleteSignupResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CompleteSignupResponse)
@@ -975,11 +1009,23 @@ func (c *signupServiceClient) CompleteSignup(ctx context.Context, in *CompleteSi
 // for forward compatibility.
 //
 // SignupService lets an invited person create a namespace and account; it is public.
+//
+// The steps, in order: SendVerificationEmail mails a code; Verify trades it
+// for a sign-up token; StartPayment returns the subscribe page, where the
+// card is taken; PaymentStatus says when it has been; CompleteSignup
+// subscribes, creates the namespace and the account, and returns tokens.
+// Every step may be retried, and a sign-up interrupted anywhere resumes
+// where it stopped, with a new code if the token was lost.
 type SignupServiceServer interface {
-	// SendVerificationEmail mails a one-time code to an invited email address.
+	// SendVerificationEmail mails a one-time code to an invited email address that has no account yet.
+	// Its answer is the same whether or not a code was mailed.
 	SendVerificationEmail(context.Context, *SendVerificationEmailRequest) (*SendVerificationEmailResponse, error)
 	// Verify checks the one-time code and returns a sign-up token.
 	Verify(context.Context, *VerifyRequest) (*VerifyResponse, error)
+	// StartPayment returns the subscribe page's URL, where the card is taken.
+	StartPayment(context.Context, *StartPaymentRequest) (*StartPaymentResponse, error)
+	// PaymentStatus reports whether the subscribe page has a payment method in place.
+	PaymentStatus(context.Context, *PaymentStatusRequest) (*PaymentStatusResponse, error)
 	// CompleteSignup subscribes, creates the namespace and the account, and returns its tokens.
 	CompleteSignup(context.Context, *CompleteSignupRequest) (*CompleteSignupResponse, error)
 	mustEmbedUnimplementedSignupServiceServer()
@@ -997,6 +1043,12 @@ func (UnimplementedSignupServiceServer) SendVerificationEmail(context.Context, *
 }
 func (UnimplementedSignupServiceServer) Verify(context.Context, *VerifyRequest) (*VerifyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Verify not implemented")
+}
+func (UnimplementedSignupServiceServer) StartPayment(context.Context, *StartPaymentRequest) (*StartPaymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartPayment not implemented")
+}
+func (UnimplementedSignupServiceServer) PaymentStatus(context.Context, *PaymentStatusRequest) (*PaymentStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PaymentStatus not implemented")
 }
 func (UnimplementedSignupServiceServer) CompleteSignup(context.Context, *CompleteSignupRequest) (*CompleteSignupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CompleteSignup not implemented")
@@ -1058,6 +1110,42 @@ func _SignupService_Verify_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SignupService_StartPayment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartPaymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignupServiceServer).StartPayment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignupService_StartPayment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignupServiceServer).StartPayment(ctx, req.(*StartPaymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SignupService_PaymentStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PaymentStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SignupServiceServer).PaymentStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SignupService_PaymentStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SignupServiceServer).PaymentStatus(ctx, req.(*PaymentStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SignupService_CompleteSignup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CompleteSignupRequest)
 	if err := dec(in); err != nil {
@@ -1090,6 +1178,14 @@ var SignupService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Verify",
 			Handler:    _SignupService_Verify_Handler,
+		},
+		{
+			MethodName: "StartPayment",
+			Handler:    _SignupService_StartPayment_Handler,
+		},
+		{
+			MethodName: "PaymentStatus",
+			Handler:    _SignupService_PaymentStatus_Handler,
 		},
 		{
 			MethodName: "CompleteSignup",

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sync"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // Errors returned for bad names and an exhausted uid range.
@@ -32,8 +33,8 @@ const (
 )
 
 var (
-	namespaceName = regexp.MustCompile(`^[a-z][a-z0-9-]{2,39}$`)
-	processName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	namespaceName = lazyregexp.New(`^[a-z][a-z0-9-]{2,39}$`)
+	processName   = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 )
 
 // Config configures a Sandbox.

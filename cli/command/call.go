@@ -1,0 +1,112 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc/codes"
+	grpcmetadata "google.golang.org/grpc/metadata"
+
+	"m3o.dev/cli/internal/invoke"
+	"m3o.dev/cli/internal/session"
+	"m3o.dev/pkg/platform"
+)
+
+// defaultCallTimeout bounds a call, reflection included.
+const defaultCallTimeout = 30 * time.Second
+
+// callCommand is `micro call`.
+func (a *app) callCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "call",
+		Usage: "call a method of one of your services with a JSON request and print the response",
+		Description: "METHOD is Service.Method, package.Service.Method or /package.Service/Method. The request\n" +
+			"is encoded with the descriptors the service publishes through server reflection; JSON\n" +
+			"defaults to {} and - reads it from stdin. A method that streams its responses prints\n" +
+			"each as it comes.",
+		ArgsUsage: "SERVICE METHOD [JSON]",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "metadata", Usage: "send the gRPC metadata `KEY=VALUE`; repeat for more"},
+			&cli.DurationFlag{Name: "timeout", Value: defaultCallTimeout, Usage: "give up after `DURATION`"},
+		},
+		Action: a.remote(a.call),
+	}
+}
+
+// call resolves the method through reflection and calls it.
+func (a *app) call(c *cli.Context, conn *session.Conn) error {
+	service, method := c.Args().Get(0), c.Args().Get(1)
+	body, err := a.requestBody(c.Args().Get(2))
+	if err != nil {
+		return err
+	}
+	md, err := callMetadata(service, c.StringSlice("metadata"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	client := invoke.New(conn.Client(), md)
+	m, err := client.Resolve(ctx, method)
+	if err != nil {
+		return callFailed(err, service, method)
+	}
+	err = client.Call(ctx, m, body, func(resp []byte) error {
+		_, err := a.stdout.Write(append(resp, '\n'))
+		return err
+	})
+	return callFailed(err, service, method)
+}
+
+// requestBody returns the request: the argument, stdin for "-", or {}.
+func (a *app) requestBody(arg string) ([]byte, error) {
+	switch arg {
+	case "":
+		return []byte("{}"), nil
+	case "-":
+		return io.ReadAll(io.LimitReader(a.stdin, 4<<20))
+	}
+	return []byte(arg), nil
+}
+
+// callMetadata is the metadata of the call: the header that routes it to
+// the service, and the user's.
+func callMetadata(service string, pairs []string) (grpcmetadata.MD, error) {
+	md := grpcmetadata.Pairs(platform.ServiceHeader, service)
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return nil, usageErrorf("--metadata %q must be KEY=VALUE.", p)
+		}
+		md.Append(strings.ToLower(k), v)
+	}
+	return md, nil
+}
+
+// callFailed turns the errors of resolving and calling a method into
+// failures; the statuses of the platform and the service are described as
+// every command's are.
+func callFailed(err error, service, method string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, invoke.ErrBadName), errors.Is(err, invoke.ErrAmbiguous), errors.Is(err, invoke.ErrClientStreaming):
+		return usageErrorf("Cannot call %s of service '%s': %s", method, service, sentence(err.Error()))
+	case errors.Is(err, invoke.ErrBadRequest):
+		return usageErrorf("Cannot call %s of service '%s': %s", method, service, sentence(detail(err, invoke.ErrBadRequest)+"; "+invoke.ErrBadRequest.Error()))
+	case errors.Is(err, invoke.ErrUnknownMethod):
+		return failf(ExitNotFound, codes.NotFound, "Cannot call %s of service '%s': %s", method, service, sentence(detail(err, invoke.ErrUnknownMethod)))
+	case errors.Is(err, invoke.ErrNoReflection):
+		return failf(ExitError, codes.Unimplemented, "Service '%s' does not answer gRPC server reflection, which 'micro call' reads its methods from.", service)
+	}
+	return err
+}
+
+// detail is the message of err without the sentinel it wraps last.
+func detail(err, sentinel error) string {
+	return strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
+}

@@ -1,0 +1,196 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"m3o.dev/cli/internal/deploy"
+	"m3o.dev/cli/internal/session"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+)
+
+// reasonDeployFailed is the JSON error reason of a deployment that did
+// not take.
+const reasonDeployFailed = "DEPLOYMENT_FAILED"
+
+// serviceName is the runtime's rule for a service's name.
+var serviceName = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// run uploads or names the source, creates the service and waits for it.
+func (a *app) run(c *cli.Context, conn *session.Conn) error {
+	src, ns := c.Args().First(), a.withNamespace(c.String("namespace"))
+	name, err := nameOf(c.String("name"), src)
+	if err != nil {
+		return err
+	}
+	opts, err := runOptions(c, nil)
+	if err != nil {
+		return err
+	}
+	rt := runtimeClient(conn)
+	if _, err := rt.Read(c.Context, &runtimev1.ReadRequest{Name: name, Namespace: ns}); err == nil {
+		return alreadyRuns(name, src)
+	} else if status.Code(err) != codes.NotFound {
+		return err
+	}
+	source, err := a.source(c.Context, rt, name, ns, src)
+	if err != nil {
+		return err
+	}
+	resp, err := rt.Create(c.Context, &runtimev1.CreateRequest{
+		Service: &runtimev1.Service{Name: name, Source: source}, Options: opts, Namespace: ns,
+	})
+	if status.Code(err) == codes.AlreadyExists {
+		return alreadyRuns(name, src)
+	}
+	if err != nil {
+		return err
+	}
+	return a.await(c, rt, resp.GetService(), "run")
+}
+
+// alreadyRuns is the error of a run whose name is taken.
+func alreadyRuns(name, src string) error {
+	return failf(ExitError, codes.AlreadyExists, "A service named '%s' already exists. Run 'micro update %s %s' to replace it, or choose another --name.", name, name, src)
+}
+
+// update rebuilds a service from new or the same source, with new or the
+// same options, and waits for it.
+func (a *app) update(c *cli.Context, conn *session.Conn) error {
+	name, src, ns := c.Args().Get(0), c.Args().Get(1), a.withNamespace(c.String("namespace"))
+	rt := runtimeClient(conn)
+	cur, err := rt.Read(c.Context, &runtimev1.ReadRequest{Name: name, Namespace: ns})
+	if err != nil {
+		return err
+	}
+	var opts *runtimev1.Options
+	if c.IsSet("instances") || c.IsSet("env") {
+		if opts, err = runOptions(c, cur.GetServices()[0].GetOptions()); err != nil {
+			return err
+		}
+	}
+	source := ""
+	if src != "" {
+		if source, err = a.source(c.Context, rt, name, ns, src); err != nil {
+			return err
+		}
+	}
+	resp, err := rt.Update(c.Context, &runtimev1.UpdateRequest{
+		Service: &runtimev1.Service{Name: name, Source: source}, Options: opts, Namespace: ns,
+	})
+	if err != nil {
+		return err
+	}
+	return a.await(c, rt, resp.GetService(), "update")
+}
+
+// nameOf returns the service's name: --name, else the folder's or the
+// repository's, which must be a valid name.
+func nameOf(flag, src string) (string, error) {
+	name, from := flag, "--name"
+	if name == "" {
+		name, from = baseName(src), "the source's name"
+	}
+	if !serviceName.MatchString(name) {
+		return "", usageErrorf("%q (%s) is not a service name: use lower-case letters, digits and dashes, starting with a letter; pass --name.", name, from)
+	}
+	return name, nil
+}
+
+// baseName is the last element of a folder's absolute path, or of a git
+// URL's path without its @ref and .git.
+func baseName(src string) string {
+	if isGitURL(src) {
+		slash := strings.LastIndex(src, "/")
+		base, _, _ := strings.Cut(src[slash+1:], "@")
+		return strings.TrimSuffix(base, ".git")
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return src
+	}
+	return filepath.Base(abs)
+}
+
+// isGitURL reports whether a source is a URL rather than a folder.
+func isGitURL(src string) bool {
+	return strings.Contains(src, "://")
+}
+
+// runOptions returns the options the flags ask for, on top of cur.
+func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, error) {
+	opts := &runtimev1.Options{Env: map[string]string{}, Instances: cur.GetInstances(), Resources: cur.GetResources()}
+	for k, v := range cur.GetEnv() {
+		opts.Env[k] = v
+	}
+	for _, kv := range c.StringSlice("env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErrorf("--env %q must be KEY=VALUE.", kv)
+		}
+		opts.Env[k] = v
+	}
+	if c.IsSet("instances") {
+		opts.Instances = uint32(c.Uint("instances"))
+	}
+	return opts, nil
+}
+
+// source returns what a service's source field names: a git URL as it is,
+// or the id of the folder's upload.
+func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string) (string, error) {
+	if isGitURL(src) {
+		return src, nil
+	}
+	info, err := os.Stat(src)
+	if err != nil || !info.IsDir() {
+		return "", usageErrorf("%s is not a folder or a git URL (https://host/path@ref).", src)
+	}
+	archive, err := deploy.Pack(src)
+	if err != nil {
+		return "", failf(ExitError, codes.InvalidArgument, "Cannot pack %s: %s", src, sentence(rootCause(err)))
+	}
+	a.progressf("Uploading %s (%s packed)...", src, size(len(archive)))
+	resp, err := deploy.Upload(ctx, rt, name, ns, archive)
+	if err != nil {
+		return "", err
+	}
+	return resp.GetSourceId(), nil
+}
+
+// await follows the generation svc was given until it runs or fails, and
+// prints the outcome.
+func (a *app) await(c *cli.Context, rt runtimev1.RuntimeServiceClient, svc *runtimev1.Service, verb string) error {
+	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w := deploy.Watch{
+		Client: rt, Name: svc.GetName(), Namespace: c.String("namespace"), Generation: svc.GetGeneration(),
+		Interval: pollInterval, OnStatus: a.showStatus,
+	}
+	if c.Bool("verbose") {
+		w.OnBuildLine = func(l string) { a.notef("[build] %s", l) }
+	}
+	final, err := w.Wait(ctx)
+	var failed *deploy.Failure
+	switch {
+	case errors.As(err, &failed):
+		return deployFailed(failed, verb)
+	case ctx.Err() != nil && c.Context.Err() == nil:
+		return stoppedWaiting(final, c.Duration("timeout"), ctx.Err())
+	case err != nil:
+		return err
+	}
+	return a.printDeployed(final)
+}

@@ -1,0 +1,27 @@
+package command
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestAdminInvite adds, lists and removes an invite, and removes it again,
+// which is not found.
+func TestAdminInvite(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	if out := h.mustRun("admin", "invite", "add", "Ann@Example.com").stdout; out != "Invited ann@example.com: they sign up with 'micro signup --email ann@example.com'.\n" {
+		t.Errorf("admin invite add = %q", out)
+	}
+	list := h.mustRun("admin", "invite", "list").stdout
+	if !strings.HasPrefix(list, "EMAIL") || !strings.Contains(list, "ann@example.com") || !strings.Contains(list, "admin") {
+		t.Errorf("admin invite list = %q, want ann@example.com invited by admin", list)
+	}
+	h.mustRun("admin", "invite", "remove", "ann@example.com")
+	if r := h.run("admin", "invite", "remove", "ann@example.com"); r.code != ExitNotFound || !strings.Contains(r.stderr, "is not invited") {
+		t.Errorf("admin invite remove (again) = exit %d, %q, want %d saying it is not invited", r.code, r.stderr, ExitNotFound)
+	}
+	if r := h.run("admin", "invite", "add"); r.code != ExitUsage {
+		t.Errorf("admin invite add (no email) = exit %d, want %d", r.code, ExitUsage)
+	}
+}

@@ -1,0 +1,228 @@
+package command
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"m3o.dev/cli/internal/platformtest"
+)
+
+// folder writes a service's folder under the working directory, with the
+// files named, and returns its name.
+func folder(t *testing.T, name string, files ...string) string {
+	t.Helper()
+	for _, f := range append([]string{"go.mod"}, files...) {
+		p := filepath.Join(name, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return name
+}
+
+// TestDailyJourney runs the journey of DESIGN §1 against the stand-in and
+// checks what a person sees at each step.
+func TestDailyJourney(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	steps := []struct {
+		args []string
+		want string // a regular expression the whole stdout must match
+	}{
+		{[]string{"new", "hello"}, `^Created hello in hello:\n(  \S+\n)+\nRun it on the platform:\n  cd hello && micro run \.\n  micro call hello Hello\.Call '\{"name": "Ann"\}'\n$`},
+		{[]string{"run", "hello"}, `^hello is running \(1/1 instances\)\. Call it with 'micro call hello SERVICE\.METHOD JSON'\.\n$`},
+		{[]string{"status"}, `^NAME +VERSION +SOURCE +STATUS +INSTANCES +UPDATED +ERROR\nhello +latest +src-[a-z0-9]{26} +running +1/1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +-\n$`},
+		{[]string{"call", "hello", "Hello.Call", `{"name":"Ann"}`}, `^\{\n  "message": "Hello Ann"\n\}\n$`},
+		{[]string{"logs", "hello"}, `^\[1\] serving on the platform\n\[2\] greeted name=Ann\n$`},
+		{[]string{"logs", "-f", "hello"}, `^\[1\] serving on the platform\n\[2\] greeted name=Ann\n$`},
+		{[]string{"logs", "--build", "hello"}, `^\[build\] build micro/hello \(package \./\.\)\n\[build\] build ok\n$`},
+		{[]string{"update", "hello", "hello"}, `^hello is running \(1/1 instances\)\.`},
+		{[]string{"update", "hello"}, `^hello is running \(1/1 instances\)\.`},
+		{[]string{"kill", "hello"}, `^Killed hello: its instances have stopped\.\n$`},
+		{[]string{"status"}, `^NAME +VERSION +SOURCE +STATUS +INSTANCES +UPDATED +ERROR\n$`},
+	}
+	for _, s := range steps {
+		r := h.run(s.args...)
+		if r.code != ExitOK {
+			t.Fatalf("micro %s = exit %d (%q), want 0", strings.Join(s.args, " "), r.code, r.stderr)
+		}
+		if !regexp.MustCompile(s.want).MatchString(r.stdout) {
+			t.Errorf("micro %s = %q, want it to match %q", strings.Join(s.args, " "), r.stdout, s.want)
+		}
+	}
+	if got := h.p.Service("hello"); got != nil {
+		t.Errorf("after kill the runtime still has %v", got)
+	}
+}
+
+// TestRuntimeFailures checks the exit codes and sentences of what goes
+// wrong, each against a platform that runs hello.
+func TestRuntimeFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		files  []string // files of the folder "app" besides go.mod
+		args   []string
+		code   int
+		stderr string // a regular expression stderr must match
+	}{
+		{"build fails", []string{platformtest.BrokenFile}, []string{"run", "app"}, ExitError,
+			`^'micro run app' failed: \n    build failed:\n    \./main\.go:3:1: syntax error`},
+		{"start fails", []string{platformtest.CrashFile}, []string{"run", "app"}, ExitError,
+			`^'micro run app' failed: instance 1: exit status 1 after 5 crashes in a row`},
+		{"name taken", nil, []string{"run", "app", "--name", "hello"}, ExitError,
+			`^A service named 'hello' already exists\. Run 'micro update hello app' to replace it`},
+		{"update fails", []string{platformtest.BrokenFile}, []string{"update", "hello", "app"}, ExitError,
+			`^'micro update hello' failed, and generation 1 keeps serving: \n    build failed:`},
+		{"no folder", nil, []string{"run", "nowhere"}, ExitUsage, `^nowhere is not a folder or a git URL`},
+		{"bad name", nil, []string{"run", "app", "--name", "Hello_World"}, ExitUsage, `^"Hello_World" \(--name\) is not a service name`},
+		{"bad env", nil, []string{"run", "app", "--env", "novalue"}, ExitUsage, `^--env "novalue" must be KEY=VALUE\.`},
+		{"status of nothing", nil, []string{"status", "nothing"}, ExitNotFound, `^Not found in env 'test' for namespace 'micro': service nothing does not exist\.`},
+		{"update nothing", nil, []string{"update", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
+		{"kill nothing", nil, []string{"kill", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
+		{"logs of nothing", nil, []string{"logs", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
+		{"too many lines", nil, []string{"logs", "hello", "-n", "10001"}, ExitUsage, `^--lines must be between 1 and 10000\.`},
+		{"unknown method", nil, []string{"call", "hello", "Hello.Nope"}, ExitNotFound,
+			`^Cannot call Hello\.Nope of service 'hello': service hello\.Hello has no method Nope; it has Hello\.Call, Hello\.Stream, Hello\.Hold\.`},
+		{"unknown service", nil, []string{"call", "hello", "Bye.Call"}, ExitNotFound, `^Cannot call Bye\.Call of service 'hello': no service Bye`},
+		{"bad request", nil, []string{"call", "hello", "Hello.Call", `{"nom":"Ann"}`}, ExitUsage,
+			`^Cannot call Hello\.Call of service 'hello': hello\.CallRequest: .*unknown field "nom".*; the request does not fit the method\.`},
+		{"bad method", nil, []string{"call", "hello", "Call"}, ExitUsage, `^Cannot call Call of service 'hello': "Call": the method must be`},
+		{"bad metadata", nil, []string{"call", "hello", "Hello.Call", "--metadata", "x"}, ExitUsage, `^--metadata "x" must be KEY=VALUE\.`},
+		{"new with a bad name", nil, []string{"new", "Hello"}, ExitUsage, `^Cannot create Hello: "Hello" must be a DNS label`},
+		{"new over a folder", nil, []string{"new", "app"}, ExitError, `^Cannot create app: app already exists and is not empty`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			h := newHarness(t)
+			h.login()
+			h.mustRun("run", folder(t, "hello"))
+			folder(t, "app", tc.files...)
+			r := h.run(tc.args...)
+			if r.code != tc.code || !regexp.MustCompile(tc.stderr).MatchString(r.stderr) {
+				t.Errorf("micro %s = exit %d, stderr %q; want %d and a match of %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestRunUploadsFolder checks what a run uploads: the folder without .git
+// and what its .gitignore lists.
+func TestRunUploadsFolder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	os.MkdirAll(filepath.Join("app", ".git"), 0o755)
+	os.WriteFile(filepath.Join("app", ".gitignore"), []byte("secret.txt\n/bin/\n"), 0o644)
+	folder(t, "app", ".git/config", "main.go", "secret.txt", "bin/app", "handler/handler.go")
+	h.mustRun("run", "app")
+	uploads := h.p.Uploads()
+	if len(uploads) != 1 {
+		t.Fatalf("run uploaded %d sources, want 1", len(uploads))
+	}
+	want := []string{".gitignore", "go.mod", "handler/", "handler/handler.go", "main.go"}
+	if got := slices.Sorted(slices.Values(uploads[0])); !slices.Equal(got, want) {
+		t.Errorf("run uploaded %q, want %q", got, want)
+	}
+}
+
+// TestDeployOptions checks the options run and update send: update keeps
+// what its flags do not change, and run's --env is not the global --env.
+func TestDeployOptions(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("--env", "test", "run", folder(t, "app"), "--name", "web", "--env", "A=1", "--env", "B=x=y", "--instances", "2")
+	check := func(step string, env map[string]string, instances uint32) {
+		t.Helper()
+		opts := h.p.Service("web").GetOptions()
+		if !maps.Equal(opts.GetEnv(), env) || opts.GetInstances() != instances {
+			t.Errorf("after %s: env %v and %d instances, want %v and %d", step, opts.GetEnv(), opts.GetInstances(), env, instances)
+		}
+	}
+	check("run", map[string]string{"A": "1", "B": "x=y"}, 2)
+	h.mustRun("update", "web", "--env", "A=2")
+	check("update --env", map[string]string{"A": "2", "B": "x=y"}, 2)
+	h.mustRun("update", "web", "--instances", "3")
+	check("update --instances", map[string]string{"A": "2", "B": "x=y"}, 3)
+	if src := h.p.Service("web").GetSource(); !strings.HasPrefix(src, "src-") {
+		t.Errorf("update without SOURCE changed the source to %q", src)
+	}
+}
+
+// TestRunVerbose checks that --verbose shows the build log on stderr.
+func TestRunVerbose(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	r := h.mustRun("run", folder(t, "app"), "--verbose")
+	if !strings.Contains(r.stderr, "[build] build micro/app (package ./.)\n[build] build ok\n") {
+		t.Errorf("micro run --verbose stderr = %q, want the build log", r.stderr)
+	}
+	if strings.Count(r.stderr, "[build] build ok") != 1 {
+		t.Errorf("micro run --verbose stderr = %q, want each build line once", r.stderr)
+	}
+}
+
+// TestStatusJSON checks the fields of status -o json.
+func TestStatusJSON(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("run", folder(t, "app"))
+	r := h.mustRun("status", "app", "-o", "json")
+	var out struct {
+		Services []map[string]any `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Services) != 1 {
+		t.Fatalf("status -o json = %q (%v), want one service", r.stdout, err)
+	}
+	s := out.Services[0]
+	want := map[string]any{"name": "app", "version": "latest", "status": "running", "error": "",
+		"instances": map[string]any{"running": 1.0, "desired": 1.0}}
+	for k, v := range want {
+		if got, _ := json.Marshal(s[k]); string(got) != mustJSON(v) {
+			t.Errorf("status -o json: %s = %s, want %s", k, got, mustJSON(v))
+		}
+	}
+	for _, k := range []string{"source", "updated"} {
+		if s[k] == nil || s[k] == "" {
+			t.Errorf("status -o json: %s is empty", k)
+		}
+	}
+}
+
+func mustJSON(v any) string {
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+// TestLogsFollowJSON checks that following logs as JSON prints one object
+// a line.
+func TestLogsFollowJSON(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("run", folder(t, "app"))
+	r := h.mustRun("logs", "-f", "app", "-o", "json")
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("logs -f -o json = %q, want two lines", r.stdout)
+	}
+	for _, l := range lines {
+		var v logLineJSON
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Instance == 0 || v.Message == "" {
+			t.Errorf("logs -f -o json line %q = %+v (%v), want a line with its instance", l, v, err)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package command
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+	"google.golang.org/grpc/codes"
+
+	"m3o.dev/cli/internal/deploy"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+)
+
+// serviceJSON is a service in `--output json`.
+type serviceJSON struct {
+	Name      string        `json:"name"`
+	Version   string        `json:"version"`
+	Source    string        `json:"source"`
+	Status    string        `json:"status"`
+	Instances instancesJSON `json:"instances"`
+	Error     string        `json:"error"`
+	Updated   *time.Time    `json:"updated"`
+}
+
+// instancesJSON counts a service's instances.
+type instancesJSON struct {
+	Running int `json:"running"`
+	Desired int `json:"desired"`
+}
+
+// serviceOutput returns a service as JSON output shows it.
+func serviceOutput(svc *runtimev1.Service) serviceJSON {
+	running, desired := deploy.Instances(svc)
+	out := serviceJSON{
+		Name: svc.GetName(), Version: versionOf(svc.GetVersion()), Source: svc.GetSource(),
+		Status: deploy.StatusName(svc.GetStatus()), Instances: instancesJSON{running, desired}, Error: svc.GetError(),
+	}
+	if svc.GetUpdated() != nil {
+		at := svc.GetUpdated().AsTime()
+		out.Updated = &at
+	}
+	return out
+}
+
+// versionOf shows a version label, which is "latest" when empty.
+func versionOf(v string) string {
+	if v == "" {
+		return "latest"
+	}
+	return v
+}
+
+// errorWidth is how much of a service's error a table row shows.
+const errorWidth = 60
+
+// serviceRow writes a service as a row of the status table.
+func serviceRow(t *tabwriter.Writer, s serviceJSON, updated string) {
+	why, _, more := strings.Cut(s.Error, "\n")
+	if more || len(why) > errorWidth {
+		why = preview([]byte(why))
+		if !strings.HasSuffix(why, "…") {
+			why += " …"
+		}
+	}
+	row(t, s.Name, s.Version, orDash(s.Source), s.Status, fmt.Sprintf("%d/%d", s.Instances.Running, s.Instances.Desired), updated, orDash(why))
+}
+
+// printDeployed prints a service that runs the generation run or update
+// asked for.
+func (a *app) printDeployed(svc *runtimev1.Service) error {
+	out := serviceOutput(svc)
+	return a.out.print(map[string]serviceJSON{"service": out}, func(t *tabwriter.Writer) {
+		fmt.Fprintf(t, "%s is running (%d/%d instances). Call it with 'micro call %s SERVICE.METHOD JSON'.\n",
+			out.Name, out.Instances.Running, out.Instances.Desired, out.Name)
+	})
+}
+
+// deployFailed is the error of a generation that did not take: the
+// runtime's reason, and whether the older generation still serves.
+func deployFailed(f *deploy.Failure, verb string) error {
+	svc, why := f.Service, strings.TrimSpace(f.Service.GetError())
+	if why == "" {
+		why = "it is " + deploy.StatusName(svc.GetStatus())
+	}
+	msg := fmt.Sprintf("'micro %s %s' failed: %s", verb, svc.GetName(), indentReason(why))
+	if f.OlderRuns() {
+		msg = fmt.Sprintf("'micro %s %s' failed, and generation %d keeps serving: %s",
+			verb, svc.GetName(), svc.GetRunningGeneration(), indentReason(why))
+	}
+	return &failure{exit: ExitError, code: codes.Aborted, reason: reasonDeployFailed, message: msg}
+}
+
+// indentReason ends a reason as a sentence; a reason of several lines, such
+// as a compiler's, goes below, indented.
+func indentReason(why string) string {
+	if !strings.Contains(why, "\n") {
+		return sentence(why)
+	}
+	return "\n    " + strings.ReplaceAll(why, "\n", "\n    ")
+}
+
+// stoppedWaiting is the error of a run or update that stopped waiting
+// before the service ran: the deployment goes on.
+func stoppedWaiting(svc *runtimev1.Service, after time.Duration, cause error) error {
+	name, where := "the service", "not known yet"
+	if svc != nil {
+		name, where = svc.GetName(), "still "+deploy.StatusName(svc.GetStatus())
+	}
+	return failf(ExitError, codes.DeadlineExceeded, "Stopped waiting after %s (%v); %s is %s and keeps deploying: follow it with 'micro status'.",
+		after, cause, name, where)
+}
+
+// showStatus tells people on a terminal where a deployment stands.
+func (a *app) showStatus(svc *runtimev1.Service) {
+	switch svc.GetStatus() {
+	case runtimev1.Status_STATUS_PENDING:
+		a.progressf("Waiting to build %s...", svc.GetName())
+	case runtimev1.Status_STATUS_BUILDING:
+		a.progressf("Building %s...", svc.GetName())
+	case runtimev1.Status_STATUS_STARTING:
+		a.progressf("Starting %s...", svc.GetName())
+	}
+}
+
+// progressf prints progress on stderr when it is a terminal.
+func (a *app) progressf(format string, args ...any) {
+	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		a.notef(format, args...)
+	}
+}
+
+// size renders a byte count for people.
+func size(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,42 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"m3o.dev/services/internal/mail"
+)
+
+// mailTimeout bounds the delivery of one code.
+const mailTimeout = time.Minute
+
+// mailCode mails code to the email of rec in the background, so that the
+// caller learns nothing from how long sending took. A failure is logged,
+// never the code; the person asks again.
+func (s *Service) mailCode(ctx context.Context, rec signupRecord, code string) {
+	msg := codeMessage(rec.Email, code, s.cfg.Signup.CodeTTL)
+	ctx = context.WithoutCancel(ctx)
+	s.mailing.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, mailTimeout)
+		defer cancel()
+		if err := s.mail.Send(ctx, msg); err != nil {
+			s.logger.ErrorContext(ctx, "mail a sign-up code", "signup_id", rec.ID, "error", err)
+			return
+		}
+		s.logger.InfoContext(ctx, "sign-up code mailed", "signup_id", rec.ID)
+	})
+}
+
+// codeMessage is the email that carries a sign-up code.
+func codeMessage(to, code string, ttl time.Duration) mail.Message {
+	return mail.Message{
+		To:      to,
+		Subject: "Your M3O sign-up code",
+		Text: fmt.Sprintf("Your M3O sign-up code is %s\n\n"+
+			"It works for %d minutes. Type it where 'micro signup' asks for it, or run\n\n"+
+			"    micro signup --email %s --code %s\n\n"+
+			"If you did not ask to sign up to M3O, ignore this email: nothing happens without the code.\n",
+			code, int(ttl.Minutes()), to, code),
+	}
+}
