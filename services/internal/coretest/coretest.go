@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,10 @@ type Platform struct {
 	// CA is the platform CA every certificate comes from.
 	CA        *mtls.CA
 	listeners map[string]net.Listener
+
+	mu          sync.Mutex
+	started     []*corekit.Process // by Process, in order
+	authServing bool
 }
 
 // New opens a loopback listener for each core service named, closed when
@@ -93,6 +98,9 @@ func (p *Platform) Process(t testing.TB, name string) *corekit.Process {
 		}
 	}
 	t.Cleanup(proc.Close)
+	p.mu.Lock()
+	p.started = append(p.started, proc)
+	p.mu.Unlock()
 	return proc
 }
 
@@ -106,6 +114,26 @@ func (p *Platform) Run(t testing.TB, name string, run func(context.Context, *cor
 	case <-proc.Ready():
 	case <-time.After(settle):
 		t.Fatalf("%s not serving after %s", name, settle)
+	}
+	p.waitForKeys(t, name, proc)
+}
+
+// waitForKeys waits, once auth serves, until the services started so far
+// have its keys: until then they answer every token Unavailable, and tests
+// start calling once tokens can be judged.
+func (p *Platform) waitForKeys(t testing.TB, name string, proc *corekit.Process) {
+	t.Helper()
+	p.mu.Lock()
+	if name == platform.Auth {
+		p.authServing = true
+	}
+	waiting := p.started
+	if !p.authServing {
+		waiting = nil
+	}
+	p.mu.Unlock()
+	for _, q := range waiting {
+		Eventually(t, q.Name+" loading auth's keys", q.KeysReady)
 	}
 }
 
