@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -77,6 +78,9 @@ func openKubernetes(c *cli.Context, p *corekit.Process, ca *mtls.CA) (*kubernete
 		return nil, nil, err
 	}
 	artifacts := filepath.Join(dir, "artifacts")
+	if err := os.MkdirAll(artifacts, 0o700); err != nil {
+		return nil, nil, err
+	}
 	b, err := kubernetes.New(kubernetes.Options{
 		Client: client, Certs: signer, Image: c.String("kube-image"), ArtifactURL: c.String("kube-artifact-url"),
 		PlatformNamespace: c.String("kube-platform-namespace"), ProxyLabels: map[string]string{"app.kubernetes.io/name": "proxy"},

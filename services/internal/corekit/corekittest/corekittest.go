@@ -69,6 +69,7 @@ func Start(t testing.TB, app *cli.App, args ...string) *Running {
 	case addr := <-serving:
 		return &Running{Address: addr, logs: l}
 	case err := <-done:
+		done <- err // for the cleanup, which waits for it
 		t.Fatalf("%s stopped before serving: %v; logs:\n%s", app.Name, err, l)
 	case <-time.After(settle):
 		t.Fatalf("%s not serving after %s; logs:\n%s", app.Name, settle, l)
