@@ -1,12 +1,17 @@
 package command
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"m3o.dev/cli/internal/session"
+	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
@@ -237,17 +242,54 @@ func (a *app) adminNamespaces(c *cli.Context, conn *session.Conn) error {
 			break
 		}
 	}
-	return a.out.print(all, func(t *tabwriter.Writer) {
-		row(t, "NAMESPACE", "CPU", "MEMORY", "SERVICES", "INSTANCES", "QUOTA", "CREATED")
-		for _, ns := range all.GetNamespaces() {
+	billed, err := billingOf(c.Context, billingClient(conn), all.GetNamespaces())
+	if err != nil {
+		return err
+	}
+	return a.out.print(namespacesJSON(all, billed), func(t *tabwriter.Writer) {
+		row(t, "NAMESPACE", "CPU", "MEMORY", "SERVICES", "INSTANCES", "QUOTA", "BILLING", "CREATED")
+		for i, ns := range all.GetNamespaces() {
 			q, u := ns.GetQuota(), ns.GetUsage()
 			row(t, ns.GetNamespace(),
 				formatCPU(u.GetCpuMillis())+"/"+formatCPU(q.GetCpuMillis()),
 				formatMemory(u.GetMemoryMib())+"/"+formatMemory(q.GetMemoryMib()),
 				fmt.Sprintf("%d/%d", u.GetServices(), q.GetServices()),
-				fmt.Sprint(u.GetInstances()), quotaKind(ns.GetPlatformDefault()), when(ns.GetCreated()))
+				fmt.Sprint(u.GetInstances()), quotaKind(ns.GetPlatformDefault()), billed[i], when(ns.GetCreated()))
 		}
 	})
+}
+
+// namespacesJSON is the JSON of admin namespaces: the runtime's list, and
+// each namespace's billing status by name.
+func namespacesJSON(all *runtimev1.ListNamespacesResponse, billed []string) any {
+	out := struct {
+		Namespaces []json.RawMessage `json:"namespaces"`
+		Billing    map[string]string `json:"billing"`
+	}{Namespaces: []json.RawMessage{}, Billing: map[string]string{}}
+	for i, ns := range all.GetNamespaces() {
+		out.Namespaces = append(out.Namespaces, rawProto(ns))
+		out.Billing[ns.GetNamespace()] = billed[i]
+	}
+	return out
+}
+
+// billingOf returns, for each namespace, its subscription's status, or
+// "exempt" for a namespace an admin made, which has no subscription and is
+// never gated for payment.
+func billingOf(ctx context.Context, bc billingv1.BillingServiceClient, nss []*runtimev1.NamespaceUsage) ([]string, error) {
+	out := make([]string, len(nss))
+	for i, ns := range nss {
+		resp, err := bc.GetSubscription(ctx, &billingv1.GetSubscriptionRequest{Namespace: ns.GetNamespace()})
+		switch {
+		case status.Code(err) == codes.NotFound:
+			out[i] = "exempt"
+		case err != nil:
+			return nil, err
+		default:
+			out[i] = enumWord(resp.GetSubscription().GetStatus().String(), "SUBSCRIPTION_STATUS_")
+		}
+	}
+	return out, nil
 }
 
 func quotaKind(def bool) string {

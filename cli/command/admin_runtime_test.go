@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -118,18 +119,22 @@ func TestAdminNamespaces(t *testing.T) {
 	h.login()
 	h.mustRun("admin", "quota", "set", "tenant-b", "--services", "3")
 	r := h.mustRun("admin", "namespaces")
-	want := `^NAMESPACE +CPU +MEMORY +SERVICES +INSTANCES +QUOTA +CREATED\n` +
-		`tenant-a +500m/2 +512Mi/2Gi +2/10 +4 +default +\d{4}-.*\n` +
-		`tenant-b +500m/2 +512Mi/2Gi +2/3 +4 +own +\d{4}-.*\n$`
+	want := `^NAMESPACE +CPU +MEMORY +SERVICES +INSTANCES +QUOTA +BILLING +CREATED\n` +
+		`tenant-a +500m/2 +512Mi/2Gi +2/10 +4 +default +active +\d{4}-.*\n` +
+		`tenant-b +500m/2 +512Mi/2Gi +2/3 +4 +own +exempt +\d{4}-.*\n$`
 	if !regexp.MustCompile(want).MatchString(r.stdout) {
 		t.Errorf("micro admin namespaces = %q, want it to match %q", r.stdout, want)
 	}
 	r = h.mustRun("admin", "namespaces", "-o", "json")
 	var out struct {
 		Namespaces []struct{ Namespace string } `json:"namespaces"`
+		Billing    map[string]string            `json:"billing"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Namespaces) != 2 {
 		t.Errorf("micro admin namespaces -o json = %q (%v), want both namespaces", r.stdout, err)
+	}
+	if want := map[string]string{"tenant-a": "active", "tenant-b": "exempt"}; !maps.Equal(out.Billing, want) {
+		t.Errorf("micro admin namespaces -o json billing = %v, want %v", out.Billing, want)
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 )
 
@@ -28,8 +31,14 @@ func (s *billingService) subscription(ns string) *billingv1.Subscription {
 	}
 }
 
+// ExemptNamespace is a namespace an admin made, which has no subscription.
+const ExemptNamespace = "tenant-b"
+
 // GetSubscription implements billingv1.BillingServiceServer.
 func (s *billingService) GetSubscription(_ context.Context, req *billingv1.GetSubscriptionRequest) (*billingv1.GetSubscriptionResponse, error) {
+	if req.GetNamespace() == ExemptNamespace {
+		return nil, status.Errorf(codes.NotFound, "namespace %s has no subscription", ExemptNamespace)
+	}
 	return &billingv1.GetSubscriptionResponse{Subscription: s.subscription(req.GetNamespace())}, nil
 }
 
