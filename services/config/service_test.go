@@ -134,8 +134,9 @@ func TestInvalidInput(t *testing.T) {
 
 // TestNestingCannotBrickTheNamespace sets values nested past what the
 // service allows, the way an outside review once made a namespace's
-// document unreadable: each is refused, and every RPC of the namespace
-// keeps working, across a restart of the service too.
+// document unreadable, and one of more values than a document may hold:
+// each is refused, and every RPC of the namespace keeps working, across a
+// restart of the service too.
 func TestNestingCannotBrickTheNamespace(t *testing.T) {
 	e := newEnv(t, newRing(t))
 	u := e.account(t, "tenant-a", "alice")
@@ -146,9 +147,13 @@ func TestNestingCannotBrickTheNamespace(t *testing.T) {
 		{Path: "deep", Value: nested(config.MaxDepth)},
 		{Path: path, Value: nested(9990)},
 		{Path: "deep", Value: nested(config.MaxDepth - 2), Secret: true},
+		{Path: "wide", Value: "[" + strings.Repeat("0,", config.MaxNodes) + "0]"},
 	} {
 		_, err := u.client.Set(u.ctx, req)
 		wantField(t, fmt.Sprintf("Set(%d segments, %d bytes nested)", len(strings.Split(req.Path, ".")), len(req.Value)), err, "value")
+		if req.Path == "wide" && !strings.Contains(err.Error(), "values, over the limit") {
+			t.Errorf("Set(wide) = %v, want the limit on values named", err)
+		}
 	}
 	mustSet(t, u, "ok", nested(config.MaxDepth-2))
 	restarted := user{ctx: u.ctx, client: e.config(t, e.startConfig(t, e.ring, &syncBuffer{}), "micro", "proxy")}
@@ -159,6 +164,15 @@ func TestNestingCannotBrickTheNamespace(t *testing.T) {
 		if _, err := c.client.History(c.ctx, &configv1.HistoryRequest{}); err != nil {
 			t.Errorf("History() after refused nesting = %v", err)
 		}
+	}
+	if _, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: "ok"}); err != nil {
+		t.Errorf("Delete(ok) after refused nesting = %v", err)
+	}
+	if _, err := u.client.Rollback(u.ctx, &configv1.RollbackRequest{Version: 1}); err != nil {
+		t.Errorf("Rollback(1) after refused nesting = %v", err)
+	}
+	if got := mustGet(t, u, "keep"); got != "1" {
+		t.Errorf("Get(keep) after the rollback = %s, want 1", got)
 	}
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -57,4 +59,21 @@ func TestRunRefusesSwappedCertificates(t *testing.T) {
 	if err := corekittest.Fails(t, newApp(), swapped...); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("proxy with swapped certificates = %v, want a refusal", err)
 	}
+}
+
+// TestStreamCapByDefault checks the cap on streams one caller holds open
+// through the proxy: 32 unless --max-streams or MICRO_PROXY_MAX_STREAMS
+// says otherwise.
+func TestStreamCapByDefault(t *testing.T) {
+	for _, f := range newApp().Flags {
+		flag, ok := f.(*cli.IntFlag)
+		if !ok || flag.Name != "max-streams" {
+			continue
+		}
+		if flag.Value != 32 || !slices.Contains(flag.EnvVars, "MICRO_PROXY_MAX_STREAMS") {
+			t.Errorf("--max-streams defaults to %d from %v, want 32 and MICRO_PROXY_MAX_STREAMS", flag.Value, flag.EnvVars)
+		}
+		return
+	}
+	t.Error("the proxy has no --max-streams flag")
 }

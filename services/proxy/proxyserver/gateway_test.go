@@ -3,9 +3,12 @@ package proxyserver_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/proxy"
@@ -41,6 +44,32 @@ func TestGatewayRefusesWhatItCannotServe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGatewayClosesSlowClients opens a connection that sends half a
+// request line and then nothing, as a slow-headers attack holds sockets:
+// the gateway closes it once its read-header timeout passes, while a
+// connection left alone would stay open.
+func TestGatewayClosesSlowClients(t *testing.T) {
+	p := newPlatform(t)
+	p.ServeAuth(t)
+	coretest.Go(t, "proxyserver.Run", func(ctx context.Context) error { return proxyserver.Run(ctx, p.cfg, p.proc) })
+	coretest.Eventually(t, "the gateway", func() error { return expect("http://"+p.Addr("http")+"/healthz", "", "", http.MethodGet, http.StatusOK) })
+	conn, err := net.Dial("tcp", p.Addr("http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /v1/store/write HTTP/1.1\r\nHost: m3o\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	conn.SetReadDeadline(start.Add(time.Minute)) // past the timeout, well short of the test's
+	_, err = io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("read from a connection the gateway should close = %v after %s, want it closed", err, time.Since(start))
+	}
+	t.Logf("slow client closed after %s", time.Since(start).Round(time.Millisecond))
 }
 
 // expect makes one request and checks its status.
