@@ -54,7 +54,9 @@ func TestGatewayClosesSlowClients(t *testing.T) {
 	p := newPlatform(t)
 	p.ServeAuth(t)
 	coretest.Go(t, "proxyserver.Run", func(ctx context.Context) error { return proxyserver.Run(ctx, p.cfg, p.proc) })
-	coretest.Eventually(t, "the gateway", func() error { return expect("http://"+p.Addr("http")+"/healthz", "", "", http.MethodGet, http.StatusOK) })
+	coretest.Eventually(t, "the gateway", func() error {
+		return expect("http://"+p.Addr("http")+"/healthz", "", "", http.MethodGet, http.StatusOK)
+	})
 	conn, err := net.Dial("tcp", p.Addr("http"))
 	if err != nil {
 		t.Fatal(err)
