@@ -5,9 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"m3o.dev/services/internal/invalid"
 )
@@ -45,11 +48,11 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 	case errors.Is(err, ErrUnauthenticated):
 		return status.Error(codes.Unauthenticated, msgUnauthenticated)
 	case errors.Is(err, ErrRateLimited):
-		return status.Error(codes.ResourceExhausted, msgRateLimited)
+		return retryAfter(msgRateLimited, s.cfg.FailureWindow)
 	case errors.Is(err, ErrBadCode), errors.Is(err, ErrBadSignupToken):
 		return status.Error(codes.Unauthenticated, err.Error())
 	case errors.Is(err, ErrTooManyRequests):
-		return status.Error(codes.ResourceExhausted, message(err, ErrTooManyRequests))
+		return retryAfter(message(err, ErrTooManyRequests), s.cfg.Signup.SendWindow)
 	case errors.Is(err, ErrSignupOff):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, ErrPermissionDenied):
@@ -80,4 +83,16 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 		s.logger.ErrorContext(ctx, "unexpected error", slog.Any("error", err))
 		return status.Error(codes.Internal, msgInternal)
 	}
+}
+
+// retryAfter is ResourceExhausted for a limit that lifts after wait: its
+// RetryInfo tells clients when to try again, and the gateway answers 429
+// rather than 413, which a bare ResourceExhausted (a message too large)
+// gets.
+func retryAfter(msg string, wait time.Duration) error {
+	st, err := status.New(codes.ResourceExhausted, msg).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
+	if err != nil {
+		return status.Error(codes.ResourceExhausted, msg)
+	}
+	return st.Err()
 }

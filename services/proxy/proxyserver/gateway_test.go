@@ -134,3 +134,47 @@ func post(url, addr string, want int) error {
 	}
 	return nil
 }
+
+// TestLockoutFollowsTheCallersAddress guesses a tenant's password through
+// the gateway from one address, behind a trusted load balancer: that
+// address is locked out, even with the right password, while the owner
+// logs in from another. The address the proxy decided on reaches auth in
+// the call's metadata, which auth believes from the proxy alone.
+func TestLockoutFollowsTheCallersAddress(t *testing.T) {
+	p := newPlatform(t)
+	p.ServeAuth(t)
+	p.cfg.TrustedProxies, _ = proxy.ParseTrustedProxies([]string{"127.0.0.1"})
+	coretest.Go(t, "proxyserver.Run", func(ctx context.Context) error { return proxyserver.Run(ctx, p.cfg, p.proc) })
+	p.Account(t, "tenant-a", "alice")
+	url := "http://" + p.Addr("http") + "/v1/auth/token"
+	login := func(addr, secret string, want int) error {
+		body := `{"namespace":"tenant-a","id":"alice","secret":"` + secret + `"}`
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("X-Forwarded-For", addr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("login as alice from %s = %d, want %d", addr, resp.StatusCode, want)
+		}
+		return nil
+	}
+	const attacker, owner, secret = "198.51.100.7", "203.0.113.9", "account-secret-123"
+	coretest.Eventually(t, "the gateway", func() error { return login(owner, secret, http.StatusOK) })
+	for range 5 {
+		if err := login(attacker, "wrong-guess-456", http.StatusUnauthorized); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := login(attacker, secret, http.StatusTooManyRequests); err != nil {
+		t.Errorf("the guessing address, with the right password: %v", err)
+	}
+	if err := login(owner, secret, http.StatusOK); err != nil {
+		t.Errorf("the owner's address: %v", err)
+	}
+}
