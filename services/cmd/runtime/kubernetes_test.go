@@ -53,7 +53,7 @@ func TestRunKubernetes(t *testing.T) {
 	client := runtimev1.NewRuntimeServiceClient(p.Dial(t, rt.Address, platform.Namespace, platform.Proxy, coretest.Core(platform.Runtime)))
 	create(t, client, admin, "cmd-space", "hello")
 	var dep *corev1.Container
-	waitBuilt(t, rt, func() error {
+	coretest.EventuallyWithin(t, "the Deployment, once built", 15*time.Minute, func() error {
 		d, err := c.Client.AppsV1().Deployments("m3o-cmd-space").Get(t.Context(), "hello", metav1.GetOptions{})
 		if err != nil {
 			resp, _ := client.Read(admin, &runtimev1.ReadRequest{Namespace: "cmd-space", Name: "hello"})
@@ -175,24 +175,4 @@ func goEnv(t *testing.T, name string) string {
 		t.Fatalf("go env %s: %v", name, err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// buildTimeout bounds a build of the greeter, which on a cold module cache
-// compiles gRPC.
-const buildTimeout = 15 * time.Minute
-
-// waitBuilt calls f until it returns nil, for as long as a build may take.
-func waitBuilt(t *testing.T, rt *corekittest.Running, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(buildTimeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the Deployment, once built: still %v after %s; logs:\n%s", err, buildTimeout, rt.Logs())
-		}
-		time.Sleep(time.Second)
-	}
 }

@@ -170,14 +170,22 @@ func Go(t testing.TB, what string, f func(context.Context) error) {
 // take to settle, and fails the test with f's last error otherwise.
 func Eventually(t testing.TB, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(settle)
+	EventuallyWithin(t, what, settle, f)
+}
+
+// EventuallyWithin is Eventually for at most bound, for what takes longer
+// than a service to settle, such as a build on a cold cache. The bound only
+// ends a test that would otherwise hang.
+func EventuallyWithin(t testing.TB, what string, bound time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for {
 		err := f()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %v after %s", what, err, settle)
+			t.Fatalf("%s: still %v after %s", what, err, bound)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

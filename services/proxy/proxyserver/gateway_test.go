@@ -118,8 +118,11 @@ func TestAnonymousCallersHaveBudgetsOfTheirOwn(t *testing.T) {
 
 // post makes an anonymous POST as the client at addr, behind a load
 // balancer that says so in X-Forwarded-For.
-func post(url, addr string, want int) error {
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("{}"))
+func post(url, addr string, want int) error { return postBody(url, addr, "{}", want) }
+
+// postBody is post with a body.
+func postBody(url, addr, body string, want int) error {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -148,21 +151,7 @@ func TestLockoutFollowsTheCallersAddress(t *testing.T) {
 	p.Account(t, "tenant-a", "alice")
 	url := "http://" + p.Addr("http") + "/v1/auth/token"
 	login := func(addr, secret string, want int) error {
-		body := `{"namespace":"tenant-a","id":"alice","secret":"` + secret + `"}`
-		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("X-Forwarded-For", addr)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != want {
-			return fmt.Errorf("login as alice from %s = %d, want %d", addr, resp.StatusCode, want)
-		}
-		return nil
+		return postBody(url, addr, `{"namespace":"tenant-a","id":"alice","secret":"`+secret+`"}`, want)
 	}
 	const attacker, owner, secret = "198.51.100.7", "203.0.113.9", "account-secret-123"
 	coretest.Eventually(t, "the gateway", func() error { return login(owner, secret, http.StatusOK) })

@@ -8,12 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/k8stest"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/kubernetes"
@@ -51,7 +51,7 @@ func TestBuildThenDeploy(t *testing.T) {
 
 	d := deployment("build-space", "hello", 1, 1, 64, roomy)
 	apply(t, b, d)
-	settle(t, "the greeter built and deployed", 15*time.Minute, func() error {
+	coretest.EventuallyWithin(t, "the greeter built and deployed", buildTimeout, func() error {
 		st, err := b.Status(t.Context(), d.Ref)
 		if err == nil && st.State == runtime.StateError {
 			t.Fatalf("build failed: %s", st.Reason)
@@ -66,7 +66,7 @@ func TestBuildThenDeploy(t *testing.T) {
 	broken := deployment("build-space", "broken", 1, 1, 64, roomy)
 	broken.Source = runtimetest.Program(runtimetest.Broken, "k8s")
 	apply(t, b, broken)
-	settle(t, "the broken build", 15*time.Minute, func() error {
+	coretest.EventuallyWithin(t, "the broken build", buildTimeout, func() error {
 		st, err := b.Status(t.Context(), broken.Ref)
 		if err == nil && (st.State != runtime.StateError || !strings.Contains(st.Reason, "undefinedFunction")) {
 			err = fmt.Errorf("status %+v", st)
@@ -151,22 +151,4 @@ func goEnv(t *testing.T, name string) string {
 		t.Fatalf("go env %s: %v", name, err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// settle polls check until it passes, for at most bound, which only ends
-// a test that would otherwise hang: a namespace's first build compiles
-// gRPC into its fresh cache.
-func settle(t *testing.T, what string, bound time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }

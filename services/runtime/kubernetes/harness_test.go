@@ -14,6 +14,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/k8stest"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/kubernetes"
@@ -69,22 +70,16 @@ func apply(t *testing.T, b *kubernetes.Backend, d runtime.Deployment) runtime.Ro
 	return ro
 }
 
-// waitFor polls check until it passes; the bound only ends a test that
-// would otherwise hang.
+// waitFor polls check until it passes, for as long as the control
+// plane may take to act.
 func waitFor(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	coretest.EventuallyWithin(t, what, 2*time.Minute, check)
 }
+
+// buildTimeout bounds a build of the greeter, which on a cold cache
+// compiles gRPC into the namespace's fresh build cache.
+const buildTimeout = 15 * time.Minute
 
 // pods waits until ref's Deployment has n pods and returns them.
 func pods(t *testing.T, c *k8stest.Cluster, ref runtime.Ref, n int) []corev1.Pod {
