@@ -22,6 +22,7 @@ import (
 	"m3o.dev/pkg/mtls/mtlstest"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/config"
 	"m3o.dev/services/internal/corekit/corekittest"
 	"m3o.dev/services/internal/faulttest"
 )
@@ -34,7 +35,7 @@ const adminPassword = "fault-admin-password"
 // while auth is away; logins fail with Unavailable meanwhile, and succeed
 // again once auth is back. Nothing acknowledged is lost.
 func TestAuthKilled(t *testing.T) {
-	pl := startPlatform(t, 1)
+	pl := startPlatform(t, layout{auth: 1})
 	conn := pl.client(t)
 	admin := login(t, conn, "micro", "admin", adminPassword)
 	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
@@ -78,25 +79,27 @@ func TestAuthKilled(t *testing.T) {
 	}
 }
 
-// platform is a store, replicas of the auth service and a proxy, each its
-// own process.
+// platform is a store, replicas of the auth service, optionally replicas
+// of the config service, and a proxy, each its own process.
 type platform struct {
 	ca        *mtls.CA
 	proxyAddr string
 	auth      []*faulttest.Process
+	config    []*faulttest.Process
 }
 
-// startPlatform starts the platform with authReplicas auth processes, which
-// the store and the proxy reach through one comma-separated address.
-func startPlatform(t *testing.T, authReplicas int) *platform {
+// layout says how many replicas of auth and of config a platform runs;
+// the store and the proxy reach each set through one comma-separated
+// address.
+type layout struct{ auth, config int }
+
+// startPlatform starts the platform l describes.
+func startPlatform(t *testing.T, l layout) *platform {
 	t.Helper()
-	bins := faulttest.Build(t, "../../cmd", "store", "auth", "proxy")
+	bins := faulttest.Build(t, "../../cmd", "store", "auth", "config", "proxy")
 	ca := mtlstest.NewCA(t)
 	addr := map[string]string{"store": freeAddress(t), "proxy": freeAddress(t)}
-	var authAddrs []string
-	for range authReplicas {
-		authAddrs = append(authAddrs, freeAddress(t))
-	}
+	authAddrs, configAddrs := freeAddresses(t, l.auth), freeAddresses(t, l.config)
 	addr["auth"] = strings.Join(authAddrs, ",")
 	flags := func(name string, extra ...string) []string {
 		args := append(corekittest.CertFlags(t, ca, name), "--address", addr[name])
@@ -104,24 +107,56 @@ func startPlatform(t *testing.T, authReplicas int) *platform {
 	}
 	faulttest.StartProcess(t, "store", bins["store"], nil, flags("store",
 		"--backend", "pebble", "--data-dir", filepath.Join(t.TempDir(), "store"), "--auth-address", addr["auth"])...)
+	pl := &platform{ca: ca, proxyAddr: addr["proxy"]}
 	kek := make([]byte, 32)
 	rand.Read(kek)
 	authEnv := []string{"MICRO_ADMIN_PASSWORD=" + adminPassword, "MICRO_AUTH_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
-	var auth []*faulttest.Process
 	for _, a := range authAddrs {
 		args := append(corekittest.CertFlags(t, ca, "auth"), "--address", a,
 			"--store-address", addr["store"], "--data-dir", filepath.Join(t.TempDir(), "auth"))
-		auth = append(auth, faulttest.StartProcess(t, "auth", bins["auth"], authEnv, args...))
+		pl.auth = append(pl.auth, faulttest.StartProcess(t, "auth", bins["auth"], authEnv, args...))
+	}
+	keyring := keyringFile(t)
+	for _, a := range configAddrs {
+		args := append(corekittest.CertFlags(t, ca, "config"), "--address", a, "--keyring-file", keyring,
+			"--store-address", addr["store"], "--auth-address", addr["auth"])
+		pl.config = append(pl.config, faulttest.StartProcess(t, "config", bins["config"], nil, args...))
 	}
 	routerDir := t.TempDir()
 	if err := mtlstest.Bundle(t, ca, "micro", "router").WriteFiles(routerDir, "router"); err != nil {
 		t.Fatal(err)
 	}
 	_, routerCert, routerKey := mtls.BundleFiles(routerDir, "router")
-	faulttest.StartProcess(t, "proxy", bins["proxy"], nil, flags("proxy",
-		"--store-address", addr["store"], "--auth-address", addr["auth"], "--http-address", freeAddress(t),
-		"--router-cert-file", routerCert, "--router-key-file", routerKey, "--rate-limit", "0")...)
-	return &platform{ca: ca, proxyAddr: addr["proxy"], auth: auth}
+	proxyArgs := []string{"--store-address", addr["store"], "--auth-address", addr["auth"], "--http-address", freeAddress(t),
+		"--router-cert-file", routerCert, "--router-key-file", routerKey, "--rate-limit", "0"}
+	if len(configAddrs) > 0 {
+		proxyArgs = append(proxyArgs, "--config-address", strings.Join(configAddrs, ","))
+	}
+	faulttest.StartProcess(t, "proxy", bins["proxy"], nil, flags("proxy", proxyArgs...)...)
+	return pl
+}
+
+// freeAddresses returns n loopback addresses with free ports.
+func freeAddresses(t *testing.T, n int) []string {
+	var out []string
+	for range n {
+		out = append(out, freeAddress(t))
+	}
+	return out
+}
+
+// keyringFile writes a new config keyring, shared by every config replica.
+func keyringFile(t *testing.T) string {
+	t.Helper()
+	ring, err := config.GenerateKeyring()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "keyring.json")
+	if err := ring.WriteFile(file); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // client connects to the proxy as the CLI does, trusting the platform CA.
@@ -197,7 +232,7 @@ func freeAddress(t *testing.T) string {
 // kills one with SIGKILL under a tenant's writes: logins and writes go on
 // through the other, and nothing acknowledged is lost.
 func TestAuthReplicaKilled(t *testing.T) {
-	pl := startPlatform(t, 2)
+	pl := startPlatform(t, layout{auth: 2})
 	conn := pl.client(t)
 	admin := login(t, conn, "micro", "admin", adminPassword)
 	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{

@@ -1,0 +1,51 @@
+package faulttest_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	authv1 "m3o.dev/proto/m3o/auth/v1"
+	configv1 "m3o.dev/proto/m3o/config/v1"
+	"m3o.dev/services/internal/faulttest"
+)
+
+// TestConfigReplicaKilled kills one of two config replicas with SIGKILL
+// while a tenant sets config through the proxy, which reaches both
+// through one comma-separated address: the sets go on through the other,
+// and every acknowledged set reads back. The replicas keep nothing another
+// needs: the document lives in the store.
+func TestConfigReplicaKilled(t *testing.T) {
+	pl := startPlatform(t, layout{auth: 1, config: 2})
+	conn := pl.client(t)
+	admin := login(t, conn, "micro", "admin", adminPassword)
+	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
+		Namespace: "fault-space", Name: "dev", Secret: "dev-secret-123", Roles: []string{"developer"},
+	}); err != nil {
+		t.Fatalf("Create(fault-space/dev) = %v", err)
+	}
+	tenant := login(t, conn, "fault-space", "dev", "dev-secret-123")
+	cfg := configv1.NewConfigServiceClient(conn)
+	path := func(key string) string { return strings.NewReplacer("/", "_").Replace(key) }
+	w := faulttest.Start(4, 5, func(ctx context.Context, key string, value []byte) error {
+		_, err := cfg.Set(withTokenOf(ctx, tenant), &configv1.SetRequest{Path: path(key), Value: string(value)})
+		return err
+	})
+	w.WaitForAcks(t, 100)
+	pl.config[0].Kill9()
+	killed := time.Now()
+	w.WaitForAcks(t, w.Acks()+100)
+	w.Stop()
+
+	lost := w.Lost(t, func(ctx context.Context, key string) ([]byte, error) {
+		resp, err := cfg.Get(withTokenOf(ctx, tenant), &configv1.GetRequest{Path: path(key)})
+		return []byte(resp.GetValue()), err
+	})
+	t.Logf("one of two config replicas killed: %d sets acknowledged, %d lost; first set acknowledged %v after the kill; codes seen: %v",
+		w.Acks(), lost, w.FirstAckAfter(killed).Sub(killed).Round(time.Millisecond), w.Codes())
+	if lost > 0 {
+		t.Errorf("%d acknowledged sets lost when a config replica died", lost)
+	}
+	w.CheckCodes(t, "a config replica's death")
+}
