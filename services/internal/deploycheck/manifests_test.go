@@ -29,7 +29,7 @@ var readEnv = map[string][]string{
 // notDeployedYet are binaries that services/cmd builds and no manifest runs
 // yet, each with the reason; an entry goes when its manifest comes.
 var notDeployedYet = map[string]string{
-	"runtime": "its manifest comes with the Kubernetes backend; the local backend runs processes on one machine",
+	"runtime": "it needs an image with the Go toolchain for builds and a ClusterRole over tenants' objects (deploy/README.md, Known limits)",
 	// Not a core service: the base image of tenants' pods runs it, in the
 	// pods the runtime's Kubernetes backend makes, never a manifest here.
 	"entrypoint": "the base image of tenants' pods runs it, in pods the runtime makes",
