@@ -88,6 +88,7 @@ import (
 	"slices"
 	"time"
 
+	"m3o.dev/services/internal/rpcerr"
 	"m3o.dev/services/internal/storeclient"
 )
 
@@ -110,9 +111,9 @@ var (
 	ErrBadCredentials = errors.New("invalid credentials")
 	// ErrUnauthenticated means an access token is malformed, forged, expired
 	// or revoked, or a call needs a verified identity and has none.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = rpcerr.ErrUnauthenticated
 	// ErrPermissionDenied means the caller is known but may not do this.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = rpcerr.ErrPermissionDenied
 	// ErrRateLimited means too many failed logins: from the caller's
 	// address, or for the account from an address that failed too.
 	ErrRateLimited = errors.New("too many failed attempts")

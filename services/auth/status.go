@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -12,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Fixed messages for errors whose detail the caller must not learn.
@@ -23,7 +21,6 @@ const (
 	msgUnavailable     = "the auth service cannot reach its store; try again"
 	msgBillingDown     = "billing cannot be reached; try again in a minute"
 	msgStopping        = "this auth replica is stopping; watch again"
-	msgInternal        = "internal error"
 )
 
 // message is err's text for the caller without the sentinel's own words at
@@ -32,67 +29,58 @@ func message(err, sentinel error) string {
 	return strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
 }
 
-// toStatus is the one place that chooses gRPC codes. Domain errors map by
-// errors.Is; anything unexpected is logged here and reaches the client as
-// Internal with a generic message. Messages of the remaining codes are
-// composed by this package and name only what the caller sent.
+// statusRules are auth's own errors; rpcerr maps bad input and the errors
+// every service shares. Messages are composed by this package and name only
+// what the caller sent.
+func (s *Service) statusRules() []rpcerr.Rule {
+	return []rpcerr.Rule{
+		{Err: ErrBadCredentials, Code: codes.Unauthenticated, Message: msgBadCredentials},
+		{Err: ErrUnauthenticated, Code: codes.Unauthenticated, Message: msgUnauthenticated},
+		{Err: ErrRateLimited, Code: codes.ResourceExhausted, Status: retryAfter(s.cfg.FailureWindow, msgRateLimited)},
+		{Err: ErrBadCode, Code: codes.Unauthenticated},
+		{Err: ErrBadSignupToken, Code: codes.Unauthenticated},
+		{Err: ErrTooManyRequests, Code: codes.ResourceExhausted, Status: retryAfter(s.cfg.Signup.SendWindow, "")},
+		{Err: ErrSignupOff, Code: codes.FailedPrecondition},
+		trimmed(ErrPermissionDenied, codes.PermissionDenied),
+		trimmed(ErrNotFound, codes.NotFound),
+		trimmed(ErrAlreadyExists, codes.AlreadyExists),
+		trimmed(ErrBuiltin, codes.FailedPrecondition),
+		trimmed(ErrFailedPrecondition, codes.FailedPrecondition),
+		{Err: ErrConflict, Code: codes.Aborted, Message: "a concurrent update won; retry"},
+		{Err: errStopping, Code: codes.Unavailable, Message: msgStopping},
+		{Err: ErrUnavailable, Code: codes.Unavailable, Message: msgUnavailable},
+		{Err: errBillingUnavailable, Code: codes.Unavailable, Message: msgBillingDown},
+	}
+}
+
+// toStatus is the status the caller of the RPC in ctx receives for err.
 func (s *Service) toStatus(ctx context.Context, err error) error {
-	if st, ok := invalid.Status(err); ok {
-		return st
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ErrBadCredentials):
-		return status.Error(codes.Unauthenticated, msgBadCredentials)
-	case errors.Is(err, ErrUnauthenticated):
-		return status.Error(codes.Unauthenticated, msgUnauthenticated)
-	case errors.Is(err, ErrRateLimited):
-		return retryAfter(msgRateLimited, s.cfg.FailureWindow)
-	case errors.Is(err, ErrBadCode), errors.Is(err, ErrBadSignupToken):
-		return status.Error(codes.Unauthenticated, err.Error())
-	case errors.Is(err, ErrTooManyRequests):
-		return retryAfter(message(err, ErrTooManyRequests), s.cfg.Signup.SendWindow)
-	case errors.Is(err, ErrSignupOff):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	case errors.Is(err, ErrPermissionDenied):
-		return status.Error(codes.PermissionDenied, message(err, ErrPermissionDenied))
-	case errors.Is(err, ErrNotFound):
-		return status.Error(codes.NotFound, message(err, ErrNotFound))
-	case errors.Is(err, ErrAlreadyExists):
-		return status.Error(codes.AlreadyExists, message(err, ErrAlreadyExists))
-	case errors.Is(err, ErrBuiltin):
-		return status.Error(codes.FailedPrecondition, message(err, ErrBuiltin))
-	case errors.Is(err, ErrFailedPrecondition):
-		return status.Error(codes.FailedPrecondition, message(err, ErrFailedPrecondition))
-	case errors.Is(err, ErrConflict):
-		return status.Error(codes.Aborted, "a concurrent update won; retry")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "the call was canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "the call's deadline passed")
-	case errors.Is(err, errStopping):
-		return status.Error(codes.Unavailable, msgStopping)
-	case errors.Is(err, ErrUnavailable):
-		s.logger.WarnContext(ctx, "store unavailable", slog.Any("error", err))
-		return status.Error(codes.Unavailable, msgUnavailable)
-	case errors.Is(err, errBillingUnavailable):
-		s.logger.WarnContext(ctx, "billing unavailable", slog.Any("error", err))
-		return status.Error(codes.Unavailable, msgBillingDown)
-	default:
-		s.logger.ErrorContext(ctx, "unexpected error", slog.Any("error", err))
-		return status.Error(codes.Internal, msgInternal)
-	}
+	return rpcerr.Mapper{Service: "auth", Log: s.logger, Rules: s.statusRules()}.Status(ctx, err)
+}
+
+// trimmed maps sentinel to code with the error's text less the sentinel's
+// own words, which the code already says.
+func trimmed(sentinel error, code codes.Code) rpcerr.Rule {
+	return rpcerr.Rule{Err: sentinel, Code: code, Status: func(err error) error {
+		return status.Error(code, message(err, sentinel))
+	}}
 }
 
 // retryAfter is ResourceExhausted for a limit that lifts after wait: its
 // RetryInfo tells clients when to try again, and the gateway answers 429
 // rather than 413, which a bare ResourceExhausted (a message too large)
 // gets.
-func retryAfter(msg string, wait time.Duration) error {
-	st, err := status.New(codes.ResourceExhausted, msg).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
-	if err != nil {
-		return status.Error(codes.ResourceExhausted, msg)
+// An empty msg shows the error's text less ErrTooManyRequests' words.
+func retryAfter(wait time.Duration, msg string) func(error) error {
+	return func(err error) error {
+		text := msg
+		if text == "" {
+			text = message(err, ErrTooManyRequests)
+		}
+		st, derr := status.New(codes.ResourceExhausted, text).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
+		if derr != nil {
+			return status.Error(codes.ResourceExhausted, text)
+		}
+		return st.Err()
 	}
-	return st.Err()
 }

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 	"m3o.dev/services/internal/storeclient"
 )
 
@@ -108,10 +109,10 @@ var (
 	// *invalid.Error naming the fields.
 	ErrInvalid = invalid.ErrInvalid
 	// ErrUnauthenticated means the call carries no verified identity.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = rpcerr.ErrUnauthenticated
 	// ErrPermissionDenied means the caller may not make this call or name
 	// this namespace.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = rpcerr.ErrPermissionDenied
 	// ErrAlreadyExists means the namespace already has a subscription made
 	// with another idempotency key.
 	ErrAlreadyExists = errors.New("already exists")

@@ -80,14 +80,14 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 // StartCheckout implements billingv1.BillingServiceServer.
 func (s *Service) StartCheckout(ctx context.Context, req *billingv1.StartCheckoutRequest) (*billingv1.StartCheckoutResponse, error) {
 	if _, err := coreCaller(ctx, platform.Auth); err != nil {
-		return nil, s.toStatus(ctx, "start checkout", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := validateStartCheckout(req); err != nil {
-		return nil, s.toStatus(ctx, "start checkout", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	c, err := s.startSignupCheckout(ctx, req.GetEmail(), req.GetIdempotencyKey())
 	if err != nil {
-		return nil, s.toStatus(ctx, "start checkout", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.StartCheckoutResponse{Checkout: s.checkoutProto(c)}, nil
 }
@@ -95,14 +95,14 @@ func (s *Service) StartCheckout(ctx context.Context, req *billingv1.StartCheckou
 // GetCheckout implements billingv1.BillingServiceServer.
 func (s *Service) GetCheckout(ctx context.Context, req *billingv1.GetCheckoutRequest) (*billingv1.GetCheckoutResponse, error) {
 	if _, err := coreCaller(ctx, platform.Auth, platform.Router); err != nil {
-		return nil, s.toStatus(ctx, "get checkout", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := validateSessionID(req.GetPaymentSessionId()); err != nil {
-		return nil, s.toStatus(ctx, "get checkout", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	c, err := s.state.checkout(ctx, req.GetPaymentSessionId())
 	if err != nil {
-		return nil, s.toStatus(ctx, "get checkout", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.GetCheckoutResponse{Checkout: s.checkoutProto(c)}, nil
 }
@@ -110,15 +110,15 @@ func (s *Service) GetCheckout(ctx context.Context, req *billingv1.GetCheckoutReq
 // SubmitCard implements billingv1.BillingServiceServer.
 func (s *Service) SubmitCard(ctx context.Context, req *billingv1.SubmitCardRequest) (*billingv1.SubmitCardResponse, error) {
 	if _, err := coreCaller(ctx, platform.Router); err != nil {
-		return nil, s.toStatus(ctx, "submit card", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	card, err := validateSubmitCard(req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "submit card", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	c, err := s.submitCard(ctx, req.GetPaymentSessionId(), card)
 	if err != nil {
-		return nil, s.toStatus(ctx, "submit card", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.SubmitCardResponse{Checkout: s.checkoutProto(c)}, nil
 }
@@ -126,14 +126,14 @@ func (s *Service) SubmitCard(ctx context.Context, req *billingv1.SubmitCardReque
 // CreateSubscription implements billingv1.BillingServiceServer.
 func (s *Service) CreateSubscription(ctx context.Context, req *billingv1.CreateSubscriptionRequest) (*billingv1.CreateSubscriptionResponse, error) {
 	if _, err := coreCaller(ctx, platform.Auth); err != nil {
-		return nil, s.toStatus(ctx, "create subscription", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := validateCreateSubscription(req); err != nil {
-		return nil, s.toStatus(ctx, "create subscription", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	sub, err := s.createSubscription(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "create subscription", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.CreateSubscriptionResponse{Subscription: subscriptionProto(sub)}, nil
 }
@@ -142,15 +142,15 @@ func (s *Service) CreateSubscription(ctx context.Context, req *billingv1.CreateS
 func (s *Service) GetSubscription(ctx context.Context, req *billingv1.GetSubscriptionRequest) (*billingv1.GetSubscriptionResponse, error) {
 	c, err := caller(ctx)
 	if err != nil {
-		return nil, s.toStatus(ctx, "get subscription", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	ns, err := readable(c, req.GetNamespace())
 	if err != nil {
-		return nil, s.toStatus(ctx, "get subscription", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	sub, err := s.state.subscription(ctx, ns)
 	if err != nil {
-		return nil, s.toStatus(ctx, "get subscription", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.GetSubscriptionResponse{Subscription: subscriptionProto(sub)}, nil
 }
@@ -159,15 +159,15 @@ func (s *Service) GetSubscription(ctx context.Context, req *billingv1.GetSubscri
 func (s *Service) Cancel(ctx context.Context, req *billingv1.CancelRequest) (*billingv1.CancelResponse, error) {
 	c, err := caller(ctx)
 	if err != nil {
-		return nil, s.toStatus(ctx, "cancel", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	ns, err := manageable(c, req.GetNamespace())
 	if err != nil {
-		return nil, s.toStatus(ctx, "cancel", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	sub, err := s.cancel(ctx, ns)
 	if err != nil {
-		return nil, s.toStatus(ctx, "cancel", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.CancelResponse{Subscription: subscriptionProto(sub)}, nil
 }
@@ -176,18 +176,18 @@ func (s *Service) Cancel(ctx context.Context, req *billingv1.CancelRequest) (*bi
 func (s *Service) Portal(ctx context.Context, req *billingv1.PortalRequest) (*billingv1.PortalResponse, error) {
 	c, err := caller(ctx)
 	if err != nil {
-		return nil, s.toStatus(ctx, "portal", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	ns, err := manageable(c, req.GetNamespace())
 	if err == nil {
 		err = validateReturnURL(req.GetReturnUrl())
 	}
 	if err != nil {
-		return nil, s.toStatus(ctx, "portal", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	u, err := s.portal(ctx, ns, req.GetReturnUrl())
 	if err != nil {
-		return nil, s.toStatus(ctx, "portal", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.PortalResponse{Url: u}, nil
 }
@@ -195,15 +195,15 @@ func (s *Service) Portal(ctx context.Context, req *billingv1.PortalRequest) (*bi
 // ListSubscriptions implements billingv1.BillingServiceServer.
 func (s *Service) ListSubscriptions(ctx context.Context, req *billingv1.ListSubscriptionsRequest) (*billingv1.ListSubscriptionsResponse, error) {
 	if _, err := adminCaller(ctx); err != nil {
-		return nil, s.toStatus(ctx, "list subscriptions", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	size, err := pageSize(req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "list subscriptions", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	subs, next, err := s.state.subscriptions(ctx, size, req.GetPageToken())
 	if err != nil {
-		return nil, s.toStatus(ctx, "list subscriptions", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	resp := &billingv1.ListSubscriptionsResponse{NextPageToken: next}
 	for _, sub := range subs {
@@ -216,15 +216,15 @@ func (s *Service) ListSubscriptions(ctx context.Context, req *billingv1.ListSubs
 func (s *Service) AdminSetStatus(ctx context.Context, req *billingv1.AdminSetStatusRequest) (*billingv1.AdminSetStatusResponse, error) {
 	c, err := adminCaller(ctx)
 	if err != nil {
-		return nil, s.toStatus(ctx, "admin set status", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	st, err := validateSetStatus(req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "admin set status", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	sub, err := s.setStatus(ctx, req.GetNamespace(), st)
 	if err != nil {
-		return nil, s.toStatus(ctx, "admin set status", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	s.log.InfoContext(ctx, "subscription status set by hand", "namespace", sub.Namespace, "status", sub.Status, "by", c.String())
 	return &billingv1.AdminSetStatusResponse{Subscription: subscriptionProto(sub)}, nil
@@ -234,22 +234,22 @@ func (s *Service) AdminSetStatus(ctx context.Context, req *billingv1.AdminSetSta
 func (s *Service) WatchStatuses(_ *billingv1.WatchStatusesRequest, stream grpc.ServerStreamingServer[billingv1.WatchStatusesResponse]) error {
 	ctx := stream.Context()
 	if _, err := coreCaller(ctx, platform.Router, platform.Runtime); err != nil {
-		return s.toStatus(ctx, "watch statuses", err)
+		return s.toStatus(ctx, err)
 	}
-	return s.toStatus(ctx, "watch statuses", s.watch(ctx, stream.Send))
+	return s.toStatus(ctx, s.watch(ctx, stream.Send))
 }
 
 // HandleWebhook implements billingv1.BillingServiceServer.
 func (s *Service) HandleWebhook(ctx context.Context, req *billingv1.HandleWebhookRequest) (*billingv1.HandleWebhookResponse, error) {
 	if _, err := coreCaller(ctx, platform.Router); err != nil {
-		return nil, s.toStatus(ctx, "handle webhook", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := validateWebhook(req); err != nil {
-		return nil, s.toStatus(ctx, "handle webhook", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	applied, err := s.handleWebhook(ctx, req.GetPayload(), req.GetSignature())
 	if err != nil {
-		return nil, s.toStatus(ctx, "handle webhook", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &billingv1.HandleWebhookResponse{Applied: applied}, nil
 }

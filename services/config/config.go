@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 	"m3o.dev/services/internal/storeclient"
 )
 
@@ -92,10 +93,10 @@ var (
 	// an *invalid.Error naming the fields.
 	ErrInvalid = invalid.ErrInvalid
 	// ErrUnauthenticated means the call carries no verified identity.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = rpcerr.ErrUnauthenticated
 	// ErrPermissionDenied means the caller may not use the namespace it asked
 	// for, or may not see its secrets.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = rpcerr.ErrPermissionDenied
 	// ErrConflict means a change kept losing the compare-and-set race and
 	// gave up.
 	ErrConflict = storeclient.ErrConflict

@@ -50,7 +50,7 @@ func TestLogsNeverShowSecrets(t *testing.T) {
 	if strings.Contains(logs, plaintext) {
 		t.Errorf("logs contain the secret:\n%s", logs)
 	}
-	for _, want := range []string{"config changed", "db.password", "config store unavailable"} {
+	for _, want := range []string{"config changed", "db.password", "config unavailable"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q, so the test saw less than it should:\n%s", want, logs)
 		}

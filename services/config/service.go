@@ -77,11 +77,11 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 func (s *Service) Get(ctx context.Context, req *configv1.GetRequest) (*configv1.GetResponse, error) {
 	t, err := validateGet(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "get", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	value, version, err := s.get(ctx, t, req.GetSecret())
 	if err != nil {
-		return nil, s.toStatus(ctx, "get", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &configv1.GetResponse{Value: value, Version: version}, nil
 }
@@ -90,11 +90,11 @@ func (s *Service) Get(ctx context.Context, req *configv1.GetRequest) (*configv1.
 func (s *Service) Set(ctx context.Context, req *configv1.SetRequest) (*configv1.SetResponse, error) {
 	t, value, err := validateSet(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "set", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	version, err := s.set(ctx, t, value, req.GetSecret())
 	if err != nil {
-		return nil, s.toStatus(ctx, "set", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &configv1.SetResponse{Version: version}, nil
 }
@@ -103,11 +103,11 @@ func (s *Service) Set(ctx context.Context, req *configv1.SetRequest) (*configv1.
 func (s *Service) Delete(ctx context.Context, req *configv1.DeleteRequest) (*configv1.DeleteResponse, error) {
 	t, err := validateTarget(ctx, req.GetNamespace(), req.GetPath())
 	if err != nil {
-		return nil, s.toStatus(ctx, "delete", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	version, err := s.delete(ctx, t)
 	if err != nil {
-		return nil, s.toStatus(ctx, "delete", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &configv1.DeleteResponse{Version: version}, nil
 }
@@ -116,11 +116,11 @@ func (s *Service) Delete(ctx context.Context, req *configv1.DeleteRequest) (*con
 func (s *Service) History(ctx context.Context, req *configv1.HistoryRequest) (*configv1.HistoryResponse, error) {
 	t, err := validateTarget(ctx, req.GetNamespace(), req.GetPath())
 	if err != nil {
-		return nil, s.toStatus(ctx, "history", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	changes, err := s.history(ctx, t)
 	if err != nil {
-		return nil, s.toStatus(ctx, "history", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &configv1.HistoryResponse{Changes: changes}, nil
 }
@@ -129,11 +129,11 @@ func (s *Service) History(ctx context.Context, req *configv1.HistoryRequest) (*c
 func (s *Service) Rollback(ctx context.Context, req *configv1.RollbackRequest) (*configv1.RollbackResponse, error) {
 	t, err := validateRollback(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "rollback", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	version, err := s.rollback(ctx, t, req.GetVersion())
 	if err != nil {
-		return nil, s.toStatus(ctx, "rollback", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &configv1.RollbackResponse{Version: version}, nil
 }
@@ -145,8 +145,8 @@ func (s *Service) Watch(req *configv1.WatchRequest, stream grpc.ServerStreamingS
 	ctx := stream.Context()
 	t, err := validateTarget(ctx, req.GetNamespace(), req.GetPath())
 	if err != nil {
-		return s.toStatus(ctx, "watch", err)
+		return s.toStatus(ctx, err)
 	}
 	ready := func() error { return stream.SendHeader(nil) }
-	return s.toStatus(ctx, "watch", s.watch(ctx, t, ready, stream.Send))
+	return s.toStatus(ctx, s.watch(ctx, t, ready, stream.Send))
 }

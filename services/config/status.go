@@ -2,41 +2,21 @@ package config
 
 import (
 	"context"
-	"errors"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
-	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
-// toStatus turns the error of an RPC into the status its caller receives.
-// It is the one place that chooses gRPC codes. Unexpected errors are logged
-// here, in full, and reach the caller only as a generic Internal.
-func (s *Service) toStatus(ctx context.Context, rpc string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if st, ok := invalid.Status(err); ok {
-		return st
-	}
-	switch {
-	case errors.Is(err, ErrUnauthenticated):
-		return status.Error(codes.Unauthenticated, "This call needs a verified identity.")
-	case errors.Is(err, ErrPermissionDenied):
-		return status.Error(codes.PermissionDenied, err.Error())
-	case errors.Is(err, ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, ErrConflict):
-		return status.Error(codes.Aborted, err.Error())
-	case errors.Is(err, ErrUnavailable):
-		s.log.WarnContext(ctx, "config store unavailable", "rpc", rpc, "error", err)
-		return status.Error(codes.Unavailable, "The config store is unavailable; try again.")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "The call was canceled.")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "The call ran out of time.")
-	}
-	s.log.ErrorContext(ctx, "config internal error", "rpc", rpc, "error", err)
-	return status.Error(codes.Internal, "internal error")
+// statusRules are config's own errors; rpcerr maps bad input and the
+// errors every service shares.
+var statusRules = []rpcerr.Rule{
+	{Err: ErrNotFound, Code: codes.NotFound},
+	{Err: ErrConflict, Code: codes.Aborted},
+	{Err: ErrUnavailable, Code: codes.Unavailable, Message: "The config store is unavailable; try again."},
+}
+
+// toStatus is the status the caller of the RPC in ctx receives for err.
+func (s *Service) toStatus(ctx context.Context, err error) error {
+	return rpcerr.Mapper{Service: "config", Log: s.log, Rules: statusRules}.Status(ctx, err)
 }

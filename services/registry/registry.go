@@ -21,6 +21,7 @@ import (
 
 	"m3o.dev/pkg/platform"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Limits on what a registration may hold; validate.go enforces them at the
@@ -46,9 +47,9 @@ var (
 	// an *invalid.Error naming the fields.
 	ErrInvalid = invalid.ErrInvalid
 	// ErrUnauthenticated means the call carries no verified identity.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = rpcerr.ErrUnauthenticated
 	// ErrPermissionDenied means the caller may not use the domain it asked for.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = rpcerr.ErrPermissionDenied
 	// ErrUnavailable means the backend's storage could not be reached in
 	// time; the caller may retry.
 	ErrUnavailable = errors.New("registry storage unavailable")

@@ -32,10 +32,10 @@ func New(backend Backend, logger *slog.Logger) *Server {
 func (s *Server) Register(ctx context.Context, req *registryv1.RegisterRequest) (*registryv1.RegisterResponse, error) {
 	domain, svc, ttl, err := validateRegister(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "register", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := s.backend.Register(ctx, domain, svc, ttl); err != nil {
-		return nil, s.toStatus(ctx, "register", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &registryv1.RegisterResponse{}, nil
 }
@@ -44,10 +44,10 @@ func (s *Server) Register(ctx context.Context, req *registryv1.RegisterRequest) 
 func (s *Server) Deregister(ctx context.Context, req *registryv1.DeregisterRequest) (*registryv1.DeregisterResponse, error) {
 	domain, svc, err := validateDeregister(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "deregister", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := s.backend.Deregister(ctx, domain, svc); err != nil {
-		return nil, s.toStatus(ctx, "deregister", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &registryv1.DeregisterResponse{}, nil
 }
@@ -56,11 +56,11 @@ func (s *Server) Deregister(ctx context.Context, req *registryv1.DeregisterReque
 func (s *Server) GetService(ctx context.Context, req *registryv1.GetServiceRequest) (*registryv1.GetServiceResponse, error) {
 	domain, err := validateGet(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "get", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	svcs, err := s.backend.GetService(ctx, domain, req.GetName())
 	if err != nil {
-		return nil, s.toStatus(ctx, "get", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &registryv1.GetServiceResponse{Services: toProtos(svcs)}, nil
 }
@@ -69,11 +69,11 @@ func (s *Server) GetService(ctx context.Context, req *registryv1.GetServiceReque
 func (s *Server) ListServices(ctx context.Context, req *registryv1.ListServicesRequest) (*registryv1.ListServicesResponse, error) {
 	domain, err := domainFor(ctx, "domain", req.GetDomain(), read)
 	if err != nil {
-		return nil, s.toStatus(ctx, "list", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	svcs, err := s.backend.ListServices(ctx, domain)
 	if err != nil {
-		return nil, s.toStatus(ctx, "list", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &registryv1.ListServicesResponse{Services: toProtos(svcs)}, nil
 }
@@ -83,14 +83,14 @@ func (s *Server) Watch(req *registryv1.WatchRequest, stream registryv1.RegistryS
 	ctx := stream.Context()
 	domain, err := validateWatch(ctx, req)
 	if err != nil {
-		return s.toStatus(ctx, "watch", err)
+		return s.toStatus(ctx, err)
 	}
 	err = s.backend.Watch(ctx, domain, req.GetName(), func(ev Event) error {
 		return stream.Send(eventToProto(ev))
 	})
 	if ctx.Err() != nil {
 		// The client left or its deadline passed: nobody reads the status.
-		return s.toStatus(ctx, "watch", ctx.Err())
+		return s.toStatus(ctx, ctx.Err())
 	}
-	return s.toStatus(ctx, "watch", err)
+	return s.toStatus(ctx, err)
 }

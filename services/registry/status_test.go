@@ -34,7 +34,7 @@ func TestToStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			s := New(nil, slog.New(slog.NewTextHandler(&logs, nil)))
-			err := s.toStatus(t.Context(), "op", tt.err)
+			err := s.toStatus(t.Context(), tt.err)
 			if got := status.Code(err); got != tt.want {
 				t.Errorf("toStatus(%v) = %v, want %v", tt.err, got, tt.want)
 			}
@@ -52,7 +52,7 @@ func TestToStatus(t *testing.T) {
 
 func TestToStatusFieldViolation(t *testing.T) {
 	s := New(nil, nil)
-	err := s.toStatus(t.Context(), "op", invalid.Field("service.nodes[0].id", "bad"))
+	err := s.toStatus(t.Context(), invalid.Field("service.nodes[0].id", "bad"))
 	for _, d := range status.Convert(err).Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok && br.GetFieldViolations()[0].GetField() == "service.nodes[0].id" {
 			return

@@ -17,15 +17,15 @@ const CPUNotEnforced = "CPU is not enforced by this backend: instances may use m
 // Resize implements runtimev1.RuntimeServiceServer.
 func (s *Service) Resize(ctx context.Context, req *runtimev1.ResizeRequest) (*runtimev1.ResizeResponse, error) {
 	if err := admin(ctx); err != nil {
-		return nil, s.toStatus(ctx, "resize", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	ref, sz, err := validateResize(req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "resize", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	rec, ro, err := s.resize(ctx, ref, sz)
 	if err != nil {
-		return nil, s.toStatus(ctx, "resize", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &runtimev1.ResizeResponse{
 		Service: s.toProto(ctx, rec), Restarts: ro.Strategy != StrategyNone,
@@ -37,15 +37,15 @@ func (s *Service) Resize(ctx context.Context, req *runtimev1.ResizeRequest) (*ru
 func (s *Service) SetQuota(ctx context.Context, req *runtimev1.SetQuotaRequest) (*runtimev1.SetQuotaResponse, error) {
 	byAuth, err := quotaSetter(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "set quota", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	ns, q, err := validateSetQuota(req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "set quota", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	quota, u, err := s.setQuota(ctx, ns, q, byAuth)
 	if err != nil {
-		return nil, s.toStatus(ctx, "set quota", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &runtimev1.SetQuotaResponse{Quota: quotaToProto(quota), Usage: usageToProto(u)}, nil
 }
@@ -53,15 +53,15 @@ func (s *Service) SetQuota(ctx context.Context, req *runtimev1.SetQuotaRequest) 
 // GetQuota implements runtimev1.RuntimeServiceServer.
 func (s *Service) GetQuota(ctx context.Context, req *runtimev1.GetQuotaRequest) (*runtimev1.GetQuotaResponse, error) {
 	if err := admin(ctx); err != nil {
-		return nil, s.toStatus(ctx, "get quota", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	ns, err := validateQuotaNamespace(req.GetNamespace())
 	if err != nil {
-		return nil, s.toStatus(ctx, "get quota", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	p, def, err := s.quotaOf(ctx, ns)
 	if err != nil {
-		return nil, s.toStatus(ctx, "get quota", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &runtimev1.GetQuotaResponse{Quota: quotaToProto(p.quota), Usage: usageToProto(p.before), PlatformDefault: def}, nil
 }
@@ -69,14 +69,14 @@ func (s *Service) GetQuota(ctx context.Context, req *runtimev1.GetQuotaRequest) 
 // ListNamespaces implements runtimev1.RuntimeServiceServer.
 func (s *Service) ListNamespaces(ctx context.Context, req *runtimev1.ListNamespacesRequest) (*runtimev1.ListNamespacesResponse, error) {
 	if err := admin(ctx); err != nil {
-		return nil, s.toStatus(ctx, "list namespaces", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := validateListNamespaces(req); err != nil {
-		return nil, s.toStatus(ctx, "list namespaces", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	out, err := s.listNamespaces(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "list namespaces", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return out, nil
 }

@@ -60,6 +60,7 @@ import (
 	"time"
 
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Names of the instance's environment variables (see the package
@@ -131,10 +132,10 @@ var (
 	// *invalid.Error naming the fields.
 	ErrInvalid = invalid.ErrInvalid
 	// ErrUnauthenticated means the call carries no verified identity.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = rpcerr.ErrUnauthenticated
 	// ErrPermissionDenied means the caller may not act on the namespace it
 	// named, or may not call the RPC at all.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = rpcerr.ErrPermissionDenied
 	// ErrQuota means the change would take the namespace past its quota;
 	// the error is a *QuotaError naming what is over.
 	ErrQuota = errors.New("quota exceeded")

@@ -126,11 +126,11 @@ func (s *Service) Register(srv grpc.ServiceRegistrar) {
 func (s *Service) Create(ctx context.Context, req *runtimev1.CreateRequest) (*runtimev1.CreateResponse, error) {
 	ref, ch, err := validateCreate(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "create", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	rec, err := s.create(ctx, ref, ch)
 	if err != nil {
-		return nil, s.toStatus(ctx, "create", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &runtimev1.CreateResponse{Service: s.toProto(ctx, rec)}, nil
 }
@@ -139,7 +139,7 @@ func (s *Service) Create(ctx context.Context, req *runtimev1.CreateRequest) (*ru
 func (s *Service) Read(ctx context.Context, req *runtimev1.ReadRequest) (*runtimev1.ReadResponse, error) {
 	recs, err := s.read(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "read", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	resp := &runtimev1.ReadResponse{}
 	for _, rec := range recs {
@@ -152,11 +152,11 @@ func (s *Service) Read(ctx context.Context, req *runtimev1.ReadRequest) (*runtim
 func (s *Service) Update(ctx context.Context, req *runtimev1.UpdateRequest) (*runtimev1.UpdateResponse, error) {
 	ref, ch, err := validateUpdate(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, "update", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	rec, ro, err := s.update(ctx, ref, ch)
 	if err != nil {
-		return nil, s.toStatus(ctx, "update", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &runtimev1.UpdateResponse{Service: s.toProto(ctx, rec), Rollout: rolloutToProto(ro.Strategy)}, nil
 }
@@ -165,10 +165,10 @@ func (s *Service) Update(ctx context.Context, req *runtimev1.UpdateRequest) (*ru
 func (s *Service) Delete(ctx context.Context, req *runtimev1.DeleteRequest) (*runtimev1.DeleteResponse, error) {
 	ref, err := validateRef(ctx, req.GetNamespace(), req.GetName())
 	if err != nil {
-		return nil, s.toStatus(ctx, "delete", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	if err := s.delete(ctx, ref); err != nil {
-		return nil, s.toStatus(ctx, "delete", err)
+		return nil, s.toStatus(ctx, err)
 	}
 	return &runtimev1.DeleteResponse{}, nil
 }
@@ -178,9 +178,9 @@ func (s *Service) Logs(req *runtimev1.LogsRequest, stream grpc.ServerStreamingSe
 	ctx := stream.Context()
 	ref, opts, err := validateLogs(ctx, req)
 	if err != nil {
-		return s.toStatus(ctx, "logs", err)
+		return s.toStatus(ctx, err)
 	}
-	return s.toStatus(ctx, "logs", s.logs(ctx, ref, opts, stream.Send))
+	return s.toStatus(ctx, s.logs(ctx, ref, opts, stream.Send))
 }
 
 // Upload implements runtimev1.RuntimeServiceServer.
@@ -188,7 +188,7 @@ func (s *Service) Upload(stream grpc.ClientStreamingServer[runtimev1.UploadReque
 	ctx := stream.Context()
 	resp, err := s.upload(ctx, stream)
 	if err != nil {
-		return s.toStatus(ctx, "upload", err)
+		return s.toStatus(ctx, err)
 	}
 	return stream.SendAndClose(resp)
 }

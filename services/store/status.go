@@ -6,12 +6,11 @@ import (
 	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
-	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Detail values clients may rely on.
@@ -23,40 +22,27 @@ const (
 	ReasonVersionMismatch = "VERSION_MISMATCH"
 )
 
-// status is the only place that chooses gRPC codes. Messages never carry a
-// backend's words: an unexpected error is logged here, in full, and the
-// client learns only that it happened.
+// statusRules are the store's own errors; rpcerr maps bad input and the
+// errors every service shares. Messages never carry a backend's words.
+var statusRules = []rpcerr.Rule{
+	{Err: ErrConflict, Code: codes.Aborted, Status: conflictStatus},
+	{Err: ErrNotFound, Code: codes.NotFound, Message: "record not found"},
+	{Err: ErrQuotaExceeded, Code: codes.ResourceExhausted, Status: quotaStatus},
+	{Err: ErrPermissionDenied, Code: codes.PermissionDenied, Message: "the caller may not open this database"},
+	{Err: ErrUnavailable, Code: codes.Unavailable, Message: "The store's database is unavailable; try again."},
+}
+
+// status is the status the caller of the RPC in ctx receives for err.
 func (s *Service) status(ctx context.Context, err error) error {
-	if st, ok := invalid.Status(err); ok {
-		return st
-	}
-	var conflict *ConflictError
-	switch {
-	case errors.As(err, &conflict):
-		return conflictStatus(conflict)
-	case errors.Is(err, ErrNotFound):
-		return status.Error(codes.NotFound, "record not found")
-	case errors.Is(err, ErrQuotaExceeded):
-		return quotaStatus()
-	case errors.Is(err, ErrPermissionDenied):
-		return status.Error(codes.PermissionDenied, "the caller may not open this database")
-	case errors.Is(err, ErrUnauthenticated):
-		return status.Error(codes.Unauthenticated, "no verified identity")
-	case errors.Is(err, ErrUnavailable):
-		s.log.WarnContext(ctx, "store backend unavailable", "error", err)
-		return status.Error(codes.Unavailable, "The store's database is unavailable; try again.")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "call cancelled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	}
-	method, _ := grpc.Method(ctx)
-	s.log.ErrorContext(ctx, "store call failed", "method", method, "error", err)
-	return status.Error(codes.Internal, "internal error")
+	return rpcerr.Mapper{Service: "store", Log: s.log, Rules: statusRules}.Status(ctx, err)
 }
 
 // conflictStatus is Aborted carrying the record's current version.
-func conflictStatus(e *ConflictError) error {
+func conflictStatus(err error) error {
+	var e *ConflictError
+	if !errors.As(err, &e) {
+		return status.Error(codes.Aborted, err.Error())
+	}
 	info := &errdetails.ErrorInfo{
 		Reason:   ReasonVersionMismatch,
 		Domain:   ErrorDomain,
@@ -66,7 +52,7 @@ func conflictStatus(e *ConflictError) error {
 }
 
 // quotaStatus is ResourceExhausted naming the quota.
-func quotaStatus() error {
+func quotaStatus(error) error {
 	qf := &errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
 		Subject:     "database",
 		Description: "the write would take the database past its byte quota",

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Backend keeps records. Implementations must be safe for concurrent use.
@@ -154,9 +155,9 @@ var (
 	// *invalid.Error naming the fields.
 	ErrInvalidArgument = invalid.ErrInvalid
 	// ErrPermissionDenied means the caller may not open the database.
-	ErrPermissionDenied = errors.New("permission denied")
+	ErrPermissionDenied = rpcerr.ErrPermissionDenied
 	// ErrUnauthenticated means the request carries no verified identity.
-	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrUnauthenticated = rpcerr.ErrUnauthenticated
 	// ErrUnavailable means the backend could not be reached, as while its
 	// database restarts. A write that fails so may or may not have been
 	// applied; it is safe to try again.
