@@ -20,6 +20,11 @@ const (
 	CallerRolesKey = "micro-caller-roles"
 )
 
+// ClientAddressKey carries the address of the client the proxy serves. The
+// proxy sets it to the one address it decided on; a core service believes
+// it only on a connection whose verified identity is ProxyIdentity.
+const ClientAddressKey = "x-forwarded-for"
+
 var forwardedKeys = []string{CallerNamespaceKey, CallerAccountKey, CallerRolesKey}
 
 // SetForwarded replaces the caller keys in md with c, dropping whatever

@@ -35,6 +35,10 @@ const (
 	KeyFile = "key.pem"
 )
 
+// NodeInstanceKey is the node metadata key an instance registers its
+// MICRO_INSTANCE under.
+const NodeInstanceKey = "instance"
+
 // DefaultAddress is where an instance listens when MICRO_ADDRESS is unset:
 // a port the system picks on loopback, which the log reports.
 const DefaultAddress = "127.0.0.1:0"

@@ -95,7 +95,7 @@ func (r *registration) node() *registryv1.Node { return r.service.GetNodes()[0] 
 func listing(env Env, address string, descs []*grpc.ServiceDesc) *registryv1.Service {
 	node := &registryv1.Node{Id: nodeID(env), Address: address}
 	if env.Instance != "" {
-		node.Metadata = map[string]string{"instance": env.Instance}
+		node.Metadata = map[string]string{NodeInstanceKey: env.Instance}
 	}
 	return &registryv1.Service{
 		Name: env.Name, Version: env.Version, Endpoints: endpoints(descs), Nodes: []*registryv1.Node{node},

@@ -12,10 +12,6 @@ import (
 	"m3o.dev/pkg/mtls"
 )
 
-// forwardedFor is the metadata key in which the proxy passes on the
-// address of the client it serves, appending it to any it received.
-const forwardedFor = "x-forwarded-for"
-
 // maxAddress bounds an address as kept in the login limiter.
 const maxAddress = 64
 
@@ -28,7 +24,7 @@ const maxAddress = 64
 func clientAddress(ctx context.Context) string {
 	if id, err := mtls.PeerIdentity(ctx); err == nil && id == identity.ProxyIdentity {
 		md, _ := metadata.FromIncomingContext(ctx)
-		if vals := md.Get(forwardedFor); len(vals) > 0 {
+		if vals := md.Get(identity.ClientAddressKey); len(vals) > 0 {
 			last := vals[len(vals)-1]
 			if i := strings.LastIndexByte(last, ','); i >= 0 {
 				last = last[i+1:]

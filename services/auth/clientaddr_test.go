@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls/mtlstest"
 )
 
@@ -32,7 +33,7 @@ func TestClientAddress(t *testing.T) {
 		}
 		ctx := peer.NewContext(context.Background(), p)
 		if len(forwarded) > 0 {
-			ctx = metadata.NewIncomingContext(ctx, metadata.MD{forwardedFor: forwarded})
+			ctx = metadata.NewIncomingContext(ctx, metadata.MD{identity.ClientAddressKey: forwarded})
 		}
 		return ctx
 	}

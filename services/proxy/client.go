@@ -13,11 +13,6 @@ import (
 	"m3o.dev/pkg/mtls"
 )
 
-// forwardedFor is the metadata key that carries the caller's address: the
-// proxy sets it to the one address it decided on, which the services it
-// calls trust because the proxy's certificate says who set it.
-const forwardedFor = "x-forwarded-for"
-
 // TrustedProxies are the load balancers in front of the proxy whose
 // X-Forwarded-For the proxy believes. Nobody else's is believed: any caller
 // can write the header.
@@ -81,7 +76,7 @@ func (t TrustedProxies) clientAddress(ctx context.Context) string {
 func forwardedChain(ctx context.Context) []string {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var chain []string
-	for _, v := range md.Get(forwardedFor) {
+	for _, v := range md.Get(identity.ClientAddressKey) {
 		for _, a := range strings.Split(v, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				chain = append(chain, a)

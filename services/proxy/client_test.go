@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls/mtlstest"
 )
 
@@ -22,7 +23,7 @@ func callFrom(addr, xff string, cert *x509.Certificate) context.Context {
 	}
 	ctx := peer.NewContext(context.Background(), p)
 	if xff != "" {
-		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(forwardedFor, xff))
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(identity.ClientAddressKey, xff))
 	}
 	return ctx
 }

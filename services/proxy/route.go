@@ -157,7 +157,7 @@ func (dest destination) metadata(ctx context.Context, caller identity.Caller, cl
 		out.Set(platform.ServiceHeader, dest.user)
 	}
 	// The one address the proxy decided on, whatever the caller wrote.
-	out.Set(forwardedFor, client)
+	out.Set(identity.ClientAddressKey, client)
 	return out
 }
 

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"m3o.dev/pkg/service"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 )
 
@@ -61,9 +62,9 @@ func (s *Service) env(rec record) []string {
 		env = append(env, k+"="+rec.Options.Env[k])
 	}
 	return append(env,
-		EnvProxy+"="+s.opts.ProxyAddress,
-		EnvAccountID+"="+rec.AccountID,
-		EnvAccountSecret+"="+rec.AccountSecret,
+		service.EnvProxy+"="+s.opts.ProxyAddress,
+		service.EnvAccountID+"="+rec.AccountID,
+		service.EnvAccountSecret+"="+rec.AccountSecret,
 	)
 }
 

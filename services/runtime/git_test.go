@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"m3o.dev/pkg/service"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/runtime"
 )
@@ -124,7 +125,7 @@ func TestRestartRestores(t *testing.T) {
 	before, _ := e.backend.last(ref)
 	restarted := e.restart(t)
 	after, ok := restarted.last(ref)
-	if !ok || after.Generation != 2 || after.Version != "v2" || envOf(after, runtime.EnvAccountSecret) != envOf(before, runtime.EnvAccountSecret) {
+	if !ok || after.Generation != 2 || after.Version != "v2" || envOf(after, service.EnvAccountSecret) != envOf(before, service.EnvAccountSecret) {
 		t.Errorf("after a restart the backend got %+v, want generation 2, version v2, the same account", after)
 	}
 }

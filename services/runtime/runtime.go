@@ -63,31 +63,11 @@ import (
 	"m3o.dev/services/internal/rpcerr"
 )
 
-// Names of the instance's environment variables (see the package
-// documentation).
-const (
-	EnvAddress        = "MICRO_ADDRESS"
-	EnvTLSDir         = "MICRO_TLS_DIR"
-	EnvNamespace      = "MICRO_NAMESPACE"
-	EnvServiceName    = "MICRO_SERVICE_NAME"
-	EnvServiceVersion = "MICRO_SERVICE_VERSION"
-	EnvInstance       = "MICRO_INSTANCE"
-	EnvProxy          = "MICRO_PROXY"
-	EnvAccountID      = "MICRO_ACCOUNT_ID"
-	EnvAccountSecret  = "MICRO_ACCOUNT_SECRET"
-	// ReservedEnvPrefix starts every variable the platform sets; a
-	// developer's variables may not.
-	ReservedEnvPrefix = "MICRO_"
-)
-
-// Files of MICRO_TLS_DIR, and the node metadata key an instance registers
-// its number under.
-const (
-	TLSCAFile       = "ca.pem"
-	TLSCertFile     = "cert.pem"
-	TLSKeyFile      = "key.pem"
-	NodeInstanceKey = "instance"
-)
+// ReservedEnvPrefix starts every variable the platform sets; a developer's
+// variables may not. The variables themselves, the files of MICRO_TLS_DIR
+// and the instance's node metadata key are the SDK's (m3o.dev/pkg/service),
+// the other side of the same contract.
+const ReservedEnvPrefix = "MICRO_"
 
 // Limits and defaults.
 const (

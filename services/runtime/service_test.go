@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"m3o.dev/pkg/service"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/storeclient"
@@ -130,14 +131,14 @@ func TestLifecycle(t *testing.T) {
 	}
 	d2, _ := e.backend.last(ref)
 	checkDeployment(t, e, d2, 2, "GREETING=hi")
-	if d2.Source.ID() != src2 || envOf(d2, runtime.EnvAccountSecret) != envOf(d, runtime.EnvAccountSecret) {
+	if d2.Source.ID() != src2 || envOf(d2, service.EnvAccountSecret) != envOf(d, service.EnvAccountSecret) {
 		t.Errorf("update: source %s, want %s, and the same account secret as before", d2.Source.ID(), src2)
 	}
 	checkRead(t, c, ctx, 2)
 	if _, err := c.Delete(ctx, &runtimev1.DeleteRequest{Name: "hello"}); err != nil {
 		t.Fatalf("Delete() = %v", err)
 	}
-	checkGone(t, e, c, ctx, ref, envOf(d, runtime.EnvAccountID))
+	checkGone(t, e, c, ctx, ref, envOf(d, service.EnvAccountID))
 }
 
 func mustUpload(t *testing.T, ctx context.Context, c runtimev1.RuntimeServiceClient, name string) string {
@@ -166,11 +167,11 @@ func checkDeployment(t *testing.T, e *env, d runtime.Deployment, gen uint64, use
 	if d.Generation != gen || d.Instances != 2 || d.Version != "v1" || !slices.Contains(d.Env, userEnv) {
 		t.Errorf("deployment = generation %d, %d instances, version %q, env %v; want %d, 2, v1 and %s", d.Generation, d.Instances, d.Version, d.Env, gen, userEnv)
 	}
-	if envOf(d, runtime.EnvProxy) != "127.0.0.1:8081" {
-		t.Errorf("MICRO_PROXY = %q, want the proxy's address", envOf(d, runtime.EnvProxy))
+	if envOf(d, service.EnvProxy) != "127.0.0.1:8081" {
+		t.Errorf("MICRO_PROXY = %q, want the proxy's address", envOf(d, service.EnvProxy))
 	}
 	a, _ := e.p.Auth(t)
-	resp, err := a.Token(t.Context(), &authv1.TokenRequest{Namespace: d.Ref.Namespace, Id: envOf(d, runtime.EnvAccountID), Secret: envOf(d, runtime.EnvAccountSecret)})
+	resp, err := a.Token(t.Context(), &authv1.TokenRequest{Namespace: d.Ref.Namespace, Id: envOf(d, service.EnvAccountID), Secret: envOf(d, service.EnvAccountSecret)})
 	if err != nil || resp.GetAccount().GetType() != authv1.AccountType_ACCOUNT_TYPE_SERVICE || !slices.Equal(resp.GetAccount().GetRoles(), []string{"service"}) {
 		t.Errorf("the deployment's account logs in as %v, %v; want a service account with role service", resp.GetAccount(), err)
 	}

@@ -15,7 +15,6 @@ import (
 	"m3o.dev/pkg/platform"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
-	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/internal/mail"
@@ -64,11 +63,11 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	conn, err := p.Dial(platform.Store)
+	store, err := p.DialStore()
 	if err != nil {
 		return fmt.Errorf("run auth: %w", err)
 	}
-	deps := auth.Deps{Store: storev1.NewStoreServiceClient(conn), Logger: p.Logger, Out: p.Out, Metrics: p.Metrics}
+	deps := auth.Deps{Store: store, Logger: p.Logger, Out: p.Out, Metrics: p.Metrics}
 	if err := signupDeps(cfg, p, &deps); err != nil {
 		return fmt.Errorf("run auth: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"m3o.dev/pkg/platform"
-	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/billing"
 	"m3o.dev/services/internal/corekit"
 )
@@ -59,12 +58,12 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	conn, err := p.Dial(platform.Store)
+	store, err := p.DialStore()
 	if err != nil {
 		return fmt.Errorf("run billing: %w", err)
 	}
 	svc, err := billing.New(billing.Options{
-		Store: storev1.NewStoreServiceClient(conn), Provider: cfg.Provider, PublicURL: cfg.PublicURL,
+		Store: store, Provider: cfg.Provider, PublicURL: cfg.PublicURL,
 		Logger: p.Logger, PollInterval: cfg.PollInterval,
 	})
 	if err != nil {

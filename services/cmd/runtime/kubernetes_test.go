@@ -17,11 +17,11 @@ import (
 
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
+	"m3o.dev/pkg/service"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/corekit/corekittest"
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/k8stest"
-	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/runtimetest"
 )
 
@@ -140,7 +140,7 @@ func tlsFromSecret(t *testing.T, c *k8stest.Cluster) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, name := range []string{runtime.TLSCAFile, runtime.TLSCertFile, runtime.TLSKeyFile} {
+	for _, name := range []string{service.CAFile, service.CertFile, service.KeyFile} {
 		if err := os.WriteFile(filepath.Join(dir, name), s.Data[name], 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"m3o.dev/pkg/platform"
-	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/config"
 	"m3o.dev/services/internal/corekit"
 )
@@ -56,12 +55,12 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	conn, err := p.Dial(platform.Store)
+	store, err := p.DialStore()
 	if err != nil {
 		return fmt.Errorf("run config: %w", err)
 	}
 	svc, err := config.New(config.Options{
-		Store: storev1.NewStoreServiceClient(conn), Keyring: cfg.Keyring,
+		Store: store, Keyring: cfg.Keyring,
 		Logger: p.Logger, PollInterval: cfg.PollInterval,
 	})
 	if err != nil {

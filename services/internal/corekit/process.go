@@ -17,6 +17,7 @@ import (
 	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/token"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
 // Process is what a core service runs in. Build it with Open, or, where
@@ -75,6 +76,16 @@ func (p *Process) DialAs(b *mtls.Bundle, name string) (*grpc.ClientConn, error) 
 	p.conns = append(p.conns, conn)
 	p.mu.Unlock()
 	return conn, nil
+}
+
+// DialStore connects to the store service, for the services that keep their
+// state there.
+func (p *Process) DialStore() (storev1.StoreServiceClient, error) {
+	conn, err := p.Dial(platform.Store)
+	if err != nil {
+		return nil, err
+	}
+	return storev1.NewStoreServiceClient(conn), nil
 }
 
 // StartKeys fetches the token keys from the auth service in Peers and keeps

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
+	"m3o.dev/pkg/service"
 	"m3o.dev/services/runtime"
 )
 
@@ -88,7 +89,7 @@ func (b *Backend) writeSecret(ctx context.Context, d runtime.Deployment) error {
 		return fmt.Errorf("certify %s: %w", d.Ref, err)
 	}
 	data := map[string][]byte{
-		runtime.TLSCAFile: cert.CA, runtime.TLSCertFile: cert.Chain, runtime.TLSKeyFile: cert.Key,
+		service.CAFile: cert.CA, service.CertFile: cert.Chain, service.KeyFile: cert.Key,
 	}
 	for k, v := range envMap(d.Env) {
 		data["env."+k] = []byte(v)
@@ -260,7 +261,7 @@ func (b *Backend) podSpec(d runtime.Deployment) corev1.PodSpec {
 		Volumes: []corev1.Volume{
 			{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: d.Ref.Name, DefaultMode: ptr.To[int32](0o440),
-				Items: []corev1.KeyToPath{{Key: runtime.TLSCAFile, Path: runtime.TLSCAFile}, {Key: runtime.TLSCertFile, Path: runtime.TLSCertFile}, {Key: runtime.TLSKeyFile, Path: runtime.TLSKeyFile}},
+				Items: []corev1.KeyToPath{{Key: service.CAFile, Path: service.CAFile}, {Key: service.CertFile, Path: service.CertFile}, {Key: service.KeyFile, Path: service.KeyFile}},
 			}}},
 			{Name: "app", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -275,12 +276,12 @@ func (b *Backend) podSpec(d runtime.Deployment) corev1.PodSpec {
 func (b *Backend) containerEnv(d runtime.Deployment) []corev1.EnvVar {
 	env := []corev1.EnvVar{
 		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
-		{Name: runtime.EnvAddress, Value: "$(POD_IP):" + strconv.Itoa(servicePort)},
+		{Name: service.EnvAddress, Value: "$(POD_IP):" + strconv.Itoa(servicePort)},
 		{Name: "MICRO_HEALTH_ADDRESS", Value: "0.0.0.0:" + strconv.Itoa(healthPort)},
-		{Name: runtime.EnvTLSDir, Value: tlsDir},
-		{Name: runtime.EnvNamespace, Value: d.Ref.Namespace},
-		{Name: runtime.EnvServiceName, Value: d.Ref.Name},
-		{Name: runtime.EnvServiceVersion, Value: d.Version},
+		{Name: service.EnvTLSDir, Value: tlsDir},
+		{Name: service.EnvNamespace, Value: d.Ref.Namespace},
+		{Name: service.EnvServiceName, Value: d.Ref.Name},
+		{Name: service.EnvServiceVersion, Value: d.Version},
 		{Name: EnvArtifact, Value: b.artifactURL(d)},
 	}
 	for _, kv := range d.Env {

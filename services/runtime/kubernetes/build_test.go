@@ -13,6 +13,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/service"
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/k8stest"
 	"m3o.dev/services/runtime"
@@ -92,7 +93,7 @@ func checkServed(t *testing.T, ca *mtls.CA, signer *runtime.Signer, artifacts st
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{runtime.TLSCAFile: cert.CA, runtime.TLSCertFile: cert.Chain, runtime.TLSKeyFile: cert.Key} {
+	for name, data := range map[string][]byte{service.CAFile: cert.CA, service.CertFile: cert.Chain, service.KeyFile: cert.Key} {
 		if err := os.WriteFile(filepath.Join(tlsDir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/service"
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/k8stest"
 	"m3o.dev/services/runtime"
@@ -54,7 +55,7 @@ func deployment(ns, name string, gen uint64, instances int, memMiB uint32, q run
 	return runtime.Deployment{
 		Ref: runtime.Ref{Namespace: ns, Name: name}, Generation: gen, Version: "v1",
 		Source:    runtimetest.Program(runtimetest.Greeter, "k8s"),
-		Env:       []string{"GREETING=hi", runtime.EnvAccountID + "=acct-1", runtime.EnvAccountSecret + "=s3cret"},
+		Env:       []string{"GREETING=hi", service.EnvAccountID + "=acct-1", service.EnvAccountSecret + "=s3cret"},
 		Instances: instances, Resources: runtime.Resources{CPUMillis: 100, MemoryMiB: memMiB},
 		Quota: q, Surge: true,
 	}

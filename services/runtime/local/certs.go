@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"m3o.dev/services/runtime"
+	"m3o.dev/pkg/service"
 )
 
 // certRetry is how long a failed renewal waits before trying again.
@@ -51,7 +51,7 @@ func (u *unit) writeCerts() (time.Time, error) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{runtime.TLSCAFile, cert.CA}, {runtime.TLSKeyFile, cert.Key}, {runtime.TLSCertFile, cert.Chain}} {
+	}{{service.CAFile, cert.CA}, {service.KeyFile, cert.Key}, {service.CertFile, cert.Chain}} {
 		if err := u.ns.ReplaceFile(dir+"/"+f.name, f.data); err != nil {
 			return time.Time{}, err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/platform"
+	"m3o.dev/pkg/service"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/internal/coretest"
@@ -75,9 +76,9 @@ func (e *env) platformEnv(t *testing.T, ref runtime.Ref) []string {
 		t.Fatalf("create the service account of %s: %v", ref, err)
 	}
 	creds := []string{
-		runtime.EnvProxy + "=" + e.p.Addr(platform.Proxy),
-		runtime.EnvAccountID + "=" + resp.GetAccount().GetId(),
-		runtime.EnvAccountSecret + "=" + secret,
+		service.EnvProxy + "=" + e.p.Addr(platform.Proxy),
+		service.EnvAccountID + "=" + resp.GetAccount().GetId(),
+		service.EnvAccountSecret + "=" + secret,
 	}
 	e.creds[ref] = creds
 	return creds

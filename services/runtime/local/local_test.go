@@ -12,6 +12,7 @@ import (
 
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
+	"m3o.dev/pkg/service"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/runtime"
@@ -77,7 +78,7 @@ func (e *env) plantNode(t *testing.T, ref runtime.Ref, n string) {
 	t.Helper()
 	_, token := e.p.Login(t, platform.Namespace, "admin", coretest.AdminPassword)
 	svc := &registryv1.Service{Name: ref.Name, Version: "v1", Nodes: []*registryv1.Node{{
-		Id: "planted", Address: "127.0.0.1:9", Metadata: map[string]string{runtime.NodeInstanceKey: n}}}}
+		Id: "planted", Address: "127.0.0.1:9", Metadata: map[string]string{service.NodeInstanceKey: n}}}}
 	conn := e.p.Dial(t, e.p.Addr(platform.Registry), platform.Namespace, platform.Proxy, coretest.Core(platform.Registry))
 	_, err := registryv1.NewRegistryServiceClient(conn).Register(identity.WithBearer(t.Context(), token),
 		&registryv1.RegisterRequest{Service: svc, Domain: ref.Namespace, TtlSeconds: 3600})
@@ -134,7 +135,7 @@ func testRenewal(t *testing.T, e *env, work backendOptions, ns string) {
 		t.Fatal(err)
 	}
 	waitRunning(t, b, d.Ref, 0)
-	certFile := filepath.Join(work.dir, "sandbox", "ns", ns, "tls", "renewed", runtime.TLSCertFile)
+	certFile := filepath.Join(work.dir, "sandbox", "ns", ns, "tls", "renewed", service.CertFile)
 	first, err := os.ReadFile(certFile)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"m3o.dev/pkg/service"
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	"m3o.dev/services/runtime"
 )
@@ -28,7 +29,7 @@ type Node struct {
 	Address string
 	// Version is the version of the service it registered under.
 	Version string
-	// Instance is its metadata runtime.NodeInstanceKey.
+	// Instance is its metadata service.NodeInstanceKey.
 	Instance string
 }
 
@@ -53,7 +54,7 @@ func (r registryClient) Nodes(ctx context.Context, ref runtime.Ref) ([]Node, err
 	var nodes []Node
 	for _, svc := range resp.GetServices() {
 		for _, n := range svc.GetNodes() {
-			nodes = append(nodes, Node{ID: n.GetId(), Address: n.GetAddress(), Version: svc.GetVersion(), Instance: n.GetMetadata()[runtime.NodeInstanceKey]})
+			nodes = append(nodes, Node{ID: n.GetId(), Address: n.GetAddress(), Version: svc.GetVersion(), Instance: n.GetMetadata()[service.NodeInstanceKey]})
 		}
 	}
 	return nodes, nil

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"m3o.dev/pkg/service"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/local/sandbox"
 	"m3o.dev/services/runtime/local/supervise"
@@ -100,12 +101,12 @@ func (u *unit) startInstance(rel *release, n int) (*instance, error) {
 // directory, with the deployment's environment and the instance's own.
 func (u *unit) spec(rel *release, n int) sandbox.Spec {
 	env := append(slices.Clone(rel.d.Env),
-		runtime.EnvNamespace+"="+u.ref.Namespace,
-		runtime.EnvServiceName+"="+u.ref.Name,
-		runtime.EnvServiceVersion+"="+rel.d.Version,
-		runtime.EnvAddress+"=127.0.0.1:0",
-		runtime.EnvTLSDir+"="+u.tlsDir(),
-		runtime.EnvInstance+"="+strconv.Itoa(n),
+		service.EnvNamespace+"="+u.ref.Namespace,
+		service.EnvServiceName+"="+u.ref.Name,
+		service.EnvServiceVersion+"="+rel.d.Version,
+		service.EnvAddress+"=127.0.0.1:0",
+		service.EnvTLSDir+"="+u.tlsDir(),
+		service.EnvInstance+"="+strconv.Itoa(n),
 	)
 	return sandbox.Spec{
 		Namespace: u.ns, Name: u.ref.Name + "-" + strconv.Itoa(n),

@@ -17,7 +17,6 @@ import (
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
-	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/billing"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/runtime"
@@ -146,7 +145,7 @@ func needPeers(p *corekit.Process) error {
 
 // newService builds the runtime over the store and auth of p.
 func newService(cfg Config, p *corekit.Process, pay *payments) (*runtime.Service, error) {
-	storeConn, err := p.Dial(platform.Store)
+	store, err := p.DialStore()
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +158,7 @@ func newService(cfg Config, p *corekit.Process, pay *payments) (*runtime.Service
 		standings = pay.standings
 	}
 	return runtime.New(runtime.Options{
-		Store: storev1.NewStoreServiceClient(storeConn), Backend: cfg.Backend,
+		Store: store, Backend: cfg.Backend,
 		Accounts: authv1.NewAccountsServiceClient(authConn), Namespaces: authv1.NewNamespacesServiceClient(authConn),
 		Logger: p.Logger, ProxyAddress: cfg.ProxyAddress, TempDir: cfg.TempDir, Limits: cfg.Limits,
 		Git: source.GitOptions{AllowLocal: cfg.AllowLocalGit, Limits: cfg.Limits}, QuotaServices: cfg.QuotaServices,

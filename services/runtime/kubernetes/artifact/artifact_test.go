@@ -14,6 +14,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/service"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/kubernetes/artifact"
 )
@@ -60,7 +61,7 @@ func instanceDir(t *testing.T, ca *mtls.CA, ref runtime.Ref) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for name, data := range map[string][]byte{runtime.TLSCAFile: cert.CA, runtime.TLSCertFile: cert.Chain, runtime.TLSKeyFile: cert.Key} {
+	for name, data := range map[string][]byte{service.CAFile: cert.CA, service.CertFile: cert.Chain, service.KeyFile: cert.Key} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
