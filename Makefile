@@ -21,7 +21,7 @@ test: ## Run every test, starting a throwaway PostgreSQL unless MICRO_TEST_POSTG
 	@scripts/with-postgres.sh scripts/test.sh
 
 .PHONY: test-faults
-test-faults: ## Run the fault suite (kill -9 of the store, auth and the registry with its etcd, PostgreSQL and micro server restarts, one of two store, auth or config replicas or user service instances killed, all under load) and print its figures.
+test-faults: ## Run the fault suite (kill -9 of the store, auth and the registry with its etcd, PostgreSQL and micro server restarts, one of two store, auth, config, billing or proxy replicas or user service instances killed, all under load) and print its figures.
 	@scripts/with-postgres.sh scripts/test-faults.sh
 
 .PHONY: test-k8s

@@ -9,5 +9,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${MICRO_TEST_POSTGRES_DSN:?run through scripts/with-postgres.sh or set MICRO_TEST_POSTGRES_DSN}"
 cd services
-go test -count=1 -v -run '^Test(CrashPebble|CrashCockroach|PostgresRestart|SIGTERMUnderLoad|AuthKilled|RegistryKilled|StoreReplicaKilled|AuthReplicaKilled|ConfigReplicaKilled|UserInstanceKilled)$' ./cmd/store/ ./server/ ./internal/faulttest/ "$@" |
+go test -count=1 -v -run '^Test(CrashPebble|CrashCockroach|PostgresRestart|SIGTERMUnderLoad|AuthKilled|RegistryKilled|StoreReplicaKilled|AuthReplicaKilled|ConfigReplicaKilled|ProxyReplicaKilled|BillingReplicaKilled|UserInstanceKilled)$' ./cmd/store/ ./server/ ./internal/faulttest/ "$@" |
   grep -E '^(=== RUN|--- |\s+\S+_test\.go:[0-9]+: .*(lost|acknowledged|answered)|ok|FAIL|PASS)'

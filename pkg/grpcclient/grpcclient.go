@@ -42,7 +42,7 @@ func Dial(target string, b *mtls.Bundle, expect mtls.Identity, opts ...grpc.Dial
 	if expect.Namespace == "" {
 		return nil, fmt.Errorf("dial %s: no expected server namespace", target)
 	}
-	target, balance, err := replicaTarget(target)
+	target, balance, err := ReplicaTarget(target)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}

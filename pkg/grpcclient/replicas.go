@@ -31,10 +31,10 @@ func SplitReplicas(list string) ([]string, error) {
 	return addrs, nil
 }
 
-// replicaTarget returns the target and options that make a client
+// ReplicaTarget returns the target and options that make a client
 // connection balance over the comma-separated replicas of list; a single
 // address is dialed as it is.
-func replicaTarget(list string) (string, []grpc.DialOption, error) {
+func ReplicaTarget(list string) (string, []grpc.DialOption, error) {
 	if !strings.Contains(list, ",") {
 		return list, nil, nil
 	}

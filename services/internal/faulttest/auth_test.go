@@ -2,32 +2,18 @@ package faulttest_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
-	"net"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/identity"
-	"m3o.dev/pkg/mtls"
-	"m3o.dev/pkg/mtls/mtlstest"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
-	"m3o.dev/services/config"
-	"m3o.dev/services/internal/corekit/corekittest"
 	"m3o.dev/services/internal/faulttest"
 )
-
-const adminPassword = "fault-admin-password"
 
 // TestAuthKilled kills the auth service with SIGKILL while a tenant writes
 // through the proxy to the store, each its own process. Tokens still
@@ -37,18 +23,9 @@ const adminPassword = "fault-admin-password"
 func TestAuthKilled(t *testing.T) {
 	pl := startPlatform(t, layout{auth: 1})
 	conn := pl.client(t)
-	admin := login(t, conn, "micro", "admin", adminPassword)
-	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
-		Namespace: "fault-space", Name: "dev", Secret: "dev-secret-123", Roles: []string{"developer"},
-	}); err != nil {
-		t.Fatalf("Create(fault-space/dev) = %v", err)
-	}
-	tenant := login(t, conn, "fault-space", "dev", "dev-secret-123")
+	tenant := newTenant(t, conn)
 	store := storev1.NewStoreServiceClient(conn)
-	w := faulttest.Start(4, 25, func(ctx context.Context, key string, value []byte) error {
-		_, err := store.Write(withTokenOf(ctx, tenant), &storev1.WriteRequest{Record: &storev1.Record{Key: key, Value: value}})
-		return err
-	})
+	w := faulttest.Start(4, 25, storeWrites(store, tenant))
 	w.WaitForAcks(t, 200)
 
 	pl.auth[0].Kill9()
@@ -59,13 +36,7 @@ func TestAuthKilled(t *testing.T) {
 	relogin := loginAgain(t, conn)
 	w.Stop()
 
-	lost := w.Lost(t, func(ctx context.Context, key string) ([]byte, error) {
-		resp, err := store.Read(withTokenOf(ctx, tenant), &storev1.ReadRequest{Key: key})
-		if err != nil {
-			return nil, err
-		}
-		return resp.GetRecords()[0].GetValue(), nil
-	})
+	lost := w.Lost(t, storeReads(store, tenant))
 	t.Logf("auth killed: %d writes acknowledged, %d lost, write codes %v; logins while away %v; a login succeeded %v after auth was back",
 		w.Acks(), lost, w.Codes(), refused, relogin.Sub(back).Round(time.Millisecond))
 	if lost > 0 {
@@ -77,99 +48,6 @@ func TestAuthKilled(t *testing.T) {
 			t.Errorf("a login while auth was away = %v, want Unavailable or DeadlineExceeded", code)
 		}
 	}
-}
-
-// platform is a store, replicas of the auth service, optionally replicas
-// of the config service, and a proxy, each its own process.
-type platform struct {
-	ca        *mtls.CA
-	proxyAddr string
-	auth      []*faulttest.Process
-	config    []*faulttest.Process
-}
-
-// layout says how many replicas of auth and of config a platform runs;
-// the store and the proxy reach each set through one comma-separated
-// address.
-type layout struct{ auth, config int }
-
-// startPlatform starts the platform l describes.
-func startPlatform(t *testing.T, l layout) *platform {
-	t.Helper()
-	bins := faulttest.Build(t, "../../cmd", "store", "auth", "config", "proxy")
-	ca := mtlstest.NewCA(t)
-	addr := map[string]string{"store": freeAddress(t), "proxy": freeAddress(t)}
-	authAddrs, configAddrs := freeAddresses(t, l.auth), freeAddresses(t, l.config)
-	addr["auth"] = strings.Join(authAddrs, ",")
-	flags := func(name string, extra ...string) []string {
-		args := append(corekittest.CertFlags(t, ca, name), "--address", addr[name])
-		return append(args, extra...)
-	}
-	faulttest.StartProcess(t, "store", bins["store"], nil, flags("store",
-		"--backend", "pebble", "--data-dir", filepath.Join(t.TempDir(), "store"), "--auth-address", addr["auth"])...)
-	pl := &platform{ca: ca, proxyAddr: addr["proxy"]}
-	kek := make([]byte, 32)
-	rand.Read(kek)
-	authEnv := []string{"MICRO_ADMIN_PASSWORD=" + adminPassword, "MICRO_AUTH_KEY_ENCRYPTION_KEY=" + base64.StdEncoding.EncodeToString(kek)}
-	for _, a := range authAddrs {
-		args := append(corekittest.CertFlags(t, ca, "auth"), "--address", a,
-			"--store-address", addr["store"], "--data-dir", filepath.Join(t.TempDir(), "auth"))
-		pl.auth = append(pl.auth, faulttest.StartProcess(t, "auth", bins["auth"], authEnv, args...))
-	}
-	keyring := keyringFile(t)
-	for _, a := range configAddrs {
-		args := append(corekittest.CertFlags(t, ca, "config"), "--address", a, "--keyring-file", keyring,
-			"--store-address", addr["store"], "--auth-address", addr["auth"])
-		pl.config = append(pl.config, faulttest.StartProcess(t, "config", bins["config"], nil, args...))
-	}
-	routerDir := t.TempDir()
-	if err := mtlstest.Bundle(t, ca, "micro", "router").WriteFiles(routerDir, "router"); err != nil {
-		t.Fatal(err)
-	}
-	_, routerCert, routerKey := mtls.BundleFiles(routerDir, "router")
-	proxyArgs := []string{"--store-address", addr["store"], "--auth-address", addr["auth"], "--http-address", freeAddress(t),
-		"--router-cert-file", routerCert, "--router-key-file", routerKey, "--rate-limit", "0"}
-	if len(configAddrs) > 0 {
-		proxyArgs = append(proxyArgs, "--config-address", strings.Join(configAddrs, ","))
-	}
-	faulttest.StartProcess(t, "proxy", bins["proxy"], nil, flags("proxy", proxyArgs...)...)
-	return pl
-}
-
-// freeAddresses returns n loopback addresses with free ports.
-func freeAddresses(t *testing.T, n int) []string {
-	var out []string
-	for range n {
-		out = append(out, freeAddress(t))
-	}
-	return out
-}
-
-// keyringFile writes a new config keyring, shared by every config replica.
-func keyringFile(t *testing.T) string {
-	t.Helper()
-	ring, err := config.GenerateKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "keyring.json")
-	if err := ring.WriteFile(file); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
-
-// client connects to the proxy as the CLI does, trusting the platform CA.
-func (p *platform) client(t *testing.T) *grpc.ClientConn {
-	t.Helper()
-	roots := x509.NewCertPool()
-	roots.AddCert(p.ca.Cert)
-	conn, err := grpc.NewClient(p.proxyAddr, grpc.WithTransportCredentials(credentials.NewTLS(mtls.ClientRootsConfig(roots, "127.0.0.1"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // login logs name in to ns and returns a context carrying its token.
@@ -211,22 +89,6 @@ func loginAgain(t *testing.T, conn *grpc.ClientConn) time.Time {
 	}
 }
 
-// withTokenOf returns ctx carrying the token of from.
-func withTokenOf(ctx, from context.Context) context.Context {
-	md, _ := metadata.FromOutgoingContext(from)
-	return metadata.NewOutgoingContext(ctx, md)
-}
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestAuthReplicaKilled runs two auth replicas behind one comma-separated
 // address, which the store and the proxy follow for keys and rules, and
 // kills one with SIGKILL under a tenant's writes: logins and writes go on
@@ -234,18 +96,9 @@ func freeAddress(t *testing.T) string {
 func TestAuthReplicaKilled(t *testing.T) {
 	pl := startPlatform(t, layout{auth: 2})
 	conn := pl.client(t)
-	admin := login(t, conn, "micro", "admin", adminPassword)
-	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
-		Namespace: "fault-space", Name: "dev", Secret: "dev-secret-123", Roles: []string{"developer"},
-	}); err != nil {
-		t.Fatalf("Create(fault-space/dev) = %v", err)
-	}
-	tenant := login(t, conn, "fault-space", "dev", "dev-secret-123")
+	tenant := newTenant(t, conn)
 	store := storev1.NewStoreServiceClient(conn)
-	w := faulttest.Start(4, 25, func(ctx context.Context, key string, value []byte) error {
-		_, err := store.Write(withTokenOf(ctx, tenant), &storev1.WriteRequest{Record: &storev1.Record{Key: key, Value: value}})
-		return err
-	})
+	w := faulttest.Start(4, 25, storeWrites(store, tenant))
 	w.WaitForAcks(t, 200)
 	pl.auth[0].Kill9()
 	killed := time.Now()
@@ -254,13 +107,7 @@ func TestAuthReplicaKilled(t *testing.T) {
 	w.WaitForAcks(t, w.Acks()+200)
 	w.Stop()
 
-	lost := w.Lost(t, func(ctx context.Context, key string) ([]byte, error) {
-		resp, err := store.Read(withTokenOf(ctx, tenant), &storev1.ReadRequest{Key: key})
-		if err != nil {
-			return nil, err
-		}
-		return resp.GetRecords()[0].GetValue(), nil
-	})
+	lost := w.Lost(t, storeReads(store, tenant))
 	t.Logf("one of two auth replicas killed: %d writes acknowledged, %d lost, write codes %v; a login succeeded %v after the kill, then %v",
 		w.Acks(), lost, w.Codes(), relogin.Sub(killed).Round(time.Millisecond), logins)
 	if lost > 0 {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	authv1 "m3o.dev/proto/m3o/auth/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	"m3o.dev/services/internal/faulttest"
 )
@@ -19,13 +18,7 @@ import (
 func TestConfigReplicaKilled(t *testing.T) {
 	pl := startPlatform(t, layout{auth: 1, config: 2})
 	conn := pl.client(t)
-	admin := login(t, conn, "micro", "admin", adminPassword)
-	if _, err := authv1.NewAccountsServiceClient(conn).Create(admin, &authv1.CreateRequest{
-		Namespace: "fault-space", Name: "dev", Secret: "dev-secret-123", Roles: []string{"developer"},
-	}); err != nil {
-		t.Fatalf("Create(fault-space/dev) = %v", err)
-	}
-	tenant := login(t, conn, "fault-space", "dev", "dev-secret-123")
+	tenant := newTenant(t, conn)
 	cfg := configv1.NewConfigServiceClient(conn)
 	path := func(key string) string { return strings.NewReplacer("/", "_").Replace(key) }
 	w := faulttest.Start(4, 5, func(ctx context.Context, key string, value []byte) error {
