@@ -256,9 +256,13 @@ func IdentityFromCert(cert *x509.Certificate) (Identity, error) {
 	if cert == nil || len(cert.URIs) != 1 {
 		return Identity{}, fmt.Errorf("certificate must carry exactly one URI SAN: %w", ErrNoIdentity)
 	}
+	if id, ok := cachedIdentity(cert); ok {
+		return id, nil
+	}
 	id, err := ParseIdentity(cert.URIs[0].String())
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrNoIdentity, err)
 	}
+	rememberIdentity(cert, id)
 	return id, nil
 }
