@@ -113,11 +113,17 @@ func rollbackPaths(cur, old map[string]any) []string {
 type editFunc func(cur revision) (data map[string]any, paths []string, err error)
 
 // change commits edit's result as the next version of t.ns's document,
-// retrying from a fresh read whenever another change commits first, so that
-// concurrent changes all land.
+// after this replica's earlier changes of it, retrying from a fresh read
+// whenever another replica's change commits first, so that concurrent
+// changes all land.
 func (s *Service) change(ctx context.Context, t target, action string, edit editFunc) (uint64, error) {
+	done, err := s.turns.take(ctx, t.ns)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", action, t.ns, err)
+	}
+	defer done()
 	var next revision
-	err := storeclient.Update(ctx, func() error {
+	err = storeclient.Update(ctx, func() error {
 		cur, err := s.docs.current(ctx, t.ns)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,9 @@ type env struct {
 	ring      *config.Keyring
 	logs      *syncBuffer
 	admin     user
+	// storeConflicts counts the compare-and-set conflicts the store
+	// answered the config replicas with.
+	storeConflicts atomic.Int64
 }
 
 // user is a logged-in account, or a core service, with its client.
@@ -113,9 +117,8 @@ func (e *env) startConfig(t *testing.T, ring *config.Keyring, logs *syncBuffer) 
 	if err := keys.Refresh(t.Context()); err != nil {
 		t.Fatalf("Refresh(auth keys) = %v", err)
 	}
-	svc, err := config.New(config.Options{
-		Store: e.storeClient(t, bundle), Keyring: ring, Logger: logger, PollInterval: pollInterval,
-	})
+	store := storev1.NewStoreServiceClient(e.conn(t, e.storeAddr, bundle, storeID, grpc.WithUnaryInterceptor(e.countConflicts)))
+	svc, err := config.New(config.Options{Store: store, Keyring: ring, Logger: logger, PollInterval: pollInterval})
 	if err != nil {
 		t.Fatalf("config.New() = %v", err)
 	}
@@ -130,10 +133,19 @@ func (e *env) storeClient(t *testing.T, bundle *mtls.Bundle) storev1.StoreServic
 	return storev1.NewStoreServiceClient(e.conn(t, e.storeAddr, bundle, storeID))
 }
 
+// countConflicts counts the store's Aborted answers.
+func (e *env) countConflicts(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if status.Code(err) == codes.Aborted {
+		e.storeConflicts.Add(1)
+	}
+	return err
+}
+
 // conn dials addr as bundle's identity, expecting the server to be expect.
-func (e *env) conn(t *testing.T, addr string, bundle *mtls.Bundle, expect mtls.Identity) *grpc.ClientConn {
+func (e *env) conn(t *testing.T, addr string, bundle *mtls.Bundle, expect mtls.Identity, opts ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpcclient.Dial(addr, bundle, expect)
+	conn, err := grpcclient.Dial(addr, bundle, expect, opts...)
 	if err != nil {
 		t.Fatalf("Dial(%s) = %v", expect, err)
 	}

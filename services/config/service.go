@@ -41,6 +41,8 @@ type Service struct {
 	poll time.Duration
 	now  func() time.Time
 	hub  hub
+	// turns queues this replica's changes of each namespace.
+	turns turns
 }
 
 // New returns a Service over the store client in opts.

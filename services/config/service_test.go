@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -221,5 +222,31 @@ func TestConcurrentSets(t *testing.T) {
 		if want := fmt.Sprintf(`"k%02d":%d`, i, i); !strings.Contains(resp.GetValue(), want) {
 			t.Errorf("Get(keys) = %s, missing %s", resp.GetValue(), want)
 		}
+	}
+}
+
+// TestSetsOfOneReplicaQueue sets many paths of one namespace at once
+// through one replica: they take turns there instead of racing each other
+// through the store's compare-and-set, so none loses a race and backs off.
+func TestSetsOfOneReplicaQueue(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = u.client.Set(u.ctx, &configv1.SetRequest{Path: fmt.Sprintf("keys.k%02d", i), Value: fmt.Sprint(i)})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent sets: %v", err)
+	}
+	if got := e.storeConflicts.Load(); got != 0 {
+		t.Errorf("%d sets of one replica lost a compare-and-set race, want 0", got)
+	}
+	if resp, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: "keys"}); err != nil || resp.GetVersion() != n {
+		t.Errorf("Get(keys) = %v, %v, want version %d", resp, err, n)
 	}
 }
