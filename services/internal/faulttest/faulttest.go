@@ -148,3 +148,23 @@ func (w *Writers) CheckCodes(t testing.TB, fault string) {
 		}
 	}
 }
+
+// KillUnder kills victim with SIGKILL once before writes are acknowledged,
+// waits for after more, stops the writers and reads every key back. It
+// fails the test for an acknowledged write lost or a failure other than
+// Unavailable or DeadlineExceeded, and logs the figures of fault.
+func (w *Writers) KillUnder(t testing.TB, fault string, victim *Process, before, after int, read ReadFunc) {
+	t.Helper()
+	w.WaitForAcks(t, before)
+	victim.Kill9()
+	killed := time.Now()
+	w.WaitForAcks(t, w.Acks()+after)
+	w.Stop()
+	lost := w.Lost(t, read)
+	t.Logf("%s: %d writes acknowledged, %d lost; the first write after the kill acknowledged in %v; codes seen: %v",
+		fault, w.Acks(), lost, w.FirstAckAfter(killed).Sub(killed).Round(time.Millisecond), w.Codes())
+	if lost > 0 {
+		t.Errorf("%d acknowledged writes lost when %s", lost, fault)
+	}
+	w.CheckCodes(t, fault)
+}

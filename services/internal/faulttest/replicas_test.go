@@ -38,25 +38,13 @@ func TestStoreReplicaKilled(t *testing.T) {
 		_, err := store.Write(ctx, &storev1.WriteRequest{Record: &storev1.Record{Key: key, Value: value}})
 		return err
 	})
-	w.WaitForAcks(t, 200)
-	replicas[0].Kill9()
-	killed := time.Now()
-	w.WaitForAcks(t, w.Acks()+400)
-	w.Stop()
-
-	lost := w.Lost(t, func(ctx context.Context, key string) ([]byte, error) {
+	w.KillUnder(t, "one of two store replicas killed", replicas[0], 200, 400, func(ctx context.Context, key string) ([]byte, error) {
 		resp, err := store.Read(ctx, &storev1.ReadRequest{Key: key})
 		if err != nil {
 			return nil, err
 		}
 		return resp.GetRecords()[0].GetValue(), nil
 	})
-	t.Logf("one of two store replicas killed: %d writes acknowledged, %d lost; the first write after the kill acknowledged in %v; codes seen: %v",
-		w.Acks(), lost, w.FirstAckAfter(killed).Sub(killed).Round(time.Millisecond), w.Codes())
-	if lost > 0 {
-		t.Errorf("%d acknowledged writes lost when a replica died", lost)
-	}
-	w.CheckCodes(t, "a replica's death")
 }
 
 // TestProxyReplicaKilled runs two proxies, which a client reaches through
@@ -69,19 +57,7 @@ func TestProxyReplicaKilled(t *testing.T) {
 	tenant := newTenant(t, conn)
 	store := storev1.NewStoreServiceClient(conn)
 	w := faulttest.Start(4, 25, storeWrites(store, tenant))
-	w.WaitForAcks(t, 200)
-	pl.proxy[0].Kill9()
-	killed := time.Now()
-	w.WaitForAcks(t, w.Acks()+400)
-	w.Stop()
-
-	lost := w.Lost(t, storeReads(store, tenant))
-	t.Logf("one of two proxies killed: %d writes acknowledged, %d lost; the first write after the kill acknowledged in %v; codes seen: %v",
-		w.Acks(), lost, w.FirstAckAfter(killed).Sub(killed).Round(time.Millisecond), w.Codes())
-	if lost > 0 {
-		t.Errorf("%d acknowledged writes lost when a proxy died", lost)
-	}
-	w.CheckCodes(t, "a proxy's death")
+	w.KillUnder(t, "one of two proxies killed", pl.proxy[0], 200, 400, storeReads(store, tenant))
 }
 
 // TestBillingReplicaKilled runs two billing replicas and kills one with
