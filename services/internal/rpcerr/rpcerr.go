@@ -1,10 +1,10 @@
 // Package rpcerr turns a core service's errors into the statuses its
 // callers receive. Every service maps its errors with a Mapper, the one
 // place that chooses gRPC codes: bad input (package invalid), the service's
-// own rules, then what every service shares — an unauthenticated or
-// forbidden caller, a canceled call, a dependency that is down, and a
-// generic Internal for anything unexpected, which is logged in full and
-// never shown to the caller.
+// own rules, then what every service shares: an unauthenticated or
+// forbidden caller, a call canceled or out of time, and a generic Internal
+// for anything unexpected, which is logged in full and never shown to the
+// caller. Every Unavailable is logged as a warning.
 package rpcerr
 
 import (
