@@ -8,6 +8,7 @@ import (
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Who may call what. The namespace a call acts on comes from the verified
@@ -24,19 +25,10 @@ import (
 //   - admins of micro: everything a tenant may, for any namespace, plus
 //     listing every subscription and setting a status by hand.
 
-// caller returns the verified caller of the call.
-func caller(ctx context.Context) (identity.Caller, error) {
-	c, ok := identity.FromContext(ctx)
-	if !ok || c.Namespace == "" {
-		return identity.Caller{}, fmt.Errorf("no verified caller: %w", ErrUnauthenticated)
-	}
-	return c, nil
-}
-
 // coreCaller returns the caller when it is one of the core services named,
 // calling on its own behalf.
 func coreCaller(ctx context.Context, services ...string) (identity.Caller, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return c, err
 	}
@@ -48,7 +40,7 @@ func coreCaller(ctx context.Context, services ...string) (identity.Caller, error
 
 // adminCaller returns the caller when it is an admin of micro.
 func adminCaller(ctx context.Context) (identity.Caller, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return c, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"m3o.dev/pkg/platform"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Options are what a Service needs.
@@ -140,7 +141,7 @@ func (s *Service) CreateSubscription(ctx context.Context, req *billingv1.CreateS
 
 // GetSubscription implements billingv1.BillingServiceServer.
 func (s *Service) GetSubscription(ctx context.Context, req *billingv1.GetSubscriptionRequest) (*billingv1.GetSubscriptionResponse, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -157,7 +158,7 @@ func (s *Service) GetSubscription(ctx context.Context, req *billingv1.GetSubscri
 
 // Cancel implements billingv1.BillingServiceServer.
 func (s *Service) Cancel(ctx context.Context, req *billingv1.CancelRequest) (*billingv1.CancelResponse, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -174,7 +175,7 @@ func (s *Service) Cancel(ctx context.Context, req *billingv1.CancelRequest) (*bi
 
 // Portal implements billingv1.BillingServiceServer.
 func (s *Service) Portal(ctx context.Context, req *billingv1.PortalRequest) (*billingv1.PortalResponse, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"m3o.dev/pkg/platform"
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // target is what a request acts on, established from verified facts only.
@@ -26,9 +27,9 @@ type target struct {
 // validateTarget checks who is calling, which namespace they may act on and
 // the path they name. Every RPC starts here.
 func validateTarget(ctx context.Context, namespace, path string) (target, error) {
-	c, ok := identity.FromContext(ctx)
-	if !ok || c.Namespace == "" {
-		return target{}, fmt.Errorf("no verified caller: %w", ErrUnauthenticated)
+	c, err := rpcerr.Caller(ctx)
+	if err != nil {
+		return target{}, err
 	}
 	ns, err := resolveNamespace(c, namespace)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // access says whether a call only reads a domain or also writes it.
@@ -27,9 +28,9 @@ const (
 // takes out the nodes of the instances it stopped. Admins may do anything
 // anywhere.
 func domainFor(ctx context.Context, field, requested string, a access) (string, error) {
-	caller, ok := identity.FromContext(ctx)
-	if !ok || caller.Namespace == "" {
-		return "", ErrUnauthenticated
+	caller, err := rpcerr.Caller(ctx)
+	if err != nil {
+		return "", err
 	}
 	domain := caller.Namespace
 	if requested != "" {

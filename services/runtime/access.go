@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
 	"m3o.dev/services/internal/invalid"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // target returns the namespace a call acts in: the caller's own, from its
@@ -14,9 +14,9 @@ import (
 // names. Anyone else who names a namespace, even their own, is refused:
 // the field is an admin's tool, and a tenant's client never needs it.
 func target(ctx context.Context, requested string) (string, error) {
-	c, ok := identity.FromContext(ctx)
-	if !ok || c.Namespace == "" {
-		return "", ErrUnauthenticated
+	c, err := rpcerr.Caller(ctx)
+	if err != nil {
+		return "", err
 	}
 	if requested == "" {
 		return c.Namespace, nil
@@ -41,9 +41,9 @@ func runnable(ns string) error {
 
 // admin refuses callers other than admins of micro.
 func admin(ctx context.Context) error {
-	c, ok := identity.FromContext(ctx)
-	if !ok || c.Namespace == "" {
-		return ErrUnauthenticated
+	c, err := rpcerr.Caller(ctx)
+	if err != nil {
+		return err
 	}
 	if !c.IsAdmin() {
 		return fmt.Errorf("only admins of %q may do this: %w", platform.Namespace, ErrPermissionDenied)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // Who may open which database:
@@ -20,15 +21,6 @@ import (
 //
 // The namespace comes from the verified identity the interceptor put in the
 // context, never from the request.
-
-// caller returns the verified caller of the call.
-func caller(ctx context.Context) (identity.Caller, error) {
-	c, ok := identity.FromContext(ctx)
-	if !ok || c.Namespace == "" {
-		return identity.Caller{}, ErrUnauthenticated
-	}
-	return c, nil
-}
 
 // isSystem reports whether database is a system database.
 func isSystem(database string) bool { return strings.HasPrefix(database, "_") }
@@ -62,7 +54,7 @@ func candidates(c identity.Caller) []string {
 // defaults, checks the names and checks that the caller may open the
 // database. Violations go to ck; the error is for the caller's identity.
 func open(ctx context.Context, ck *checker, database, table string) (Table, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return Table{}, err
 	}

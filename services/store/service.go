@@ -7,6 +7,7 @@ import (
 	"time"
 
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/rpcerr"
 )
 
 // responseBudget bounds the record bytes of one Read or List response, so
@@ -119,7 +120,7 @@ func (s *Service) List(ctx context.Context, req *storev1.ListRequest) (*storev1.
 // Databases implements storev1.StoreServiceServer. It answers with the
 // databases holding records that the caller may open, and no others.
 func (s *Service) Databases(ctx context.Context, _ *storev1.DatabasesRequest) (*storev1.DatabasesResponse, error) {
-	c, err := caller(ctx)
+	c, err := rpcerr.Caller(ctx)
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
