@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"m3o.dev/pkg/mtls"
+	"m3o.dev/pkg/platform"
 	"m3o.dev/services/internal/corekit"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/kubernetes"
@@ -28,15 +29,13 @@ const backendKubernetes = "kubernetes"
 
 // kubeFlags are the flags of the kubernetes backend.
 func kubeFlags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag {
-		return corekit.StringFlag("runtime", name, value, usage)
-	}
+	f := corekit.OwnFlags(platform.Runtime)
 	return []cli.Flag{
-		str("kubeconfig", "", "kubeconfig `FILE` of the cluster (kubernetes backend); empty means the pod's own service account"),
-		str("kube-image", "", "base `IMAGE` of services' pods, whose entrypoint fetches their binary (kubernetes backend)"),
-		str("kube-artifact-url", "", "https `URL` the pods fetch binaries from: this runtime's artifact address (kubernetes backend)"),
-		str("kube-platform-namespace", "m3o", "Kubernetes `NAMESPACE` of the core services, whose proxy may reach services' pods"),
-		str("artifact-address", ":8088", "`HOST:PORT` where the pods fetch binaries over mTLS (kubernetes backend)"),
+		f.String("kubeconfig", "", "kubeconfig `FILE` of the cluster (kubernetes backend); empty means the pod's own service account"),
+		f.String("kube-image", "", "base `IMAGE` of services' pods, whose entrypoint fetches their binary (kubernetes backend)"),
+		f.String("kube-artifact-url", "", "https `URL` the pods fetch binaries from: this runtime's artifact address (kubernetes backend)"),
+		f.String("kube-platform-namespace", "m3o", "Kubernetes `NAMESPACE` of the core services, whose proxy may reach services' pods"),
+		f.String("artifact-address", ":8088", "`HOST:PORT` where the pods fetch binaries over mTLS (kubernetes backend)"),
 	}
 }
 

@@ -68,28 +68,23 @@ func preflight(c *cli.Context) error {
 
 // flags are the runtime's own flags, besides corekit's.
 func flags() []cli.Flag {
-	str := func(name, value, usage string) cli.Flag {
-		return corekit.StringFlag(platform.Runtime, name, value, usage)
-	}
-	num := func(name string, value int64, usage string) cli.Flag {
-		return &cli.Int64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{corekit.EnvVar(platform.Runtime, name)}}
-	}
+	f := corekit.OwnFlags(platform.Runtime)
 	return append([]cli.Flag{
-		str("backend", backendLocal, "where services run: local (processes on this machine) or kubernetes (Deployments on a cluster)"),
-		str("work-dir", "/var/lib/m3o/runtime", "`DIR` of the local backend; every parent must be searchable by others (o+x) when running as root"),
-		str("workload-ca-cert-file", "", "the workload CA's certificate, PEM `FILE`: an intermediate below --ca-file that signs instances"),
-		str("workload-ca-key-file", "", "the workload CA's private key, PEM `FILE`"),
-		str("proxy-address", "", "the proxy's gRPC `HOST:PORT` that instances reach the platform through"),
-		&cli.BoolFlag{Name: "allow-local-git", Usage: "accept git sources on file:// URLs and on loopback, private or link-local addresses", EnvVars: []string{corekit.EnvVar(platform.Runtime, "allow-local-git")}},
-		num("default-quota-services", runtime.DefaultQuotaServices, "how many services a namespace may have"),
-		num("max-upload-bytes", source.DefaultCompressedBytes, fmt.Sprintf("largest gzipped source upload in `BYTES`, at most %d", source.MaxCompressedBytes)),
-		num("max-unpacked-bytes", source.DefaultUnpackedBytes, "largest unpacked source in `BYTES`"),
-		num("max-files", source.DefaultFiles, "most files in one source"),
-		str("module-cache", "", "Go module download cache `DIR` ($(go env GOMODCACHE)/cache/download) to copy the SDK's dependencies from for builds"),
-		str("go-proxy", build.DefaultProxy, "upstream GOPROXY for builds' third-party modules; off is none"),
-		str("go-sumdb", build.DefaultSumDB, "GOSUMDB for builds; off is none"),
-		str("go", "go", "the go `COMMAND` builds run; its GOROOT must be readable by every user"),
-		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "how long a past-due namespace's services keep running before they stop until payment resumes (with --billing-address)", EnvVars: []string{corekit.EnvVar(platform.Runtime, "payment-grace")}},
+		f.String("backend", backendLocal, "where services run: local (processes on this machine) or kubernetes (Deployments on a cluster)"),
+		f.String("work-dir", "/var/lib/m3o/runtime", "`DIR` of the local backend; every parent must be searchable by others (o+x) when running as root"),
+		f.String("workload-ca-cert-file", "", "the workload CA's certificate, PEM `FILE`: an intermediate below --ca-file that signs instances"),
+		f.String("workload-ca-key-file", "", "the workload CA's private key, PEM `FILE`"),
+		f.String("proxy-address", "", "the proxy's gRPC `HOST:PORT` that instances reach the platform through"),
+		f.Bool("allow-local-git", "accept git sources on file:// URLs and on loopback, private or link-local addresses"),
+		f.Int64("default-quota-services", runtime.DefaultQuotaServices, "how many services a namespace may have"),
+		f.Int64("max-upload-bytes", source.DefaultCompressedBytes, fmt.Sprintf("largest gzipped source upload in `BYTES`, at most %d", source.MaxCompressedBytes)),
+		f.Int64("max-unpacked-bytes", source.DefaultUnpackedBytes, "largest unpacked source in `BYTES`"),
+		f.Int64("max-files", source.DefaultFiles, "most files in one source"),
+		f.String("module-cache", "", "Go module download cache `DIR` ($(go env GOMODCACHE)/cache/download) to copy the SDK's dependencies from for builds"),
+		f.String("go-proxy", build.DefaultProxy, "upstream GOPROXY for builds' third-party modules; off is none"),
+		f.String("go-sumdb", build.DefaultSumDB, "GOSUMDB for builds; off is none"),
+		f.String("go", "go", "the go `COMMAND` builds run; its GOROOT must be readable by every user"),
+		f.Duration("payment-grace", billing.DefaultGrace, "how long a past-due namespace's services keep running before they stop until payment resumes (with --billing-address)"),
 	}, kubeFlags()...)
 }
 

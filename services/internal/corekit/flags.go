@@ -56,6 +56,11 @@ func (f OwnFlags) Float64(name string, value float64, usage string) cli.Flag {
 	return &cli.Float64Flag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
 }
 
+// Bool declares a boolean flag, off unless given.
+func (f OwnFlags) Bool(name, usage string) cli.Flag {
+	return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
+}
+
 // Duration declares a duration flag.
 func (f OwnFlags) Duration(name string, value time.Duration, usage string) cli.Flag {
 	return &cli.DurationFlag{Name: name, Value: value, Usage: usage, EnvVars: []string{EnvVar(string(f), name)}}
