@@ -68,7 +68,7 @@ func NewCache(l Lister, logger *slog.Logger, interval time.Duration) *Cache {
 func (c *Cache) Decide(ctx context.Context, caller Caller, namespace string, r Resource) (Decision, error) {
 	rules, err := c.Rules(ctx, namespace)
 	if err != nil {
-		return Decision{Access: Deny, Reason: "the rules of the namespace are unavailable"}, err
+		return Decision{Access: Deny, unavailable: true}, err
 	}
 	return Evaluate(rules, caller, namespace, r), nil
 }

@@ -33,10 +33,10 @@ func Evaluate(rules []Rule, c Caller, namespace string, r Resource) Decision {
 		}
 	}
 	if best == nil {
-		return Decision{Access: Deny, Reason: fmt.Sprintf("no rule of namespace %q grants %s, so it is denied by default", namespace, r)}
+		return Decision{Access: Deny, namespace: namespace, resource: r}
 	}
 	decided := *best
-	return Decision{Access: decided.Access, Rule: &decided, Reason: reason(decided)}
+	return Decision{Access: decided.Access, Rule: &decided}
 }
 
 // outranks reports whether a decides over b: a higher priority, or the same

@@ -92,8 +92,8 @@ func TestEvaluate(t *testing.T) {
 			if got.Access != tt.want || gotRule != tt.wantRule {
 				t.Errorf("Evaluate(%s, %s) = %s by %q, want %s by %q", tt.ns, tt.resource, got.Access, gotRule, tt.want, tt.wantRule)
 			}
-			if got.Reason == "" {
-				t.Errorf("Evaluate(%s, %s).Reason is empty, want an explanation", tt.ns, tt.resource)
+			if got.Reason() == "" {
+				t.Errorf("Evaluate(%s, %s).Reason() is empty, want an explanation", tt.ns, tt.resource)
 			}
 		})
 	}

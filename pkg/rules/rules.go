@@ -120,8 +120,24 @@ type Decision struct {
 	// Rule is the rule that decided, or nil when none matched and the
 	// default denial applied.
 	Rule *Rule
-	// Reason explains the decision in one sentence.
-	Reason string
+	// namespace and resource are what was asked, for the default denial's
+	// reason; unavailable says the rules could not be read.
+	namespace   string
+	resource    Resource
+	unavailable bool
+}
+
+// Reason explains the decision in one sentence. It is composed when asked
+// for: most decisions are grants whose reason nobody reads.
+func (d Decision) Reason() string {
+	switch {
+	case d.unavailable:
+		return "the rules of the namespace are unavailable"
+	case d.Rule != nil:
+		return reason(*d.Rule)
+	default:
+		return fmt.Sprintf("no rule of namespace %q grants %s, so it is denied by default", d.namespace, d.resource)
+	}
 }
 
 // Builtin rule ids.

@@ -61,7 +61,7 @@ func (r *rulesServer) Explain(ctx context.Context, req *authv1.ExplainRequest) (
 	if err != nil {
 		return nil, r.s.toStatus(ctx, err)
 	}
-	out := &authv1.ExplainResponse{Access: rules.AccessToProto(d.Access), Reason: d.Reason}
+	out := &authv1.ExplainResponse{Access: rules.AccessToProto(d.Access), Reason: d.Reason()}
 	if d.Rule != nil {
 		out.Rule = rules.ToProto(*d.Rule)
 	}

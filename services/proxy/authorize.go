@@ -35,7 +35,7 @@ func (a *RulesAuthorizer) Authorize(ctx context.Context, caller identity.Caller,
 		return fmt.Errorf("rules of namespace %q: %w", namespace, err)
 	}
 	if decision.Access != rules.Grant {
-		return fmt.Errorf("%s: %w", decision.Reason, ErrDenied)
+		return fmt.Errorf("%s: %w", decision.Reason(), ErrDenied)
 	}
 	return nil
 }
