@@ -3,30 +3,31 @@ package envfile
 import (
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/gofrs/flock"
 )
 
-// TestLockWaitsForTheHolder takes the lock, starts a second taker, and
-// checks that it gets the lock only after the first lets go.
+// TestLockWaitsForTheHolder takes the lock, shows that nobody else can take
+// it while it is held, and that a waiting taker gets it once it is released.
 func TestLockWaitsForTheHolder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json.lock")
 	unlock, err := lock(path)
 	if err != nil {
 		t.Fatalf("lock() = %v", err)
 	}
-	got := make(chan time.Time, 1)
+	if ok, err := flock.New(path).TryLock(); ok || err != nil {
+		t.Fatalf("TryLock() while the lock is held = %v, %v, want false, nil", ok, err)
+	}
+	got := make(chan error, 1)
 	go func() {
 		second, err := lock(path)
-		if err != nil {
-			t.Errorf("second lock() = %v", err)
+		if err == nil {
+			second()
 		}
-		got <- time.Now()
-		second()
+		got <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // let the second taker try and wait
-	releasedAt := time.Now()
 	unlock()
-	if at := <-got; at.Before(releasedAt) {
-		t.Errorf("second lock() returned at %v, before the first was released at %v", at, releasedAt)
+	if err := <-got; err != nil {
+		t.Errorf("second lock() after the release = %v, want nil", err)
 	}
 }
