@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -17,8 +16,9 @@ import (
 // and a write that failed meanwhile says Unavailable or DeadlineExceeded.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	s := newMicroServer(t)
-	s.cfg.Address = freeAddress(t)
 	s.start()
+	// The restart listens where the writers' connection dials.
+	s.cfg.Address = s.grpcAddr
 	conn := s.conn(t)
 	admin := login(t, conn, "micro", "admin", adminPassword)
 	ctx := tenant(t, conn, admin, "steady-writer", "dev")
@@ -48,18 +48,6 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("%d acknowledged writes lost across the restart", lost)
 	}
 	w.CheckCodes(t, "the restart")
-}
-
-// freeAddress returns a loopback address with a free port, so that a
-// restarted server listens where its clients still dial.
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // withBearerOf returns ctx carrying the outgoing metadata, the token, of

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/urfave/cli/v2"
 
@@ -54,7 +53,7 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 	if err != nil {
 		return fmt.Errorf("%w: --trusted-proxies: %w", corekit.ErrConfig, err)
 	}
-	httpLis, err := net.Listen("tcp", c.String("http-address"))
+	httpLis, err := corekit.Listen(c.String("http-address"))
 	if err != nil {
 		return err
 	}

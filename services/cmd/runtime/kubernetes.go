@@ -104,7 +104,7 @@ func artifactServer(addr, dir string, p *corekit.Process) (func(context.Context)
 	if err != nil {
 		return nil, err
 	}
-	lis, err := net.Listen("tcp", addr)
+	lis, err := corekit.Listen(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for artifacts on %s: %w", addr, err)
 	}

@@ -50,7 +50,7 @@ func loadBundle(name string, cfg Config) (*mtls.Bundle, error) {
 
 // listen opens the API listener and, when configured, the health listener.
 func (p *Process) listen(cfg Config) error {
-	lis, err := net.Listen("tcp", cfg.Address)
+	lis, err := Listen(cfg.Address)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (p *Process) listen(cfg Config) error {
 	if cfg.HealthAddress == "" {
 		return nil
 	}
-	health, err := net.Listen("tcp", cfg.HealthAddress)
+	health, err := Listen(cfg.HealthAddress)
 	if err != nil {
 		return err
 	}

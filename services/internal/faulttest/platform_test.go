@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,11 +50,11 @@ func startPlatform(t *testing.T, l layout) *platform {
 	pl := &platform{
 		ca:   mtlstest.NewCA(t),
 		bins: faulttest.Build(t, "../../cmd", "store", "auth", "config", "billing", "proxy"),
-		addr: map[string]string{"store": freeAddress(t)},
+		addr: map[string]string{"store": faulttest.Address(t)},
 	}
 	replicas := map[string][]string{
-		"auth": freeAddresses(t, max(l.auth, 1)), "config": freeAddresses(t, l.config),
-		"billing": freeAddresses(t, l.billing), "proxy": freeAddresses(t, max(l.proxy, 1)),
+		"auth": heldAddresses(t, max(l.auth, 1)), "config": heldAddresses(t, l.config),
+		"billing": heldAddresses(t, l.billing), "proxy": heldAddresses(t, max(l.proxy, 1)),
 	}
 	for name, addrs := range replicas {
 		pl.addr[name] = strings.Join(addrs, ",")
@@ -73,7 +72,7 @@ func startPlatform(t *testing.T, l layout) *platform {
 	}
 	router := routerFlags(t, pl.ca)
 	for _, a := range replicas["proxy"] {
-		pl.proxy = append(pl.proxy, pl.start(t, "proxy", a, nil, append(router, "--http-address", freeAddress(t), "--rate-limit", "0")...))
+		pl.proxy = append(pl.proxy, pl.start(t, "proxy", a, nil, append(router, "--http-address", faulttest.Address(t), "--rate-limit", "0")...))
 	}
 	return pl
 }
@@ -136,23 +135,14 @@ func (pl *platform) client(t *testing.T) *grpc.ClientConn {
 	return conn
 }
 
-// freeAddresses returns n loopback addresses with free ports.
-func freeAddresses(t *testing.T, n int) []string {
+// heldAddresses returns n loopback addresses held for the processes that
+// will listen on them (faulttest.Address).
+func heldAddresses(t *testing.T, n int) []string {
 	var out []string
 	for range n {
-		out = append(out, freeAddress(t))
+		out = append(out, faulttest.Address(t))
 	}
 	return out
-}
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // keyringFile writes a new config keyring, shared by every config replica.

@@ -56,15 +56,29 @@ func StartProcess(t testing.TB, name, bin string, env []string, args ...string) 
 }
 
 // Start starts the process again after Kill9, and waits until it serves.
+// It binds the addresses the process listens on and hands the sockets
+// over (corekit.ListenFDsEnv), so that the process listens where its
+// peers dial from the moment it starts.
 func (p *Process) Start() {
 	p.t.Helper()
+	sockets, socketsEnv, err := handOver(p.args)
+	if err != nil {
+		p.t.Fatalf("start %s: %v", p.name, err)
+	}
 	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.env...)
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), socketsEnv}, p.env...)
+	p.cmd.ExtraFiles = sockets
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
+	err = p.cmd.Start()
+	// The child has its copies; a socket left open here would keep
+	// accepting connections for it after a kill.
+	for _, f := range sockets {
+		f.Close()
+	}
+	if err != nil {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}
 	p.exited = make(chan struct{})

@@ -29,10 +29,10 @@ const listingTTL = 15 * time.Second
 func TestRegistryKilled(t *testing.T) {
 	bins := faulttest.Build(t, "../../cmd", "store", "registry")
 	ca := mtlstest.NewCA(t)
-	regAddr := freeAddress(t)
+	regAddr := faulttest.Address(t)
 	registry := faulttest.StartProcess(t, "registry", bins["registry"], nil, append(corekittest.CertFlags(t, ca, "registry"),
 		"--address", regAddr, "--embedded-etcd-dir", filepath.Join(t.TempDir(), "etcd"))...)
-	storeAddr := freeAddress(t)
+	storeAddr := faulttest.Address(t)
 	faulttest.StartProcess(t, "store", bins["store"], nil, append(corekittest.CertFlags(t, ca, "store"),
 		"--address", storeAddr, "--backend", "pebble", "--data-dir", filepath.Join(t.TempDir(), "store"), "--registry-address", regAddr)...)
 	store := storev1.NewStoreServiceClient(dial(t, ca, storeAddr, "config", "store"))

@@ -27,7 +27,7 @@ func TestStoreReplicaKilled(t *testing.T) {
 	var replicas []*faulttest.Process
 	var addrs []string
 	for range 2 {
-		addr := freeAddress(t)
+		addr := faulttest.Address(t)
 		addrs = append(addrs, addr)
 		replicas = append(replicas, faulttest.StartProcess(t, "store", bins["store"], nil, append(corekittest.CertFlags(t, ca, "store"),
 			"--address", addr, "--backend", "cockroach", "--dsn", pg.DSN())...))

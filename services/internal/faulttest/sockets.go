@@ -1,0 +1,101 @@
+package faulttest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"m3o.dev/services/internal/corekit"
+)
+
+// listenFlags are the flags by which a core service's command is told
+// where to listen.
+var listenFlags = []string{"--address", "--http-address", "--health-address"}
+
+// reserved holds the sockets Address bound, by address, until a process
+// that listens there takes them.
+var reserved sync.Map
+
+// Address returns a loopback address whose socket is already bound and
+// listening, kept for the Process that is given it in one of listenFlags.
+// No other process can take the port in between, as one could after a
+// listen-then-close.
+func Address(t testing.TB) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	reserved.Store(addr, lis)
+	t.Cleanup(func() {
+		if l, ok := reserved.LoadAndDelete(addr); ok {
+			l.(net.Listener).Close()
+		}
+	})
+	return addr
+}
+
+// handOver binds the addresses args give in listenFlags (or takes the
+// sockets Address reserved for them) and returns them as the files and the
+// environment of a child that takes them over with corekit.Listen. A
+// restart binds its address again, waiting while the kernel still holds
+// it; an address with port 0 is left for the child to bind.
+func handOver(args []string) (files []*os.File, env string, err error) {
+	var addrs []string
+	for _, addr := range listenAddresses(args) {
+		lis, err := bind(addr)
+		if err != nil {
+			return nil, "", err
+		}
+		f, err := lis.(*net.TCPListener).File()
+		lis.Close()
+		if err != nil {
+			return nil, "", err
+		}
+		files, addrs = append(files, f), append(addrs, addr)
+	}
+	return files, corekit.ListenFDsEnv + "=" + strings.Join(addrs, ","), nil
+}
+
+// listenAddresses are the values of listenFlags in args, but for port 0.
+func listenAddresses(args []string) []string {
+	var addrs []string
+	for i, arg := range args {
+		for _, flag := range listenFlags {
+			addr, ok := strings.CutPrefix(arg, flag+"=")
+			if arg == flag && i+1 < len(args) {
+				addr, ok = args[i+1], true
+			}
+			if ok && !strings.HasSuffix(addr, ":0") {
+				addrs = append(addrs, addr)
+			}
+		}
+	}
+	return addrs
+}
+
+// bind returns the socket reserved for addr, or binds it, trying again
+// for a while when it is still in use.
+func bind(addr string) (net.Listener, error) {
+	if l, ok := reserved.LoadAndDelete(addr); ok {
+		return l.(net.Listener), nil
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lis, err := net.Listen("tcp", addr)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			if err != nil {
+				return nil, fmt.Errorf("bind %s for the process: %w", addr, err)
+			}
+			return lis, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
