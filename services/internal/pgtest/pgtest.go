@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -43,8 +44,28 @@ func Start(t testing.TB) *Server {
 	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	s.StartAgain()
+	s.startOnFreePort()
 	return s
+}
+
+// portAttempts is how often Start tries fresh ports: another process can
+// take a free port between our choosing it and PostgreSQL binding it.
+const portAttempts = 5
+
+// startOnFreePort starts the server, on another port while the one chosen
+// turns out to be taken.
+func (s *Server) startOnFreePort() {
+	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := s.start()
+		if err == nil {
+			return
+		}
+		if attempt == portAttempts || !strings.Contains(err.Error(), "Address already in use") {
+			s.t.Fatalf("pg_ctl start: %v", err)
+		}
+		s.port = freePort(s.t)
+	}
 }
 
 // DSN is the server's connection string.
@@ -64,11 +85,21 @@ func (s *Server) StopFast() {
 // StartAgain starts the stopped server on the same port and data.
 func (s *Server) StartAgain() {
 	s.t.Helper()
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=on", s.port, s.dir)
-	if err := s.ctl("-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
-		s.t.Fatalf("pg_ctl start: %v\n%s", err, log)
+	if err := s.start(); err != nil {
+		s.t.Fatalf("pg_ctl start: %v", err)
 	}
+}
+
+// start starts the server on s.port; its error carries the server's log.
+func (s *Server) start() error {
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=on", s.port, s.dir)
+	logFile := filepath.Join(s.dir, "server.log")
+	os.Remove(logFile)
+	if err := s.ctl("-l", logFile, "-w", "-t", "60", "-o", opts, "start"); err != nil {
+		log, _ := os.ReadFile(logFile)
+		return fmt.Errorf("%w\n%s", err, log)
+	}
+	return nil
 }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
