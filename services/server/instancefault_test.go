@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,14 +57,17 @@ func TestUserInstanceKilled(t *testing.T) {
 	})
 	w.WaitForAcks(t, 100)
 	killed := time.Now()
-	killInstance(t, s.runtimeDir, "failover-space", "hello", 1)
+	pgid := killInstance(t, s.runtimeDir, "failover-space", "hello", 1)
+	// Answers of instance 1 that were in flight at the kill arrive after
+	// it; only one after the old process is gone comes from its restart.
+	gone := waitGone(t, pgid)
 	w.WaitForAcks(t, w.Acks()+200)
 	failedSoon := failures(w.Codes())
 	svc := waitStatus(t, rt, alice, "hello", func(svc *runtimev1.Service) bool {
 		first := svc.GetInstances()[0]
 		return first.GetRestarts() >= 1 && first.GetStatus() == runtimev1.Status_STATUS_RUNNING
 	})
-	back := answers.waitFor(t, "1", killed)
+	back := answers.waitFor(t, "1", gone)
 	w.Stop()
 
 	t.Logf("one of two instances killed: %d calls answered, %d failed (%d in the first 200 after the kill); "+
@@ -82,8 +86,9 @@ func TestUserInstanceKilled(t *testing.T) {
 }
 
 // killInstance sends SIGKILL to the process group of instance n of the
-// service, as the out-of-memory killer or a crash would end it.
-func killInstance(t *testing.T, runtimeDir, ns, name string, n int) {
+// service, as the out-of-memory killer or a crash would end it, and
+// returns the group.
+func killInstance(t *testing.T, runtimeDir, ns, name string, n int) int {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(runtimeDir, "sandbox", "run", fmt.Sprintf("%s.%s-%d.pid", ns, name, n)))
 	if err != nil {
@@ -97,6 +102,20 @@ func killInstance(t *testing.T, runtimeDir, ns, name string, n int) {
 	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 of instance %d: %v", n, err)
 	}
+	return pgid
+}
+
+// waitGone waits until no process of the group pgid is left, and returns
+// when it saw that.
+func waitGone(t *testing.T, pgid int) time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(settle); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
+			return time.Now()
+		}
+	}
+	t.Fatalf("process group %d still there %s after SIGKILL", pgid, settle)
+	return time.Time{}
 }
 
 func failures(seen map[codes.Code]int) int {
