@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // ListenFDsEnv hands a process sockets that its parent bound for it: the
@@ -47,7 +48,11 @@ var handedOver = sync.OnceValue(func() *sockets {
 		return s
 	}
 	for i, addr := range strings.Split(list, ",") {
-		s.files[addr] = os.NewFile(uintptr(3+i), "socket for "+addr)
+		fd := 3 + i
+		// Inherited descriptors stay open across exec; one never taken
+		// must not reach the processes this one starts.
+		syscall.CloseOnExec(fd)
+		s.files[addr] = os.NewFile(uintptr(fd), "socket for "+addr)
 	}
 	return s
 })
