@@ -90,11 +90,11 @@ func bind(addr string) (net.Listener, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		lis, err := net.Listen("tcp", addr)
-		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
-			if err != nil {
-				return nil, fmt.Errorf("bind %s for the process: %w", addr, err)
-			}
+		switch {
+		case err == nil:
 			return lis, nil
+		case !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline):
+			return nil, fmt.Errorf("bind %s for the process: %w", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
