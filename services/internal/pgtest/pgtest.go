@@ -29,11 +29,17 @@ type Server struct {
 // stopped and removed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return startOn(t, freePort(t))
+}
+
+// startOn is Start trying port first.
+func startOn(t testing.TB, port int) *Server {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "m3o-pgtest-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, dir: dir, port: freePort(t)}
+	s := &Server{t: t, dir: dir, port: port}
 	t.Cleanup(func() {
 		_ = s.ctl("-m", "immediate", "stop")
 		os.RemoveAll(dir)
