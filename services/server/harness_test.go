@@ -24,6 +24,7 @@ import (
 
 	"m3o.dev/pkg/identity"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/faulttest"
 	"m3o.dev/services/server"
 )
 
@@ -111,14 +112,25 @@ func newMicroServer(t *testing.T) *microServer {
 func (s *microServer) start() {
 	s.t.Helper()
 	cfg, _ := json.Marshal(s.cfg)
+	// A restart on the first start's port binds it here first, waiting
+	// out whatever holds it for a moment, and hands the socket over.
+	sockets, socketsEnv, err := faulttest.HandOver(s.cfg.Address)
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	s.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), helperEnv + "=" + string(cfg), canary + "=hunter2"}
+	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), helperEnv + "=" + string(cfg), canary + "=hunter2", socketsEnv}
+	s.cmd.ExtraFiles = sockets
 	s.cmd.Stderr = s.output
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if err := s.cmd.Start(); err != nil {
+	err = s.cmd.Start()
+	for _, f := range sockets {
+		f.Close()
+	}
+	if err != nil {
 		s.t.Fatal(err)
 	}
 	s.exited = make(chan struct{})

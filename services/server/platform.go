@@ -104,7 +104,7 @@ func (r *running) listenAll() error {
 const httpListener = "http"
 
 func (r *running) listen(name, addr string) error {
-	lis, err := net.Listen("tcp", addr)
+	lis, err := corekit.Listen(addr)
 	if err != nil {
 		return fmt.Errorf("listen for %s on %s: %w", name, addr, err)
 	}

@@ -61,7 +61,7 @@ func StartProcess(t testing.TB, name, bin string, env []string, args ...string) 
 // peers dial from the moment it starts.
 func (p *Process) Start() {
 	p.t.Helper()
-	sockets, socketsEnv, err := handOver(p.args)
+	sockets, socketsEnv, err := HandOver(listenAddresses(p.args)...)
 	if err != nil {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}

@@ -42,14 +42,17 @@ func Address(t testing.TB) string {
 	return addr
 }
 
-// handOver binds the addresses args give in listenFlags (or takes the
-// sockets Address reserved for them) and returns them as the files and the
-// environment of a child that takes them over with corekit.Listen. A
-// restart binds its address again, waiting while the kernel still holds
-// it; an address with port 0 is left for the child to bind.
-func handOver(args []string) (files []*os.File, env string, err error) {
-	var addrs []string
-	for _, addr := range listenAddresses(args) {
+// HandOver binds addrs (or takes the sockets Address reserved for them)
+// and returns them as the files and the environment entry of a child that
+// takes them over with corekit.Listen. A restart binds its address again,
+// waiting while the kernel still holds it; an address with port 0 is left
+// for the child to bind.
+func HandOver(addrs ...string) (files []*os.File, env string, err error) {
+	var handed []string
+	for _, addr := range addrs {
+		if strings.HasSuffix(addr, ":0") {
+			continue
+		}
 		lis, err := bind(addr)
 		if err != nil {
 			return nil, "", err
@@ -59,12 +62,12 @@ func handOver(args []string) (files []*os.File, env string, err error) {
 		if err != nil {
 			return nil, "", err
 		}
-		files, addrs = append(files, f), append(addrs, addr)
+		files, handed = append(files, f), append(handed, addr)
 	}
-	return files, corekit.ListenFDsEnv + "=" + strings.Join(addrs, ","), nil
+	return files, corekit.ListenFDsEnv + "=" + strings.Join(handed, ","), nil
 }
 
-// listenAddresses are the values of listenFlags in args, but for port 0.
+// listenAddresses are the values of listenFlags in args.
 func listenAddresses(args []string) []string {
 	var addrs []string
 	for i, arg := range args {
@@ -73,7 +76,7 @@ func listenAddresses(args []string) []string {
 			if arg == flag && i+1 < len(args) {
 				addr, ok = args[i+1], true
 			}
-			if ok && !strings.HasSuffix(addr, ":0") {
+			if ok {
 				addrs = append(addrs, addr)
 			}
 		}
