@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -16,15 +15,13 @@ import (
 
 	"m3o.dev/cli/internal/deploy"
 	"m3o.dev/cli/internal/session"
+	"m3o.dev/cli/internal/skeleton"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
 // reasonDeployFailed is the JSON error reason of a deployment that did
 // not take.
 const reasonDeployFailed = "DEPLOYMENT_FAILED"
-
-// serviceName is the runtime's rule for a service's name.
-var serviceName = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // run uploads or names the source, creates the service and waits for it.
 func (a *app) run(c *cli.Context, conn *session.Conn) error {
@@ -101,7 +98,7 @@ func nameOf(flag, src string) (string, error) {
 	if name == "" {
 		name, from = baseName(src), "the source's name"
 	}
-	if !serviceName.MatchString(name) {
+	if !skeleton.ValidName(name) {
 		return "", usageErrorf("%q (%s) is not a service name: use lower-case letters, digits and dashes, starting with a letter; pass --name.", name, from)
 	}
 	return name, nil

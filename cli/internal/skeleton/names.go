@@ -3,11 +3,12 @@ package skeleton
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"golang.org/x/mod/module"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // ErrInvalidName marks a service name or module path a skeleton cannot be
@@ -15,7 +16,11 @@ import (
 var ErrInvalidName = errors.New("invalid name")
 
 // namePattern is the runtime's rule for a service's name: a DNS label.
-var namePattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var namePattern = lazyregexp.New(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// ValidName reports whether name follows the runtime's rule for a
+// service's name.
+func ValidName(name string) bool { return namePattern.MatchString(name) }
 
 // reservedPackage is the proto package the platform keeps for its own
 // APIs; a service named after it would be refused at start.
@@ -42,7 +47,7 @@ type names struct {
 // newNames derives the names of a service; an empty module means the
 // service's name.
 func newNames(service, mod string) (names, error) {
-	if !namePattern.MatchString(service) {
+	if !ValidName(service) {
 		return names{}, fmt.Errorf("%q must be a DNS label: lower-case letters, digits and dashes, starting with a letter and at most 63 long: %w", service, ErrInvalidName)
 	}
 	pkg := strings.ReplaceAll(service, "-", "_")
