@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bin
+# Static binaries, as the images build them (deploy/Dockerfile): no cgo
+# part needs them, and a dynamically linked micro spends a millisecond or
+# more of every command's start loading libc.
+export CGO_ENABLED=0
 # urfave_cli_no_docs leaves out urfave/cli's man page and Markdown writers,
 # which micro never calls but whose Markdown parser every run initialises.
 (cd cli && go build -tags urfave_cli_no_docs -o ../bin/micro ./cmd/micro)
