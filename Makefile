@@ -1,5 +1,5 @@
 # M3O developer targets. Each target is thin; longer steps live in scripts/.
-MODULES := proto pkg services cli
+MODULES := proto pkg services services/heldmetrics cli
 GO      ?= go
 
 .DEFAULT_GOAL := help

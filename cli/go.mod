@@ -3,6 +3,7 @@ module m3o.dev/cli
 go 1.26.0
 
 replace (
+	early.m3o.dev/heldmetrics => ../services/heldmetrics
 	m3o.dev/pkg => ../pkg
 	m3o.dev/proto => ../proto
 	m3o.dev/services => ../services
@@ -11,6 +12,7 @@ replace (
 require github.com/urfave/cli/v2 v2.27.7
 
 require (
+	early.m3o.dev/heldmetrics v0.0.0-00010101000000-000000000000 // indirect
 	github.com/DataDog/zstd v1.5.7 // indirect
 	github.com/RaduBerinde/axisds v0.1.0 // indirect
 	github.com/RaduBerinde/btreemap v0.0.0-20250419174037-3d62b7205d54 // indirect

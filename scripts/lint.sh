@@ -2,7 +2,7 @@
 # go vet and a GOWORK=off build in every module (go vet in scripts/k8s), a gofmt check over tracked Go files, and buf lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for m in proto pkg services cli; do
+for m in proto pkg services services/heldmetrics cli; do
   (cd "$m" && go vet ./...)
   # Each module also builds on its own, through its replace lines.
   (cd "$m" && GOWORK=off go build ./...)

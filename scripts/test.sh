@@ -11,7 +11,7 @@ scripts/chromium.sh
 : "${MICRO_TEST_POSTGRES_DSN:?run through scripts/with-postgres.sh or set MICRO_TEST_POSTGRES_DSN}"
 M3O_K8S_BIN=$(scripts/k8s-bin.sh)
 export M3O_K8S_BIN
-for m in proto pkg services cli; do
+for m in proto pkg services services/heldmetrics cli; do
   echo "== go test: $m" >&2
   (cd "$m" && go test -count=1 -timeout 30m "$@" ./...)
 done

@@ -3,11 +3,13 @@ module m3o.dev/services
 go 1.26.0
 
 replace (
+	early.m3o.dev/heldmetrics => ./heldmetrics
 	m3o.dev/pkg => ../pkg
 	m3o.dev/proto => ../proto
 )
 
 require (
+	early.m3o.dev/heldmetrics v0.0.0-00010101000000-000000000000
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/cockroachdb/cockroach-go/v2 v2.4.2

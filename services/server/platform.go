@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"early.m3o.dev/heldmetrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -56,6 +57,11 @@ func start(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer, 
 		metrics: prometheus.NewRegistry(), listeners: make(map[string]net.Listener),
 	}
 	r.onClose(unlock)
+	// The embedded etcd's metrics, registered while the program
+	// initialised, are served with the platform's own.
+	if err := heldmetrics.RegisterWith(r.metrics); err != nil {
+		return nil, r.abort(fmt.Errorf("register the embedded etcd's metrics: %w", err))
+	}
 	if err := r.startAll(); err != nil {
 		return nil, r.abort(err)
 	}
@@ -145,7 +151,8 @@ func (r *running) startKeys() error {
 }
 
 // process is the corekit.Process service name runs in: its certificate,
-// its loopback listener, and the platform's shared keys and metrics.
+// its loopback listener, and the platform's shared keys and metrics,
+// which the proxy serves with each service's labelled service="name".
 func (r *running) process(name string, hosts ...string) (*corekit.Process, error) {
 	b, err := r.pki.bundle(name, hosts...)
 	if err != nil {
@@ -153,7 +160,8 @@ func (r *running) process(name string, hosts ...string) (*corekit.Process, error
 	}
 	return &corekit.Process{
 		Name: name, Bundle: b, Listener: r.listeners[name], Advertise: r.addr(name),
-		Peers: r.peers(), Keys: r.keys, Logger: r.log.With("service", name), Out: r.out, Metrics: r.metrics,
+		Peers: r.peers(), Keys: r.keys, Logger: r.log.With("service", name), Out: r.out,
+		Metrics: prometheus.WrapRegistererWith(prometheus.Labels{"service": name}, r.metrics),
 	}, nil
 }
 

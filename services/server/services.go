@@ -263,7 +263,7 @@ func (r *running) startProxy() error {
 	cfg := proxyserver.Config{
 		HTTPListener: r.listeners[httpListener], Router: router,
 		RateLimit: r.cfg.RateLimit, DrainTimeout: r.cfg.DrainTimeout, PaymentGrace: r.cfg.Billing.PaymentGrace,
-		MaxStreams: r.cfg.MaxStreams, TrustedProxies: r.cfg.TrustedProxies,
+		MaxStreams: r.cfg.MaxStreams, TrustedProxies: r.cfg.TrustedProxies, Metrics: r.metrics,
 	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return proxyserver.Run(ctx, cfg, p) })
 }

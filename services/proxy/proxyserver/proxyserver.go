@@ -21,6 +21,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -71,6 +72,10 @@ type Config struct {
 	// its calls are refused; with billing's address in the process's
 	// Peers, the proxy gates payments and serves the subscribe page.
 	PaymentGrace time.Duration
+	// Metrics is what /metrics serves when the process's Metrics is not
+	// a registry itself: `micro server` serves the metrics of all its
+	// services. Nil serves the proxy's own.
+	Metrics prometheus.Gatherer
 }
 
 // Validate checks that the configuration is complete and consistent.
@@ -126,6 +131,7 @@ func Run(ctx context.Context, cfg Config, p *corekit.Process) error {
 		MaxStreams: cfg.MaxStreams, TrustedProxies: cfg.TrustedProxies,
 		DrainTimeout: cfg.DrainTimeout, Logger: p.Logger,
 		Billing: billing, PaymentGrace: cfg.PaymentGrace,
+		Registerer: p.Metrics, Gatherer: cfg.Metrics,
 	})
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, p.Listener, cfg.HTTPListener) })

@@ -1,6 +1,7 @@
 package proxyserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -69,6 +71,11 @@ type Options struct {
 	Billing billingv1.BillingServiceClient
 	// PaymentGrace is how long a past-due namespace keeps working.
 	PaymentGrace time.Duration
+	// Registerer receives the public server's metrics, and /metrics
+	// serves Gatherer; with both nil the proxy keeps and serves a registry
+	// of its own. A Registerer that is not a registry needs a Gatherer.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
 }
 
 // Server is the public proxy: gRPC with server-only TLS on one listener,
@@ -81,6 +88,7 @@ type Server struct {
 	pages   *billingPages
 	billing billingv1.BillingServiceClient
 	grpc    *grpcserver.Server
+	metrics prometheus.Gatherer // what /metrics serves
 	ready   func() error
 	drain   time.Duration
 	log     *slog.Logger
@@ -120,10 +128,11 @@ func New(opts Options) *Server {
 		Logger:        log,
 		DrainTimeout:  drain,
 		ServerOptions: px.ServerOptions(),
+		Registerer:    opts.Registerer,
 	})
 	return &Server{
 		bundle: opts.Bundle, rules: cache, nodes: nodes, gate: gate, pages: pages, billing: opts.Billing,
-		grpc: srv, ready: opts.Ready, drain: drain, log: log,
+		grpc: srv, metrics: cmp.Or(opts.Gatherer, srv.Gatherer()), ready: opts.Ready, drain: drain, log: log,
 	}
 }
 
@@ -188,7 +197,7 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 	if err != nil {
 		return nil, err
 	}
-	obs := observe.Handler(s.grpc.Gatherer(), observe.LoggedReady(s.ready, s.log))
+	obs := observe.Handler(s.metrics, observe.LoggedReady(s.ready, s.log))
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", proxy.LimitBodies(gateway))
 	mux.Handle("/healthz", obs)
