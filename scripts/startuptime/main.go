@@ -3,12 +3,14 @@
 // used, as the median, the 10th and 90th percentiles and the range. On a
 // shared machine the CPU time is the steadier of the two. Then it runs the
 // command once with GODEBUG=inittrace=1 and lists the packages whose init
-// costs the most, averaged over several runs.
+// costs the most, averaged over several runs. With -vs it also times
+// another binary with the same arguments, run for run in turn with the
+// first, so that both meet the same noise of a shared machine.
 //
 // It is a report for people, never a test. Run it outside the workspace,
 // as scripts/startup-time.sh does:
 //
-//	GOWORK=off go run scripts/startuptime/main.go [-n 200] [-trace 20] bin/micro env
+//	GOWORK=off go run scripts/startuptime/main.go [-n 200] [-trace 20] [-vs OTHER] bin/micro env
 package main
 
 import (
@@ -29,35 +31,50 @@ func main() {
 	runs := flag.Int("n", 200, "timed runs")
 	traces := flag.Int("trace", 20, "runs with GODEBUG=inittrace=1 to average")
 	top := flag.Int("top", 15, "packages to list")
+	vs := flag.String("vs", "", "another binary to time in turn with the same arguments")
 	flag.Parse()
 	if flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: startuptime [-n RUNS] [-trace RUNS] [-top N] COMMAND [ARG...]")
+		fmt.Fprintln(os.Stderr, "usage: startuptime [-n RUNS] [-trace RUNS] [-top N] [-vs OTHER] COMMAND [ARG...]")
 		os.Exit(2)
 	}
-	args := flag.Args()
-	if err := report(args, *runs, *traces, *top); err != nil {
+	commands := [][]string{flag.Args()}
+	if *vs != "" {
+		commands = append(commands, append([]string{*vs}, flag.Args()[1:]...))
+	}
+	if err := report(commands, *runs, *traces, *top); err != nil {
 		fmt.Fprintln(os.Stderr, "startuptime:", err)
 		os.Exit(1)
 	}
 }
 
-func report(args []string, runs, traces, top int) error {
-	if _, _, err := run(args, nil); err != nil { // warms the page cache
-		return err
-	}
-	var wall, cpu []time.Duration
-	for range runs {
-		w, c, err := run(args, nil)
-		if err != nil {
+// timings are one command's wall and CPU times.
+type timings struct{ wall, cpu []time.Duration }
+
+func report(commands [][]string, runs, traces, top int) error {
+	for _, args := range commands {
+		if _, _, err := run(args, nil); err != nil { // warms the page cache
 			return err
 		}
-		wall, cpu = append(wall, w), append(cpu, c)
 	}
-	fmt.Printf("%s over %d runs\n", strings.Join(args, " "), runs)
-	fmt.Printf("  wall: %s\n", summary(wall))
-	fmt.Printf("  cpu:  %s\n", summary(cpu))
-	if traces > 0 {
-		return initReport(args, traces, top)
+	times := make([]timings, len(commands))
+	for range runs {
+		for i, args := range commands {
+			w, c, err := run(args, nil)
+			if err != nil {
+				return err
+			}
+			times[i].wall, times[i].cpu = append(times[i].wall, w), append(times[i].cpu, c)
+		}
+	}
+	for i, args := range commands {
+		fmt.Printf("%s over %d runs\n", strings.Join(args, " "), runs)
+		fmt.Printf("  wall: %s\n", summary(times[i].wall))
+		fmt.Printf("  cpu:  %s\n", summary(times[i].cpu))
+		if traces > 0 {
+			if err := initReport(args, traces, top); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
