@@ -17,7 +17,6 @@ import (
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -129,16 +128,16 @@ func New(opts Options) *Server {
 
 // serverOptions assembles the options for grpc.NewServer.
 func (s *Server) serverOptions(opts Options) []grpc.ServerOption {
-	log, recover := slogLogger(s.logger), s.recoveryOption()
+	recover := s.recoveryOption()
 	unary := append([]grpc.UnaryServerInterceptor{
 		s.metrics.UnaryServerInterceptor(),
-		logging.UnaryServerInterceptor(log, loggingOptions()...),
+		s.logUnary,
 		recovery.UnaryServerInterceptor(recover),
 		s.deadlineUnary,
 	}, opts.Unary...)
 	stream := append([]grpc.StreamServerInterceptor{
 		s.metrics.StreamServerInterceptor(),
-		logging.StreamServerInterceptor(log, loggingOptions()...),
+		s.logStream,
 		recovery.StreamServerInterceptor(recover),
 	}, opts.Stream...)
 	out := []grpc.ServerOption{

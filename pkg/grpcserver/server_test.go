@@ -137,6 +137,30 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	}
 }
 
+// TestStreamLogLine checks the line of a finished streaming call: its
+// kind, its code and its caller.
+func TestStreamLogLine(t *testing.T) {
+	e := start(t, grpcserver.Options{}, grpctest.Handlers{
+		Watch: func(context.Context, *wrapperspb.StringValue) ([]string, error) {
+			return []string{"a", "b"}, nil
+		},
+	})
+	if got, err := grpctest.Watch(t.Context(), e.conn, "x"); err != nil || len(got) != 2 {
+		t.Fatalf("Watch() = %v, %v, want two values", got, err)
+	}
+	lines := e.logs.lines(t)
+	want := map[string]any{"msg": "finished call", "grpc.service": "m3o.test.v1.TestService", "grpc.method": "Watch",
+		"grpc.method_type": "server_stream", "grpc.code": "OK", "peer": "micro/proxy", "level": "INFO"}
+	if len(lines) != 1 {
+		t.Fatalf("got %d log lines, want 1: %v", len(lines), lines)
+	}
+	for k, v := range want {
+		if lines[0][k] != v {
+			t.Errorf("log[%q] = %v, want %v", k, lines[0][k], v)
+		}
+	}
+}
+
 func TestLogLevelFilters(t *testing.T) {
 	e := startWith(t, grpcserver.Options{}, grpctest.Handlers{
 		Call: func(_ context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
