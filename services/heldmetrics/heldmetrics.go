@@ -6,10 +6,10 @@
 // their init functions, and each registration starts a goroutine. While
 // the program initialises, its main goroutine is locked to the main
 // thread, so every such goroutine costs two hand-overs between threads:
-// together about a fifth of the start of every micro command, `micro env`
-// included, though only `micro server` runs etcd. Held here, they cost an
-// append each, and `micro server` registers them with the registry it
-// serves.
+// together as much as a third of the start of every micro command,
+// `micro env` included, though only `micro server` runs etcd. Held here,
+// they cost an append each, and `micro server` registers them with the
+// registry it serves.
 //
 // The package's import path sorts before go.etcd.io, so its init runs
 // before etcd's: Go initialises packages in import-path order wherever
