@@ -72,9 +72,9 @@ type Config struct {
 	// its calls are refused; with billing's address in the process's
 	// Peers, the proxy gates payments and serves the subscribe page.
 	PaymentGrace time.Duration
-	// Metrics is what /metrics serves when the process's Metrics is not
-	// a registry itself: `micro server` serves the metrics of all its
-	// services. Nil serves the proxy's own.
+	// Metrics, when set, is what /metrics serves instead of the proxy's
+	// own metrics: `micro server` passes the registry every one of its
+	// services registers into, each under a service label.
 	Metrics prometheus.Gatherer
 }
 
