@@ -112,25 +112,16 @@ func newMicroServer(t *testing.T) *microServer {
 func (s *microServer) start() {
 	s.t.Helper()
 	cfg, _ := json.Marshal(s.cfg)
-	// A restart on the first start's port binds it here first, waiting
-	// out whatever holds it for a moment, and hands the socket over.
-	sockets, socketsEnv, err := faulttest.HandOver(s.cfg.Address)
-	if err != nil {
-		s.t.Fatal(err)
-	}
 	s.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), helperEnv + "=" + string(cfg), canary + "=hunter2", socketsEnv}
-	s.cmd.ExtraFiles = sockets
+	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), helperEnv + "=" + string(cfg), canary + "=hunter2"}
 	s.cmd.Stderr = s.output
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	err = s.cmd.Start()
-	for _, f := range sockets {
-		f.Close()
-	}
-	if err != nil {
+	// A restart on the first start's port binds it here first, waiting
+	// out whatever holds it for a moment, and hands the socket over.
+	if err := faulttest.StartHandingOver(s.cmd, s.cfg.Address); err != nil {
 		s.t.Fatal(err)
 	}
 	s.exited = make(chan struct{})

@@ -61,24 +61,13 @@ func StartProcess(t testing.TB, name, bin string, env []string, args ...string) 
 // peers dial from the moment it starts.
 func (p *Process) Start() {
 	p.t.Helper()
-	sockets, socketsEnv, err := HandOver(listenAddresses(p.args)...)
-	if err != nil {
-		p.t.Fatalf("start %s: %v", p.name, err)
-	}
 	p.cmd = exec.Command(p.bin, p.args...)
-	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), socketsEnv}, p.env...)
-	p.cmd.ExtraFiles = sockets
+	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, p.env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	err = p.cmd.Start()
-	// The child has its copies; a socket left open here would keep
-	// accepting connections for it after a kill.
-	for _, f := range sockets {
-		f.Close()
-	}
-	if err != nil {
+	if err := StartHandingOver(p.cmd, listenAddresses(p.args)...); err != nil {
 		p.t.Fatalf("start %s: %v", p.name, err)
 	}
 	p.exited = make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,12 +43,30 @@ func Address(t testing.TB) string {
 	return addr
 }
 
-// HandOver binds addrs (or takes the sockets Address reserved for them)
+// StartHandingOver starts cmd with the sockets of addrs handed over, for
+// it to take over with corekit.Listen, and closes this process's copies:
+// a socket left open here would keep accepting connections for the child
+// after a kill.
+func StartHandingOver(cmd *exec.Cmd, addrs ...string) error {
+	sockets, env, err := handOver(addrs...)
+	if err != nil {
+		return err
+	}
+	cmd.Env = append(cmd.Env, env)
+	cmd.ExtraFiles = sockets
+	err = cmd.Start()
+	for _, f := range sockets {
+		f.Close()
+	}
+	return err
+}
+
+// handOver binds addrs (or takes the sockets Address reserved for them)
 // and returns them as the files and the environment entry of a child that
-// takes them over with corekit.Listen. A restart binds its address again,
-// waiting while the kernel still holds it; an address with port 0 is left
-// for the child to bind.
-func HandOver(addrs ...string) (files []*os.File, env string, err error) {
+// takes them over. A restart binds its address again, waiting while the
+// kernel still holds it; an address with port 0 is left for the child to
+// bind.
+func handOver(addrs ...string) (files []*os.File, env string, err error) {
 	var handed []string
 	for _, addr := range addrs {
 		if strings.HasSuffix(addr, ":0") {
