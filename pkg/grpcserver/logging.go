@@ -48,7 +48,7 @@ func (s *Server) logFinished(ctx context.Context, fullMethod, callType string, s
 	if !s.logger.Enabled(ctx, level) {
 		return
 	}
-	service, method := splitMethod(fullMethod)
+	service, method, _ := SplitMethod(fullMethod)
 	attrs := []slog.Attr{
 		slog.String("protocol", "grpc"),
 		slog.String("grpc.component", "server"),
@@ -82,10 +82,11 @@ func levelOf(code codes.Code) slog.Level {
 	}
 }
 
-// splitMethod splits "/package.Service/Method".
-func splitMethod(fullMethod string) (service, method string) {
-	service, method, _ = strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
-	return service, method
+// SplitMethod turns "/pkg.Service/Method" into its service and method; ok
+// is false for a name of another form.
+func SplitMethod(full string) (service, method string, ok bool) {
+	service, method, ok = strings.Cut(strings.TrimPrefix(full, "/"), "/")
+	return service, method, ok && service != "" && method != "" && !strings.Contains(method, "/")
 }
 
 // streamType names a streaming method's kind.

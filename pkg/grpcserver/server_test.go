@@ -412,3 +412,22 @@ func TestServeReportsListenerError(t *testing.T) {
 		t.Errorf("Serve(broken listener) = %v, want the listener's error", err)
 	}
 }
+
+func TestSplitMethod(t *testing.T) {
+	for _, tc := range []struct {
+		full, service, method string
+		ok                    bool
+	}{
+		{"/m3o.store.v1.StoreService/Read", "m3o.store.v1.StoreService", "Read", true},
+		{"m3o.store.v1.StoreService/Read", "m3o.store.v1.StoreService", "Read", true},
+		{"/m3o.store.v1.StoreService", "m3o.store.v1.StoreService", "", false},
+		{"/m3o.store.v1.StoreService/", "m3o.store.v1.StoreService", "", false},
+		{"//Read", "", "Read", false},
+		{"/a.B/Read/More", "a.B", "Read/More", false},
+	} {
+		service, method, ok := grpcserver.SplitMethod(tc.full)
+		if service != tc.service || method != tc.method || ok != tc.ok {
+			t.Errorf("SplitMethod(%q) = %q, %q, %v, want %q, %q, %v", tc.full, service, method, ok, tc.service, tc.method, tc.ok)
+		}
+	}
+}

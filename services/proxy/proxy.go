@@ -133,13 +133,6 @@ func (p *Proxy) ServerOptions() []grpc.ServerOption {
 	}
 }
 
-// splitMethod turns "/pkg.Service/Method" into its service and method.
-func splitMethod(full string) (service, method string, ok bool) {
-	full = strings.TrimPrefix(full, "/")
-	service, method, ok = strings.Cut(full, "/")
-	return service, method, ok && service != "" && method != "" && !strings.Contains(method, "/")
-}
-
 // protoPackage returns the package of a full service name:
 // "m3o.store.v1.StoreService" gives "m3o.store.v1".
 func protoPackage(service string) string {

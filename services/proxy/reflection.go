@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"m3o.dev/pkg/grpcserver"
 	"m3o.dev/pkg/platform"
 )
 
@@ -83,7 +84,7 @@ func coreAPIs() serviceList {
 // reflection services, which a micro-service header sends on to a user's
 // service instead.
 func ownService(full string) bool {
-	service, _, _ := splitMethod(full)
+	service, _, _ := grpcserver.SplitMethod(full)
 	return service == healthService || service == reflectionV1 || service == reflectionV1alph
 }
 

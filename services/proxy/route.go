@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"m3o.dev/pkg/grpcserver"
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/platform"
@@ -35,7 +36,7 @@ func (p *Proxy) route(ctx context.Context, full string) (route, error) {
 
 // find is route before its error becomes a status.
 func (p *Proxy) find(ctx context.Context, full string) (route, error) {
-	service, method, ok := splitMethod(full)
+	service, method, ok := grpcserver.SplitMethod(full)
 	if !ok {
 		return route{}, fmt.Errorf("malformed method %q: %w", full, ErrUnknownService)
 	}
