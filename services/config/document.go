@@ -115,48 +115,129 @@ type editFunc func(cur revision) (data map[string]any, paths []string, err error
 // change commits edit's result as the next version of t.ns's document,
 // after this replica's earlier changes of it, retrying from a fresh read
 // whenever another replica's change commits first, so that concurrent
-// changes all land.
+// changes all land. It waits in its namespace's round (rounds).
 func (s *Service) change(ctx context.Context, t target, action string, edit editFunc) (uint64, error) {
-	done, err := s.turns.take(ctx, t.ns)
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", action, t.ns, err)
+	c := &pendingChange{ctx: ctx, t: t, action: action, edit: edit, done: make(chan changed, 1)}
+	if s.rounds.add(c) {
+		go s.writeRounds(t.ns)
 	}
-	defer done()
-	var next revision
-	err = storeclient.Update(ctx, func() error {
-		cur, err := s.docs.current(ctx, t.ns)
-		if err != nil {
-			return err
-		}
-		data, paths, err := edit(cur)
-		if err != nil {
-			return err
-		}
-		next = revision{Version: cur.Version + 1, Author: t.author, Time: s.now().UTC(), Action: action, Paths: paths, Data: data}
-		return s.commit(ctx, t.ns, cur.record, next)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", action, t.ns, err)
+	select {
+	case r := <-c.done:
+		return r.version, r.err
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%s %s: %w", action, t.ns, ctx.Err())
 	}
-	s.hub.notify(t.ns)
-	s.log.InfoContext(ctx, "config changed", "namespace", t.ns, "version", next.Version,
-		"action", action, "paths", next.Paths, "author", t.author)
-	return next.Version, nil
 }
 
-// commit encodes next, checks its size and writes it. A change whose history
-// could not be kept is still a change: that is logged, not returned.
-func (s *Service) commit(ctx context.Context, ns string, prev uint64, next revision) error {
-	data, err := encodeJSON(next.Data)
+// writeRounds writes the rounds of ns's changes until none are waiting.
+func (s *Service) writeRounds(ns string) {
+	for batch := s.rounds.next(ns); batch != nil; batch = s.rounds.next(ns) {
+		s.writeRound(ns, batch)
+	}
+}
+
+// writeRound applies batch to ns's document, writes the versions it makes,
+// and tells each change how it went.
+func (s *Service) writeRound(ns string, batch []*pendingChange) {
+	ctx, cancel := roundContext(batch)
+	defer cancel()
+	var (
+		made    []written
+		results []changed
+	)
+	err := storeclient.Update(ctx, func() error {
+		cur, err := s.docs.current(ctx, ns)
+		if err != nil {
+			return err
+		}
+		if made, results, err = s.apply(cur, batch); err != nil || len(made) == 0 {
+			return err
+		}
+		return s.commit(ctx, ns, cur.record, made)
+	})
+	for i, c := range batch {
+		r := changed{err: err}
+		if err == nil {
+			r = results[i]
+		}
+		if r.err != nil {
+			r.err = fmt.Errorf("%s %s: %w", c.action, ns, r.err)
+		} else {
+			s.log.InfoContext(c.ctx, "config changed", "namespace", ns, "version", r.version,
+				"action", c.action, "paths", r.paths, "author", c.t.author)
+		}
+		c.done <- r
+	}
+	if err == nil && len(made) > 0 {
+		s.hub.notify(ns)
+	}
+}
+
+// written is a version a round made, and its document encoded.
+type written struct {
+	rev  revision
+	data []byte
+}
+
+// apply makes batch's versions on top of cur, one change after another. A
+// change whose edit fails, whose result is too large, or whose caller has
+// given up makes no version, and the next change applies to the version
+// before it. Each edit gets a document of its own, decoded afresh, so that
+// no edit reaches into another's version.
+func (s *Service) apply(cur revision, batch []*pendingChange) ([]written, []changed, error) {
+	prev, err := encodeJSON(cur.Data)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := checkShape(next.Data, len(data)); err != nil {
-		return err
+	version := cur.Version
+	made := make([]written, 0, len(batch))
+	results := make([]changed, len(batch))
+	for i, c := range batch {
+		w, err := s.applyOne(c, revision{Version: version, record: cur.record}, prev)
+		if err != nil {
+			results[i].err = err
+			continue
+		}
+		made = append(made, w)
+		version, prev = w.rev.Version, w.data
+		results[i] = changed{version: version, paths: w.rev.Paths}
 	}
-	err = s.docs.commit(ctx, ns, prev, next, data)
+	return made, results, nil
+}
+
+// applyOne makes the version that c's edit makes of base, whose document is
+// encoded in data.
+func (s *Service) applyOne(c *pendingChange, base revision, data []byte) (written, error) {
+	if err := c.ctx.Err(); err != nil {
+		return written{}, err
+	}
+	doc, err := decodeDocument(data)
+	if err != nil {
+		return written{}, err
+	}
+	base.Data = doc
+	next, paths, err := c.edit(base)
+	if err != nil {
+		return written{}, err
+	}
+	encoded, err := encodeJSON(next)
+	if err != nil {
+		return written{}, err
+	}
+	if err := checkShape(next, len(encoded)); err != nil {
+		return written{}, err
+	}
+	rev := revision{Version: base.Version + 1, Author: c.t.author, Time: s.now().UTC(), Action: c.action, Paths: paths, Data: next}
+	return written{rev: rev, data: encoded}, nil
+}
+
+// commit writes made, the versions of one round, over store version prev of
+// ns's document. Changes whose history could not be kept are still changes:
+// that is logged, not returned.
+func (s *Service) commit(ctx context.Context, ns string, prev uint64, made []written) error {
+	err := s.docs.commit(ctx, ns, prev, made)
 	if errors.Is(err, errHistory) {
-		s.log.WarnContext(ctx, "config history incomplete", "namespace", ns, "version", next.Version, "error", err)
+		s.log.WarnContext(ctx, "config history incomplete", "namespace", ns, "version", made[len(made)-1].rev.Version, "error", err)
 		return nil
 	}
 	return err

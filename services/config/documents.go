@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"m3o.dev/services/internal/storeclient"
@@ -93,28 +94,55 @@ func (d documents) history(ctx context.Context, ns string, before uint64, yield 
 	return nil
 }
 
-// commit writes next as the latest version of ns's document, provided the
-// document record is still at store version prev; otherwise it returns an
-// error wrapping storeclient.ErrConflict. data is next.Data, encoded.
+// commit writes made, one round's versions in order, as the latest versions
+// of ns's document, provided the document record is still at store version
+// prev; otherwise it returns an error wrapping storeclient.ErrConflict.
 //
-// The document record is the commit point. The history record follows it
-// and the version that falls out of the kept window is deleted; failing
-// either leaves a gap in history, never a lost change, so it is reported
-// with errHistory for the caller to log rather than fail on.
-func (d documents) commit(ctx context.Context, ns string, prev uint64, next revision, data []byte) error {
-	meta, err := encodeMetadata(next)
+// The document record, holding the last of them, is the commit point. The
+// history records follow it, side by side, and so do the deletes of the
+// versions that fall out of the kept window; failing any of them leaves a
+// gap in history, never a lost change, so it is reported with errHistory
+// for the caller to log rather than fail on.
+func (d documents) commit(ctx context.Context, ns string, prev uint64, made []written) error {
+	last := made[len(made)-1]
+	doc, err := versionRecord(ns, last)
 	if err != nil {
 		return err
 	}
-	doc := storeclient.Record{Key: ns, Value: data, Metadata: meta}
 	if _, err := d.store.Put(ctx, documentsTable, doc, storeclient.At(prev, 0)); err != nil {
 		return fmt.Errorf("write document: %w", err)
 	}
-	hist := storeclient.Record{Key: historyKey(ns, next.Version), Value: data, Metadata: meta}
-	if _, err := d.store.Put(ctx, historyTable, hist, storeclient.WriteOptions{}); err != nil {
-		return fmt.Errorf("%w: write version %d: %w", errHistory, next.Version, err)
+	var g errgroup.Group
+	g.SetLimit(historyWriters)
+	for _, w := range made {
+		g.Go(func() error { return d.keep(ctx, ns, w) })
 	}
-	return d.prune(ctx, ns, next.Version)
+	return g.Wait()
+}
+
+// historyWriters bounds the store calls one round makes at once.
+const historyWriters = 8
+
+// keep writes w to ns's history and deletes the version it pushes out of
+// the kept window.
+func (d documents) keep(ctx context.Context, ns string, w written) error {
+	hist, err := versionRecord(historyKey(ns, w.rev.Version), w)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errHistory, err)
+	}
+	if _, err := d.store.Put(ctx, historyTable, hist, storeclient.WriteOptions{}); err != nil {
+		return fmt.Errorf("%w: write version %d: %w", errHistory, w.rev.Version, err)
+	}
+	return d.prune(ctx, ns, w.rev.Version)
+}
+
+// versionRecord is the record under key holding version w.
+func versionRecord(key string, w written) (storeclient.Record, error) {
+	meta, err := encodeMetadata(w.rev)
+	if err != nil {
+		return storeclient.Record{}, err
+	}
+	return storeclient.Record{Key: key, Value: w.data, Metadata: meta}, nil
 }
 
 // errHistory marks a committed change whose history could not be kept.

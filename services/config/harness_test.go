@@ -59,6 +59,9 @@ type env struct {
 	// storeConflicts counts the compare-and-set conflicts the store
 	// answered the config replicas with.
 	storeConflicts atomic.Int64
+	// documentWrites counts the config replicas' writes of a document
+	// record, each of which commits one round of changes.
+	documentWrites atomic.Int64
 }
 
 // user is a logged-in account, or a core service, with its client.
@@ -117,7 +120,7 @@ func (e *env) startConfig(t *testing.T, ring *config.Keyring, logs *syncBuffer) 
 	if err := keys.Refresh(t.Context()); err != nil {
 		t.Fatalf("Refresh(auth keys) = %v", err)
 	}
-	store := storev1.NewStoreServiceClient(e.conn(t, e.storeAddr, bundle, storeID, grpc.WithUnaryInterceptor(e.countConflicts)))
+	store := storev1.NewStoreServiceClient(e.conn(t, e.storeAddr, bundle, storeID, grpc.WithUnaryInterceptor(e.countStoreCalls)))
 	svc, err := config.New(config.Options{Store: store, Keyring: ring, Logger: logger, PollInterval: pollInterval})
 	if err != nil {
 		t.Fatalf("config.New() = %v", err)
@@ -133,8 +136,12 @@ func (e *env) storeClient(t *testing.T, bundle *mtls.Bundle) storev1.StoreServic
 	return storev1.NewStoreServiceClient(e.conn(t, e.storeAddr, bundle, storeID))
 }
 
-// countConflicts counts the store's Aborted answers.
-func (e *env) countConflicts(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+// countStoreCalls counts the store's Aborted answers and the writes of
+// document records.
+func (e *env) countStoreCalls(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if w, ok := req.(*storev1.WriteRequest); ok && w.GetTable() == "documents" {
+		e.documentWrites.Add(1)
+	}
 	err := invoker(ctx, method, req, reply, cc, opts...)
 	if status.Code(err) == codes.Aborted {
 		e.storeConflicts.Add(1)

@@ -41,8 +41,8 @@ type Service struct {
 	poll time.Duration
 	now  func() time.Time
 	hub  hub
-	// turns queues this replica's changes of each namespace.
-	turns turns
+	// rounds gathers this replica's changes of each namespace.
+	rounds rounds
 }
 
 // New returns a Service over the store client in opts.

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -225,18 +226,22 @@ func TestConcurrentSets(t *testing.T) {
 	}
 }
 
-// TestSetsOfOneReplicaQueue sets many paths of one namespace at once
-// through one replica: they take turns there instead of racing each other
-// through the store's compare-and-set, so none loses a race and backs off.
-func TestSetsOfOneReplicaQueue(t *testing.T) {
+// TestSetsOfOneReplicaShareRounds sets many paths of one namespace at once
+// through one replica. They wait for each other there instead of racing
+// through the store's compare-and-set, so none loses a race and backs off;
+// those that wait together are committed together, in fewer document writes
+// than changes; and each still makes its own version, with its own history.
+func TestSetsOfOneReplicaShareRounds(t *testing.T) {
 	e := newEnv(t, newRing(t))
 	u := e.account(t, "tenant-a", "alice")
 	const n = 40
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	versions := make([]uint64, n)
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = u.client.Set(u.ctx, &configv1.SetRequest{Path: fmt.Sprintf("keys.k%02d", i), Value: fmt.Sprint(i)})
+			resp, err := u.client.Set(u.ctx, &configv1.SetRequest{Path: fmt.Sprintf("keys.k%02d", i), Value: fmt.Sprint(i)})
+			errs[i], versions[i] = err, resp.GetVersion()
 		})
 	}
 	wg.Wait()
@@ -246,7 +251,22 @@ func TestSetsOfOneReplicaQueue(t *testing.T) {
 	if got := e.storeConflicts.Load(); got != 0 {
 		t.Errorf("%d sets of one replica lost a compare-and-set race, want 0", got)
 	}
+	if got := e.documentWrites.Load(); got >= n {
+		t.Errorf("%d concurrent sets took %d document writes, want fewer", n, got)
+	}
 	if resp, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: "keys"}); err != nil || resp.GetVersion() != n {
 		t.Errorf("Get(keys) = %v, %v, want version %d", resp, err, n)
+	}
+	answered := slices.Clone(versions)
+	if slices.Sort(versions); versions[0] != 1 || versions[n-1] != n || slices.Compact(versions)[n-1] != n {
+		t.Errorf("versions the sets answered = %v, want 1 to %d, each once", versions, n)
+	}
+	for i := range n {
+		path := fmt.Sprintf("keys.k%02d", i)
+		h, err := u.client.History(u.ctx, &configv1.HistoryRequest{Path: path})
+		if err != nil || len(h.GetChanges()) != 1 || !slices.Equal(h.GetChanges()[0].GetPaths(), []string{path}) ||
+			h.GetChanges()[0].GetVersion() != answered[i] {
+			t.Errorf("History(%s) = %v, %v; want the one set of it, version %d", path, h, err, answered[i])
+		}
 	}
 }
