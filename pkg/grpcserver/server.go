@@ -49,9 +49,14 @@ const flowWindow = 4 << 20
 // streamWorkers is how many goroutines wait to run calls. A call that finds
 // one idle runs on its already grown stack instead of a new goroutine's, which
 // saves a tenth of a store read over loopback; a call that finds all busy
-// gets a new goroutine as before, so none waits for another to finish.
-// grpc-go marks the option experimental.
-var streamWorkers = uint32(max(4, runtime.GOMAXPROCS(0)))
+// gets a new goroutine as before, so none waits for another to finish. There
+// are as many as the calls a loaded server has in flight, not as many as
+// cores: with one per core, under `micro bench`'s 64 clients nearly every
+// call found them all busy, and micro server spent a seventh of its CPU
+// growing new goroutines' stacks. An idle worker costs a goroutine, whose
+// stack the garbage collector shrinks. grpc-go marks the option
+// experimental.
+var streamWorkers = uint32(max(64, 16*runtime.GOMAXPROCS(0)))
 
 // Options configures a Server.
 type Options struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,34 +222,88 @@ func TestNoPingPerCall(t *testing.T) {
 // workers for: each waits for all the others to arrive, so a call queued
 // behind a busy worker would stall them all.
 func TestCallsBeyondWorkers(t *testing.T) {
-	const calls = 64
-	var arrived sync.WaitGroup
-	arrived.Add(calls)
-	all := make(chan struct{})
-	go func() { arrived.Wait(); close(all) }()
+	n := int(grpcserver.StreamWorkers) + 16
+	startHolding(t, n).hold(t)()
+}
+
+// TestLoadedCallsRunOnWorkers holds as many calls open at once as a loaded
+// server has in flight, and checks that they run on the server's waiting
+// workers rather than on goroutines started for them, whose small stacks
+// would grow, copied again and again, on each call.
+func TestLoadedCallsRunOnWorkers(t *testing.T) {
+	const n = 64
+	h := startHolding(t, n)
+	before := runtime.NumGoroutine()
+	release := h.hold(t)
+	// The calls' own goroutines are this test's; the rest are the server's.
+	started := runtime.NumGoroutine() - before - n
+	release()
+	if started > n/4 {
+		t.Errorf("%d calls held open at once started %d goroutines on the server, want them on its workers", n, started)
+	}
+}
+
+// holding is a server whose calls each wait until n calls have arrived.
+type holding struct {
+	conn    *grpc.ClientConn
+	n       int
+	arrived sync.WaitGroup
+	all     chan struct{}
+}
+
+// startHolding starts a holding server, connected: its transport's
+// goroutines run by the time it returns.
+func startHolding(t *testing.T, n int) *holding {
+	t.Helper()
+	h := &holding{n: n, all: make(chan struct{})}
+	h.arrived.Add(n)
 	e := start(t, grpcserver.Options{}, grpctest.Handlers{
 		Call: func(ctx context.Context, in *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
-			arrived.Done()
+			if in.GetValue() == "warm" {
+				return in, nil
+			}
+			h.arrived.Done()
 			select {
-			case <-all:
+			case <-h.all:
 				return in, nil
 			case <-ctx.Done():
 				return nil, status.FromContextError(ctx.Err()).Err()
 			}
 		},
 	})
+	h.conn = e.conn
+	if _, err := grpctest.Call(t.Context(), h.conn, "warm"); err != nil {
+		t.Fatalf("Call(warm) = %v", err)
+	}
+	return h
+}
+
+// hold makes the n calls at once and returns when all have arrived; release
+// lets them finish and checks that each succeeded.
+func (h *holding) hold(t *testing.T) (release func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	errs := make(chan error, calls)
-	for range calls {
+	errs := make(chan error, h.n)
+	for range h.n {
 		go func() {
-			_, err := grpctest.Call(ctx, e.conn, "x")
+			_, err := grpctest.Call(ctx, h.conn, "x")
 			errs <- err
 		}()
 	}
-	for range calls {
-		if err := <-errs; err != nil {
-			t.Fatalf("Call() among %d held open at once = %v, want nil", calls, err)
+	arrived := make(chan struct{})
+	go func() { h.arrived.Wait(); close(arrived) }()
+	select {
+	case <-arrived:
+	case <-ctx.Done():
+		t.Fatalf("%d calls made at once had not all arrived after 10 s", h.n)
+	}
+	return func() {
+		defer cancel()
+		close(h.all)
+		for range h.n {
+			if err := <-errs; err != nil {
+				t.Fatalf("Call() among %d held open at once = %v, want nil", h.n, err)
+			}
 		}
 	}
 }
