@@ -46,3 +46,23 @@ func TestServerResetAdmin(t *testing.T) {
 		t.Errorf("reset-admin on an empty data dir = exit %d, %q, want 1 naming the missing data", r.code, r.stderr)
 	}
 }
+
+// TestServerProcs checks when micro server raises GOMAXPROCS: on one CPU
+// only, and never over a value someone set or a quota's choice.
+func TestServerProcs(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		cpus, procs int
+		env         string
+		want        int
+	}{
+		{"one CPU", 1, 1, "", 2},
+		{"one CPU, GOMAXPROCS=1 set", 1, 1, "1", 1},
+		{"a quota of one CPU on four", 4, 1, "", 1},
+		{"four CPUs", 4, 4, "", 4},
+	} {
+		if got := serverProcs(tc.cpus, tc.procs, tc.env); got != tc.want {
+			t.Errorf("%s: serverProcs(%d, %d, %q) = %d, want %d", tc.name, tc.cpus, tc.procs, tc.env, got, tc.want)
+		}
+	}
+}
