@@ -84,8 +84,9 @@ func roundLen(q []*pendingChange) int {
 	return n
 }
 
-// roundContext is the context of a round's store calls: it lasts while any
-// of its callers still waits, as each change's own calls used to.
+// roundContext is the context of a round's store calls: it ends at the
+// latest of its callers' deadlines, as each change's own calls used to end
+// at its own, and has none when one of them has none.
 func roundContext(batch []*pendingChange) (context.Context, context.CancelFunc) {
 	base := context.WithoutCancel(batch[0].ctx)
 	var latest time.Time
