@@ -125,6 +125,8 @@ func (e *env) serveBilling(t *testing.T, lis string) {
 	case <-time.After(time.Minute):
 		t.Fatal("billing not serving")
 	}
+	// Until then billing answers every token Unavailable.
+	coretest.Eventually(t, "billing loading auth's keys", proc.KeysReady)
 }
 
 // core is billing's client as the core service micro/svc, which calls on
