@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -99,8 +100,8 @@ func (d documents) history(ctx context.Context, ns string, before uint64, yield 
 // prev; otherwise it returns an error wrapping storeclient.ErrConflict.
 //
 // The document record, holding the last of them, is the commit point. The
-// history records follow it, side by side, and so do the deletes of the
-// versions that fall out of the kept window; failing any of them leaves a
+// history records follow it, side by side, and so does the pruning of the
+// versions that fell out of the kept window; failing any of them leaves a
 // gap in history, never a lost change, so it is reported with errHistory
 // for the caller to log rather than fail on.
 func (d documents) commit(ctx context.Context, ns string, prev uint64, made []written) error {
@@ -114,6 +115,9 @@ func (d documents) commit(ctx context.Context, ns string, prev uint64, made []wr
 	}
 	var g errgroup.Group
 	g.SetLimit(historyWriters)
+	// A round's own versions are all inside the window it keeps, so the
+	// prune never races the round's own history writes.
+	g.Go(func() error { return d.prune(ctx, ns, last.rev.Version, len(made)) })
 	for _, w := range made {
 		g.Go(func() error { return d.keep(ctx, ns, w) })
 	}
@@ -123,8 +127,7 @@ func (d documents) commit(ctx context.Context, ns string, prev uint64, made []wr
 // historyWriters bounds the store calls one round makes at once.
 const historyWriters = 8
 
-// keep writes w to ns's history and deletes the version it pushes out of
-// the kept window.
+// keep writes w to ns's history.
 func (d documents) keep(ctx context.Context, ns string, w written) error {
 	hist, err := versionRecord(historyKey(ns, w.rev.Version), w)
 	if err != nil {
@@ -133,7 +136,7 @@ func (d documents) keep(ctx context.Context, ns string, w written) error {
 	if _, err := d.store.Put(ctx, historyTable, hist, storeclient.WriteOptions{}); err != nil {
 		return fmt.Errorf("%w: write version %d: %w", errHistory, w.rev.Version, err)
 	}
-	return d.prune(ctx, ns, w.rev.Version)
+	return nil
 }
 
 // versionRecord is the record under key holding version w.
@@ -148,23 +151,55 @@ func versionRecord(key string, w written) (storeclient.Record, error) {
 // errHistory marks a committed change whose history could not be kept.
 var errHistory = errors.New("history incomplete")
 
-// prune deletes the version that version pushed out of the kept window.
-func (d documents) prune(ctx context.Context, ns string, version uint64) error {
-	if version <= HistoryLength {
+// prune deletes ns's history records that the window ending at version
+// latest no longer keeps, oldest first: the made versions that the round
+// pushed out, and a few more. The few more are records left behind: a
+// replica's history write that landed after a later round had pruned its
+// version, or a delete that failed. Each round clears some, so none stays.
+func (d documents) prune(ctx context.Context, ns string, latest uint64, made int) error {
+	if latest <= HistoryLength {
 		return nil
 	}
-	old := version - HistoryLength
-	err := d.store.Delete(ctx, historyTable, historyKey(ns, old), nil)
-	if err != nil && !errors.Is(err, storeclient.ErrNotFound) {
-		return fmt.Errorf("%w: prune version %d: %w", errHistory, old, err)
+	keys, _, err := d.store.Keys(ctx, historyTable, storeclient.ScanOptions{Prefix: ns + "/", Limit: uint32(made + lateRecords)})
+	if err != nil {
+		return fmt.Errorf("%w: prune: %w", errHistory, err)
 	}
-	return nil
+	var g errgroup.Group
+	g.SetLimit(historyWriters)
+	for _, key := range keys {
+		if v, ok := historyVersion(ns, key); !ok || v+HistoryLength > latest {
+			break
+		}
+		g.Go(func() error {
+			err := d.store.Delete(ctx, historyTable, key, nil)
+			if err != nil && !errors.Is(err, storeclient.ErrNotFound) {
+				return fmt.Errorf("%w: prune %s: %w", errHistory, key, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
+
+// lateRecords is how many history records below the window a round looks
+// for beyond those it pushed out itself.
+const lateRecords = 4
 
 // historyKey names the history record of version v; zero padding makes key
 // order version order.
 func historyKey(ns string, v uint64) string {
 	return fmt.Sprintf("%s/%020d", ns, v)
+}
+
+// historyVersion is the version that key, a history record's key of ns,
+// names.
+func historyVersion(ns, key string) (uint64, bool) {
+	digits, ok := strings.CutPrefix(key, ns+"/")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(digits, 10, 64)
+	return v, err == nil
 }
 
 // encodeMetadata describes a version in record metadata.

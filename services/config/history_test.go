@@ -7,6 +7,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"m3o.dev/pkg/mtls/mtlstest"
+	storev1 "m3o.dev/proto/m3o/store/v1"
+
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	"m3o.dev/services/config"
 )
@@ -111,4 +114,55 @@ func TestHistoryKeepsFifty(t *testing.T) {
 	if got := mustGet(t, u, "n"); got != fmt.Sprint(oldest+1) {
 		t.Errorf("Get(n) after Rollback(%d) = %s, want %d", oldest+1, got, oldest+1)
 	}
+}
+
+// TestPruneClearsLateHistory checks that the store keeps the window's
+// history records and no others: a record below the window, as a replica's
+// history write leaves when it lands after a later round pruned its version,
+// is cleared by the next change.
+func TestPruneClearsLateHistory(t *testing.T) {
+	e := newEnv(t, newRing(t))
+	u := e.account(t, "tenant-a", "alice")
+	store := e.storeClient(t, mtlstest.Bundle(t, e.ca, configID.Namespace, configID.Service))
+	const total = config.HistoryLength + 3
+	for i := 1; i <= total; i++ {
+		mustSet(t, u, "n", fmt.Sprint(i))
+	}
+	if got, want := historyKeys(t, store, "tenant-a"), keptKeys("tenant-a", total); !slices.Equal(got, want) {
+		t.Fatalf("history records after %d sets = %v, want the last %d, %v", total, got, config.HistoryLength, want)
+	}
+	late := historyRecordKey("tenant-a", 2)
+	if _, err := store.Write(t.Context(), &storev1.WriteRequest{Database: config.Database, Table: "history", Record: &storev1.Record{Key: late, Value: []byte("{}")}}); err != nil {
+		t.Fatalf("Write(%s) = %v", late, err)
+	}
+	mustSet(t, u, "n", "last")
+	if got, want := historyKeys(t, store, "tenant-a"), keptKeys("tenant-a", total+1); !slices.Equal(got, want) {
+		t.Errorf("history records after a late one and one more set = %v, want the last %d, %v", got, config.HistoryLength, want)
+	}
+}
+
+// historyKeys lists the keys of ns's history records in the store.
+func historyKeys(t *testing.T, store storev1.StoreServiceClient, ns string) []string {
+	t.Helper()
+	resp, err := store.List(t.Context(), &storev1.ListRequest{Database: config.Database, Table: "history", Prefix: ns + "/"})
+	if err != nil {
+		t.Fatalf("List(history) = %v", err)
+	}
+	return resp.GetKeys()
+}
+
+// keptKeys is the keys of the history records that ns's window keeps when
+// its latest version is latest.
+func keptKeys(ns string, latest uint64) []string {
+	var keys []string
+	for v := latest - config.HistoryLength + 1; v <= latest; v++ {
+		keys = append(keys, historyRecordKey(ns, v))
+	}
+	return keys
+}
+
+// historyRecordKey is the key of version v's history record, as the
+// service lays it out.
+func historyRecordKey(ns string, v uint64) string {
+	return fmt.Sprintf("%s/%020d", ns, v)
 }

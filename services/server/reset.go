@@ -104,3 +104,8 @@ func (l localStore) Write(ctx context.Context, in *storev1.WriteRequest, _ ...gr
 func (l localStore) Delete(ctx context.Context, in *storev1.DeleteRequest, _ ...grpc.CallOption) (*storev1.DeleteResponse, error) {
 	return l.svc.Delete(asAuth(ctx), in)
 }
+
+// List implements storeclient.Store.
+func (l localStore) List(ctx context.Context, in *storev1.ListRequest, _ ...grpc.CallOption) (*storev1.ListResponse, error) {
+	return l.svc.List(asAuth(ctx), in)
+}

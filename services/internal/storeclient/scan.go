@@ -63,6 +63,23 @@ func (c *Client) Records(ctx context.Context, table string, o ScanOptions) iter.
 	}
 }
 
+// Keys returns one page of the keys o selects, in key order, without their
+// records' values, and the token of the next page, empty after the last.
+func (c *Client) Keys(ctx context.Context, table string, o ScanOptions) ([]string, string, error) {
+	req := &storev1.ListRequest{
+		Database: c.database, Table: table, Prefix: o.Prefix,
+		Limit: o.Limit, PageToken: o.PageToken,
+	}
+	if o.Descending {
+		req.Order = storev1.Order_ORDER_DESC
+	}
+	resp, err := c.store.List(ctx, req, c.callOpts...)
+	if err != nil {
+		return nil, "", mapError(ctx, "list "+table, err)
+	}
+	return resp.GetKeys(), resp.GetNextPageToken(), nil
+}
+
 // ScanAll returns every record whose key starts with prefix.
 func (c *Client) ScanAll(ctx context.Context, table, prefix string) ([]Record, error) {
 	var all []Record

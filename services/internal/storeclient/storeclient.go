@@ -29,6 +29,7 @@ type Store interface {
 	Read(ctx context.Context, in *storev1.ReadRequest, opts ...grpc.CallOption) (*storev1.ReadResponse, error)
 	Write(ctx context.Context, in *storev1.WriteRequest, opts ...grpc.CallOption) (*storev1.WriteResponse, error)
 	Delete(ctx context.Context, in *storev1.DeleteRequest, opts ...grpc.CallOption) (*storev1.DeleteResponse, error)
+	List(ctx context.Context, in *storev1.ListRequest, opts ...grpc.CallOption) (*storev1.ListResponse, error)
 }
 
 // Record is one record of a table.

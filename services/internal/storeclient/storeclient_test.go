@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -32,6 +33,10 @@ func (d direct) Write(ctx context.Context, in *storev1.WriteRequest, _ ...grpc.C
 
 func (d direct) Delete(ctx context.Context, in *storev1.DeleteRequest, _ ...grpc.CallOption) (*storev1.DeleteResponse, error) {
 	return d.svc.Delete(asAuth(ctx), in)
+}
+
+func (d direct) List(ctx context.Context, in *storev1.ListRequest, _ ...grpc.CallOption) (*storev1.ListResponse, error) {
+	return d.svc.List(asAuth(ctx), in)
 }
 
 func asAuth(ctx context.Context) context.Context {
@@ -95,6 +100,30 @@ func TestRecordsPagesThroughEverything(t *testing.T) {
 	}
 	if len(keys) != 25 || keys[0] != "a/24" || keys[24] != "a/00" {
 		t.Errorf("Records(a/, desc, pages of 4) = %d keys from %v, want 25 from a/24 down to a/00", len(keys), keys)
+	}
+}
+
+// TestKeysPage lists one page of keys at a time, in either order, with the
+// token of the next page.
+func TestKeysPage(t *testing.T) {
+	c := newClient(t)
+	ctx := t.Context()
+	for _, k := range []string{"a/1", "a/2", "a/3", "b/1"} {
+		if _, err := c.Put(ctx, "t", storeclient.Record{Key: k, Value: []byte("v")}, storeclient.WriteOptions{}); err != nil {
+			t.Fatalf("Put(%s) = %v", k, err)
+		}
+	}
+	keys, next, err := c.Keys(ctx, "t", storeclient.ScanOptions{Prefix: "a/", Limit: 2})
+	if err != nil || !slices.Equal(keys, []string{"a/1", "a/2"}) || next == "" {
+		t.Fatalf("Keys(a/, 2) = %v, next %q, %v; want [a/1 a/2] and a next page", keys, next, err)
+	}
+	keys, next, err = c.Keys(ctx, "t", storeclient.ScanOptions{Prefix: "a/", Limit: 2, PageToken: next})
+	if err != nil || !slices.Equal(keys, []string{"a/3"}) || next != "" {
+		t.Errorf("Keys(a/, 2), second page = %v, next %q, %v; want [a/3] and no next page", keys, next, err)
+	}
+	keys, _, err = c.Keys(ctx, "t", storeclient.ScanOptions{Prefix: "a/", Descending: true})
+	if err != nil || !slices.Equal(keys, []string{"a/3", "a/2", "a/1"}) {
+		t.Errorf("Keys(a/, descending) = %v, %v; want [a/3 a/2 a/1]", keys, err)
 	}
 }
 
@@ -167,6 +196,10 @@ func (f failing) Write(context.Context, *storev1.WriteRequest, ...grpc.CallOptio
 }
 
 func (f failing) Delete(context.Context, *storev1.DeleteRequest, ...grpc.CallOption) (*storev1.DeleteResponse, error) {
+	return nil, status.Error(f.code, "x")
+}
+
+func (f failing) List(context.Context, *storev1.ListRequest, ...grpc.CallOption) (*storev1.ListResponse, error) {
 	return nil, status.Error(f.code, "x")
 }
 
