@@ -152,10 +152,11 @@ func versionRecord(key string, w written) (storeclient.Record, error) {
 var errHistory = errors.New("history incomplete")
 
 // prune deletes ns's history records that the window ending at version
-// latest no longer keeps, oldest first: the made versions that the round
-// pushed out, and a few more. The few more are records left behind: a
-// replica's history write that landed after a later round had pruned its
-// version, or a delete that failed. Each round clears some, so none stays.
+// latest no longer keeps, oldest first: the versions that a round of made
+// changes pushed out, one for each, and a few more. The few more are records
+// left behind: a replica's history write that landed after a later round had
+// pruned its version, or a delete that failed. Each round clears some, so
+// none stays.
 func (d documents) prune(ctx context.Context, ns string, latest uint64, made int) error {
 	if latest <= HistoryLength {
 		return nil
