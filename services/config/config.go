@@ -34,6 +34,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"m3o.dev/services/internal/invalid"
@@ -108,6 +109,16 @@ var (
 	// ErrBadKeyring means a keyring, or the file it came from, is malformed.
 	ErrBadKeyring = errors.New("bad keyring")
 )
+
+// notFound is ErrNotFound told as the sentence its caller reads.
+type notFound struct{ sentence string }
+
+func notFoundf(format string, args ...any) error {
+	return notFound{sentence: fmt.Sprintf(format, args...)}
+}
+
+func (e notFound) Error() string        { return e.sentence }
+func (e notFound) Is(target error) bool { return target == ErrNotFound }
 
 // revision is one version of a namespace's document, as the store holds it.
 type revision struct {

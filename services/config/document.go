@@ -31,7 +31,7 @@ func (s *Service) get(ctx context.Context, t target, reveal bool) (string, uint6
 	}
 	v, ok := lookup(rev.Data, t.path)
 	if !ok {
-		return "", 0, fmt.Errorf("get %q: %w", t.path, ErrNotFound)
+		return "", 0, notFoundf("path %q is not set", t.path)
 	}
 	if reveal {
 		if v, err = s.sealer(t.ns).reveal(v); err != nil {
@@ -66,18 +66,33 @@ func (s *Service) set(ctx context.Context, t target, value any, secret bool) (ui
 func (s *Service) delete(ctx context.Context, t target) (uint64, error) {
 	return s.change(ctx, t, ActionDelete, func(cur revision) (map[string]any, []string, error) {
 		if cur.Version == 0 || !remove(cur.Data, t.path) {
-			return nil, nil, fmt.Errorf("delete %q: %w", t.path, ErrNotFound)
+			return nil, nil, notFoundf("path %q is not set, so there is nothing to delete", t.path)
 		}
 		return cur.Data, []string{t.path.String()}, nil
 	})
+}
+
+// kept says why version is not among the versions kept when latest is the
+// latest, or nil when it is.
+func kept(version, latest uint64) error {
+	oldest := latest + 1 - min(latest, HistoryLength)
+	switch {
+	case latest == 0:
+		return notFoundf("version %d does not exist: nothing has been set yet", version)
+	case version > latest:
+		return notFoundf("version %d does not exist: the latest is %d", version, latest)
+	case version < oldest:
+		return notFoundf("version %d is no longer kept: the history keeps versions %d to %d", version, oldest, latest)
+	}
+	return nil
 }
 
 // rollback makes a new version equal to version, which must still be kept.
 func (s *Service) rollback(ctx context.Context, t target, version uint64) (uint64, error) {
 	var old *revision
 	return s.change(ctx, t, ActionRollback, func(cur revision) (map[string]any, []string, error) {
-		if version > cur.Version || version+HistoryLength <= cur.Version {
-			return nil, nil, fmt.Errorf("version %d of %d, keeping %d: %w", version, cur.Version, HistoryLength, ErrNotFound)
+		if err := kept(version, cur.Version); err != nil {
+			return nil, nil, err
 		}
 		switch {
 		case version == cur.Version:

@@ -68,7 +68,7 @@ func (d documents) current(ctx context.Context, ns string) (revision, error) {
 func (d documents) at(ctx context.Context, ns string, v uint64) (revision, error) {
 	rec, err := d.store.Get(ctx, historyTable, historyKey(ns, v))
 	if errors.Is(err, storeclient.ErrNotFound) {
-		return revision{}, fmt.Errorf("version %d: %w", v, ErrNotFound)
+		return revision{}, notFoundf("version %d is not in the history", v)
 	}
 	if err != nil {
 		return revision{}, fmt.Errorf("read history: %w", err)

@@ -66,7 +66,7 @@ func TestGetMissing(t *testing.T) {
 	for _, path := range []string{"missing", "a.c", "a.b.c", "a.b.0"} {
 		t.Run(path, func(t *testing.T) {
 			_, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: path})
-			wantCode(t, fmt.Sprintf("Get(%q)", path), err, codes.NotFound)
+			wantStatus(t, fmt.Sprintf("Get(%q)", path), err, codes.NotFound, fmt.Sprintf("path %q is not set", path))
 		})
 	}
 }
@@ -87,7 +87,7 @@ func TestDelete(t *testing.T) {
 	}
 	for _, path := range []string{"a.b", "a.b.c", "x"} {
 		_, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: path})
-		wantCode(t, fmt.Sprintf("Delete(%q)", path), err, codes.NotFound)
+		wantStatus(t, fmt.Sprintf("Delete(%q)", path), err, codes.NotFound, fmt.Sprintf("path %q is not set, so there is nothing to delete", path))
 	}
 	if _, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{}); err != nil {
 		t.Fatalf("Delete(whole) = %v, want nil", err)
