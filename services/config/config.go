@@ -134,7 +134,4 @@ type revision struct {
 	Paths []string
 	// Data is the document, with secrets sealed.
 	Data map[string]any
-	// record is the store's version of the record Data came from, for
-	// compare-and-set; 0 when there is no record yet.
-	record uint64
 }

@@ -161,12 +161,12 @@ func (s *Service) writeRound(ns string, batch []*pendingChange) {
 		results []changed
 	)
 	err := storeclient.Update(ctx, func() error {
-		cur, err := s.docs.current(ctx, ns)
+		cur, err := s.docs.head(ctx, ns)
 		if err != nil {
 			return err
 		}
-		if made, results, err = s.apply(cur, batch); err != nil || len(made) == 0 {
-			return err
+		if made, results = s.apply(cur, batch); len(made) == 0 {
+			return nil
 		}
 		return s.commit(ctx, ns, cur.record, made)
 	})
@@ -199,16 +199,12 @@ type written struct {
 // given up makes no version, and the next change applies to the version
 // before it. Each edit gets a document of its own, decoded afresh, so that
 // no edit reaches into another's version.
-func (s *Service) apply(cur revision, batch []*pendingChange) ([]written, []changed, error) {
-	prev, err := encodeJSON(cur.Data)
-	if err != nil {
-		return nil, nil, err
-	}
-	version := cur.Version
+func (s *Service) apply(cur head, batch []*pendingChange) ([]written, []changed) {
+	version, prev := cur.version, cur.encoded
 	made := make([]written, 0, len(batch))
 	results := make([]changed, len(batch))
 	for i, c := range batch {
-		w, err := s.applyOne(c, revision{Version: version, record: cur.record}, prev)
+		w, err := s.applyOne(c, revision{Version: version}, prev)
 		if err != nil {
 			results[i].err = err
 			continue
@@ -217,7 +213,7 @@ func (s *Service) apply(cur revision, batch []*pendingChange) ([]written, []chan
 		version, prev = w.rev.Version, w.data
 		results[i] = changed{version: version, paths: w.rev.Paths}
 	}
-	return made, results, nil
+	return made, results
 }
 
 // applyOne makes the version that c's edit makes of base, whose document is

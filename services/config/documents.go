@@ -64,6 +64,31 @@ func (d documents) current(ctx context.Context, ns string) (revision, error) {
 	return decodeRecord(rec)
 }
 
+// head is the latest version of a namespace's document as stored: what a
+// round of changes builds on, which needs the document's bytes and not its
+// decoded tree.
+type head struct {
+	version uint64 // 0 when nothing was ever set
+	record  uint64 // the store's version of the record, for compare-and-set
+	encoded []byte // the document, compact JSON
+}
+
+// head reads the latest version of ns's document without decoding it.
+func (d documents) head(ctx context.Context, ns string) (head, error) {
+	rec, err := d.store.Get(ctx, documentsTable, ns)
+	if errors.Is(err, storeclient.ErrNotFound) {
+		return head{encoded: []byte("{}")}, nil
+	}
+	if err != nil {
+		return head{}, fmt.Errorf("read document: %w", err)
+	}
+	version, err := recordVersion(rec)
+	if err != nil {
+		return head{}, err
+	}
+	return head{version: version, record: rec.Version, encoded: rec.Value}, nil
+}
+
 // at reads version v of ns's document from its history.
 func (d documents) at(ctx context.Context, ns string, v uint64) (revision, error) {
 	rec, err := d.store.Get(ctx, historyTable, historyKey(ns, v))
@@ -221,9 +246,9 @@ func encodeMetadata(r revision) (map[string]string, error) {
 // decodeRecord reads a version back from a document or history record.
 func decodeRecord(rec storeclient.Record) (revision, error) {
 	meta := rec.Metadata
-	version, err := strconv.ParseUint(meta[metaVersion], 10, 64)
+	version, err := recordVersion(rec)
 	if err != nil {
-		return revision{}, fmt.Errorf("record %q: version: %w", rec.Key, err)
+		return revision{}, err
 	}
 	when, err := time.Parse(time.RFC3339Nano, meta[metaTime])
 	if err != nil {
@@ -239,6 +264,15 @@ func decodeRecord(rec storeclient.Record) (revision, error) {
 	}
 	return revision{
 		Version: version, Author: meta[metaAuthor], Time: when,
-		Action: meta[metaAction], Paths: paths, Data: data, record: rec.Version,
+		Action: meta[metaAction], Paths: paths, Data: data,
 	}, nil
+}
+
+// recordVersion is the version of the document that rec holds.
+func recordVersion(rec storeclient.Record) (uint64, error) {
+	version, err := strconv.ParseUint(rec.Metadata[metaVersion], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("record %q: version: %w", rec.Key, err)
+	}
+	return version, nil
 }

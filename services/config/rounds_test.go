@@ -39,10 +39,7 @@ func TestApplyMakesOneVersionPerChange(t *testing.T) {
 		setChange(t.Context(), t, "b.c", "bob", 2),
 		setChange(gone, t, "late", "erin", 3),
 	}
-	made, results, err := s.apply(revision{Version: 7, Data: doc(t, `{"a":1}`), record: 3}, batch)
-	if err != nil {
-		t.Fatalf("apply() = %v", err)
-	}
+	made, results := s.apply(head{version: 7, record: 3, encoded: []byte(`{"a":1}`)}, batch)
 	if len(made) != 2 {
 		t.Fatalf("apply() made %d versions, want 2", len(made))
 	}
