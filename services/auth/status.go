@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -23,12 +22,6 @@ const (
 	msgStopping        = "this auth replica is stopping; watch again"
 )
 
-// message is err's text for the caller without the sentinel's own words at
-// its end: the code already says them.
-func message(err, sentinel error) string {
-	return strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
-}
-
 // statusRules are auth's own errors; rpcerr maps bad input and the errors
 // every service shares. Messages are composed by this package and name only
 // what the caller sent.
@@ -41,11 +34,11 @@ func (s *Service) statusRules() []rpcerr.Rule {
 		{Err: ErrBadSignupToken, Code: codes.Unauthenticated},
 		{Err: ErrTooManyRequests, Code: codes.ResourceExhausted, Status: retryAfter(s.cfg.Signup.SendWindow, "")},
 		{Err: ErrSignupOff, Code: codes.FailedPrecondition},
-		trimmed(ErrPermissionDenied, codes.PermissionDenied),
-		trimmed(ErrNotFound, codes.NotFound),
-		trimmed(ErrAlreadyExists, codes.AlreadyExists),
-		trimmed(ErrBuiltin, codes.FailedPrecondition),
-		trimmed(ErrFailedPrecondition, codes.FailedPrecondition),
+		{Err: ErrPermissionDenied, Code: codes.PermissionDenied, Trim: true},
+		{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
+		{Err: ErrAlreadyExists, Code: codes.AlreadyExists, Trim: true},
+		{Err: ErrBuiltin, Code: codes.FailedPrecondition, Trim: true},
+		{Err: ErrFailedPrecondition, Code: codes.FailedPrecondition, Trim: true},
 		{Err: ErrConflict, Code: codes.Aborted, Message: "a concurrent update won; retry"},
 		{Err: errStopping, Code: codes.Unavailable, Message: msgStopping},
 		{Err: ErrUnavailable, Code: codes.Unavailable, Message: msgUnavailable},
@@ -58,14 +51,6 @@ func (s *Service) toStatus(ctx context.Context, err error) error {
 	return rpcerr.Mapper{Service: "auth", Log: s.logger, Rules: s.statusRules()}.Status(ctx, err)
 }
 
-// trimmed maps sentinel to code with the error's text less the sentinel's
-// own words, which the code already says.
-func trimmed(sentinel error, code codes.Code) rpcerr.Rule {
-	return rpcerr.Rule{Err: sentinel, Code: code, Status: func(err error) error {
-		return status.Error(code, message(err, sentinel))
-	}}
-}
-
 // retryAfter is ResourceExhausted for a limit that lifts after wait: its
 // RetryInfo tells clients when to try again, and the gateway answers 429
 // rather than 413, which a bare ResourceExhausted (a message too large)
@@ -75,7 +60,7 @@ func retryAfter(wait time.Duration, msg string) func(error) error {
 	return func(err error) error {
 		text := msg
 		if text == "" {
-			text = message(err, ErrTooManyRequests)
+			text = rpcerr.Trim(err, ErrTooManyRequests)
 		}
 		st, derr := status.New(codes.ResourceExhausted, text).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)})
 		if derr != nil {

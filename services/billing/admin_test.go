@@ -33,7 +33,7 @@ func TestAdminSetStatus(t *testing.T) {
 		t.Errorf("ListSubscriptions() = %v, %v, want comped-ns alone", list, err)
 	}
 	_, err = e.viaProxy(t).GetSubscription(e.admin, &billingv1.GetSubscriptionRequest{Namespace: "not-billed"})
-	wantCode(t, "GetSubscription(not-billed)", err, codes.NotFound)
+	wantStatus(t, "GetSubscription(not-billed)", err, codes.NotFound, `namespace "not-billed" has no subscription`)
 }
 
 // TestBadInput sends every RPC malformed requests: each gets

@@ -95,7 +95,7 @@ func (st state) checkout(ctx context.Context, id string) (Checkout, error) {
 	var c Checkout
 	v, err := st.db.GetJSON(ctx, tableCheckouts, id, &c)
 	if errors.Is(err, storeclient.ErrNotFound) {
-		return Checkout{}, fmt.Errorf("payment session: %w", ErrNotFound)
+		return Checkout{}, fmt.Errorf("no such payment session: %w", ErrNotFound)
 	}
 	if err != nil {
 		return Checkout{}, err

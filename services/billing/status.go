@@ -20,8 +20,8 @@ const ErrorDomain = "m3o.dev"
 // statusRules are billing's own errors; rpcerr maps bad input and the
 // errors every service shares.
 var statusRules = []rpcerr.Rule{
-	{Err: ErrNotFound, Code: codes.NotFound},
-	{Err: ErrAlreadyExists, Code: codes.AlreadyExists},
+	{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
+	{Err: ErrAlreadyExists, Code: codes.AlreadyExists, Trim: true},
 	{Err: ErrDeclined, Code: codes.FailedPrecondition, Status: declined},
 	{Err: ErrBadSignature, Code: codes.InvalidArgument, Message: "The webhook's signature does not verify."},
 	{Err: ErrNotReady, Code: codes.FailedPrecondition},

@@ -37,7 +37,7 @@ func (s *Service) create(ctx context.Context, ref Ref, ch change) (record, error
 // quota, and one whose source could not be built from.
 func (s *Service) checkCreate(ctx context.Context, ref Ref, ch change) error {
 	if _, err := s.records.get(ctx, ref); err == nil {
-		return fmt.Errorf("%s: %w", describe(ref), ErrAlreadyExists)
+		return fmt.Errorf("%s already exists: %w", describe(ref), ErrAlreadyExists)
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}

@@ -56,7 +56,7 @@ func (rs records) get(ctx context.Context, ref Ref) (record, error) {
 	var r record
 	v, err := rs.kv.GetJSON(ctx, tableServices, serviceKey(ref), &r)
 	if errors.Is(err, storeclient.ErrNotFound) {
-		return record{}, fmt.Errorf("%s: %w", describe(ref), ErrNotFound)
+		return record{}, fmt.Errorf("no %s: %w", describe(ref), ErrNotFound)
 	}
 	if err != nil {
 		return record{}, err
@@ -70,7 +70,7 @@ func (rs records) get(ctx context.Context, ref Ref) (record, error) {
 func (rs records) create(ctx context.Context, r record) (record, error) {
 	v, err := rs.kv.PutJSON(ctx, tableServices, serviceKey(r.ref()), r, storeclient.Create(0))
 	if errors.Is(err, storeclient.ErrAlreadyExists) {
-		return record{}, fmt.Errorf("%s: %w", describe(r.ref()), ErrAlreadyExists)
+		return record{}, fmt.Errorf("%s already exists: %w", describe(r.ref()), ErrAlreadyExists)
 	}
 	r.version = v
 	return r, err
@@ -99,7 +99,7 @@ func (rs records) update(ctx context.Context, ref Ref, change func(*record) erro
 func (rs records) remove(ctx context.Context, ref Ref) error {
 	err := rs.kv.Delete(ctx, tableServices, serviceKey(ref), nil)
 	if errors.Is(err, storeclient.ErrNotFound) {
-		return fmt.Errorf("%s: %w", describe(ref), ErrNotFound)
+		return fmt.Errorf("no %s: %w", describe(ref), ErrNotFound)
 	}
 	return err
 }

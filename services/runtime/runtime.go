@@ -57,6 +57,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"m3o.dev/services/internal/invalid"
@@ -125,6 +126,11 @@ var (
 	// ErrUnimplemented means the RPC exists but is not available yet.
 	ErrUnimplemented = errors.New("not implemented yet")
 )
+
+// NotRunning is the error a Backend returns for a service it does not run.
+func NotRunning(ref Ref) error {
+	return fmt.Errorf("service %q is not running in namespace %q: %w", ref.Name, ref.Namespace, ErrNotFound)
+}
 
 // Ref names a service of a namespace.
 type Ref struct {

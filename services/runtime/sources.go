@@ -87,7 +87,7 @@ func (ss sources) meta(ctx context.Context, ns, id string) (sourceMeta, error) {
 	var m sourceMeta
 	_, err := ss.kv.GetJSON(ctx, tableSources, sourceKey(ns, id), &m)
 	if errors.Is(err, storeclient.ErrNotFound) {
-		return m, fmt.Errorf("source %q in namespace %q: %w", id, ns, ErrNotFound)
+		return m, fmt.Errorf("no source %q in namespace %q: %w", id, ns, ErrNotFound)
 	}
 	return m, err
 }

@@ -12,8 +12,8 @@ import (
 // statusRules are the runtime's own errors; rpcerr maps bad input and the
 // errors every service shares.
 var statusRules = []rpcerr.Rule{
-	{Err: ErrNotFound, Code: codes.NotFound},
-	{Err: ErrAlreadyExists, Code: codes.AlreadyExists},
+	{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
+	{Err: ErrAlreadyExists, Code: codes.AlreadyExists, Trim: true},
 	{Err: ErrQuota, Code: codes.ResourceExhausted},
 	{Err: ErrUnimplemented, Code: codes.Unimplemented},
 	{Err: storeclient.ErrConflict, Code: codes.Aborted, Message: "The service changed concurrently; try again."},

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +37,10 @@ type Rule struct {
 	// Message is the status's message; empty shows the error's own text,
 	// which the domain layer composes from what the caller sent.
 	Message string
+	// Trim drops Err's own words from the end of the error's text, where
+	// the domain layer's sentence ends with them ("no service \"x\" in
+	// namespace \"y\": not found"): the code already says them.
+	Trim bool
 	// Status, when set, builds the whole status instead, for one that
 	// carries details.
 	Status func(error) error
@@ -80,8 +85,15 @@ func (m Mapper) apply(ctx context.Context, r Rule, err error) error {
 		return r.Status(err)
 	case r.Message != "":
 		return status.Error(r.Code, r.Message)
+	case r.Trim:
+		return status.Error(r.Code, Trim(err, r.Err))
 	}
 	return status.Error(r.Code, err.Error())
+}
+
+// Trim is err's text less sentinel's words at its end.
+func Trim(err, sentinel error) string {
+	return strings.TrimSuffix(err.Error(), ": "+sentinel.Error())
 }
 
 // shared maps the errors every service has, and logs the rest as faults.

@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	errGone = errors.New("gone")
-	errDown = errors.New("database down")
+	errGone  = errors.New("gone")
+	errDown  = errors.New("database down")
+	errTaken = errors.New("taken")
 )
 
 func TestStatus(t *testing.T) {
@@ -27,6 +28,7 @@ func TestStatus(t *testing.T) {
 		Log:     slog.New(slog.NewTextHandler(&logs, nil)),
 		Rules: []rpcerr.Rule{
 			{Err: errGone, Code: codes.NotFound},
+			{Err: errTaken, Code: codes.AlreadyExists, Trim: true},
 			{Err: errDown, Code: codes.Unavailable, Message: "The demo database is unavailable; try again."},
 			{Err: rpcerr.ErrPermissionDenied, Code: codes.PermissionDenied, Status: func(error) error {
 				return status.Error(codes.PermissionDenied, "own words")
@@ -41,6 +43,8 @@ func TestStatus(t *testing.T) {
 	}{
 		{"bad input", invalid.Field("key", "must not be empty"), codes.InvalidArgument, "key: must not be empty"},
 		{"rule, error's text", fmt.Errorf("record k: %w", errGone), codes.NotFound, "record k: gone"},
+		{"rule, trimmed text", fmt.Errorf("the name %q is in use: %w", "k", errTaken), codes.AlreadyExists, `the name "k" is in use`},
+		{"rule, trimmed, nothing before", errTaken, codes.AlreadyExists, "taken"},
 		{"rule, fixed message", fmt.Errorf("dial 10.0.0.7:5432: %w", errDown), codes.Unavailable, "The demo database is unavailable; try again."},
 		{"rule before shared", rpcerr.ErrPermissionDenied, codes.PermissionDenied, "own words"},
 		{"shared unauthenticated", fmt.Errorf("no token: %w", rpcerr.ErrUnauthenticated), codes.Unauthenticated, "This call needs a verified identity."},

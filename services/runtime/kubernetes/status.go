@@ -32,7 +32,7 @@ func (b *Backend) Status(ctx context.Context, ref runtime.Ref) (runtime.Status, 
 	case err != nil:
 		return runtime.Status{}, fmt.Errorf("status of %s: %w", ref, err)
 	case dep == nil && !building:
-		return runtime.Status{}, fmt.Errorf("%s: %w", ref, runtime.ErrNotFound)
+		return runtime.Status{}, runtime.NotRunning(ref)
 	case dep == nil:
 		return withBuild(runtime.Status{}, bs), nil
 	}

@@ -238,7 +238,7 @@ func (b *Backend) lookup(ref runtime.Ref) (*unit, error) {
 	defer b.mu.Unlock()
 	u, ok := b.units[ref]
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", ref, runtime.ErrNotFound)
+		return nil, runtime.NotRunning(ref)
 	}
 	return u, nil
 }
