@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -58,7 +60,7 @@ func (s *Service) Read(ctx context.Context, req *storev1.ReadRequest) (*storev1.
 	if !req.GetPrefix() && !req.GetSuffix() {
 		rec, err := s.backend.Get(ctx, sel.table, req.GetKey())
 		if err != nil {
-			return nil, s.status(ctx, err)
+			return nil, s.status(ctx, missing(err, sel.table, req.GetKey()))
 		}
 		return &storev1.ReadResponse{Records: []*storev1.Record{recordToProto(rec)}}, nil
 	}
@@ -95,9 +97,18 @@ func (s *Service) Delete(ctx context.Context, req *storev1.DeleteRequest) (*stor
 		return nil, s.status(ctx, err)
 	}
 	if err := s.backend.Delete(ctx, t, req.GetKey(), req.IfVersion); err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.status(ctx, missing(err, t, req.GetKey()))
 	}
 	return &storev1.DeleteResponse{}, nil
+}
+
+// missing tells a backend's ErrNotFound as the sentence the caller reads:
+// the backend's words name its steps, not what is missing.
+func missing(err error, t Table, key string) error {
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("no record under key %q in table %q of database %q: %w", key, t.Name, t.Database, ErrNotFound)
 }
 
 // List implements storev1.StoreServiceServer.

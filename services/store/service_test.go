@@ -58,17 +58,23 @@ func TestWriteReadDelete(t *testing.T) {
 	}
 
 	e.clock.Advance(time.Minute)
-	if _, err := c.Read(ctx, &storev1.ReadRequest{Table: "things", Key: "ключ/1"}); status.Code(err) != codes.NotFound {
-		t.Errorf("Read() after expiry = %v, want NotFound", err)
-	}
+	_, err = c.Read(ctx, &storev1.ReadRequest{Table: "things", Key: "ключ/1"})
+	wantStatus(t, "Read() after expiry", err, codes.NotFound, `no record under key "ключ/1" in table "things" of database "tenant-a"`)
 	if _, err := c.Write(ctx, &storev1.WriteRequest{Table: "things", Record: &storev1.Record{Key: "k"}}); err != nil {
 		t.Fatalf("Write(k) = %v", err)
 	}
 	if _, err := c.Delete(ctx, &storev1.DeleteRequest{Table: "things", Key: "k"}); err != nil {
 		t.Errorf("Delete(k) = %v, want nil", err)
 	}
-	if _, err := c.Delete(ctx, &storev1.DeleteRequest{Table: "things", Key: "k"}); status.Code(err) != codes.NotFound {
-		t.Errorf("Delete(k) again = %v, want NotFound", err)
+	_, err = c.Delete(ctx, &storev1.DeleteRequest{Table: "things", Key: "k"})
+	wantStatus(t, "Delete(k) again", err, codes.NotFound, `no record under key "k" in table "things" of database "tenant-a"`)
+}
+
+// wantStatus fails t unless err is a status of code with exactly msg.
+func wantStatus(t *testing.T, call string, err error, code codes.Code, msg string) {
+	t.Helper()
+	if st := status.Convert(err); st.Code() != code || st.Message() != msg {
+		t.Errorf("%s = %v %q, want %v %q", call, st.Code(), st.Message(), code, msg)
 	}
 }
 
@@ -92,21 +98,26 @@ func TestCompareAndSet(t *testing.T) {
 		call    func() error
 		want    codes.Code
 		current string // the current_version an Aborted carries
+		msg     string
 	}{
-		{"create only on missing", func() error { return write("new", proto.Uint64(0)) }, codes.OK, ""},
-		{"create only on existing", func() error { return write("k", proto.Uint64(0)) }, codes.Aborted, "1"},
-		{"stale version", func() error { return write("k", proto.Uint64(7)) }, codes.Aborted, "1"},
-		{"version of a missing key", func() error { return write("missing", proto.Uint64(3)) }, codes.Aborted, "0"},
-		{"matching version", func() error { return write("k", proto.Uint64(1)) }, codes.OK, ""},
-		{"delete at a stale version", func() error { return del("k", proto.Uint64(1)) }, codes.Aborted, "2"},
-		{"delete at the current version", func() error { return del("k", proto.Uint64(2)) }, codes.OK, ""},
-		{"delete of a missing key at a version", func() error { return del("k", proto.Uint64(2)) }, codes.NotFound, ""},
+		{"create only on missing", func() error { return write("new", proto.Uint64(0)) }, codes.OK, "", ""},
+		{"create only on existing", func() error { return write("k", proto.Uint64(0)) }, codes.Aborted, "1", "version conflict: the record is at version 1"},
+		{"stale version", func() error { return write("k", proto.Uint64(7)) }, codes.Aborted, "1", "version conflict: the record is at version 1"},
+		{"version of a missing key", func() error { return write("missing", proto.Uint64(3)) }, codes.Aborted, "0", "version conflict: the record does not exist"},
+		{"matching version", func() error { return write("k", proto.Uint64(1)) }, codes.OK, "", ""},
+		{"delete at a stale version", func() error { return del("k", proto.Uint64(1)) }, codes.Aborted, "2", "version conflict: the record is at version 2"},
+		{"delete at the current version", func() error { return del("k", proto.Uint64(2)) }, codes.OK, "", ""},
+		{"delete of a missing key at a version", func() error { return del("k", proto.Uint64(2)) }, codes.NotFound, "",
+			`no record under key "k" in table "default" of database "tenant-a"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call()
 			if got := status.Code(err); got != tt.want {
 				t.Fatalf("code = %v (%v), want %v", got, err, tt.want)
+			}
+			if got := status.Convert(err).Message(); got != tt.msg {
+				t.Errorf("message = %q, want %q", got, tt.msg)
 			}
 			if tt.want != codes.Aborted {
 				return

@@ -26,7 +26,7 @@ const (
 // errors every service shares. Messages never carry a backend's words.
 var statusRules = []rpcerr.Rule{
 	{Err: ErrConflict, Code: codes.Aborted, Status: conflictStatus},
-	{Err: ErrNotFound, Code: codes.NotFound, Message: "record not found"},
+	{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
 	{Err: ErrQuotaExceeded, Code: codes.ResourceExhausted, Status: quotaStatus},
 	{Err: ErrPermissionDenied, Code: codes.PermissionDenied, Message: "the caller may not open this database"},
 	{Err: ErrUnavailable, Code: codes.Unavailable, Message: "The store's database is unavailable; try again."},

@@ -172,7 +172,10 @@ type ConflictError struct {
 
 // Error implements error.
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("version conflict: current version is %d", e.Current)
+	if e.Current == 0 {
+		return "version conflict: the record does not exist"
+	}
+	return fmt.Sprintf("version conflict: the record is at version %d", e.Current)
 }
 
 // Is makes errors.Is(err, ErrConflict) true.
