@@ -135,7 +135,7 @@ func (a *app) usageError(c *cli.Context, err error, _ bool) error {
 	if c.Command != nil && c.Command.HelpName != "" {
 		name = c.Command.HelpName
 	}
-	return usageErrorf("%s; see '%s --help'.", sentenceStart(err.Error()), name)
+	return usageErrorf("%s; see '%s --help'.", flagSentence(c, err), name)
 }
 
 // root is the action of micro without a command: it shows help, or refuses
