@@ -15,12 +15,16 @@ import (
 // people write 'micro store read KEY --prefix' and
 // 'micro store list --output json'. Everything after "--" stays positional,
 // and so do the positional arguments before it, which "--" then precedes.
+// A help flag drops the positional arguments: it asks for the command's
+// help whatever else is given, and urfave/cli would take the first
+// argument for the name of a help topic.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 || args[len(args)-1] == "--generate-bash-completion" {
 		return args
 	}
 	segments := [][]string{nil} // segments[0] holds the global flags
 	var positional, terminator []string
+	var help bool
 	commands, flags := app.Commands, app.Flags
 	for i := 1; i < len(args); i++ {
 		arg := args[i]
@@ -30,6 +34,7 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, args[i+1:]...)
 			i = len(args)
 		case isFlag(arg):
+			help = help || arg == "-h" || arg == "--help"
 			seg, n := flagPlace(arg, flags, app.Flags, len(segments)-1)
 			end := min(i+n, len(args))
 			segments[seg] = append(segments[seg], args[i:end]...)
@@ -45,6 +50,9 @@ func interspersed(app *cli.App, args []string) []string {
 	out := []string{args[0]}
 	for _, seg := range segments {
 		out = append(out, seg...)
+	}
+	if help {
+		return out
 	}
 	return append(append(out, terminator...), positional...)
 }

@@ -24,6 +24,9 @@ func TestInterspersed(t *testing.T) {
 		{"double dash keeps the rest positional", "micro config set x -- -5 --secret", "micro config set -- x -5 --secret"},
 		{"unknown flag stays with its command", "micro store read k --bogus", "micro store read --bogus k"},
 		{"help flag", "micro store read -h", "micro store read -h"},
+		{"help flag after the arguments", "micro store read k --help", "micro store read --help"},
+		{"help flag between the arguments", "micro auth accounts create bob -h --roles admin", "micro auth accounts create -h --roles admin"},
+		{"help after double dash is positional", "micro config set x -- --help", "micro config set -- x --help"},
 		{"subcommand named like an argument", "micro env set store", "micro env set store"},
 		{"completion request untouched", "micro store --generate-bash-completion", "micro store --generate-bash-completion"},
 	}
