@@ -55,10 +55,21 @@ func describe(err error, s scope) *failure {
 	if errors.As(err, &f) {
 		return f
 	}
-	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+	if st, ok := sentStatus(err); ok && st.Code() != codes.Unknown {
 		return describeStatus(st, s)
 	}
 	return describeLocal(err, s)
+}
+
+// sentStatus is the status err carries, with the message its server sent:
+// status.FromError gives a wrapped status the text of the whole chain,
+// "rpc error: code = … desc = …" included.
+func sentStatus(err error) (*status.Status, bool) {
+	var carrier interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &carrier) || carrier.GRPCStatus() == nil {
+		return nil, false
+	}
+	return carrier.GRPCStatus(), true
 }
 
 // describeLocal describes errors that happened on this machine.

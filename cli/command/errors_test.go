@@ -172,6 +172,8 @@ func TestDescribe(t *testing.T) {
 			"The micro config file is not valid JSON: fix or remove /h/.micro/config.json."},
 		{"unexpected error names no chain", fmt.Errorf("read x: %w", errors.New("disk on fire")), scope{}, ExitError,
 			"The command did not complete: disk on fire."},
+		{"status wrapped in context shows the server's words", fmt.Errorf("upload the source of hello: %w", status.Error(codes.InvalidArgument, "namespace: must be a tenant's")),
+			scope{env: staging}, ExitError, "Invalid request to env 'staging': namespace: must be a tenant's."},
 		{"multi-line server message", status.Error(codes.Internal, "line one\nline two"), scope{env: staging}, ExitError,
 			"Env 'staging' could not complete the request: line one line two."},
 	}

@@ -34,7 +34,7 @@ func target(ctx context.Context, requested string) (string, error) {
 // service runs: the workload CA never signs a micro identity.
 func runnable(ns string) error {
 	if ns == platform.Namespace {
-		return invalid.Field("namespace", "services run in tenants' namespaces, never in %q; name one in namespace", platform.Namespace)
+		return invalid.Field("namespace", "services run in tenants' namespaces, never in %q; name a tenant's namespace", platform.Namespace)
 	}
 	return nil
 }
