@@ -25,7 +25,7 @@ func (a *app) adminResizeCommand() *cli.Command {
 			&cli.StringFlag{Name: "namespace", Usage: "the service's `NAMESPACE` (required)"},
 			&cli.StringFlag{Name: "cpu", Usage: "CPU per instance, in millicores (500m) or cores (0.5)"},
 			&cli.StringFlag{Name: "memory", Usage: "memory per instance, in Mi or Gi (512Mi, 1Gi; M and G read as Mi and Gi)"},
-			&cli.UintFlag{Name: "instances", Usage: "how many instances run, at most 100"},
+			&cli.UintFlag{Name: "instances", DefaultText: "unchanged", Usage: "run `N` instances, at most 100"},
 		},
 		Action: a.remote(a.adminResize),
 	}

@@ -38,7 +38,7 @@ func runtimeNamespaceFlag() cli.Flag {
 // and how the command waits for it.
 func deployFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.UintFlag{Name: "instances", Usage: "run `N` instances (default 1)"},
+		&cli.UintFlag{Name: "instances", DefaultText: "1, or for update the number running", Usage: "run `N` instances"},
 		&cli.StringSliceFlag{Name: "env", Usage: "set the environment variable `KEY=VALUE` in every instance; repeat for more (secrets belong in 'micro config set --secret')"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the build log as it is written"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultWait, Usage: "stop waiting after `DURATION`; the service keeps deploying"},
