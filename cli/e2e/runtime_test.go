@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +138,7 @@ func killSteps(t *testing.T, p *platform) {
 	}
 	p.exits(exitNotFound, "status", "hello")
 	r := p.exits(exitNotFound, "call", "hello", "Hello.Call", `{"name":"Ann"}`)
-	if !strings.Contains(r.stderr, "service hello is not running in namespace "+tenantNamespace) {
+	if !strings.Contains(r.stderr, fmt.Sprintf("service %q is not running in namespace %q", "hello", tenantNamespace)) {
 		t.Errorf("call after kill: stderr = %q, want the service named as not running", r.stderr)
 	}
 }

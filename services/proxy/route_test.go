@@ -205,7 +205,7 @@ func TestUserServiceRefusals(t *testing.T) {
 		{"no token", t.Context(), call, codes.Unauthenticated, ""},
 		{"denied by a namespace rule", tok, hold, codes.PermissionDenied, ""},
 		{"not running", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "other"), call, codes.NotFound,
-			"service other is not running in namespace brave-otter-lamp"},
+			`service "other" is not running in namespace "brave-otter-lamp"`},
 		{"bad header", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "Other"), call, codes.InvalidArgument, ""},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package sdkcheck_test
 
 import (
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -145,8 +146,8 @@ func testOtherNamespace(t *testing.T, f platformFixture) {
 	before := f.hello.greeter.Calls()
 	bob := f.e.account(t, tenantB, "bob")
 	_, err := f.e.hello().Call(bob.to("hello"), &hellopb.CallRequest{Name: "Bob"})
-	if status.Code(err) != codes.NotFound || status.Convert(err).Message() != "service hello is not running in namespace tenant-b" {
-		t.Errorf("Call() as bob of %s = %v, want NotFound: service hello is not running in namespace %s", tenantB, err, tenantB)
+	if want := fmt.Sprintf("service %q is not running in namespace %q", "hello", tenantB); status.Code(err) != codes.NotFound || status.Convert(err).Message() != want {
+		t.Errorf("Call() as bob of %s = %v, want NotFound: %s", tenantB, err, want)
 	}
 	direct := dialInstance(t, f.e, f.hello.addr, tenantB, "hello")
 	if _, err := direct.Call(t.Context(), &hellopb.CallRequest{Name: "Bob"}); status.Code(err) != codes.Unavailable {
