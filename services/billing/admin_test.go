@@ -8,6 +8,7 @@ import (
 
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/billing"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestAdminSetStatus sets statuses by hand: a namespace without a
@@ -33,7 +34,7 @@ func TestAdminSetStatus(t *testing.T) {
 		t.Errorf("ListSubscriptions() = %v, %v, want comped-ns alone", list, err)
 	}
 	_, err = e.viaProxy(t).GetSubscription(e.admin, &billingv1.GetSubscriptionRequest{Namespace: "not-billed"})
-	wantStatus(t, "GetSubscription(not-billed)", err, codes.NotFound, `namespace "not-billed" has no subscription`)
+	statustest.Want(t, "GetSubscription(not-billed)", err, codes.NotFound, `namespace "not-billed" has no subscription`)
 }
 
 // TestBadInput sends every RPC malformed requests: each gets

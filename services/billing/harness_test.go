@@ -206,14 +206,6 @@ func wantCode(t *testing.T, call string, err error, want codes.Code) {
 	}
 }
 
-// wantStatus fails the test unless err is a status of code with exactly msg.
-func wantStatus(t *testing.T, call string, err error, code codes.Code, msg string) {
-	t.Helper()
-	if st := status.Convert(err); st.Code() != code || st.Message() != msg {
-		t.Errorf("%s = %v %q, want %v %q", call, st.Code(), st.Message(), code, msg)
-	}
-}
-
 // wantField fails the test unless err is InvalidArgument naming field.
 func wantField(t *testing.T, call string, err error, field string) {
 	t.Helper()

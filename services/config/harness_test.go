@@ -308,14 +308,6 @@ func wantCode(t *testing.T, call string, err error, want codes.Code) {
 	}
 }
 
-// wantStatus fails the test unless err has code want and the message msg.
-func wantStatus(t *testing.T, call string, err error, want codes.Code, msg string) {
-	t.Helper()
-	if st := status.Convert(err); st.Code() != want || st.Message() != msg {
-		t.Errorf("%s = %v, want %v: %s", call, err, want, msg)
-	}
-}
-
 // wantField fails the test unless err is InvalidArgument with a BadRequest
 // naming field.
 func wantField(t *testing.T, call string, err error, field string) {

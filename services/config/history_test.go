@@ -12,6 +12,7 @@ import (
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	"m3o.dev/services/config"
+	"m3o.dev/services/internal/statustest"
 )
 
 func TestHistory(t *testing.T) {
@@ -85,11 +86,11 @@ func TestRollback(t *testing.T) {
 	}
 	for _, v := range []uint64{6, 100} {
 		_, err := u.client.Rollback(u.ctx, &configv1.RollbackRequest{Version: v})
-		wantStatus(t, fmt.Sprintf("Rollback(%d)", v), err, codes.NotFound, fmt.Sprintf("version %d does not exist: the latest is 5", v))
+		statustest.Want(t, fmt.Sprintf("Rollback(%d)", v), err, codes.NotFound, fmt.Sprintf("version %d does not exist: the latest is 5", v))
 	}
 	other := e.account(t, "tenant-b", "bob")
 	_, err = other.client.Rollback(other.ctx, &configv1.RollbackRequest{Version: 1})
-	wantStatus(t, "Rollback(1) before any set", err, codes.NotFound, "version 1 does not exist: nothing has been set yet")
+	statustest.Want(t, "Rollback(1) before any set", err, codes.NotFound, "version 1 does not exist: nothing has been set yet")
 }
 
 // TestHistoryKeepsFifty makes more versions than are kept and checks that
@@ -110,7 +111,7 @@ func TestHistoryKeepsFifty(t *testing.T) {
 	}
 	oldest := uint64(total - config.HistoryLength)
 	_, err = u.client.Rollback(u.ctx, &configv1.RollbackRequest{Version: oldest})
-	wantStatus(t, fmt.Sprintf("Rollback(%d), no longer kept", oldest), err, codes.NotFound,
+	statustest.Want(t, fmt.Sprintf("Rollback(%d), no longer kept", oldest), err, codes.NotFound,
 		fmt.Sprintf("version %d is no longer kept: the history keeps versions %d to %d", oldest, oldest+1, total))
 	if _, err := u.client.Rollback(u.ctx, &configv1.RollbackRequest{Version: oldest + 1}); err != nil {
 		t.Errorf("Rollback(%d), the oldest kept = %v, want nil", oldest+1, err)

@@ -12,6 +12,7 @@ import (
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	"m3o.dev/services/config"
+	"m3o.dev/services/internal/statustest"
 )
 
 // newRing returns a fresh keyring, failing the test on error.
@@ -66,7 +67,7 @@ func TestGetMissing(t *testing.T) {
 	for _, path := range []string{"missing", "a.c", "a.b.c", "a.b.0"} {
 		t.Run(path, func(t *testing.T) {
 			_, err := u.client.Get(u.ctx, &configv1.GetRequest{Path: path})
-			wantStatus(t, fmt.Sprintf("Get(%q)", path), err, codes.NotFound, fmt.Sprintf("path %q is not set", path))
+			statustest.Want(t, fmt.Sprintf("Get(%q)", path), err, codes.NotFound, fmt.Sprintf("path %q is not set", path))
 		})
 	}
 }
@@ -87,7 +88,7 @@ func TestDelete(t *testing.T) {
 	}
 	for _, path := range []string{"a.b", "a.b.c", "x"} {
 		_, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: path})
-		wantStatus(t, fmt.Sprintf("Delete(%q)", path), err, codes.NotFound, fmt.Sprintf("path %q is not set, so there is nothing to delete", path))
+		statustest.Want(t, fmt.Sprintf("Delete(%q)", path), err, codes.NotFound, fmt.Sprintf("path %q is not set, so there is nothing to delete", path))
 	}
 	if _, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{}); err != nil {
 		t.Fatalf("Delete(whole) = %v, want nil", err)

@@ -17,6 +17,7 @@ import (
 	"m3o.dev/pkg/service"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/internal/storeclient"
 	"m3o.dev/services/runtime"
 )
@@ -101,7 +102,7 @@ func TestQuota(t *testing.T) {
 	_, err = c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "svc-3", Source: src}})
 	wantCode(t, "Create after a Delete", err, codes.OK)
 	_, err = c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "svc-3", Source: src}})
-	wantStatus(t, "Create of an existing name", err, codes.AlreadyExists, `service "svc-3" in namespace "tight-space" already exists`)
+	statustest.Want(t, "Create of an existing name", err, codes.AlreadyExists, `service "svc-3" in namespace "tight-space" already exists`)
 }
 
 // TestLifecycle creates, updates and deletes a service and checks what
@@ -194,7 +195,7 @@ func checkRead(t *testing.T, c runtimev1.RuntimeServiceClient, ctx context.Conte
 func checkGone(t *testing.T, e *env, c runtimev1.RuntimeServiceClient, ctx context.Context, ref runtime.Ref, accountID string) {
 	t.Helper()
 	_, err := c.Read(ctx, &runtimev1.ReadRequest{Name: ref.Name})
-	wantStatus(t, "Read after Delete", err, codes.NotFound, fmt.Sprintf("no service %q in namespace %q", ref.Name, ref.Namespace))
+	statustest.Want(t, "Read after Delete", err, codes.NotFound, fmt.Sprintf("no service %q in namespace %q", ref.Name, ref.Namespace))
 	if !slices.Contains(e.backend.deleted, ref) {
 		t.Errorf("backend deletions %v, want %s", e.backend.deleted, ref)
 	}
@@ -261,7 +262,7 @@ func TestAccountConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Create(e.admin, &runtimev1.CreateRequest{Namespace: "empty-space", Service: &runtimev1.Service{Name: "hello", Source: src}})
-	wantStatus(t, "Create in a namespace without accounts", err, codes.NotFound, `namespace "empty-space" has no accounts yet; create one first`)
+	statustest.Want(t, "Create in a namespace without accounts", err, codes.NotFound, `namespace "empty-space" has no accounts yet; create one first`)
 
 	owner := e.tenant(t, "taken-space", "owner", "admin")
 	_, accounts := e.p.Auth(t)
@@ -272,6 +273,6 @@ func TestAccountConflicts(t *testing.T) {
 	_, err = c.Create(owner, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: src}})
 	wantCode(t, "Create under a person's account name", err, codes.AlreadyExists)
 	_, err = c.Read(owner, &runtimev1.ReadRequest{Name: "hello"})
-	wantStatus(t, "Read after the failed Create", err, codes.NotFound, `no service "hello" in namespace "taken-space"`)
+	statustest.Want(t, "Read after the failed Create", err, codes.NotFound, `no service "hello" in namespace "taken-space"`)
 	e.p.Login(t, "taken-space", "service-hello", "person-secret-1")
 }

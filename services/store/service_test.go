@@ -22,6 +22,7 @@ import (
 
 	"m3o.dev/pkg/identity"
 	storev1 "m3o.dev/proto/m3o/store/v1"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/store"
 	"m3o.dev/services/store/memory"
 	"m3o.dev/services/store/storetest"
@@ -59,7 +60,7 @@ func TestWriteReadDelete(t *testing.T) {
 
 	e.clock.Advance(time.Minute)
 	_, err = c.Read(ctx, &storev1.ReadRequest{Table: "things", Key: "ключ/1"})
-	wantStatus(t, "Read() after expiry", err, codes.NotFound, `no record under key "ключ/1" in table "things" of database "tenant-a"`)
+	statustest.Want(t, "Read() after expiry", err, codes.NotFound, `no record under key "ключ/1" in table "things" of database "tenant-a"`)
 	if _, err := c.Write(ctx, &storev1.WriteRequest{Table: "things", Record: &storev1.Record{Key: "k"}}); err != nil {
 		t.Fatalf("Write(k) = %v", err)
 	}
@@ -67,15 +68,7 @@ func TestWriteReadDelete(t *testing.T) {
 		t.Errorf("Delete(k) = %v, want nil", err)
 	}
 	_, err = c.Delete(ctx, &storev1.DeleteRequest{Table: "things", Key: "k"})
-	wantStatus(t, "Delete(k) again", err, codes.NotFound, `no record under key "k" in table "things" of database "tenant-a"`)
-}
-
-// wantStatus fails t unless err is a status of code with exactly msg.
-func wantStatus(t *testing.T, call string, err error, code codes.Code, msg string) {
-	t.Helper()
-	if st := status.Convert(err); st.Code() != code || st.Message() != msg {
-		t.Errorf("%s = %v %q, want %v %q", call, st.Code(), st.Message(), code, msg)
-	}
+	statustest.Want(t, "Delete(k) again", err, codes.NotFound, `no record under key "k" in table "things" of database "tenant-a"`)
 }
 
 func TestCompareAndSet(t *testing.T) {
