@@ -1,18 +1,20 @@
 package token
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
 
 // cache remembers the claims of tokens whose signature and times were
-// verified, keyed by the SHA-256 of the raw token. It is only a cache: a miss
-// costs a signature check, never a wrong answer. A nil *cache is a valid,
-// always-empty cache.
+// verified, keyed by the raw token. Only tokens that passed the signature
+// check are kept, so an entry's key is as small as the tokens the platform
+// signs, whatever callers send. It is only a cache: a miss costs a signature
+// check, never a wrong answer. A nil *cache is a valid, always-empty cache.
 type cache struct {
 	mu      sync.RWMutex
 	max     int
-	entries map[[32]byte]entry
+	entries map[string]entry
 	// swept is when evict last looked at every entry; sweeping at most once
 	// a second keeps a cache full of live tokens from costing a full scan
 	// on every miss.
@@ -27,17 +29,17 @@ type entry struct {
 }
 
 func newCache(max int) *cache {
-	return &cache{max: max, entries: make(map[[32]byte]entry)}
+	return &cache{max: max, entries: make(map[string]entry)}
 }
 
-// get returns the claims cached under sum if they are still current: same
+// get returns the claims cached under raw if they are still current: same
 // key generation and not yet expired.
-func (c *cache) get(sum [32]byte, gen uint64, now time.Time) (Claims, bool) {
+func (c *cache) get(raw string, gen uint64, now time.Time) (Claims, bool) {
 	if c == nil {
 		return Claims{}, false
 	}
 	c.mu.RLock()
-	e, ok := c.entries[sum]
+	e, ok := c.entries[raw]
 	c.mu.RUnlock()
 	if !ok || e.gen != gen || !now.Before(e.claims.ExpiresAt) {
 		return Claims{}, false
@@ -45,20 +47,22 @@ func (c *cache) get(sum [32]byte, gen uint64, now time.Time) (Claims, bool) {
 	return e.claims, true
 }
 
-// put remembers claims under sum until they expire; claims must not be
+// put remembers claims under raw until they expire; claims must not be
 // shared with a caller. When the cache is full
 // it first drops what is expired or stale, then arbitrary entries, so that
 // its size stays bounded whatever callers send.
-func (c *cache) put(sum [32]byte, claims Claims, gen uint64, now time.Time) {
+func (c *cache) put(raw string, claims Claims, gen uint64, now time.Time) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[sum]; !ok && len(c.entries) >= c.max {
+	if _, ok := c.entries[raw]; !ok && len(c.entries) >= c.max {
 		c.evict(gen, now)
 	}
-	c.entries[sum] = entry{claims: claims, gen: gen}
+	// Its own copy, so that the entry does not pin the buffer raw was cut
+	// from.
+	c.entries[strings.Clone(raw)] = entry{claims: claims, gen: gen}
 }
 
 // evict makes room for one entry. The caller holds c.mu.

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -122,14 +121,13 @@ func (v *Verifier) Verify(raw string) (Claims, error) {
 	// The generation is read before the key is looked up, so that a key
 	// removed while we verify leaves a cache entry that is already stale.
 	gen := v.keys.generation()
-	sum := sha256.Sum256([]byte(raw))
-	c, ok := v.cache.get(sum, gen, now)
+	c, ok := v.cache.get(raw, gen, now)
 	if !ok {
 		var err error
 		if c, err = v.verifySigned(raw, now); err != nil {
 			return Claims{}, err
 		}
-		v.cache.put(sum, c, gen, now)
+		v.cache.put(raw, c, gen, now)
 	}
 	// The caller gets its own copy, so nothing it does reaches the cache.
 	out := c.clone()
