@@ -28,7 +28,9 @@ func BearerToken(ctx context.Context) (string, bool) {
 // without regard to case, as RFC 7235 says.
 func parseBearer(v string) (string, bool) {
 	scheme, tok, ok := strings.Cut(v, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+	// Two IndexByte scans, which are vectorised, instead of ContainsAny,
+	// which walks the token a byte at a time on every call.
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.IndexByte(tok, ' ') >= 0 || strings.IndexByte(tok, '\t') >= 0 {
 		return "", false
 	}
 	return tok, true

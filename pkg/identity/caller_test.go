@@ -63,6 +63,7 @@ func TestBearerToken(t *testing.T) {
 		{"no token", []string{"Bearer "}, "", false},
 		{"no scheme", []string{"abc.def.ghi"}, "", false},
 		{"extra word", []string{"Bearer abc def"}, "", false},
+		{"tab in the token", []string{"Bearer abc\tdef"}, "", false},
 		{"two headers", []string{"Bearer a", "Bearer b"}, "", false},
 	}
 	for _, tt := range tests {

@@ -102,6 +102,10 @@ func peerHost(ctx context.Context) string {
 	if !ok || p.Addr == nil {
 		return "unknown"
 	}
+	if tcp, ok := p.Addr.(*net.TCPAddr); ok && tcp.Zone == "" {
+		// The common case, without formatting the port only to cut it off.
+		return tcp.IP.String()
+	}
 	host, _, err := net.SplitHostPort(p.Addr.String())
 	if err != nil {
 		return p.Addr.String()

@@ -144,13 +144,16 @@ func (p *Proxy) connect(ctx context.Context, caller identity.Caller, dest destin
 // (gRPC sets those again on the way out) and minus any caller keys the
 // caller sent; a user's service also learns who called, and its own name.
 func (dest destination) metadata(ctx context.Context, caller identity.Caller, client string) metadata.MD {
-	in, _ := metadata.FromIncomingContext(ctx)
-	out := make(metadata.MD, len(in)+4)
-	for k, v := range in {
+	// FromIncomingContext returns a copy of its own, which becomes the
+	// outgoing metadata.
+	out, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		out = metadata.MD{}
+	}
+	for k := range out {
 		if strings.HasPrefix(k, ":") || strings.HasPrefix(k, "grpc-") || k == "content-type" || k == "user-agent" || k == "te" {
-			continue
+			delete(out, k)
 		}
-		out[k] = v
 	}
 	identity.DropForwarded(out)
 	if dest.user != "" {
