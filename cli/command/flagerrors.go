@@ -2,16 +2,18 @@ package command
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // invalidValue matches the flag package's refusal of a flag's value:
 // invalid value "x" for flag -name: parse error, or for a boolean
-// invalid boolean value "x" for -name: parse error.
-var invalidValue = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-([^:]+): `)
+// invalid boolean value "x" for -name: parse error. Compiled on first use,
+// not at every start of micro.
+var invalidValue = lazyregexp.New(`^invalid (?:boolean )?value (".*") for (?:flag )?-([^:]+): `)
 
 // flagSentence is the sentence micro prints for a flag the flag package
 // refused, in place of the package's own words: it names the flag as users

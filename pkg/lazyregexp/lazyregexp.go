@@ -49,6 +49,12 @@ func (r *Regexp) MatchString(s string) bool {
 	return r.re().MatchString(s)
 }
 
+// FindStringSubmatch returns the leftmost match of the expression in s and
+// its submatches, or nil when there is none.
+func (r *Regexp) FindStringSubmatch(s string) []string {
+	return r.re().FindStringSubmatch(s)
+}
+
 // String returns the source text of the expression, without compiling it.
 func (r *Regexp) String() string {
 	return r.str

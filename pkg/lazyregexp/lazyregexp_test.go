@@ -23,6 +23,16 @@ func TestMatchString(t *testing.T) {
 	}
 }
 
+func TestFindStringSubmatch(t *testing.T) {
+	r := New(`^(\w+)=(\d+)$`)
+	if got := r.FindStringSubmatch("limit=10"); len(got) != 3 || got[1] != "limit" || got[2] != "10" {
+		t.Errorf("FindStringSubmatch(limit=10) = %q, want [limit=10 limit 10]", got)
+	}
+	if got := r.FindStringSubmatch("limit"); got != nil {
+		t.Errorf("FindStringSubmatch(limit) = %q, want nil", got)
+	}
+}
+
 func TestString(t *testing.T) {
 	r := New(`^a+$`)
 	if got := fmt.Sprintf("must match %s", r); got != "must match ^a+$" {
