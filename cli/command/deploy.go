@@ -64,7 +64,11 @@ func alreadyRuns(name, src string) error {
 // update rebuilds a service from new or the same source, with new or the
 // same options, and waits for it.
 func (a *app) update(c *cli.Context, conn *session.Conn) error {
-	name, src, ns := c.Args().Get(0), c.Args().Get(1), a.withNamespace(c.String("namespace"))
+	name, src, err := updateTarget(c.Args())
+	if err != nil {
+		return err
+	}
+	ns := a.withNamespace(c.String("namespace"))
 	rt := runtimeClient(conn)
 	cur, err := rt.Read(c.Context, &runtimev1.ReadRequest{Name: name, Namespace: ns})
 	if err != nil {
@@ -89,6 +93,26 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		return err
 	}
 	return a.await(c, rt, resp.GetService(), "update")
+}
+
+// updateTarget reads update's arguments, NAME [SOURCE]. A lone argument
+// that cannot be a name but is a folder or a git URL, such as '.', is the
+// source, and names the service as run does: 'micro run .' then
+// 'micro update .' works on one service.
+func updateTarget(args cli.Args) (name, src string, err error) {
+	name, src = args.Get(0), args.Get(1)
+	if args.Len() != 1 || skeleton.ValidName(name) || !(isGitURL(name) || isDir(name)) {
+		return name, src, nil
+	}
+	src = name
+	name, err = nameOf("", src)
+	return name, src, err
+}
+
+// isDir reports whether path names a folder.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
 
 // nameOf returns the service's name: --name, else the folder's or the

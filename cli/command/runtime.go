@@ -68,8 +68,9 @@ func (a *app) updateCommand() *cli.Command {
 		Name:  "update",
 		Usage: "rebuild a service from new or the same source and replace it without downtime",
 		Description: "Without SOURCE the service is rebuilt from the source it last ran from; a git URL is\n" +
-			"fetched again. The running version serves until the new one runs, and keeps serving\n" +
-			"if the new one fails. --instances and --env change what they name and keep the rest.",
+			"fetched again. A lone SOURCE, such as '.', names the service as 'micro run' does. The\n" +
+			"running version serves until the new one runs, and keeps serving if the new one fails.\n" +
+			"--instances and --env change what they name and keep the rest.",
 		ArgsUsage: "NAME [SOURCE]",
 		Flags:     deployFlags(),
 		Action:    a.remote(a.update),

@@ -48,6 +48,7 @@ func TestDailyJourney(t *testing.T) {
 		{[]string{"logs", "--build", "hello"}, `^\[build\] build micro/hello \(package \./\.\)\n\[build\] build ok\n$`},
 		{[]string{"update", "hello", "hello"}, `^hello is running \(1/1 instances\)\.`},
 		{[]string{"update", "hello"}, `^hello is running \(1/1 instances\)\.`},
+		{[]string{"update", "./hello"}, `^hello is running \(1/1 instances\)\.`},
 		{[]string{"kill", "hello"}, `^Killed hello: its instances have stopped\.\n$`},
 		{[]string{"status"}, `^NAME +VERSION +SOURCE +STATUS +INSTANCES +UPDATED +ERROR\n$`},
 	}
@@ -133,6 +134,26 @@ func TestRunUploadsFolder(t *testing.T) {
 	want := []string{".gitignore", "go.mod", "handler/", "handler/handler.go", "main.go"}
 	if got := slices.Sorted(slices.Values(uploads[0])); !slices.Equal(got, want) {
 		t.Errorf("run uploaded %q, want %q", got, want)
+	}
+}
+
+// TestUpdateFromFolder checks that 'micro update .' in the folder a service
+// was run from uploads it again and replaces that service.
+func TestUpdateFromFolder(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	folder(t, "app", "main.go")
+	h.mustRun("run", "app")
+	t.Chdir("app")
+	if r := h.run("update", "."); r.code != ExitOK || !strings.HasPrefix(r.stdout, "app is running") {
+		t.Fatalf("micro update . = exit %d, %q (stderr %q), want app running", r.code, r.stdout, r.stderr)
+	}
+	if got := len(h.p.Uploads()); got != 2 {
+		t.Errorf("run then update . uploaded %d sources, want 2", got)
+	}
+	if r := h.run("update", "Bad_Name"); r.code == ExitOK {
+		t.Errorf("micro update Bad_Name = exit 0, want a refusal of the name")
 	}
 }
 
