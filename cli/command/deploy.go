@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -16,6 +17,7 @@ import (
 	"m3o.dev/cli/internal/deploy"
 	"m3o.dev/cli/internal/session"
 	"m3o.dev/cli/internal/skeleton"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
@@ -53,7 +55,7 @@ func (a *app) run(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
-	return a.await(c, rt, resp.GetService(), "run")
+	return a.await(c, conn, resp.GetService(), "run")
 }
 
 // alreadyRuns is the error of a run whose name is taken.
@@ -92,7 +94,7 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
-	return a.await(c, rt, resp.GetService(), "update")
+	return a.await(c, conn, resp.GetService(), "update")
 }
 
 // updateTarget reads update's arguments, NAME [SOURCE]. A lone argument
@@ -191,13 +193,13 @@ func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, nam
 
 // await follows the generation svc was given until it runs or fails, and
 // prints the outcome.
-func (a *app) await(c *cli.Context, rt runtimev1.RuntimeServiceClient, svc *runtimev1.Service, verb string) error {
+func (a *app) await(c *cli.Context, conn *session.Conn, svc *runtimev1.Service, verb string) error {
 	ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	w := deploy.Watch{
-		Client: rt, Name: svc.GetName(), Namespace: c.String("namespace"), Generation: svc.GetGeneration(),
+		Client: runtimeClient(conn), Name: svc.GetName(), Namespace: c.String("namespace"), Generation: svc.GetGeneration(),
 		Interval: pollInterval, OnStatus: a.showStatus,
 	}
 	if c.Bool("verbose") {
@@ -213,5 +215,23 @@ func (a *app) await(c *cli.Context, rt runtimev1.RuntimeServiceClient, svc *runt
 	case err != nil:
 		return err
 	}
-	return a.printDeployed(final)
+	return a.printDeployed(final, methodsOf(c.Context, conn, final.GetName(), c.String("namespace")))
+}
+
+// methodsOf returns the methods the registry lists for a service, sorted.
+// It is a hint for the user: when the registry cannot say, there is none,
+// and the service runs all the same.
+func methodsOf(ctx context.Context, conn *session.Conn, name, ns string) []string {
+	resp, err := registryv1.NewRegistryServiceClient(conn.Client()).GetService(ctx, &registryv1.GetServiceRequest{Name: name, Domain: ns})
+	if err != nil {
+		return nil
+	}
+	var methods []string
+	for _, s := range resp.GetServices() {
+		for _, e := range s.GetEndpoints() {
+			methods = append(methods, e.GetName())
+		}
+	}
+	slices.Sort(methods)
+	return slices.Compact(methods)
 }

@@ -40,7 +40,7 @@ func TestDailyJourney(t *testing.T) {
 		want string // a regular expression the whole stdout must match
 	}{
 		{[]string{"new", "hello"}, `^Created hello in hello:\n(  \S+\n)+\nRun it on the platform:\n  cd hello && micro run \.\n  micro call hello Hello\.Call '\{"name": "Ann"\}'\n$`},
-		{[]string{"run", "hello"}, `^hello is running \(1/1 instances\)\. Call it with 'micro call hello SERVICE\.METHOD JSON'\.\n$`},
+		{[]string{"run", "hello"}, `^hello is running \(1/1 instances\)\. Call it with 'micro call hello Hello\.Call JSON'\.\n$`},
 		{[]string{"status"}, `^NAME +VERSION +SOURCE +STATUS +INSTANCES +UPDATED +ERROR\nhello +latest +src-[a-z0-9]{26} +running +1/1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +-\n$`},
 		{[]string{"call", "hello", "Hello.Call", `{"name":"Ann"}`}, `^\{\n  "message": "Hello Ann"\n\}\n$`},
 		{[]string{"logs", "hello"}, `^\[1\] serving on the platform\n\[2\] greeted name=Ann\n$`},
@@ -154,6 +154,22 @@ func TestUpdateFromFolder(t *testing.T) {
 	}
 	if r := h.run("update", "Bad_Name"); r.code == ExitOK {
 		t.Errorf("micro update Bad_Name = exit 0, want a refusal of the name")
+	}
+}
+
+func TestCallHint(t *testing.T) {
+	tests := []struct {
+		methods []string
+		want    string
+	}{
+		{nil, "Call it with 'micro call web SERVICE.METHOD JSON'."},
+		{[]string{"Web.Get"}, "Call it with 'micro call web Web.Get JSON'."},
+		{[]string{"Web.Get", "Web.Put"}, "Call it with 'micro call web METHOD JSON': Web.Get, Web.Put."},
+	}
+	for _, tt := range tests {
+		if got := callHint("web", tt.methods); got != tt.want {
+			t.Errorf("callHint(web, %q) = %q, want %q", tt.methods, got, tt.want)
+		}
 	}
 }
 

@@ -69,13 +69,25 @@ func serviceRow(t *tabwriter.Writer, s serviceJSON, updated string) {
 }
 
 // printDeployed prints a service that runs the generation run or update
-// asked for.
-func (a *app) printDeployed(svc *runtimev1.Service) error {
+// asked for, and how to call the methods it registered.
+func (a *app) printDeployed(svc *runtimev1.Service, methods []string) error {
 	out := serviceOutput(svc)
 	return a.out.print(map[string]serviceJSON{"service": out}, func(t *tabwriter.Writer) {
-		fmt.Fprintf(t, "%s is running (%d/%d instances). Call it with 'micro call %s SERVICE.METHOD JSON'.\n",
-			out.Name, out.Instances.Running, out.Instances.Desired, out.Name)
+		fmt.Fprintf(t, "%s is running (%d/%d instances). %s\n",
+			out.Name, out.Instances.Running, out.Instances.Desired, callHint(out.Name, methods))
 	})
+}
+
+// callHint says how to call a service: with its one method, with one of
+// its methods, or, when the registry did not say, with any.
+func callHint(name string, methods []string) string {
+	switch len(methods) {
+	case 0:
+		return fmt.Sprintf("Call it with 'micro call %s SERVICE.METHOD JSON'.", name)
+	case 1:
+		return fmt.Sprintf("Call it with 'micro call %s %s JSON'.", name, methods[0])
+	}
+	return fmt.Sprintf("Call it with 'micro call %s METHOD JSON': %s.", name, strings.Join(methods, ", "))
 }
 
 // deployFailed is the error of a generation that did not take: the

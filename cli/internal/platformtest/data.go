@@ -177,11 +177,25 @@ type registryService struct {
 	p *Platform
 }
 
+// hello is the one service the registry knows.
+func hello() *registryv1.Service {
+	return &registryv1.Service{
+		Name:      "hello",
+		Version:   "latest",
+		Endpoints: []*registryv1.Endpoint{{Name: "Hello.Call", Request: "hello.CallRequest", Response: "hello.CallResponse"}},
+		Nodes:     []*registryv1.Node{{Id: "hello-1", Address: "127.0.0.1:40001"}},
+	}
+}
+
 // ListServices implements registryv1.RegistryServiceServer.
 func (s *registryService) ListServices(context.Context, *registryv1.ListServicesRequest) (*registryv1.ListServicesResponse, error) {
-	return &registryv1.ListServicesResponse{Services: []*registryv1.Service{{
-		Name:    "hello",
-		Version: "latest",
-		Nodes:   []*registryv1.Node{{Id: "hello-1", Address: "127.0.0.1:40001"}},
-	}}}, nil
+	return &registryv1.ListServicesResponse{Services: []*registryv1.Service{hello()}}, nil
+}
+
+// GetService implements registryv1.RegistryServiceServer.
+func (s *registryService) GetService(_ context.Context, req *registryv1.GetServiceRequest) (*registryv1.GetServiceResponse, error) {
+	if req.GetName() != "hello" {
+		return nil, status.Errorf(codes.NotFound, "no service %q", req.GetName())
+	}
+	return &registryv1.GetServiceResponse{Services: []*registryv1.Service{hello()}}, nil
 }
