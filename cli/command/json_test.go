@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"reflect"
@@ -146,6 +147,11 @@ func assertJSON(t *testing.T, tc jsonCase, stdout string) {
 	}
 	if _, ok := v["error"]; ok {
 		t.Errorf("micro -o json %s = %q, want a result, not an error", tc.command, stdout)
+	}
+	// One layout for every command, whichever encoder made it.
+	var laidOut bytes.Buffer
+	if err := json.Indent(&laidOut, []byte(stdout), "", "  "); err == nil && laidOut.String() != stdout {
+		t.Errorf("micro -o json %s = %q, want it laid out as encoding/json does:\n%s", tc.command, stdout, laidOut.String())
 	}
 }
 

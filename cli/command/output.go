@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,10 +19,6 @@ const (
 	outputTable = "table"
 	outputJSON  = "json"
 )
-
-// protoJSON renders proto messages the way the HTTP gateway does, with
-// every field present so that scripts need not know proto3 defaults.
-var protoJSON = protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}
 
 // printer writes a command's result as a table for people or as JSON for
 // programs.
@@ -46,7 +43,7 @@ func (p printer) encode(v any) error {
 	var data []byte
 	var err error
 	if m, ok := v.(proto.Message); ok {
-		data, err = protoJSON.Marshal(m)
+		data, err = indentedProto(m)
 	} else {
 		data, err = json.MarshalIndent(v, "", "  ")
 	}
@@ -55,6 +52,20 @@ func (p printer) encode(v any) error {
 	}
 	_, err = fmt.Fprintf(p.w, "%s\n", data)
 	return err
+}
+
+// indentedProto renders m the way the HTTP gateway does, with every field
+// present so that scripts need not know proto3 defaults, laid out as
+// encoding/json lays out the rest: protojson varies its spacing on purpose
+// from one build to another, and micro's output should not.
+func indentedProto(m proto.Message) ([]byte, error) {
+	compact, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	err = json.Indent(&out, compact, "", "  ")
+	return out.Bytes(), err
 }
 
 // rawProto returns m as JSON to embed in a value that encoding/json encodes.
