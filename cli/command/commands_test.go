@@ -31,6 +31,9 @@ func TestTables(t *testing.T) {
 		{[]string{"config", "set", "greeting", "hello"}, "", `^Set greeting \(version 2\)\.\n$`},
 		{[]string{"config", "get", "greeting"}, "", `^hello\n$`},
 		{[]string{"config", "rollback", "1"}, "", `^Rolled back to version 1 as version 3\.\n$`},
+		{[]string{"config", "history"}, "", `^VERSION +TIME +AUTHOR +ACTION +PATHS\n` +
+			`3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +admin +set +db\.user\n` +
+			`3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +tenant-z/ZZZ +set +db\.host\n$`},
 		{[]string{"services"}, "", `^NAME +VERSION +NODE +ADDRESS\nhello +latest +hello-1 +127\.0\.0\.1:40001\n$`},
 		{[]string{"auth", "rules", "list"}, "", `^ID +SCOPE +RESOURCE +ACCESS +PRIORITY +DESCRIPTION\n` +
 			`namespace-accounts +any account +\*:\*:\* +grant +0 +Any account of the namespace may call everything in it\.\n` +

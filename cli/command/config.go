@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"m3o.dev/cli/internal/session"
+	authv1 "m3o.dev/proto/m3o/auth/v1"
 	configv1 "m3o.dev/proto/m3o/config/v1"
 )
 
@@ -164,11 +166,37 @@ func (a *app) configHistory(c *cli.Context, conn *session.Conn) error {
 		return err
 	}
 	return a.out.print(resp, func(t *tabwriter.Writer) {
+		names := authorNames(c.Context, conn, c.String("namespace"))
 		row(t, "VERSION", "TIME", "AUTHOR", "ACTION", "PATHS")
 		for _, ch := range resp.GetChanges() {
-			row(t, strconv.FormatUint(ch.GetVersion(), 10), when(ch.GetTime()), orDash(ch.GetAuthor()), ch.GetAction(), orDash(strings.Join(ch.GetPaths(), ", ")))
+			author := ch.GetAuthor()
+			if name, ok := names[author]; ok {
+				author = name
+			}
+			row(t, strconv.FormatUint(ch.GetVersion(), 10), when(ch.GetTime()), orDash(author), ch.GetAction(), orDash(strings.Join(ch.GetPaths(), ", ")))
 		}
 	})
+}
+
+// authorNames maps the authors a namespace's history records, "namespace/
+// account id", to the names of that namespace's accounts, so that people
+// read who changed what. It is best effort: an author the caller may not
+// list, such as an admin of micro, keeps its id.
+func authorNames(ctx context.Context, conn *session.Conn, ns string) map[string]string {
+	names := map[string]string{}
+	req := &authv1.ListRequest{Namespace: ns, PageSize: accountsPageSize}
+	for {
+		resp, err := accountsClient(conn).List(ctx, req)
+		if err != nil {
+			return names
+		}
+		for _, acc := range resp.GetAccounts() {
+			names[acc.GetNamespace()+"/"+acc.GetId()] = acc.GetName()
+		}
+		if req.PageToken = resp.GetNextPageToken(); req.PageToken == "" {
+			return names
+		}
+	}
 }
 
 // requireVersion refuses a rollback to anything but a version number.

@@ -151,12 +151,19 @@ func (s *configService) Delete(_ context.Context, req *configv1.DeleteRequest) (
 	return &configv1.DeleteResponse{Version: s.p.version}, nil
 }
 
+// ForeignAuthor is an author of config history whose account is not the
+// caller's to list.
+const ForeignAuthor = "tenant-z/ZZZ"
+
 // History implements configv1.ConfigServiceServer.
 func (s *configService) History(context.Context, *configv1.HistoryRequest) (*configv1.HistoryResponse, error) {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
+	// Authors are "namespace/account id", as the config service records
+	// them: the admin's, and one of an account another namespace holds.
 	return &configv1.HistoryResponse{Changes: []*configv1.Change{
-		{Version: s.p.version, Author: Username, Time: timestamp(time.Now()), Action: "set", Paths: []string{"db.user"}, Value: "{}"},
+		{Version: s.p.version, Author: Namespace + "/" + account(Username).GetId(), Time: timestamp(time.Now()), Action: "set", Paths: []string{"db.user"}, Value: "{}"},
+		{Version: s.p.version, Author: ForeignAuthor, Time: timestamp(time.Now()), Action: "set", Paths: []string{"db.host"}, Value: "{}"},
 	}}, nil
 }
 
