@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 func TestListPages(t *testing.T) {
@@ -55,13 +56,13 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("List() = %v", err)
 	}
 	_, err = c.accounts.List(admin.ctx, &authv1.ListRequest{Namespace: "brave-otter-x", PageToken: first.GetNextPageToken()})
-	wantCode(t, "List(another namespace's page token)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "List(another namespace's page token)", err, codes.InvalidArgument)
 
 	// A token crafted to carry a store token the store never issued is the
 	// caller's bad input too, never an internal error.
 	crafted := base64.RawURLEncoding.EncodeToString([]byte(`{"ns":"brave-otter","st":"not-a-store-token"}`))
 	_, err = c.accounts.List(admin.ctx, &authv1.ListRequest{Namespace: "brave-otter", PageToken: crafted})
-	wantCode(t, "List(crafted page token)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "List(crafted page token)", err, codes.InvalidArgument)
 }
 
 func TestAccountLifecycle(t *testing.T) {
@@ -79,14 +80,14 @@ func TestAccountLifecycle(t *testing.T) {
 
 	// The account changes its own secret with the old one.
 	_, err := c.accounts.ChangeSecret(ann.ctx, &authv1.ChangeSecretRequest{Id: acct.GetId(), OldSecret: "wrong-secret", NewSecret: "ann-secret-2"})
-	wantCode(t, "ChangeSecret(wrong old secret)", err, codes.PermissionDenied)
+	statustest.WantCode(t, "ChangeSecret(wrong old secret)", err, codes.PermissionDenied)
 	if _, err := c.accounts.ChangeSecret(ann.ctx, &authv1.ChangeSecretRequest{Id: acct.GetId(), OldSecret: "ann-secret-1", NewSecret: "ann-secret-2"}); err != nil {
 		t.Fatalf("ChangeSecret(self) = %v", err)
 	}
 	_, err = c.auth.Token(ctx, &authv1.TokenRequest{RefreshToken: ann.token.GetRefreshToken()})
-	wantCode(t, "Token(refresh token from before ChangeSecret)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(refresh token from before ChangeSecret)", err, codes.Unauthenticated)
 	_, err = c.auth.Token(ctx, &authv1.TokenRequest{Namespace: "brave-otter", Id: "ann@example.com", Secret: "ann-secret-1"})
-	wantCode(t, "Token(old secret)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(old secret)", err, codes.Unauthenticated)
 	ann = login(t, c, "brave-otter", "ann@example.com", "ann-secret-2")
 
 	// An admin of the namespace needs no old secret.
@@ -103,17 +104,17 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Errorf("Get(disabled) = %v, %v, want status DISABLED", got, err)
 	}
 	_, err = c.auth.Token(ctx, &authv1.TokenRequest{Namespace: "brave-otter", Id: "ann@example.com", Secret: "ann-secret-3"})
-	wantCode(t, "Token(disabled account)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(disabled account)", err, codes.Unauthenticated)
 	_, err = c.auth.Inspect(owner.ctx, &authv1.InspectRequest{Token: ann.token.GetAccessToken()})
-	wantCode(t, "Inspect(disabled account's token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Inspect(disabled account's token)", err, codes.Unauthenticated)
 
 	if _, err := c.accounts.Delete(owner.ctx, &authv1.DeleteRequest{Id: acct.GetId()}); err != nil {
 		t.Fatalf("Delete() = %v", err)
 	}
 	_, err = c.accounts.Get(owner.ctx, &authv1.GetRequest{Id: acct.GetId()})
-	wantCode(t, "Get(deleted)", err, codes.NotFound)
+	statustest.WantCode(t, "Get(deleted)", err, codes.NotFound)
 	_, err = c.accounts.Delete(owner.ctx, &authv1.DeleteRequest{Id: acct.GetId()})
-	wantCode(t, "Delete(deleted)", err, codes.NotFound)
+	statustest.WantCode(t, "Delete(deleted)", err, codes.NotFound)
 
 	// The name is free again, for a new account with a new id.
 	again := create(t, c, owner, "", "ann@example.com", "ann-secret-4")
@@ -121,7 +122,7 @@ func TestAccountLifecycle(t *testing.T) {
 		t.Errorf("Create(reused name) id = %q, want a new id", again.GetId())
 	}
 	_, err = c.auth.Inspect(owner.ctx, &authv1.InspectRequest{Token: ann.token.GetAccessToken()})
-	wantCode(t, "Inspect(deleted account's token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Inspect(deleted account's token)", err, codes.Unauthenticated)
 }
 
 func TestNamespaceCreation(t *testing.T) {
@@ -163,7 +164,7 @@ func TestNameMayNotBeAnotherAccountsID(t *testing.T) {
 	admin := login(t, c, "", "admin", adminPassword)
 	ann := create(t, c, admin, "brave-otter", "ann", "ann-secret-1")
 	_, err := c.accounts.Create(admin.ctx, &authv1.CreateRequest{Namespace: "brave-otter", Name: ann.GetId(), Secret: "x-secret-123"})
-	wantCode(t, "Create(named after ann's id)", err, codes.AlreadyExists)
+	statustest.WantCode(t, "Create(named after ann's id)", err, codes.AlreadyExists)
 	create(t, c, admin, "calm-lake", ann.GetId(), "x-secret-123")
 	got, err := c.accounts.Get(admin.ctx, &authv1.GetRequest{Namespace: "brave-otter", Id: ann.GetId()})
 	if err != nil || got.GetAccount().GetName() != "ann" {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 // canLogIn reports whether the account name of micro may log in with secret,
@@ -56,7 +57,7 @@ func TestLastAdminStays(t *testing.T) {
 			return err
 		}, codes.PermissionDenied},
 	} {
-		wantCode(t, tt.name+"(last admin)", tt.call(), tt.want)
+		statustest.WantCode(t, tt.name+"(last admin)", tt.call(), tt.want)
 	}
 	if !canLogIn(t, c, "ops", "ops-secret-1") {
 		t.Fatalf("ops after the refusals is not active")
@@ -67,7 +68,7 @@ func TestLastAdminStays(t *testing.T) {
 		t.Fatalf("Enable(admin) = %v, %v, want the account active", resp, err)
 	}
 	_, err = c.auth.Inspect(ops.ctx, &authv1.InspectRequest{Token: admin.token.GetAccessToken()})
-	wantCode(t, "Inspect(token from before the disable)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Inspect(token from before the disable)", err, codes.Unauthenticated)
 	admin = login(t, c, "", "admin", adminPassword)
 	// With two admins again, either may go.
 	if _, err := c.accounts.Delete(admin.ctx, &authv1.DeleteRequest{Id: "ops"}); err != nil {
@@ -128,7 +129,7 @@ func TestEnablePermissions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			disable()
-			wantCode(t, "Enable() as "+tt.name, tt.enable(), tt.want)
+			statustest.WantCode(t, "Enable() as "+tt.name, tt.enable(), tt.want)
 			_, err := c.auth.Token(t.Context(), &authv1.TokenRequest{Namespace: "brave-otter", Id: "ann", Secret: "ann-secret-1"})
 			if (err == nil) != (tt.want == codes.OK) {
 				t.Errorf("Token(ann) after Enable() as %s = %v", tt.name, err)

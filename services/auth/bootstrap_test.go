@@ -17,6 +17,7 @@ import (
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/auth"
+	"m3o.dev/services/internal/statustest"
 )
 
 func TestBootstrapWithPassword(t *testing.T) {
@@ -36,7 +37,7 @@ func TestBootstrapWithPassword(t *testing.T) {
 	c = e.dial(t, "micro", "proxy")
 	login(t, c, "", "admin", adminPassword)
 	_, err := c.auth.Token(t.Context(), &authv1.TokenRequest{Id: "admin", Secret: "another-password"})
-	wantCode(t, "Token(password given at restart)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(password given at restart)", err, codes.Unauthenticated)
 }
 
 func TestBootstrapGenerated(t *testing.T) {

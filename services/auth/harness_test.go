@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/grpcclient"
 	"m3o.dev/pkg/grpcserver"
@@ -251,12 +249,4 @@ func create(t testing.TB, c clients, u user, ns, name, secret string, roles ...s
 		t.Fatalf("Create(%s/%s) = %v, want an account", ns, name, err)
 	}
 	return resp.GetAccount()
-}
-
-// wantCode fails the test unless err has code want.
-func wantCode(t testing.TB, what string, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Errorf("%s = %v, want %v", what, err, want)
-	}
 }

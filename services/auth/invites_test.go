@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 func TestInvites(t *testing.T) {
@@ -21,15 +22,15 @@ func TestInvites(t *testing.T) {
 		}
 	}
 	_, err := c.invites.Add(admin.ctx, &authv1.InviteServiceAddRequest{Email: "ZOE@example.com"})
-	wantCode(t, "Add(invited again)", err, codes.AlreadyExists)
+	statustest.WantCode(t, "Add(invited again)", err, codes.AlreadyExists)
 	_, err = c.invites.Add(admin.ctx, &authv1.InviteServiceAddRequest{Email: "not an email"})
-	wantCode(t, "Add(not an email)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "Add(not an email)", err, codes.InvalidArgument)
 	_, err = c.invites.Add(owner.ctx, &authv1.InviteServiceAddRequest{Email: "mallory@example.com"})
-	wantCode(t, "Add() as a tenant admin", err, codes.PermissionDenied)
+	statustest.WantCode(t, "Add() as a tenant admin", err, codes.PermissionDenied)
 	_, err = c.invites.List(owner.ctx, &authv1.InviteServiceListRequest{})
-	wantCode(t, "List() as a tenant admin", err, codes.PermissionDenied)
+	statustest.WantCode(t, "List() as a tenant admin", err, codes.PermissionDenied)
 	_, err = c.invites.Remove(owner.ctx, &authv1.InviteServiceRemoveRequest{Email: "ann@example.com"})
-	wantCode(t, "Remove() as a tenant admin", err, codes.PermissionDenied)
+	statustest.WantCode(t, "Remove() as a tenant admin", err, codes.PermissionDenied)
 
 	resp, err := c.invites.List(admin.ctx, &authv1.InviteServiceListRequest{})
 	if err != nil || len(resp.GetInvites()) != 2 || resp.GetInvites()[0].GetEmail() != "ann@example.com" ||
@@ -40,5 +41,5 @@ func TestInvites(t *testing.T) {
 		t.Fatalf("Remove() = %v", err)
 	}
 	_, err = c.invites.Remove(admin.ctx, &authv1.InviteServiceRemoveRequest{Email: "ann@example.com"})
-	wantCode(t, "Remove(removed)", err, codes.NotFound)
+	statustest.WantCode(t, "Remove(removed)", err, codes.NotFound)
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 // rpc is one call of the matrix, made in ctx.
@@ -118,7 +119,7 @@ func TestIsolation(t *testing.T) {
 	}{{"tenant admin", ownerA}, {"tenant developer", devA}} {
 		for _, r := range tenantRPCs(c, "calm-lake", ownerB.account.GetId(), ownerB.token.GetAccessToken()) {
 			t.Run(who.name+"/"+r.name, func(t *testing.T) {
-				wantCode(t, r.name+" on another namespace", r.call(who.user.ctx), codes.PermissionDenied)
+				statustest.WantCode(t, r.name+" on another namespace", r.call(who.user.ctx), codes.PermissionDenied)
 			})
 		}
 	}
@@ -133,7 +134,7 @@ func TestIsolation(t *testing.T) {
 	// B's account id named without a namespace means A's own namespace,
 	// where it does not exist.
 	_, err := c.accounts.Get(ownerA.ctx, &authv1.GetRequest{Id: ownerB.account.GetId()})
-	wantCode(t, "Get(B's id in A's namespace)", err, codes.NotFound)
+	statustest.WantCode(t, "Get(B's id in A's namespace)", err, codes.NotFound)
 }
 
 // TestManagement checks who may manage accounts within a namespace: its
@@ -176,21 +177,21 @@ func TestManagement(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tt.c.accounts.Create(tt.ctx, tt.req)
-			wantCode(t, "Create()", err, tt.want)
+			statustest.WantCode(t, "Create()", err, tt.want)
 		})
 	}
 
 	_, err := c.accounts.Disable(devU.ctx, &authv1.DisableRequest{Id: "owner"})
-	wantCode(t, "Disable(owner) as developer", err, codes.PermissionDenied)
+	statustest.WantCode(t, "Disable(owner) as developer", err, codes.PermissionDenied)
 	_, err = c.accounts.Delete(owner.ctx, &authv1.DeleteRequest{Id: "owner"})
-	wantCode(t, "Delete(self)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "Delete(self)", err, codes.FailedPrecondition)
 	_, err = c.accounts.List(devU.ctx, &authv1.ListRequest{})
-	wantCode(t, "List() as developer", err, codes.PermissionDenied)
+	statustest.WantCode(t, "List() as developer", err, codes.PermissionDenied)
 	if got, err := c.accounts.Get(devU.ctx, &authv1.GetRequest{Id: dev.GetId()}); err != nil || got.GetAccount().GetName() != "dev" {
 		t.Errorf("Get(self) as developer = %v, %v, want its account", got, err)
 	}
 	_, err = c.accounts.Get(devU.ctx, &authv1.GetRequest{Id: "owner"})
-	wantCode(t, "Get(other) as developer", err, codes.PermissionDenied)
+	statustest.WantCode(t, "Get(other) as developer", err, codes.PermissionDenied)
 }
 
 // TestRuntimeManagesServiceAccountsOnly checks what the runtime may do to
@@ -224,15 +225,15 @@ func TestRuntimeManagesServiceAccountsOnly(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := runtime.accounts.Get(core, &authv1.GetRequest{Namespace: tt.ns, Id: tt.id})
-			wantCode(t, "Get()", err, tt.want)
+			statustest.WantCode(t, "Get()", err, tt.want)
 			_, err = runtime.accounts.ChangeSecret(core, &authv1.ChangeSecretRequest{Namespace: tt.ns, Id: tt.id, NewSecret: "rotated-secret"})
-			wantCode(t, "ChangeSecret()", err, tt.want)
+			statustest.WantCode(t, "ChangeSecret()", err, tt.want)
 			_, err = runtime.accounts.Disable(core, &authv1.DisableRequest{Namespace: tt.ns, Id: tt.id})
-			wantCode(t, "Disable()", err, tt.want)
+			statustest.WantCode(t, "Disable()", err, tt.want)
 			_, err = runtime.accounts.Delete(core, &authv1.DeleteRequest{Namespace: tt.ns, Id: tt.id})
-			wantCode(t, "Delete()", err, tt.want)
+			statustest.WantCode(t, "Delete()", err, tt.want)
 		})
 	}
 	_, err := runtime.accounts.List(core, &authv1.ListRequest{Namespace: "micro"})
-	wantCode(t, "List(micro)", err, codes.PermissionDenied)
+	statustest.WantCode(t, "List(micro)", err, codes.PermissionDenied)
 }

@@ -18,6 +18,7 @@ import (
 	"m3o.dev/pkg/mtls/mtlstest"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	"m3o.dev/services/auth"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestBadCredentials checks that a wrong secret, an unknown account and a
@@ -210,12 +211,12 @@ func TestAddressLimit(t *testing.T) {
 	sprayer := from(t, "203.0.113.9")
 	for _, name := range []string{"ann", "bob", "cid"} {
 		_, err := c.auth.Token(sprayer, &authv1.TokenRequest{Namespace: "brave-otter", Id: name, Secret: "wrong-secret"})
-		wantCode(t, "Token(wrong secret for "+name+")", err, codes.Unauthenticated)
+		statustest.WantCode(t, "Token(wrong secret for "+name+")", err, codes.Unauthenticated)
 	}
 	_, err := c.auth.Token(sprayer, &authv1.TokenRequest{Namespace: "brave-otter", Id: "dan", Secret: "dan-secret-1"})
-	wantCode(t, "Token(dan, right secret, from the address over its limit)", err, codes.ResourceExhausted)
+	statustest.WantCode(t, "Token(dan, right secret, from the address over its limit)", err, codes.ResourceExhausted)
 	_, err = c.auth.Token(from(t, "198.51.100.3"), &authv1.TokenRequest{Namespace: "brave-otter", Id: "dan", Secret: "dan-secret-1"})
-	wantCode(t, "Token(dan, right secret, from elsewhere)", err, codes.OK)
+	statustest.WantCode(t, "Token(dan, right secret, from elsewhere)", err, codes.OK)
 	if got := lockouts(t, reg, "address"); got != 1 {
 		t.Errorf("m3o_auth_lockouts_total{scope=address} = %v, want 1", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestNamespacesList lists the namespaces page by page, as an admin of
@@ -32,13 +33,13 @@ func TestNamespacesList(t *testing.T) {
 		}
 	}
 	_, err := list.List(owner.ctx, &authv1.NamespacesServiceListRequest{})
-	wantCode(t, "List() as a tenant admin", err, codes.PermissionDenied)
+	statustest.WantCode(t, "List() as a tenant admin", err, codes.PermissionDenied)
 	_, err = list.List(t.Context(), &authv1.NamespacesServiceListRequest{})
-	wantCode(t, "List() anonymously", err, codes.Unauthenticated)
+	statustest.WantCode(t, "List() anonymously", err, codes.Unauthenticated)
 	_, err = list.List(admin.ctx, &authv1.NamespacesServiceListRequest{PageSize: 1001})
-	wantCode(t, "List(page_size 1001)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "List(page_size 1001)", err, codes.InvalidArgument)
 	_, err = list.List(admin.ctx, &authv1.NamespacesServiceListRequest{PageToken: "forged"})
-	wantCode(t, "List(forged token)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "List(forged token)", err, codes.InvalidArgument)
 }
 
 // listAll pages through the namespaces one at a time.

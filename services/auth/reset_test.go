@@ -8,6 +8,7 @@ import (
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	"m3o.dev/services/auth"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestResetAdmin checks the operator's way back: a disabled or deleted
@@ -43,9 +44,9 @@ func TestResetAdmin(t *testing.T) {
 				t.Fatalf("ResetAdmin() = %q, %v, want a new long password", password, err)
 			}
 			_, err = c.auth.Token(t.Context(), &authv1.TokenRequest{Id: "admin", Secret: oldPassword})
-			wantCode(t, "Token(old password)", err, codes.Unauthenticated)
+			statustest.WantCode(t, "Token(old password)", err, codes.Unauthenticated)
 			_, err = c.auth.Inspect(ops.ctx, &authv1.InspectRequest{Token: admin.token.GetAccessToken()})
-			wantCode(t, "Inspect(admin's token from before the reset)", err, codes.Unauthenticated)
+			statustest.WantCode(t, "Inspect(admin's token from before the reset)", err, codes.Unauthenticated)
 			admin = login(t, c, "", "admin", password)
 			if !slices.Contains(admin.account.GetRoles(), "admin") || admin.account.GetStatus() != authv1.AccountStatus_ACCOUNT_STATUS_ACTIVE {
 				t.Errorf("admin after the reset = %v, want an active admin", admin.account)

@@ -9,6 +9,7 @@ import (
 
 	"m3o.dev/pkg/rules"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 func svcRes(name, endpoint string) *authv1.Resource {
@@ -134,7 +135,7 @@ func lockOut(t *testing.T, c clients, admin user) {
 		}, codes.OK},
 	}
 	for _, a := range attempts {
-		wantCode(t, "lock-out attempt: "+a.name, a.call(), a.want)
+		statustest.WantCode(t, "lock-out attempt: "+a.name, a.call(), a.want)
 	}
 }
 
@@ -160,13 +161,13 @@ func TestListRules(t *testing.T) {
 		t.Errorf("List() = %v, want the built-in admin rule", got)
 	}
 	_, err = c.rules.Create(dev.ctx, &authv1.RulesServiceCreateRequest{Rule: newRule("", "*", svcRes("*", "*"), grant, 1)})
-	wantCode(t, "Create(rule) as a developer", err, codes.PermissionDenied)
+	statustest.WantCode(t, "Create(rule) as a developer", err, codes.PermissionDenied)
 	_, err = c.rules.Delete(dev.ctx, &authv1.RulesServiceDeleteRequest{Id: "namespace-accounts"})
-	wantCode(t, "Delete(rule) as a developer", err, codes.PermissionDenied)
+	statustest.WantCode(t, "Delete(rule) as a developer", err, codes.PermissionDenied)
 	_, err = c.rules.Delete(admin.ctx, &authv1.RulesServiceDeleteRequest{Namespace: "brave-otter", Id: "missing"})
-	wantCode(t, "Delete(missing rule)", err, codes.NotFound)
+	statustest.WantCode(t, "Delete(missing rule)", err, codes.NotFound)
 	_, err = c.rules.Create(admin.ctx, &authv1.RulesServiceCreateRequest{Rule: &authv1.Rule{Id: "namespace-accounts", Namespace: "brave-otter", Scope: "*", Resource: svcRes("*", "*"), Access: grant}})
-	wantCode(t, "Create(rule with a taken id)", err, codes.AlreadyExists)
+	statustest.WantCode(t, "Create(rule with a taken id)", err, codes.AlreadyExists)
 }
 
 // TestRulesCache feeds pkg/rules.Cache from the real RulesService, as the
@@ -234,5 +235,5 @@ func TestRulesListMarksBuiltins(t *testing.T) {
 	long := newRule("", "*", svcRes("hello", "*"), grant, 0)
 	long.Description = strings.Repeat("x", 257)
 	_, err = c.rules.Create(owner.ctx, &authv1.RulesServiceCreateRequest{Rule: long})
-	wantCode(t, "Create(rule with a 257-character description)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "Create(rule with a 257-character description)", err, codes.InvalidArgument)
 }

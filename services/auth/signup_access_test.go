@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestInviteAndSignupAccess is the access matrix of InviteService and of
@@ -40,11 +41,11 @@ func TestInviteAndSignupAccess(t *testing.T) {
 		t.Run(who.name, func(t *testing.T) {
 			email := strings.ReplaceAll(who.name, " ", "-") + "@example.com"
 			_, err := who.c.invites.Add(who.ctx, &authv1.InviteServiceAddRequest{Email: email})
-			wantCode(t, "Invite.Add", err, who.invites)
+			statustest.WantCode(t, "Invite.Add", err, who.invites)
 			_, err = who.c.invites.List(who.ctx, &authv1.InviteServiceListRequest{})
-			wantCode(t, "Invite.List", err, who.invites)
+			statustest.WantCode(t, "Invite.List", err, who.invites)
 			_, err = who.c.invites.Remove(who.ctx, &authv1.InviteServiceRemoveRequest{Email: email})
-			wantCode(t, "Invite.Remove", err, who.invites)
+			statustest.WantCode(t, "Invite.Remove", err, who.invites)
 			checkSignupAnswers(t, e, who.ctx, email)
 		})
 	}
@@ -55,15 +56,15 @@ func TestInviteAndSignupAccess(t *testing.T) {
 func checkSignupAnswers(t *testing.T, e *signupEnv, ctx context.Context, email string) {
 	t.Helper()
 	_, err := e.signup.SendVerificationEmail(ctx, &authv1.SendVerificationEmailRequest{Email: email})
-	wantCode(t, "Signup.SendVerificationEmail", err, codes.OK)
+	statustest.WantCode(t, "Signup.SendVerificationEmail", err, codes.OK)
 	_, err = e.signup.Verify(ctx, &authv1.VerifyRequest{Email: email, Code: "12345678"})
-	wantCode(t, "Signup.Verify", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Signup.Verify", err, codes.Unauthenticated)
 	_, err = e.signup.StartPayment(ctx, &authv1.StartPaymentRequest{SignupToken: "not-a-token"})
-	wantCode(t, "Signup.StartPayment", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Signup.StartPayment", err, codes.Unauthenticated)
 	_, err = e.signup.PaymentStatus(ctx, &authv1.PaymentStatusRequest{SignupToken: "not-a-token"})
-	wantCode(t, "Signup.PaymentStatus", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Signup.PaymentStatus", err, codes.Unauthenticated)
 	_, err = e.signup.CompleteSignup(ctx, &authv1.CompleteSignupRequest{SignupToken: "not-a-token", Secret: signupSecret})
-	wantCode(t, "Signup.CompleteSignup", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Signup.CompleteSignup", err, codes.Unauthenticated)
 }
 
 // TestLoginByEmail checks logging in without a namespace: an email of one
@@ -77,7 +78,7 @@ func TestLoginByEmail(t *testing.T) {
 		t.Fatalf("CompleteSignup() = %v", err)
 	}
 	_, err = e.c.accounts.Create(e.admin.ctx, &authv1.CreateRequest{Namespace: "calm-lake", Name: "ANN@example.com", Secret: "other-secret-1"})
-	wantCode(t, "Create(the email of a signed-up account)", err, codes.AlreadyExists)
+	statustest.WantCode(t, "Create(the email of a signed-up account)", err, codes.AlreadyExists)
 	owner := login(t, e.c, done.GetNamespace(), "ann@example.com", signupSecret)
 	_, err = e.c.accounts.Create(owner.ctx, &authv1.CreateRequest{Name: "bob@example.com", Secret: "bob-secret-1"})
 	if err != nil {
@@ -86,7 +87,7 @@ func TestLoginByEmail(t *testing.T) {
 	create(t, e.c, e.admin, "calm-lake", "bob@example.com", "bob-secret-2")
 
 	_, err = e.c.auth.Token(t.Context(), &authv1.TokenRequest{Id: "bob@example.com", Secret: "bob-secret-1"})
-	wantCode(t, "Token(an email of two namespaces, none named)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "Token(an email of two namespaces, none named)", err, codes.FailedPrecondition)
 	if got := login(t, e.c, "calm-lake", "bob@example.com", "bob-secret-2"); got.account.GetNamespace() != "calm-lake" {
 		t.Errorf("Token(bob, calm-lake) logged in to %q", got.account.GetNamespace())
 	}
@@ -97,7 +98,7 @@ func TestLoginByEmail(t *testing.T) {
 		t.Errorf("Token(bob, no namespace) after the other was deleted logged in to %q, want %q", got.account.GetNamespace(), done.GetNamespace())
 	}
 	_, err = e.c.auth.Token(t.Context(), &authv1.TokenRequest{Id: "ann@example.com", Secret: "wrong-secret"})
-	wantCode(t, "Token(ann, wrong secret)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(ann, wrong secret)", err, codes.Unauthenticated)
 }
 
 // TestSignupResumesWithNewCode loses the sign-up token after the payment:
@@ -108,7 +109,7 @@ func TestSignupResumesWithNewCode(t *testing.T) {
 	lost := e.readyToComplete(t, "ann@example.com")
 	token := e.verify(t, "ann@example.com", e.sendCode(t, "ann@example.com", 2))
 	_, err := e.complete(lost)
-	wantCode(t, "CompleteSignup(replaced token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "CompleteSignup(replaced token)", err, codes.Unauthenticated)
 	st, err := e.signup.PaymentStatus(t.Context(), &authv1.PaymentStatusRequest{SignupToken: token})
 	if err != nil || !st.GetPaymentMethodReady() {
 		t.Fatalf("PaymentStatus(new token) = %v, %v, want the card of the first token's payment", st, err)
@@ -119,9 +120,9 @@ func TestSignupResumesWithNewCode(t *testing.T) {
 	}
 	checkOneOfEach(t, e, done.GetNamespace())
 	_, err = e.signup.SendVerificationEmail(t.Context(), &authv1.SendVerificationEmailRequest{Email: "ann@example.com"})
-	wantCode(t, "SendVerificationEmail(signed up)", err, codes.OK)
+	statustest.WantCode(t, "SendVerificationEmail(signed up)", err, codes.OK)
 	_, err = e.signup.Verify(t.Context(), &authv1.VerifyRequest{Email: "ann@example.com", Code: e.nthCode(t, "ann@example.com", 2)})
-	wantCode(t, "Verify(a used code, after sign-up)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Verify(a used code, after sign-up)", err, codes.Unauthenticated)
 }
 
 // TestCodesStayOutOfLogs runs a sign-up with every log line kept: no
@@ -140,7 +141,7 @@ func TestCodesStayOutOfLogs(t *testing.T) {
 		t.Fatalf("CompleteSignup() = %v", err)
 	}
 	_, err = e.signup.Verify(t.Context(), &authv1.VerifyRequest{Email: "ann@example.com", Code: wrong(code)})
-	wantCode(t, "Verify(after sign-up)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Verify(after sign-up)", err, codes.Unauthenticated)
 	text := logs.String()
 	if !strings.Contains(text, "sign-up completed") {
 		t.Fatalf("logs = %q, want the sign-up's lines", text)

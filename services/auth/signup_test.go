@@ -13,6 +13,7 @@ import (
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/billing/local"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestSignup runs a sign-up from the invite to the first call: a code by
@@ -28,13 +29,13 @@ func TestSignup(t *testing.T) {
 	token := e.verify(t, "Ann@Example.com", code)
 
 	_, err := e.pay(t, token, local.CardDeclined)
-	wantCode(t, "SubmitCard(declined)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "SubmitCard(declined)", err, codes.FailedPrecondition)
 	status, err := e.signup.PaymentStatus(t.Context(), &authv1.PaymentStatusRequest{SignupToken: token})
 	if err != nil || status.GetPaymentMethodReady() {
 		t.Fatalf("PaymentStatus(declined) = %v, %v, want not ready", status, err)
 	}
 	_, err = e.complete(token)
-	wantCode(t, "CompleteSignup(before a card)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "CompleteSignup(before a card)", err, codes.FailedPrecondition)
 	session, err := e.pay(t, token, local.CardAccepted)
 	if err != nil {
 		t.Fatalf("SubmitCard(accepted) = %v", err)
@@ -45,16 +46,16 @@ func TestSignup(t *testing.T) {
 	}
 
 	_, err = e.signup.CompleteSignup(t.Context(), &authv1.CompleteSignupRequest{SignupToken: token, Secret: "password"})
-	wantCode(t, "CompleteSignup(a common password)", err, codes.InvalidArgument)
+	statustest.WantCode(t, "CompleteSignup(a common password)", err, codes.InvalidArgument)
 	done, err := e.complete(token)
 	if err != nil {
 		t.Fatalf("CompleteSignup() = %v", err)
 	}
 	checkSignedUp(t, e, done, email)
 	_, err = e.complete(token)
-	wantCode(t, "CompleteSignup(token used)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "CompleteSignup(token used)", err, codes.FailedPrecondition)
 	_, err = e.signup.StartPayment(t.Context(), &authv1.StartPaymentRequest{SignupToken: token})
-	wantCode(t, "StartPayment(token used)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "StartPayment(token used)", err, codes.FailedPrecondition)
 }
 
 // checkSignedUp checks what a completed sign-up made.
@@ -109,7 +110,7 @@ func TestSendRevealsNothing(t *testing.T) {
 		}
 	}
 	_, err := e.signup.Verify(t.Context(), &authv1.VerifyRequest{Email: "stranger@example.com", Code: "12345678"})
-	wantCode(t, "Verify(never invited)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Verify(never invited)", err, codes.Unauthenticated)
 }
 
 // TestCodeRefused checks that a code stops working after its tries or its
@@ -122,10 +123,10 @@ func TestCodeRefused(t *testing.T) {
 	}{
 		{"after five wrong tries", func(e *signupEnv, email, code string) {
 			_, err := e.signup.Verify(t.Context(), &authv1.VerifyRequest{Email: email, Code: "1234"})
-			wantCode(t, "Verify(malformed)", err, codes.InvalidArgument)
+			statustest.WantCode(t, "Verify(malformed)", err, codes.InvalidArgument)
 			for range 5 {
 				_, err := e.signup.Verify(t.Context(), &authv1.VerifyRequest{Email: email, Code: wrong(code)})
-				wantCode(t, "Verify(wrong code)", err, codes.Unauthenticated)
+				statustest.WantCode(t, "Verify(wrong code)", err, codes.Unauthenticated)
 			}
 		}},
 		{"after an hour", func(e *signupEnv, _, _ string) { e.clock.Advance(time.Hour + time.Second) }},
@@ -138,7 +139,7 @@ func TestCodeRefused(t *testing.T) {
 			code := e.sendCode(t, "ann@example.com", 1)
 			tt.before(e, "ann@example.com", code)
 			_, err := e.signup.Verify(t.Context(), &authv1.VerifyRequest{Email: "ann@example.com", Code: code})
-			wantCode(t, "Verify(right code, "+tt.name+")", err, codes.Unauthenticated)
+			statustest.WantCode(t, "Verify(right code, "+tt.name+")", err, codes.Unauthenticated)
 		})
 	}
 }
@@ -172,9 +173,9 @@ func TestSignupTokenRefused(t *testing.T) {
 				token = "not-a-token"
 			}
 			_, err := e.signup.StartPayment(t.Context(), &authv1.StartPaymentRequest{SignupToken: token})
-			wantCode(t, "StartPayment("+tt.name+")", err, codes.Unauthenticated)
+			statustest.WantCode(t, "StartPayment("+tt.name+")", err, codes.Unauthenticated)
 			_, err = e.complete(token)
-			wantCode(t, "CompleteSignup("+tt.name+")", err, codes.Unauthenticated)
+			statustest.WantCode(t, "CompleteSignup("+tt.name+")", err, codes.Unauthenticated)
 		})
 	}
 }
@@ -195,11 +196,11 @@ func TestSendLimits(t *testing.T) {
 			t.Fatalf("send %d to ann = %v", i+1, err)
 		}
 	}
-	wantCode(t, "send 4 to ann", send("ann@example.com"), codes.ResourceExhausted)
+	statustest.WantCode(t, "send 4 to ann", send("ann@example.com"), codes.ResourceExhausted)
 	if err := send("bob@example.com"); err != nil {
 		t.Fatalf("send 5 from this address, to bob = %v", err)
 	}
-	wantCode(t, "send 6 from this address", send("carol@example.com"), codes.ResourceExhausted)
+	statustest.WantCode(t, "send 6 from this address", send("carol@example.com"), codes.ResourceExhausted)
 	e.clock.Advance(10 * time.Minute)
 	if err := send("ann@example.com"); err != nil {
 		t.Errorf("send to ann ten minutes later = %v", err)
@@ -270,12 +271,12 @@ func TestNothingReservedBeforePayment(t *testing.T) {
 	e.invite(t, "ann@example.com")
 	token := e.verify(t, "ann@example.com", e.sendCode(t, "ann@example.com", 1))
 	_, err := e.complete(token)
-	wantCode(t, "CompleteSignup(no payment started)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "CompleteSignup(no payment started)", err, codes.FailedPrecondition)
 	if _, err := e.signup.StartPayment(t.Context(), &authv1.StartPaymentRequest{SignupToken: token}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.complete(token)
-	wantCode(t, "CompleteSignup(no card yet)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "CompleteSignup(no card yet)", err, codes.FailedPrecondition)
 	if n := e.count(t, "_auth", "namespaces", ""); n != 1 {
 		t.Errorf("the platform holds %d namespaces, want micro alone", n)
 	}

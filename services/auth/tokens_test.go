@@ -13,6 +13,7 @@ import (
 	"m3o.dev/pkg/authkeys"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	"m3o.dev/services/auth"
+	"m3o.dev/services/internal/statustest"
 )
 
 func TestTokenFlow(t *testing.T) {
@@ -49,16 +50,16 @@ func TestTokenFlow(t *testing.T) {
 	third := r2.GetToken().GetRefreshToken()
 
 	_, err = c.auth.Token(ctx, &authv1.TokenRequest{RefreshToken: first})
-	wantCode(t, "Token(reused refresh token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(reused refresh token)", err, codes.Unauthenticated)
 	_, err = c.auth.Token(ctx, &authv1.TokenRequest{RefreshToken: third})
-	wantCode(t, "Token(newest refresh token after its family was revoked)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(newest refresh token after its family was revoked)", err, codes.Unauthenticated)
 
 	other, err := c.auth.Token(ctx, &authv1.TokenRequest{RefreshToken: byID.token.GetRefreshToken()})
 	if err != nil || other.GetToken().GetRefreshToken() == "" {
 		t.Errorf("Token(refresh of another login) = %v, want it unaffected by the revoked family", err)
 	}
 	_, err = c.auth.Token(ctx, &authv1.TokenRequest{RefreshToken: "not-a-token"})
-	wantCode(t, "Token(unknown refresh token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(unknown refresh token)", err, codes.Unauthenticated)
 }
 
 func TestRevokeRefreshToken(t *testing.T) {
@@ -69,9 +70,9 @@ func TestRevokeRefreshToken(t *testing.T) {
 		t.Fatalf("Revoke(refresh token) = %v, want nil", err)
 	}
 	_, err := c.auth.Token(t.Context(), &authv1.TokenRequest{RefreshToken: admin.token.GetRefreshToken()})
-	wantCode(t, "Token(revoked refresh token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(revoked refresh token)", err, codes.Unauthenticated)
 	_, err = c.auth.Revoke(t.Context(), &authv1.RevokeRequest{RefreshToken: admin.token.GetRefreshToken()})
-	wantCode(t, "Revoke() without a token", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Revoke() without a token", err, codes.Unauthenticated)
 }
 
 // TestRevokeAccount revokes an account and checks that its access token
@@ -101,11 +102,11 @@ func TestRevokeAccount(t *testing.T) {
 		t.Fatalf("Revoke(account) = %v, want nil", err)
 	}
 	_, err := c.auth.Inspect(admin.ctx, &authv1.InspectRequest{Token: ann.token.GetAccessToken()})
-	wantCode(t, "Inspect(revoked account's token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Inspect(revoked account's token)", err, codes.Unauthenticated)
 	_, err = c.accounts.Get(ann.ctx, &authv1.GetRequest{Id: ann.account.GetId()})
-	wantCode(t, "Get() with the revoked token", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Get() with the revoked token", err, codes.Unauthenticated)
 	_, err = c.auth.Token(t.Context(), &authv1.TokenRequest{RefreshToken: ann.token.GetRefreshToken()})
-	wantCode(t, "Token(revoked account's refresh token)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(revoked account's refresh token)", err, codes.Unauthenticated)
 
 	refresh("after")
 	if _, err := verifier.Verify(ann.token.GetAccessToken()); err == nil {
@@ -141,7 +142,7 @@ func TestKeyRotation(t *testing.T) {
 	inspect := func(step string, u user, want codes.Code) {
 		t.Helper()
 		_, err := c.auth.Inspect(fresh.ctx, &authv1.InspectRequest{Token: u.token.GetAccessToken()})
-		wantCode(t, step, err, want)
+		statustest.WantCode(t, step, err, want)
 	}
 	inspect("Inspect(old key's token) after rotation", old, codes.OK)
 	inspect("Inspect(new key's token)", fresh, codes.OK)
@@ -209,7 +210,7 @@ func TestConcurrentRefresh(t *testing.T) {
 		wg.Go(func() {
 			resp, err := c.auth.Token(t.Context(), &authv1.TokenRequest{RefreshToken: admin.token.GetRefreshToken()})
 			if err != nil {
-				wantCode(t, "Token(refresh) that lost", err, codes.Unauthenticated)
+				statustest.WantCode(t, "Token(refresh) that lost", err, codes.Unauthenticated)
 				return
 			}
 			results <- resp
@@ -225,5 +226,5 @@ func TestConcurrentRefresh(t *testing.T) {
 		t.Fatalf("concurrent refreshes of one token: %d won, want exactly 1", len(won))
 	}
 	_, err := c.auth.Token(t.Context(), &authv1.TokenRequest{RefreshToken: won[0].GetToken().GetRefreshToken()})
-	wantCode(t, "Token(winner's refresh token after the replays)", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Token(winner's refresh token after the replays)", err, codes.Unauthenticated)
 }

@@ -105,7 +105,7 @@ func TestDeclinedCard(t *testing.T) {
 	e := newEnv(t, providers[0])
 	session := e.openSession(t)
 	_, err := e.core(t, "router").SubmitCard(t.Context(), &billingv1.SubmitCardRequest{PaymentSessionId: session, Card: "4000 0000 0000 0002"})
-	wantCode(t, "SubmitCard(declined card)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "SubmitCard(declined card)", err, codes.FailedPrecondition)
 	if r := reason(err); r != billing.ReasonCardDeclined {
 		t.Errorf("SubmitCard(declined card) reason = %q, want %q", r, billing.ReasonCardDeclined)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/identity"
@@ -196,14 +195,6 @@ func (e *env) setStatus(t *testing.T, ns string, st billingv1.SubscriptionStatus
 		t.Fatalf("AdminSetStatus(%s, %v) = %v", ns, st, err)
 	}
 	return resp.GetSubscription()
-}
-
-// wantCode fails the test unless err has code want.
-func wantCode(t *testing.T, call string, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Errorf("%s = %v, want %v", call, err, want)
-	}
 }
 
 // wantField fails the test unless err is InvalidArgument naming field.

@@ -12,6 +12,7 @@ import (
 	"m3o.dev/pkg/platform"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/billing"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestSignup runs the billing side of a sign-up against each provider, as
@@ -39,7 +40,7 @@ func TestSignup(t *testing.T) {
 				PaymentSessionId: co.GetId(), IdempotencyKey: "complete-ann-0001",
 			}
 			_, err = auth.CreateSubscription(t.Context(), create)
-			wantCode(t, "CreateSubscription(before the card)", err, codes.FailedPrecondition)
+			statustest.WantCode(t, "CreateSubscription(before the card)", err, codes.FailedPrecondition)
 
 			pv.complete(t, e, co)
 			got, err := auth.GetCheckout(t.Context(), &billingv1.GetCheckoutRequest{PaymentSessionId: co.GetId()})
@@ -85,7 +86,7 @@ func checkSubscriptionIsIdempotent(t *testing.T, e *env, create *billingv1.Creat
 	other := proto.CloneOf(create)
 	other.IdempotencyKey = "complete-someone-else"
 	_, err = auth.CreateSubscription(t.Context(), other)
-	wantCode(t, "CreateSubscription(another key)", err, codes.AlreadyExists)
+	statustest.WantCode(t, "CreateSubscription(another key)", err, codes.AlreadyExists)
 	if e.recorder != nil {
 		if n := len(e.recorder.Find("POST", "/v1/subscriptions")); n != 1 {
 			t.Errorf("POST /v1/subscriptions made %d times, want once", n)
@@ -107,7 +108,7 @@ func TestSessionPaysForOneNamespace(t *testing.T) {
 		Namespace: "second-ns", Account: "acc-2", Email: "b@example.com",
 		PaymentSessionId: co.GetCheckout().GetId(), IdempotencyKey: "subscribe-second",
 	})
-	wantCode(t, "CreateSubscription(second namespace, "+first.GetNamespace()+"'s session)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "CreateSubscription(second namespace, "+first.GetNamespace()+"'s session)", err, codes.FailedPrecondition)
 }
 
 // TestCancelAndPortal cancels a subscription as its namespace's admin and

@@ -9,6 +9,7 @@ import (
 	"m3o.dev/pkg/platform"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
 	"m3o.dev/services/billing/billingtest"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestWebhooks sends the events a hostile or unlucky network would: a bad
@@ -47,7 +48,7 @@ func TestWebhooks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			applied, err := e.webhook(t, tt.ev)
-			wantCode(t, "HandleWebhook("+tt.name+")", err, tt.code)
+			statustest.WantCode(t, "HandleWebhook("+tt.name+")", err, tt.code)
 			if applied != tt.applied {
 				t.Errorf("HandleWebhook(%s) applied = %v, want %v", tt.name, applied, tt.applied)
 			}
@@ -78,5 +79,5 @@ func TestLocalProviderTakesNoWebhooks(t *testing.T) {
 	ev := billingtest.SignedEvent(t, billingtest.WebhookSecret, "customer.subscription.updated", time.Now(),
 		billingtest.Subscription("sub_1", "tenant-a", "canceled", time.Now(), false))
 	_, err := e.core(t, platform.Router).HandleWebhook(t.Context(), &billingv1.HandleWebhookRequest{Payload: ev.Payload, Signature: ev.Signature})
-	wantCode(t, "HandleWebhook(local provider)", err, codes.FailedPrecondition)
+	statustest.WantCode(t, "HandleWebhook(local provider)", err, codes.FailedPrecondition)
 }

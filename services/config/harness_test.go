@@ -300,14 +300,6 @@ func mustReveal(t *testing.T, u user, path string) string {
 	return resp.GetValue()
 }
 
-// wantCode fails the test unless err has code want.
-func wantCode(t *testing.T, call string, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Errorf("%s = %v, want %v", call, err, want)
-	}
-}
-
 // wantField fails the test unless err is InvalidArgument with a BadRequest
 // naming field.
 func wantField(t *testing.T, call string, err error, field string) {

@@ -9,6 +9,7 @@ import (
 
 	"m3o.dev/pkg/identity"
 	configv1 "m3o.dev/proto/m3o/config/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 // rpcs calls every RPC of the service in namespace ns, as u.
@@ -81,7 +82,7 @@ func TestIsolation(t *testing.T) {
 		for _, rpc := range rpcs {
 			t.Run(c.name+"/"+rpc.name, func(t *testing.T) {
 				err := rpc.call(c.u.ctx, c.u.client, "tenant-b")
-				wantCode(t, rpc.name+"(tenant-b)", err, c.code)
+				statustest.WantCode(t, rpc.name+"(tenant-b)", err, c.code)
 			})
 		}
 	}
@@ -124,5 +125,5 @@ func TestUnauthenticated(t *testing.T) {
 	anon := e.config(t, e.addr, "micro", "proxy")
 	bad := user{ctx: identity.WithBearer(t.Context(), "not-a-token"), client: anon}
 	_, err := bad.client.Get(bad.ctx, &configv1.GetRequest{})
-	wantCode(t, "Get() with a forged token", err, codes.Unauthenticated)
+	statustest.WantCode(t, "Get() with a forged token", err, codes.Unauthenticated)
 }

@@ -11,6 +11,7 @@ import (
 	configv1 "m3o.dev/proto/m3o/config/v1"
 	storev1 "m3o.dev/proto/m3o/store/v1"
 	"m3o.dev/services/config"
+	"m3o.dev/services/internal/statustest"
 )
 
 // plaintext is a secret that must never be seen outside a revealing Get.
@@ -126,5 +127,5 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 	// The old value needs the old key: a ring without it cannot open it,
 	// and says so as an internal error rather than a wrong answer.
 	_, err = n.client.Get(n.ctx, &configv1.GetRequest{Path: "old", Secret: true})
-	wantCode(t, "Get(old, secret) without the old key", err, codes.Internal)
+	statustest.WantCode(t, "Get(old, secret) without the old key", err, codes.Internal)
 }

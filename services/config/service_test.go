@@ -76,7 +76,7 @@ func TestDelete(t *testing.T) {
 	e := newEnv(t, newRing(t))
 	u := e.account(t, "tenant-a", "alice")
 	_, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: "a"})
-	wantCode(t, "Delete(a) on an empty document", err, codes.NotFound)
+	statustest.WantCode(t, "Delete(a) on an empty document", err, codes.NotFound)
 
 	mustSet(t, u, "", `{"a":{"b":{"c":1},"d":2},"e":3}`)
 	resp, err := u.client.Delete(u.ctx, &configv1.DeleteRequest{Path: "a.b"})

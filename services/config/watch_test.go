@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	configv1 "m3o.dev/proto/m3o/config/v1"
+	"m3o.dev/services/internal/statustest"
 )
 
 // TestWatch watches a path, sees changes under it and not elsewhere, and
@@ -47,7 +48,7 @@ func TestWatch(t *testing.T) {
 	for {
 		resp, err := stream.Recv()
 		if err != nil {
-			wantCode(t, "Recv() after the store stopped", err, codes.Unavailable)
+			statustest.WantCode(t, "Recv() after the store stopped", err, codes.Unavailable)
 			return
 		}
 		t.Errorf("Recv() after the store stopped = %v, want the stream to end", resp)

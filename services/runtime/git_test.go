@@ -12,6 +12,7 @@ import (
 
 	"m3o.dev/pkg/service"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/runtime"
 )
 
@@ -104,7 +105,7 @@ func TestGitSources(t *testing.T) {
 	sc := strict.client(t)
 	ctx = strict.tenant(t, "git-space", "dev", "developer")
 	_, err := sc.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: url + "@main"}})
-	wantCode(t, "Create(file URL) without --allow-local-git", err, codes.InvalidArgument)
+	statustest.WantCode(t, "Create(file URL) without --allow-local-git", err, codes.InvalidArgument)
 }
 
 // TestRestartRestores starts a second runtime over the same store, as

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -278,14 +275,6 @@ func upload(ctx context.Context, c runtimev1.RuntimeServiceClient, ns, name stri
 	}
 	resp, err := stream.CloseAndRecv()
 	return resp.GetSourceId(), err
-}
-
-// wantCode fails the test unless err has code want.
-func wantCode(t *testing.T, what string, err error, want codes.Code) {
-	t.Helper()
-	if got := status.Code(err); got != want {
-		t.Errorf("%s = %v, want %v", what, err, want)
-	}
 }
 
 // packDir packs files into a gzipped tar, as the CLI uploads a folder.

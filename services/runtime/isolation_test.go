@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/runtime"
 )
 
@@ -85,14 +86,14 @@ func TestIsolationMatrix(t *testing.T) {
 	for who, ctx := range callers {
 		for rpc, call := range rpcs(c, "victim-space", "hello", src, archive) {
 			t.Run(who+"/"+rpc+"/namespace field", func(t *testing.T) {
-				wantCode(t, rpc, call(ctx), codes.PermissionDenied)
+				statustest.WantCode(t, rpc, call(ctx), codes.PermissionDenied)
 			})
 		}
 		for rpc, call := range rpcs(c, "", "hello", src, archive) {
 			want := map[string]codes.Code{"Read": codes.NotFound, "Logs": codes.NotFound, "Delete": codes.NotFound,
 				"Update": codes.NotFound, "ReadAll": codes.OK, "Upload": codes.OK, "Create": codes.InvalidArgument}[rpc]
 			t.Run(who+"/"+rpc+"/own namespace", func(t *testing.T) {
-				wantCode(t, rpc, call(ctx), want)
+				statustest.WantCode(t, rpc, call(ctx), want)
 			})
 		}
 	}
@@ -121,7 +122,7 @@ func checkAdminReaches(t *testing.T, e *env, c runtimev1.RuntimeServiceClient) {
 		t.Errorf("admin Read(victim-space/hello) = %v, %v, want the victim's service", resp, err)
 	}
 	_, err = c.Create(e.admin, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: "https://example.com/x/y"}})
-	wantCode(t, "admin Create in micro", err, codes.InvalidArgument)
+	statustest.WantCode(t, "admin Create in micro", err, codes.InvalidArgument)
 }
 
 // adminRPCs are the admin-only calls, aimed at namespace ns.
@@ -175,7 +176,7 @@ func TestAdminOnlyRPCs(t *testing.T) {
 		for _, ns := range []string{"some-space", "other-space", "micro", ""} {
 			for rpc, call := range adminRPCs(c, ns) {
 				t.Run(who.name+"/"+rpc+"/"+ns, func(t *testing.T) {
-					wantCode(t, rpc, call(who.ctx), who.want)
+					statustest.WantCode(t, rpc, call(who.ctx), who.want)
 				})
 			}
 		}
@@ -185,7 +186,7 @@ func TestAdminOnlyRPCs(t *testing.T) {
 	}
 	for rpc, call := range adminRPCs(c, "some-space") {
 		t.Run("admin of micro/"+rpc, func(t *testing.T) {
-			wantCode(t, rpc, call(e.admin), codes.OK)
+			statustest.WantCode(t, rpc, call(e.admin), codes.OK)
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/coretest"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/runtime"
 )
 
@@ -31,7 +32,7 @@ func create(t *testing.T, c runtimev1.RuntimeServiceClient, ctx context.Context,
 // each of over.
 func wantOver(t *testing.T, what string, err error, over ...string) {
 	t.Helper()
-	wantCode(t, what, err, codes.ResourceExhausted)
+	statustest.WantCode(t, what, err, codes.ResourceExhausted)
 	for _, o := range over {
 		if !strings.Contains(status.Convert(err).Message(), o) {
 			t.Errorf("%s = %v, want the message to name %q", what, err, o)
@@ -116,7 +117,7 @@ func TestQuotaLowered(t *testing.T) {
 		t.Errorf("quota the backend was given = %+v, want 256 MiB", q)
 	}
 	_, err = c.Resize(e.admin, &runtimev1.ResizeRequest{Namespace: "shrink-space", Name: "one", Instances: 3})
-	wantCode(t, "Resize down while over the quota", err, codes.OK)
+	statustest.WantCode(t, "Resize down while over the quota", err, codes.OK)
 	_, err = c.Resize(e.admin, &runtimev1.ResizeRequest{Namespace: "shrink-space", Name: "one", Resources: &runtimev1.Resources{MemoryMib: 129}})
 	wantOver(t, "Resize up while over the quota", err, "387 MiB of memory, over its quota of 256 MiB")
 }
@@ -182,7 +183,7 @@ func TestAdminValidation(t *testing.T) {
 		}, codes.InvalidArgument},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantCode(t, tt.name, tt.call(), tt.want) })
+		t.Run(tt.name, func(t *testing.T) { statustest.WantCode(t, tt.name, tt.call(), tt.want) })
 	}
 	checkSize(t, e, "valid-space", "one", 1, 1, &runtimev1.Resources{CpuMillis: runtime.DefaultCPUMillis, MemoryMib: runtime.DefaultMemoryMiB})
 	if got := e.backend.quotaSnapshot(); !maps.Equal(got, quotas) {
@@ -265,10 +266,10 @@ func TestAuthRecordsDefaultQuota(t *testing.T) {
 	}
 	asAuth := runtimev1.NewRuntimeServiceClient(e.p.Dial(t, e.p.Addr(platform.Runtime), platform.Namespace, platform.Auth, coretest.Core(platform.Runtime)))
 	_, err = asAuth.SetQuota(t.Context(), &runtimev1.SetQuotaRequest{Namespace: "fresh-space", Quota: &runtimev1.Quota{Services: 100}})
-	wantCode(t, "SetQuota(100 services) by auth", err, codes.PermissionDenied)
+	statustest.WantCode(t, "SetQuota(100 services) by auth", err, codes.PermissionDenied)
 	asConfig := runtimev1.NewRuntimeServiceClient(e.p.Dial(t, e.p.Addr(platform.Runtime), platform.Namespace, platform.Config, coretest.Core(platform.Runtime)))
 	_, err = asConfig.SetQuota(t.Context(), &runtimev1.SetQuotaRequest{Namespace: "fresh-space", Quota: &runtimev1.Quota{}})
-	wantCode(t, "SetQuota(default) by config", err, codes.PermissionDenied)
+	statustest.WantCode(t, "SetQuota(default) by config", err, codes.PermissionDenied)
 	_, err = asAuth.SetQuota(t.Context(), &runtimev1.SetQuotaRequest{Namespace: "fresh-space", Quota: &runtimev1.Quota{}})
-	wantCode(t, "SetQuota(default) by auth again", err, codes.OK)
+	statustest.WantCode(t, "SetQuota(default) by auth again", err, codes.OK)
 }

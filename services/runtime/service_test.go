@@ -70,7 +70,7 @@ func TestCreateValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.Create(ctx, tt.req)
-			wantCode(t, "Create()", err, codes.InvalidArgument)
+			statustest.WantCode(t, "Create()", err, codes.InvalidArgument)
 			if diff := cmp.Diff(tt.fields, fields(err)); diff != "" {
 				t.Errorf("Create() = %v, fields (-want +got):\n%s", err, diff)
 			}
@@ -95,12 +95,12 @@ func TestQuota(t *testing.T) {
 		}
 	}
 	_, err = c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "svc-3", Source: src}})
-	wantCode(t, "Create past the quota", err, codes.ResourceExhausted)
+	statustest.WantCode(t, "Create past the quota", err, codes.ResourceExhausted)
 	if _, err := c.Delete(ctx, &runtimev1.DeleteRequest{Name: "svc-0"}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "svc-3", Source: src}})
-	wantCode(t, "Create after a Delete", err, codes.OK)
+	statustest.WantCode(t, "Create after a Delete", err, codes.OK)
 	_, err = c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "svc-3", Source: src}})
 	statustest.Want(t, "Create of an existing name", err, codes.AlreadyExists, `service "svc-3" in namespace "tight-space" already exists`)
 }
@@ -201,7 +201,7 @@ func checkGone(t *testing.T, e *env, c runtimev1.RuntimeServiceClient, ctx conte
 	}
 	_, accounts := e.p.Auth(t)
 	_, err = accounts.Get(e.admin, &authv1.GetRequest{Namespace: ref.Namespace, Id: accountID})
-	wantCode(t, "the service account after Delete", err, codes.NotFound)
+	statustest.WantCode(t, "the service account after Delete", err, codes.NotFound)
 	if keys := e.keys(t, "sources", ref.Namespace+"/"); len(keys) != 0 {
 		t.Errorf("sources after Delete: %v, want none", keys)
 	}
@@ -271,7 +271,7 @@ func TestAccountConflicts(t *testing.T) {
 	}
 	src = mustUpload(t, owner, c, "hello")
 	_, err = c.Create(owner, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: src}})
-	wantCode(t, "Create under a person's account name", err, codes.AlreadyExists)
+	statustest.WantCode(t, "Create under a person's account name", err, codes.AlreadyExists)
 	_, err = c.Read(owner, &runtimev1.ReadRequest{Name: "hello"})
 	statustest.Want(t, "Read after the failed Create", err, codes.NotFound, `no service "hello" in namespace "taken-space"`)
 	e.p.Login(t, "taken-space", "service-hello", "person-secret-1")

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/source"
 )
@@ -75,7 +76,7 @@ func TestUploadRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := upload(ctx, c, "", "hello", tt.archive)
-			wantCode(t, "Upload()", err, codes.InvalidArgument)
+			statustest.WantCode(t, "Upload()", err, codes.InvalidArgument)
 		})
 	}
 	if keys := append(e.keys(t, "sources", ""), e.keys(t, "chunks", "")...); len(keys) != 0 {
@@ -105,7 +106,7 @@ func TestUploadKeepsTheLastThree(t *testing.T) {
 		t.Errorf("a %d-byte upload is stored in %d chunks, want at least 3 of %d bytes", len(archive), len(chunks), runtime.ChunkBytes)
 	}
 	_, err := c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: ids[0]}})
-	wantCode(t, "Create from the pruned oldest upload", err, codes.InvalidArgument)
+	statustest.WantCode(t, "Create from the pruned oldest upload", err, codes.InvalidArgument)
 	if _, err := c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: ids[1]}}); err != nil {
 		t.Fatalf("Create(second upload) = %v", err)
 	}

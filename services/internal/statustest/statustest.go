@@ -17,3 +17,12 @@ func Want(t testing.TB, call string, err error, code codes.Code, msg string) {
 		t.Errorf("%s = %v %q, want %v %q", call, st.Code(), st.Message(), code, msg)
 	}
 }
+
+// WantCode fails t unless err is a status of code, whatever its message:
+// for the checks where the code is the whole point, such as a refusal.
+func WantCode(t testing.TB, call string, err error, code codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != code {
+		t.Errorf("%s = %v, want %v", call, err, code)
+	}
+}
