@@ -87,7 +87,7 @@ func TestRuntimeFailures(t *testing.T) {
 		{"no folder", nil, []string{"run", "nowhere"}, ExitUsage, `^nowhere is not a folder or a git URL`},
 		{"bad name", nil, []string{"run", "app", "--name", "Hello_World"}, ExitUsage, `^"Hello_World" \(--name\) is not a service name`},
 		{"bad env", nil, []string{"run", "app", "--env", "novalue"}, ExitUsage, `^--env "novalue" must be KEY=VALUE\.`},
-		{"status of nothing", nil, []string{"status", "nothing"}, ExitNotFound, `^Not found in env 'test' for namespace 'micro': service nothing does not exist\.`},
+		{"status of nothing", nil, []string{"status", "nothing"}, ExitNotFound, `^Not found in env 'test' for namespace 'micro': no service "nothing" in namespace "micro"\.`},
 		{"update nothing", nil, []string{"update", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
 		{"kill nothing", nil, []string{"kill", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
 		{"logs of nothing", nil, []string{"logs", "nothing"}, ExitNotFound, `^Not found in env 'test'`},

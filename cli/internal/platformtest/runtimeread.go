@@ -21,7 +21,7 @@ func (s *runtimeService) Read(_ context.Context, req *runtimev1.ReadRequest) (*r
 	var names []string
 	if req.GetName() != "" {
 		if _, ok := s.services[req.GetName()]; !ok {
-			return nil, status.Errorf(codes.NotFound, "service %s does not exist", req.GetName())
+			return nil, noService(req.GetName())
 		}
 		names = []string{req.GetName()}
 	} else {
@@ -66,7 +66,7 @@ func (s *runtimeService) Update(_ context.Context, req *runtimev1.UpdateRequest)
 	defer s.mu.Unlock()
 	d, ok := s.services[req.GetService().GetName()]
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "service %s does not exist", req.GetService().GetName())
+		return nil, noService(req.GetService().GetName())
 	}
 	src := req.GetService().GetSource()
 	if src == "" {
@@ -90,7 +90,7 @@ func (s *runtimeService) Delete(_ context.Context, req *runtimev1.DeleteRequest)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.services[req.GetName()]; !ok {
-		return nil, status.Errorf(codes.NotFound, "service %s does not exist", req.GetName())
+		return nil, noService(req.GetName())
 	}
 	delete(s.services, req.GetName())
 	return &runtimev1.DeleteResponse{}, nil
@@ -108,7 +108,7 @@ func (s *runtimeService) Logs(req *runtimev1.LogsRequest, stream grpc.ServerStre
 	}
 	s.mu.Unlock()
 	if !ok {
-		return status.Errorf(codes.NotFound, "service %s does not exist", req.GetName())
+		return noService(req.GetName())
 	}
 	for _, l := range logLines(svc, req.GetBuild()) {
 		if err := stream.Send(l); err != nil {
@@ -131,4 +131,10 @@ func logLines(svc *runtimev1.Service, build bool) []*runtimev1.LogsResponse {
 		{Time: at, Instance: 1, Stream: "stderr", Message: "serving on the platform"},
 		{Time: at, Instance: 2, Stream: "stdout", Message: "greeted name=Ann"},
 	}
+}
+
+// noService is the runtime's answer about a service it does not have, in
+// the runtime's words.
+func noService(name string) error {
+	return status.Errorf(codes.NotFound, "no service %q in namespace %q", name, Namespace)
 }
