@@ -89,7 +89,8 @@ func newSteps(t *testing.T, p *platform, work string) {
 // runSteps runs the skeleton and checks status, a call and the logs.
 func runSteps(t *testing.T, p *platform, hello string) {
 	r := p.microIn(invocation{dir: hello, timeout: deployTimeout}, "run", ".")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "hello is running (1/1 instances).") {
+	// Running means registered, so the registry names the method to call.
+	if r.code != 0 || r.stdout != "hello is running (1/1 instances). Call it with 'micro call hello Hello.Call JSON'.\n" {
 		t.Fatalf("micro run . = exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	status := p.must("status")

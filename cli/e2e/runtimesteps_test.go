@@ -64,12 +64,12 @@ func updateUnderLoad(t *testing.T, p *platform, hello string) {
 	editFile(t, filepath.Join(hello, "handler", "handler.go"), `const DefaultGreeting = "Hello"`, `const DefaultGreeting = "Hi"`)
 	stop, done := make(chan struct{}), make(chan loopResult)
 	go func() { done <- callLoop(p, stop) }()
-	r := p.microIn(invocation{dir: hello, timeout: deployTimeout}, "--output", "json", "update", "hello", ".")
+	r := p.microIn(invocation{dir: hello, timeout: deployTimeout}, "--output", "json", "update", ".")
 	close(stop)
 	res := <-done
 	var out struct{ Service serviceJSON }
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Service.Status != "running" {
-		t.Fatalf("micro -o json update hello . = exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		t.Fatalf("micro -o json update . = exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 	if len(res.failures) > 0 {
 		t.Errorf("%d of %d calls failed across the update; the first: %s", len(res.failures), len(res.failures)+len(res.answers), res.failures[0])
