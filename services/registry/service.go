@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
@@ -59,6 +61,10 @@ func (s *Server) GetService(ctx context.Context, req *registryv1.GetServiceReque
 		return nil, s.toStatus(ctx, err)
 	}
 	svcs, err := s.backend.GetService(ctx, domain, req.GetName())
+	if errors.Is(err, ErrNotFound) {
+		// The caller's words, not the backend's, which name its keys.
+		err = fmt.Errorf("no service %q registered in namespace %q: %w", req.GetName(), domain, ErrNotFound)
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -12,7 +12,7 @@ import (
 // statusRules are the registry's own errors; rpcerr maps bad input and
 // the errors every service shares.
 var statusRules = []rpcerr.Rule{
-	{Err: ErrNotFound, Code: codes.NotFound, Message: "service not found"},
+	{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
 	{Err: ErrUnavailable, Code: codes.Unavailable, Message: "registry storage unavailable, retry"},
 }
 

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	registryv1 "m3o.dev/proto/m3o/registry/v1"
+	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/registry/memory"
 )
 
@@ -119,6 +120,11 @@ func TestDomains(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a missing service is named", func(t *testing.T) {
+		_, err := c.tenantA.GetService(ctx, &registryv1.GetServiceRequest{Name: "b-svc"})
+		statustest.Want(t, "GetService(b-svc) as tenant-a", err, codes.NotFound, `no service "b-svc" registered in namespace "tenant-a"`)
+	})
 
 	t.Run("lists show only the domain", func(t *testing.T) {
 		resp, err := c.tenantA.ListServices(ctx, &registryv1.ListServicesRequest{})
