@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,8 +28,8 @@ func (a *app) callCommand() *cli.Command {
 		Description: "METHOD is Service.Method, package.Service.Method or /package.Service/Method. The request\n" +
 			"is encoded with the descriptors the service publishes through server reflection; JSON\n" +
 			"defaults to {} and - reads it from stdin. A method that streams its responses prints\n" +
-			"each as it comes.",
-		ArgsUsage: "SERVICE METHOD [JSON]",
+			"each as it comes. Without METHOD it lists the methods the service registered.",
+		ArgsUsage: "SERVICE [METHOD [JSON]]",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "metadata", Usage: "send the gRPC metadata `KEY=VALUE`; repeat for more"},
 			&cli.DurationFlag{Name: "timeout", Value: defaultCallTimeout, Usage: "give up after `DURATION`"},
@@ -40,6 +41,9 @@ func (a *app) callCommand() *cli.Command {
 // call resolves the method through reflection and calls it.
 func (a *app) call(c *cli.Context, conn *session.Conn) error {
 	service, method := c.Args().Get(0), c.Args().Get(1)
+	if method == "" {
+		return a.listMethods(c, conn, service)
+	}
 	body, err := a.requestBody(c.Args().Get(2))
 	if err != nil {
 		return err
@@ -60,6 +64,21 @@ func (a *app) call(c *cli.Context, conn *session.Conn) error {
 		return err
 	})
 	return callFailed(err, service, method)
+}
+
+// listMethods prints the methods a service registered, for a call that
+// names none.
+func (a *app) listMethods(c *cli.Context, conn *session.Conn, service string) error {
+	methods, err := registeredMethods(c.Context, conn, service, "")
+	if err != nil {
+		return err
+	}
+	return a.out.print(map[string][]methodJSON{"methods": methods}, func(t *tabwriter.Writer) {
+		row(t, "METHOD", "REQUEST", "RESPONSE")
+		for _, m := range methods {
+			row(t, m.Name, m.Request, m.Response)
+		}
+	})
 }
 
 // requestBody returns the request: the argument, stdin for "-", or {}.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -17,7 +16,6 @@ import (
 	"m3o.dev/cli/internal/deploy"
 	"m3o.dev/cli/internal/session"
 	"m3o.dev/cli/internal/skeleton"
-	registryv1 "m3o.dev/proto/m3o/registry/v1"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
@@ -218,20 +216,17 @@ func (a *app) await(c *cli.Context, conn *session.Conn, svc *runtimev1.Service, 
 	return a.printDeployed(final, methodsOf(c.Context, conn, final.GetName(), c.String("namespace")))
 }
 
-// methodsOf returns the methods the registry lists for a service, sorted.
-// It is a hint for the user: when the registry cannot say, there is none,
-// and the service runs all the same.
+// methodsOf returns the names of the methods a service registered. It is
+// a hint for the user: when the registry cannot say, there is none, and
+// the service runs all the same.
 func methodsOf(ctx context.Context, conn *session.Conn, name, ns string) []string {
-	resp, err := registryv1.NewRegistryServiceClient(conn.Client()).GetService(ctx, &registryv1.GetServiceRequest{Name: name, Domain: ns})
+	methods, err := registeredMethods(ctx, conn, name, ns)
 	if err != nil {
 		return nil
 	}
-	var methods []string
-	for _, s := range resp.GetServices() {
-		for _, e := range s.GetEndpoints() {
-			methods = append(methods, e.GetName())
-		}
+	names := make([]string, len(methods))
+	for i, m := range methods {
+		names[i] = m.Name
 	}
-	slices.Sort(methods)
-	return slices.Compact(methods)
+	return names
 }

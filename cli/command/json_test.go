@@ -68,6 +68,7 @@ var jsonCases = []jsonCase{
 	{command: "update", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello", "hello", "--env", "A=b"}, remote: true},
 	{command: "kill", setup: [][]string{{"new", "hello"}, {"run", "hello"}}, args: []string{"hello"}, remote: true},
 	{command: "call", args: []string{"hello", "Hello.Call", `{"name":"Ann"}`}, remote: true},
+	{command: "call", args: []string{"hello"}, remote: true}, // the methods
 	{command: "admin invite add", args: []string{"ann@example.com"}, remote: true},
 	{command: "admin invite remove", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, args: []string{"ann@example.com"}, remote: true},
 	{command: "admin invite list", setup: [][]string{{"admin", "invite", "add", "ann@example.com"}}, remote: true},

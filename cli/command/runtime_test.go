@@ -40,9 +40,10 @@ func TestDailyJourney(t *testing.T) {
 		want string // a regular expression the whole stdout must match
 	}{
 		{[]string{"new", "hello"}, `^Created hello in hello:\n(  \S+\n)+\nRun it on the platform:\n  cd hello && micro run \.\n  micro call hello Hello\.Call '\{"name": "Ann"\}'\n$`},
-		{[]string{"run", "hello"}, `^hello is running \(1/1 instances\)\. Call it with 'micro call hello Hello\.Call JSON'\.\n$`},
+		{[]string{"run", "hello"}, `^hello is running \(1/1 instances\)\. Call it with 'micro call hello METHOD JSON': Hello\.Call, Hello\.Hold, Hello\.Stream\.\n$`},
 		{[]string{"status"}, `^NAME +VERSION +SOURCE +STATUS +INSTANCES +UPDATED +ERROR\nhello +latest +src-[a-z0-9]{26} +running +1/1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +-\n$`},
 		{[]string{"call", "hello", "Hello.Call", `{"name":"Ann"}`}, `^\{\n  "message": "Hello Ann"\n\}\n$`},
+		{[]string{"call", "hello"}, `^METHOD +REQUEST +RESPONSE\nHello\.Call +hello\.CallRequest +hello\.CallResponse\nHello\.Hold +hello\.HoldRequest +hello\.HoldResponse\nHello\.Stream +hello\.StreamRequest +hello\.StreamResponse\n$`},
 		{[]string{"logs", "hello"}, `^\[1\] serving on the platform\n\[2\] greeted name=Ann\n$`},
 		{[]string{"logs", "-f", "hello"}, `^\[1\] serving on the platform\n\[2\] greeted name=Ann\n$`},
 		{[]string{"logs", "--build", "hello"}, `^\[build\] build micro/hello \(package \./\.\)\n\[build\] build ok\n$`},
@@ -94,6 +95,7 @@ func TestRuntimeFailures(t *testing.T) {
 		{"too many lines", nil, []string{"logs", "hello", "-n", "10001"}, ExitUsage, `^--lines must be between 1 and 10000\.`},
 		{"unknown method", nil, []string{"call", "hello", "Hello.Nope"}, ExitNotFound,
 			`^Cannot call Hello\.Nope of service 'hello': service hello\.Hello has no method Nope; it has Hello\.Call, Hello\.Stream, Hello\.Hold\.`},
+		{"methods of nothing", nil, []string{"call", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
 		{"unknown service", nil, []string{"call", "hello", "Bye.Call"}, ExitNotFound, `^Cannot call Bye\.Call of service 'hello': no service Bye`},
 		{"bad request", nil, []string{"call", "hello", "Hello.Call", `{"nom":"Ann"}`}, ExitUsage,
 			`^Cannot call Hello\.Call of service 'hello': hello\.CallRequest: .*unknown field "nom".*; the request does not fit the method\.`},

@@ -1,6 +1,9 @@
 package command
 
 import (
+	"context"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -36,4 +39,29 @@ func (a *app) services(c *cli.Context, conn *session.Conn) error {
 			}
 		}
 	})
+}
+
+// methodJSON is a method a service registered, as micro call lists it.
+type methodJSON struct {
+	Name     string `json:"name"`
+	Request  string `json:"request"`
+	Response string `json:"response"`
+}
+
+// registeredMethods returns the methods the registry lists for a service
+// of namespace ns ("" for the caller's), sorted by name, once each however
+// many versions registered them.
+func registeredMethods(ctx context.Context, conn *session.Conn, name, ns string) ([]methodJSON, error) {
+	resp, err := registryv1.NewRegistryServiceClient(conn.Client()).GetService(ctx, &registryv1.GetServiceRequest{Name: name, Domain: ns})
+	if err != nil {
+		return nil, err
+	}
+	var methods []methodJSON
+	for _, s := range resp.GetServices() {
+		for _, e := range s.GetEndpoints() {
+			methods = append(methods, methodJSON{Name: e.GetName(), Request: e.GetRequest(), Response: e.GetResponse()})
+		}
+	}
+	slices.SortFunc(methods, func(a, b methodJSON) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(methods, func(a, b methodJSON) bool { return a.Name == b.Name }), nil
 }

@@ -184,12 +184,17 @@ type registryService struct {
 	p *Platform
 }
 
-// hello is the one service the registry knows.
+// hello is the one service the registry knows, with the methods the
+// platform's hello serves.
 func hello() *registryv1.Service {
+	var endpoints []*registryv1.Endpoint
+	for _, m := range []string{"Call", "Stream", "Hold"} {
+		endpoints = append(endpoints, &registryv1.Endpoint{Name: "Hello." + m, Request: "hello." + m + "Request", Response: "hello." + m + "Response"})
+	}
 	return &registryv1.Service{
 		Name:      "hello",
 		Version:   "latest",
-		Endpoints: []*registryv1.Endpoint{{Name: "Hello.Call", Request: "hello.CallRequest", Response: "hello.CallResponse"}},
+		Endpoints: endpoints,
 		Nodes:     []*registryv1.Node{{Id: "hello-1", Address: "127.0.0.1:40001"}},
 	}
 }
