@@ -23,8 +23,8 @@ func (a *app) adminResizeCommand() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "namespace", Usage: "the service's `NAMESPACE` (required)"},
-			&cli.StringFlag{Name: "cpu", Usage: "CPU per instance, in millicores (500m) or cores (0.5)"},
-			&cli.StringFlag{Name: "memory", Usage: "memory per instance, in Mi or Gi (512Mi, 1Gi; M and G read as Mi and Gi)"},
+			&cli.StringFlag{Name: "cpu", Usage: "`CPU` per instance, in millicores (500m) or cores (0.5)"},
+			&cli.StringFlag{Name: "memory", Usage: "`MEMORY` per instance, in Mi or Gi (512Mi, 1Gi; M and G read as Mi and Gi)"},
 			&cli.UintFlag{Name: "instances", DefaultText: "unchanged", Usage: "run `N` instances, at most 100"},
 		},
 		Action: a.remote(a.adminResize),
@@ -49,9 +49,9 @@ func (a *app) adminQuotaCommand() *cli.Command {
 				Usage:     "set a namespace's quota; what is not given stays as it is",
 				ArgsUsage: "NAMESPACE",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "cpu", Usage: "total CPU of every instance, in millicores (4000m) or cores (4)"},
-					&cli.StringFlag{Name: "memory", Usage: "total memory of every instance, in Mi or Gi (4Gi)"},
-					&cli.UintFlag{Name: "services", Usage: "the most services the namespace may have"},
+					&cli.StringFlag{Name: "cpu", Usage: "total `CPU` of every instance, in millicores (4000m) or cores (4)"},
+					&cli.StringFlag{Name: "memory", Usage: "total `MEMORY` of every instance, in Mi or Gi (4Gi)"},
+					&cli.UintFlag{Name: "services", DefaultText: "unchanged", Usage: "at most `N` services in the namespace"},
 				},
 				Action: a.remote(a.adminQuotaSet),
 			},

@@ -43,7 +43,7 @@ func (a *app) benchCommand() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long the clients start new operations, such as `30s`"},
 			&cli.StringFlag{Name: "mix", Usage: "comma-separated `PARTS` of the load: store, config, call (default: store,config, and call with --service)"},
 			&cli.StringFlag{Name: "service", Usage: "`NAME` of a running service of yours to call"},
-			&cli.IntFlag{Name: "keys", Value: 16, Usage: fmt.Sprintf("store keys each client owns, up to %d", bench.MaxKeysPerClient)},
+			&cli.IntFlag{Name: "keys", Value: 16, Usage: fmt.Sprintf("`N` store keys each client owns, up to %d", bench.MaxKeysPerClient)},
 		},
 		Action: a.remote(a.bench),
 	}

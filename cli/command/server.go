@@ -35,12 +35,12 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "http-address", Value: "127.0.0.1:8080", Usage: "public HTTP `ADDRESS`: JSON gateway, /healthz, /metrics", EnvVars: []string{"MICRO_SERVER_HTTP_ADDRESS"}},
 		&cli.StringSliceFlag{Name: "etcd-endpoints", Usage: "etcd `HOST:PORT`s to use instead of the embedded etcd", EnvVars: []string{"MICRO_SERVER_ETCD_ENDPOINTS"}},
 		&cli.Int64Flag{Name: "quota-bytes", Usage: "store quota per tenant database in `BYTES`; 0 is none", EnvVars: []string{"MICRO_SERVER_QUOTA_BYTES"}},
-		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
-		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
-		&cli.IntFlag{Name: "max-streams", Value: proxy.DefaultMaxStreams, Usage: "streams (Watch, Logs) one account or address may hold open through the proxy at once; 0 is no limit", EnvVars: []string{"MICRO_SERVER_MAX_STREAMS"}},
+		&cli.Float64Flag{Name: "rate-limit", Value: 100, Usage: "`N` calls a second per account through the proxy; 0 is no limit", EnvVars: []string{"MICRO_SERVER_RATE_LIMIT"}},
+		&cli.IntFlag{Name: "rate-burst", Value: 200, Usage: "`N` calls an account may make at once through the proxy", EnvVars: []string{"MICRO_SERVER_RATE_BURST"}},
+		&cli.IntFlag{Name: "max-streams", Value: proxy.DefaultMaxStreams, Usage: "`N` streams (Watch, Logs) one account or address may hold open through the proxy at once; 0 is no limit", EnvVars: []string{"MICRO_SERVER_MAX_STREAMS"}},
 		&cli.StringSliceFlag{Name: "trusted-proxies", Usage: "load balancers (`CIDR`s or addresses) in front of the proxy whose X-Forwarded-For names the caller", EnvVars: []string{"MICRO_SERVER_TRUSTED_PROXIES"}},
-		&cli.StringFlag{Name: "billing-provider", Value: server.BillingLocal, Usage: "payment provider: local (test cards, nothing leaves the machine) or stripe (key and webhook secret in " + stripeKeyEnv + " and " + stripeSecretEnv + ")", EnvVars: []string{"MICRO_SERVER_BILLING_PROVIDER"}},
-		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "how long a past-due namespace keeps working before its calls are refused", EnvVars: []string{"MICRO_SERVER_PAYMENT_GRACE"}},
+		&cli.StringFlag{Name: "billing-provider", Value: server.BillingLocal, Usage: "payment `PROVIDER`: local (test cards, nothing leaves the machine) or stripe (key and webhook secret in " + stripeKeyEnv + " and " + stripeSecretEnv + ")", EnvVars: []string{"MICRO_SERVER_BILLING_PROVIDER"}},
+		&cli.DurationFlag{Name: "payment-grace", Value: billing.DefaultGrace, Usage: "`DURATION` a past-due namespace keeps working before its calls are refused", EnvVars: []string{"MICRO_SERVER_PAYMENT_GRACE"}},
 		&cli.StringFlag{Name: "public-url", Usage: "`URL` users open the HTTP address at, for the subscribe page's links (default http://<http-address>)", EnvVars: []string{"MICRO_SERVER_PUBLIC_URL"}},
 		&cli.StringFlag{Name: "stripe-price", Usage: "Stripe `PRICE` id of the developer plan, $35.00 a month (--billing-provider stripe)", EnvVars: []string{"MICRO_SERVER_STRIPE_PRICE"}},
 		&cli.StringFlag{Name: "stripe-api-url", Usage: "Stripe API base `URL`; empty is Stripe's own", EnvVars: []string{"MICRO_SERVER_STRIPE_API_URL"}},
@@ -49,9 +49,9 @@ func serverFlags() []cli.Flag {
 		&cli.StringFlag{Name: "smtp-ca-file", Usage: "PEM `FILE` of a CA to trust for the SMTP server's certificate, besides the system's", EnvVars: []string{"MICRO_SERVER_SMTP_CA_FILE", server.SMTPCAFileEnv}},
 		&cli.StringFlag{Name: "runtime-dir", Usage: "`DIR` of the runtime's sandbox, builds and logs, outside the data dir (default <data-dir>-runtime, or under /var/lib/m3o/runtime when root cannot share that)", EnvVars: []string{"MICRO_SERVER_RUNTIME_DIR"}},
 		&cli.BoolFlag{Name: "allow-local-git", Usage: "let services be built from file:// git URLs and git hosts on loopback or private addresses", EnvVars: []string{"MICRO_SERVER_ALLOW_LOCAL_GIT"}},
-		&cli.IntFlag{Name: "default-quota-services", Value: 10, Usage: "how many services each namespace may run", EnvVars: []string{"MICRO_SERVER_DEFAULT_QUOTA_SERVICES"}},
-		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
-		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
+		&cli.IntFlag{Name: "default-quota-services", Value: 10, Usage: "`N` services each namespace may run", EnvVars: []string{"MICRO_SERVER_DEFAULT_QUOTA_SERVICES"}},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT`: text or json", EnvVars: []string{"MICRO_SERVER_LOG_FORMAT"}},
+		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log `LEVEL`: debug, info, warn or error", EnvVars: []string{"MICRO_SERVER_LOG_LEVEL"}},
 	)
 }
 
@@ -60,7 +60,7 @@ func serverFlags() []cli.Flag {
 func storageFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "data-dir", Usage: "`DIR` holding every file of the platform (default ~/.micro/server)", EnvVars: []string{"MICRO_SERVER_DATA_DIR"}},
-		&cli.StringFlag{Name: "store", Value: server.StorePebble, Usage: "store backend: pebble (embedded) or cockroach", EnvVars: []string{"MICRO_SERVER_STORE"}},
+		&cli.StringFlag{Name: "store", Value: server.StorePebble, Usage: "store `BACKEND`: pebble (embedded) or cockroach", EnvVars: []string{"MICRO_SERVER_STORE"}},
 		&cli.StringFlag{Name: "store-dsn", Usage: "CockroachDB or PostgreSQL `URL` for --store cockroach", EnvVars: []string{"MICRO_SERVER_STORE_DSN"}},
 	}
 }
