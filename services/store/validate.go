@@ -35,11 +35,6 @@ const (
 	DefaultListLimit, MaxListLimit = 1000, 10000
 )
 
-// namePattern is what database and table names match. A leading "_" marks a
-// system database. validName checks it without a regular expression, which
-// would cost more than the rest of a read's checks together.
-const namePattern = `^_?[a-z0-9][a-z0-9_-]{0,62}$`
-
 // checker collects the violations of a request, with the store's own
 // field checks on top of invalid.Checker.
 type checker struct{ invalid.Checker }
@@ -47,12 +42,15 @@ type checker struct{ invalid.Checker }
 // ValidateName checks a database or table name.
 func ValidateName(name string) error {
 	if !validName(name) {
-		return fmt.Errorf("name %q does not match %s", name, namePattern)
+		return fmt.Errorf("name %q must be 1 to 63 lower-case letters, digits, dashes and underscores, starting with a letter or a digit", name)
 	}
 	return nil
 }
 
-// validName reports whether name matches namePattern.
+// validName reports whether name is a database or table name, one that
+// matches ^_?[a-z0-9][a-z0-9_-]{0,62}$, where a leading "_" marks a system
+// database. It checks without a regular expression, which would cost more
+// than the rest of a read's checks together.
 func validName(name string) bool {
 	name = strings.TrimPrefix(name, "_")
 	if name == "" || len(name) > 63 || name[0] == '_' || name[0] == '-' {
