@@ -91,7 +91,7 @@ func TestViolationsNamedOnce(t *testing.T) {
 	h.login()
 	badRequest := func(msg string) error {
 		st, err := status.New(codes.InvalidArgument, msg).WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-			{Field: "database", Description: "name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$"},
+			{Field: "database", Description: "must be 1 to 63 lower-case letters, digits, dashes or underscores"},
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -99,10 +99,10 @@ func TestViolationsNamedOnce(t *testing.T) {
 		return st.Err()
 	}
 	tests := []struct{ msg, want string }{
-		{"database: name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$",
-			"Invalid request to env 'test': database: name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$.\n"},
+		{"database: must be 1 to 63 lower-case letters, digits, dashes or underscores",
+			"Invalid request to env 'test': database: must be 1 to 63 lower-case letters, digits, dashes or underscores.\n"},
 		{"the request is invalid",
-			"Invalid request to env 'test': the request is invalid (database: name must match ^_?[a-z0-9][a-z0-9_-]{0,62}$).\n"},
+			"Invalid request to env 'test': the request is invalid (database: must be 1 to 63 lower-case letters, digits, dashes or underscores).\n"},
 	}
 	for _, tt := range tests {
 		h.p.FailWith(badRequest(tt.msg))

@@ -18,6 +18,10 @@ const Namespace = "micro"
 // checks it without a regular expression.
 const NamespacePattern = `^[a-z][a-z0-9-]{2,39}$`
 
+// NamespaceRule is NamespacePattern in words, for the people who read why
+// a name was refused.
+const NamespaceRule = "3 to 40 lower-case letters, digits or dashes, starting with a letter"
+
 // ErrBadNamespace is wrapped by ValidNamespace's errors.
 var ErrBadNamespace = errors.New("bad namespace name")
 
@@ -25,7 +29,7 @@ var ErrBadNamespace = errors.New("bad namespace name")
 // an error that says what the pattern is.
 func ValidNamespace(ns string) error {
 	if !matchesNamespace(ns) {
-		return fmt.Errorf("%w %q: want 3 to 40 lower-case letters, digits or dashes, starting with a letter", ErrBadNamespace, ns)
+		return fmt.Errorf("%w %q: want %s", ErrBadNamespace, ns, NamespaceRule)
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ type checker struct{ invalid.Checker }
 // namespace checks an optional namespace field.
 func (c *checker) namespace(field, ns string) {
 	if ns != "" && platform.ValidNamespace(ns) != nil {
-		c.Addf(field, "must match %s", platform.NamespacePattern)
+		c.Addf(field, "must be %s", platform.NamespaceRule)
 	}
 }
 
@@ -88,7 +88,7 @@ func (c *checker) roles(field string, roles []string) {
 	}
 	for i, r := range roles {
 		if !rolePattern.MatchString(r) {
-			c.Addf(fmt.Sprintf("%s[%d]", field, i), "must match %s", rolePattern)
+			c.Addf(fmt.Sprintf("%s[%d]", field, i), "must be 1 to 32 lower-case letters, digits, dashes or underscores, starting with a letter")
 		}
 	}
 }
@@ -223,7 +223,7 @@ func validateRule(r *authv1.Rule) error {
 	c.namespace("rule.namespace", r.GetNamespace())
 	switch id := r.GetId(); {
 	case id != "" && !ruleIDPattern.MatchString(id):
-		c.Addf("rule.id", "must match %s", ruleIDPattern)
+		c.Addf("rule.id", "must be 1 to 64 lower-case letters, digits, dashes or underscores, starting with a letter or a digit")
 	case rules.IsBuiltinID(id):
 		c.Addf("rule.id", "must not start with %q, which marks built-in rules", rules.BuiltinPrefix)
 	}

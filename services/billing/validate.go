@@ -26,7 +26,7 @@ const (
 // namespaceArg checks a namespace a request names.
 func namespaceArg(ns string) error {
 	if platform.ValidNamespace(ns) != nil {
-		return invalid.Field("namespace", "must match %s", platform.NamespacePattern)
+		return invalid.Field("namespace", "must be %s", platform.NamespaceRule)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func resolveNamespace(c identity.Caller, asked string) (string, error) {
 		return "", fmt.Errorf("%s may not use namespace %q: %w", c, asked, ErrPermissionDenied)
 	}
 	if platform.ValidNamespace(asked) != nil {
-		return "", invalid.Field("namespace", "must match %s", platform.NamespacePattern)
+		return "", invalid.Field("namespace", "must be %s", platform.NamespaceRule)
 	}
 	return asked, nil
 }

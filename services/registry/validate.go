@@ -38,7 +38,7 @@ type checker struct{ invalid.Checker }
 // ValidateDomain checks an explicitly named domain, which is a namespace name.
 func ValidateDomain(field, domain string) error {
 	if platform.ValidNamespace(domain) != nil {
-		return invalid.Field(field, "must match %s", platform.NamespacePattern)
+		return invalid.Field(field, "must be %s", platform.NamespaceRule)
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func target(ctx context.Context, requested string) (string, error) {
 		return "", fmt.Errorf("only admins of %q may name a namespace; leave namespace empty to act in your own: %w", platform.Namespace, ErrPermissionDenied)
 	}
 	if err := platform.ValidNamespace(requested); err != nil {
-		return "", invalid.Field("namespace", "must match %s", platform.NamespacePattern)
+		return "", invalid.Field("namespace", "must be %s", platform.NamespaceRule)
 	}
 	return requested, nil
 }

@@ -100,7 +100,7 @@ func checkTenant(c *invalid.Checker, ns string) {
 	case ns == platform.Namespace:
 		c.Addf("namespace", "must be a tenant's: no service runs in %q, so it has no quota", platform.Namespace)
 	case platform.ValidNamespace(ns) != nil:
-		c.Addf("namespace", "must match %s", platform.NamespacePattern)
+		c.Addf("namespace", "must be %s", platform.NamespaceRule)
 	}
 }
 

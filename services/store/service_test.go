@@ -227,7 +227,7 @@ func TestValidation(t *testing.T) {
 	}
 	// A bad name is told in words, not as the pattern it fails.
 	_, err := c.Write(ctx, &storev1.WriteRequest{Table: "Bad Table", Record: &storev1.Record{Key: "k"}})
-	if msg := status.Convert(err).Message(); !strings.Contains(msg, `"Bad Table" must be 1 to 63 lower-case letters, digits, dashes and underscores, starting with a letter or a digit`) {
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, `"Bad Table" must be 1 to 63 lower-case letters, digits, dashes or underscores, starting with a letter or a digit`) {
 		t.Errorf("Write(table \"Bad Table\") = %q, want the rule in words", msg)
 	}
 	// Nothing rejected was written: only the accepted writes are there.

@@ -42,7 +42,7 @@ type checker struct{ invalid.Checker }
 // ValidateName checks a database or table name.
 func ValidateName(name string) error {
 	if !validName(name) {
-		return fmt.Errorf("name %q must be 1 to 63 lower-case letters, digits, dashes and underscores, starting with a letter or a digit", name)
+		return fmt.Errorf("name %q must be 1 to 63 lower-case letters, digits, dashes or underscores, starting with a letter or a digit", name)
 	}
 	return nil
 }
