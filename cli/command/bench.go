@@ -137,6 +137,15 @@ func probe(ctx context.Context, t bench.Target) error {
 	return nil
 }
 
+// rateLimitLine says whether the proxy's rate limit shaped the run, so
+// that a figure read later says what it measured.
+func rateLimitLine(refused int) string {
+	if refused == 0 {
+		return "The proxy's rate limit refused no call."
+	}
+	return fmt.Sprintf("The proxy's rate limit refused %d calls: the figures measure the limit.", refused)
+}
+
 // benchOps is the order in which the report lists operations.
 var benchOps = []bench.Op{bench.StoreRead, bench.StoreWrite, bench.StoreDelete, bench.StoreList, bench.ConfigGet, bench.ConfigSet, bench.Call}
 
@@ -155,7 +164,7 @@ func (a *app) printBench(rep bench.Report) error {
 			}
 		}
 		row(t, "total", fmt.Sprint(rep.Ops), fmt.Sprint(rep.Errors))
-		fmt.Fprintf(t, "\n%d clients for %.1fs: %.1f ops/s.\n", rep.Clients, rep.Seconds, rep.OpsPerSecond)
+		fmt.Fprintf(t, "\n%d clients for %.1fs: %.1f ops/s. %s\n", rep.Clients, rep.Seconds, rep.OpsPerSecond, rateLimitLine(rep.RateLimited))
 		for _, code := range slices.Sorted(maps.Keys(rep.ErrorsByCode)) {
 			fmt.Fprintf(t, "Errors %s: %d.\n", code, rep.ErrorsByCode[code])
 		}
