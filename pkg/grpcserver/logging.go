@@ -45,6 +45,9 @@ func (s *Server) logFinished(ctx context.Context, fullMethod, callType string, s
 	}
 	code := status.Code(err)
 	level := levelOf(code)
+	if level == slog.LevelInfo && plumbing(fullMethod) {
+		level = slog.LevelDebug
+	}
 	if !s.logger.Enabled(ctx, level) {
 		return
 	}
@@ -80,6 +83,14 @@ func levelOf(code codes.Code) slog.Level {
 	default:
 		return slog.LevelInfo
 	}
+}
+
+// plumbing reports whether a method is the platform's rather than the
+// service's: health checks and the reflection 'micro call' reads. Those
+// that succeed are logged at debug level, so that a service's log shows
+// its own calls, not one line a reflection lookup per 'micro call'.
+func plumbing(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
 }
 
 // SplitMethod turns "/pkg.Service/Method" into its service and method; ok

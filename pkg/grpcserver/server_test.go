@@ -3,6 +3,7 @@ package grpcserver_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -385,6 +386,37 @@ func TestHealthAndReflection(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(names, ","), "m3o.test.v1.TestService") {
 		t.Errorf("reflection services = %v, want m3o.test.v1.TestService among them", names)
+	}
+}
+
+// TestPlumbingLoggedAtDebug checks that successful health checks and
+// reflection lookups stay out of a service's log at info level, while its
+// own calls are there.
+func TestPlumbingLoggedAtDebug(t *testing.T) {
+	e := startWith(t, grpcserver.Options{}, grpctest.Handlers{}, slog.LevelInfo, nil)
+	if _, err := healthpb.NewHealthClient(e.conn).Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("Health.Check() = %v", err)
+	}
+	st, err := rpb.NewServerReflectionClient(e.conn).ServerReflectionInfo(t.Context())
+	if err != nil {
+		t.Fatalf("ServerReflectionInfo() = %v", err)
+	}
+	if err := st.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatalf("Send() = %v", err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatalf("Recv() = %v", err)
+	}
+	if err := st.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("Recv() after CloseSend = %v, want EOF", err)
+	}
+	grpctest.Call(t.Context(), e.conn, "a")
+	lines := e.logs.lines(t)
+	if len(lines) != 1 || lines[0]["grpc.service"] != "m3o.test.v1.TestService" {
+		t.Errorf("logs at level INFO after a health check, a reflection lookup and a call = %v, want the call's line alone", lines)
 	}
 }
 
