@@ -231,6 +231,8 @@ func (a *app) whoami(c *cli.Context, conn *session.Conn) error {
 		row(t, "ACCOUNT", acc.GetName())
 		row(t, "NAMESPACE", acc.GetNamespace())
 		row(t, "ROLES", orDash(strings.Join(acc.GetRoles(), ", ")))
-		row(t, "EXPIRES", when(resp.GetExpiry()))
+		// The access token's, which micro renews as it goes: without the
+		// note, people read it as the end of their login.
+		row(t, "EXPIRES", when(resp.GetExpiry())+" (the access token; micro renews it while you stay logged in)")
 	})
 }

@@ -67,7 +67,7 @@ func TestLoginSavesPrivateTokens(t *testing.T) {
 		t.Errorf("micro login printed a token")
 	}
 	who := h.mustRun("whoami")
-	for _, w := range []string{"admin", "micro", h.p.Addr} {
+	for _, w := range []string{"admin", "micro", h.p.Addr, "(the access token; micro renews it while you stay logged in)"} {
 		if !strings.Contains(who.stdout, w) {
 			t.Errorf("micro whoami = %q, want it to mention %q", who.stdout, w)
 		}
