@@ -56,7 +56,7 @@ func registeredMethods(ctx context.Context, conn *session.Conn, name, ns string)
 	if err != nil {
 		return nil, err
 	}
-	var methods []methodJSON
+	methods := []methodJSON{} // [], not null, in JSON
 	for _, s := range resp.GetServices() {
 		for _, e := range s.GetEndpoints() {
 			methods = append(methods, methodJSON{Name: e.GetName(), Request: e.GetRequest(), Response: e.GetResponse()})
