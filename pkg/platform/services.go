@@ -71,6 +71,14 @@ const ReservedPackagePrefix = "m3o."
 // Calls to an m3o.* package always go to the platform, whatever it says.
 const ServiceHeader = "micro-service"
 
+// AnsweredByTrailer is the trailer the proxy adds to a call's final status
+// when the user's service itself ended the call with it; its value is the
+// service's name. A client reads it to tell a service's own refusal, such
+// as its InvalidArgument, from the platform's. Codes the transport also
+// produces (Unavailable, DeadlineExceeded, Canceled, Internal, Unknown,
+// DataLoss) never carry it.
+const AnsweredByTrailer = "micro-answered-by"
+
 // Lookup returns the row of the core service name.
 func Lookup(name string) (CoreService, bool) {
 	for _, s := range CoreServices {

@@ -8,8 +8,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"m3o.dev/pkg/identity"
+	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/token"
 )
 
@@ -22,14 +24,14 @@ func (p *Proxy) handle(_ any, ss grpc.ServerStream) error {
 		return err
 	}
 	if r.unary {
-		return p.answer(r.ctx, full, forwardUnary(r.ctx, r.conn, full, ss))
+		return p.answer(r.ctx, full, forwardUnary(r.ctx, r.conn, full, ss, r.user))
 	}
 	release, err := p.streams.acquire(r.caller)
 	if err != nil {
 		return p.refuse(ss.Context(), full, err)
 	}
 	defer release()
-	return p.answer(r.ctx, full, forwardStream(r.ctx, r.conn, full, ss))
+	return p.answer(r.ctx, full, forwardStream(r.ctx, r.conn, full, ss, r.user))
 }
 
 // authenticate returns the caller named by the bearer token, or an
@@ -70,8 +72,9 @@ func hasAuthorization(ctx context.Context) bool {
 }
 
 // forwardUnary makes one call with the caller's single request frame. A
-// unary call is cheaper to forward as Invoke than as a stream.
-func forwardUnary(ctx context.Context, conn *grpc.ClientConn, full string, ss grpc.ServerStream) error {
+// unary call is cheaper to forward as Invoke than as a stream. user is the
+// user's service called, "" for a core API.
+func forwardUnary(ctx context.Context, conn *grpc.ClientConn, full string, ss grpc.ServerStream, user string) error {
 	var req, resp frame
 	if err := ss.RecvMsg(&req); err != nil {
 		return err
@@ -86,6 +89,7 @@ func forwardUnary(ctx context.Context, conn *grpc.ClientConn, full string, ss gr
 	if err != nil {
 		// The backend's status is the answer to the caller's own request,
 		// so it goes back as it is.
+		answeredBy(ss, user, err)
 		return err
 	}
 	return ss.SendMsg(&resp)
@@ -94,7 +98,7 @@ func forwardUnary(ctx context.Context, conn *grpc.ClientConn, full string, ss gr
 var streamDesc = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 
 // forwardStream pumps frames both ways until the backend ends the call.
-func forwardStream(ctx context.Context, conn *grpc.ClientConn, full string, ss grpc.ServerStream) error {
+func forwardStream(ctx context.Context, conn *grpc.ClientConn, full string, ss grpc.ServerStream, user string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cs, err := conn.NewStream(ctx, streamDesc, full, grpc.ForceCodec(rawCodec{}))
@@ -108,7 +112,7 @@ func forwardStream(ctx context.Context, conn *grpc.ClientConn, full string, ss g
 		}
 	}()
 
-	if err := pumpToCaller(cs, ss); err != nil {
+	if err := pumpToCaller(cs, ss, user); err != nil {
 		return err
 	}
 	ss.SetTrailer(cs.Trailer())
@@ -134,9 +138,10 @@ func pumpToBackend(ss grpc.ServerStream, cs grpc.ClientStream) error {
 
 // pumpToCaller copies the backend's header and frames to the caller and
 // returns the backend's final status (nil on success).
-func pumpToCaller(cs grpc.ClientStream, ss grpc.ServerStream) error {
+func pumpToCaller(cs grpc.ClientStream, ss grpc.ServerStream, user string) error {
 	header, err := cs.Header()
 	if err != nil {
+		answeredBy(ss, user, err)
 		return err
 	}
 	if len(header) > 0 {
@@ -150,10 +155,23 @@ func pumpToCaller(cs grpc.ClientStream, ss grpc.ServerStream) error {
 			if err == io.EOF {
 				return nil
 			}
+			answeredBy(ss, user, err)
 			return err
 		}
 		if err := ss.SendMsg(&f); err != nil {
 			return err
 		}
 	}
+}
+
+// answeredBy marks err, the status a backend ended a call with, as the
+// answer of the user's service user, with platform.AnsweredByTrailer, so
+// that the caller can tell the service's own refusal from the platform's.
+// A core API's answer is the platform's, and a code the transport also
+// produces may not be the service's: neither is marked.
+func answeredBy(ss grpc.ServerStream, user string, err error) {
+	if _, transport := publicMessages[status.Code(err)]; user == "" || transport {
+		return
+	}
+	ss.SetTrailer(metadata.Pairs(platform.AnsweredByTrailer, user))
 }

@@ -22,6 +22,8 @@ type route struct {
 	unary bool
 	// caller keys the caller's limits: its account, or its address.
 	caller string
+	// user is the user's service called, "" for a core API.
+	user string
 }
 
 // route authenticates, rate-limits and authorizes the call to full, and
@@ -61,7 +63,7 @@ func (p *Proxy) find(ctx context.Context, full string) (route, error) {
 		return route{}, err
 	}
 	out := metadata.NewOutgoingContext(ctx, dest.metadata(ctx, caller, client))
-	return route{ctx: out, conn: conn, unary: unary || p.methods.unary(service, method), caller: key}, nil
+	return route{ctx: out, conn: conn, unary: unary || p.methods.unary(service, method), caller: key, user: dest.user}, nil
 }
 
 // destination is a core API, by its connection, or a user's service, by

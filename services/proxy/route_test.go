@@ -221,6 +221,47 @@ func TestUserServiceRefusals(t *testing.T) {
 	}
 }
 
+// TestAnsweredBy checks that a status the user's service itself ends a
+// call with carries the micro-answered-by trailer, on a unary call and on a
+// stream, and that the proxy's own refusals do not.
+func TestAnsweredBy(t *testing.T) {
+	f := newUserFixture(t)
+	tok := identity.WithBearer(t.Context(), f.token)
+	var trailer metadata.MD
+	unknown := func(ctx context.Context) error {
+		return f.client.Invoke(ctx, "/hello.Hello/Nope", &hellopb.CallRequest{}, &hellopb.CallResponse{}, grpc.Trailer(&trailer))
+	}
+	tooMany := func(ctx context.Context) error {
+		s, err := hellopb.NewHelloClient(f.client).Stream(ctx, &hellopb.StreamRequest{Name: "Ann", Count: 1000}, grpc.Trailer(&trailer))
+		if err != nil {
+			return err
+		}
+		_, err = s.Recv()
+		return err
+	}
+	tests := []struct {
+		name string
+		ctx  context.Context
+		call func(context.Context) error
+		code codes.Code
+		want []string
+	}{
+		{"the service's unary refusal", tok, unknown, codes.Unimplemented, []string{"hello"}},
+		{"the service's refusal of a stream", tok, tooMany, codes.InvalidArgument, []string{"hello"}},
+		{"the proxy's refusal", metadata.AppendToOutgoingContext(tok, platform.ServiceHeader, "other"), tooMany, codes.NotFound, nil},
+		{"no token", t.Context(), unknown, codes.Unauthenticated, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			trailer = nil
+			err := tt.call(tt.ctx)
+			if got := trailer.Get(platform.AnsweredByTrailer); status.Code(err) != tt.code || !cmp.Equal(got, tt.want) {
+				t.Errorf("call = %v with %s %q, want %v with %q", err, platform.AnsweredByTrailer, got, tt.code, tt.want)
+			}
+		})
+	}
+}
+
 // TestHealthByHeader checks that health answers for the proxy itself, and
 // for the user's service the micro-service header names.
 func TestHealthByHeader(t *testing.T) {
