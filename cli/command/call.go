@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	grpcmetadata "google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"m3o.dev/cli/internal/invoke"
 	"m3o.dev/cli/internal/session"
@@ -59,11 +61,30 @@ func (a *app) call(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return callFailed(err, service, method)
 	}
+	var trailer grpcmetadata.MD
 	err = client.Call(ctx, m, body, func(resp []byte) error {
 		_, err := a.stdout.Write(append(resp, '\n'))
 		return err
-	})
+	}, grpc.Trailer(&trailer))
+	if by := trailer.Get(platform.AnsweredByTrailer); err != nil && len(by) > 0 {
+		return serviceAnswer(by[0], err)
+	}
 	return callFailed(err, service, method)
+}
+
+// serviceAnswer is the error of a call the user's service itself ended
+// with a status: its code and its words, said to be the service's rather
+// than the platform's.
+func serviceAnswer(service string, err error) error {
+	st := status.Convert(err)
+	exit := ExitError
+	switch st.Code() {
+	case codes.NotFound:
+		exit = ExitNotFound
+	case codes.PermissionDenied:
+		exit = ExitPermissionDenied
+	}
+	return failf(exit, st.Code(), "Service '%s' answered %s: %s", service, st.Code(), sentence(withViolations(st, st.Message())))
 }
 
 // listMethods prints the methods a service registered, for a call that

@@ -96,6 +96,8 @@ func TestRuntimeFailures(t *testing.T) {
 		{"unknown method", nil, []string{"call", "hello", "Hello.Nope"}, ExitNotFound,
 			`^Cannot call Hello\.Nope of service 'hello': service hello\.Hello has no method Nope; it has Hello\.Call, Hello\.Stream, Hello\.Hold\.`},
 		{"methods of nothing", nil, []string{"call", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
+		{"refused by the service", nil, []string{"call", "hello", "Hello.Stream", `{"name":"Ann","count":1000}`}, ExitError,
+			`^Service 'hello' answered InvalidArgument: count 1000 is over 100\.\n$`},
 		{"unknown service", nil, []string{"call", "hello", "Bye.Call"}, ExitNotFound, `^Cannot call Bye\.Call of service 'hello': no service Bye`},
 		{"bad request", nil, []string{"call", "hello", "Hello.Call", `{"nom":"Ann"}`}, ExitUsage,
 			`^Cannot call Hello\.Call of service 'hello': hello\.CallRequest: .*unknown field "nom".*; the request does not fit the method\.`},

@@ -100,6 +100,10 @@ func runSteps(t *testing.T, p *platform, hello string) {
 	if got := greet(t, p, "hello"); got != "Hello Ann" {
 		t.Errorf("micro call hello Hello.Call = %q, want Hello Ann", got)
 	}
+	// The service's own refusal, through the proxy, is said to be its own.
+	if r := p.micro("", "call", "hello", "Hello.Call", "{}"); r.code != 1 || r.stderr != "Service 'hello' answered InvalidArgument: name is required.\n" {
+		t.Errorf("micro call hello Hello.Call {} = exit %d, stderr %q, want 1 and the service's refusal", r.code, r.stderr)
+	}
 	if logs := p.must("logs", "hello"); !regexp.MustCompile(`(?m)^\[1\] .*msg=greeted .*name=Ann`).MatchString(logs) {
 		t.Errorf("micro logs hello = %q, want instance 1's greeted line", logs)
 	}

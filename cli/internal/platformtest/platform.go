@@ -29,6 +29,7 @@ import (
 
 	"m3o.dev/pkg/mtls"
 	"m3o.dev/pkg/mtls/mtlstest"
+	"m3o.dev/pkg/platform"
 	"m3o.dev/pkg/service/servicetest"
 	"m3o.dev/pkg/service/servicetest/hellopb"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -232,7 +233,17 @@ func (p *Platform) interceptStream(srv any, ss grpc.ServerStream, info *grpc.Str
 	}); err != nil {
 		return err
 	}
-	return handler(srv, ss)
+	err := handler(srv, ss)
+	answered(info.FullMethod, err, func(md metadata.MD) { ss.SetTrailer(md) })
+	return err
+}
+
+// answered marks a status hello ended a call with as its own, as the proxy
+// does for a user's service.
+func answered(fullMethod string, err error, set func(metadata.MD)) {
+	if err != nil && strings.HasPrefix(fullMethod, "/hello.Hello/") {
+		set(metadata.Pairs(platform.AnsweredByTrailer, "hello"))
+	}
 }
 
 // intercept records each call and, like the proxy, refuses a call without a
@@ -253,7 +264,9 @@ func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	if fail != nil {
 		return nil, fail
 	}
-	return handler(ctx, req)
+	resp, err := handler(ctx, req)
+	answered(info.FullMethod, err, func(md metadata.MD) { _ = grpc.SetTrailer(ctx, md) })
+	return resp, err
 }
 
 // issue creates a new token pair, retiring the previous refresh token, which
