@@ -105,8 +105,10 @@ func updateTarget(args cli.Args) (name, src string, err error) {
 		return name, src, nil
 	}
 	src = name
-	name, err = nameOf("", src)
-	return name, src, err
+	if name = baseName(src); !skeleton.ValidName(name) {
+		return "", "", usageErrorf("%q (the source's name) is not a service name: run 'micro update NAME %s' with the service's name.", name, src)
+	}
+	return name, src, nil
 }
 
 // isDir reports whether path names a folder.

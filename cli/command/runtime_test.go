@@ -159,6 +159,11 @@ func TestUpdateFromFolder(t *testing.T) {
 	if r := h.run("update", "Bad_Name"); r.code == ExitOK {
 		t.Errorf("micro update Bad_Name = exit 0, want a refusal of the name")
 	}
+	folder(t, "My_App", "main.go")
+	want := `"My_App" (the source's name) is not a service name: run 'micro update NAME ./My_App' with the service's name.` + "\n"
+	if r := h.run("update", "./My_App"); r.code != ExitUsage || r.stderr != want {
+		t.Errorf("micro update ./My_App = exit %d, stderr %q, want %d and %q", r.code, r.stderr, ExitUsage, want)
+	}
 }
 
 func TestCallHint(t *testing.T) {
