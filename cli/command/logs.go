@@ -45,11 +45,12 @@ func (a *app) logs(c *cli.Context, conn *session.Conn) error {
 		return err
 	}
 	var lines []logLineJSON
+	printed := 0
 	for {
 		l, err := stream.Recv()
 		switch {
 		case errors.Is(err, io.EOF), err != nil && ctx.Err() != nil && status.Code(err) == codes.Canceled:
-			return a.endLogs(req, lines)
+			return a.endLogs(req, lines, printed)
 		case err != nil:
 			return err
 		case a.out.json && !req.GetStream():
@@ -58,6 +59,7 @@ func (a *app) logs(c *cli.Context, conn *session.Conn) error {
 			if err := a.printLogLine(l); err != nil {
 				return err
 			}
+			printed++
 		}
 	}
 }
@@ -77,8 +79,13 @@ func logsRequest(c *cli.Context, ns string) (*runtimev1.LogsRequest, error) {
 	return req, nil
 }
 
-// endLogs prints what a JSON reading of the latest lines collected.
-func (a *app) endLogs(req *runtimev1.LogsRequest, lines []logLineJSON) error {
+// endLogs prints what a JSON reading of the latest lines collected, and
+// tells a person who got no line where else to look.
+func (a *app) endLogs(req *runtimev1.LogsRequest, lines []logLineJSON, printed int) error {
+	if !a.out.json && printed == 0 && !req.GetBuild() && !req.GetStream() {
+		// A service whose build failed has no instance to log anything.
+		a.notef("No lines from the instances of %s. 'micro logs --build %s' prints its latest build's log.", req.GetName(), req.GetName())
+	}
 	if !a.out.json || req.GetStream() {
 		return nil
 	}

@@ -182,6 +182,22 @@ func TestCallHint(t *testing.T) {
 	}
 }
 
+// TestLogsOfAFailedBuild checks that logs of a service that never ran say
+// where its build's log is, on stderr, and print nothing on stdout.
+func TestLogsOfAFailedBuild(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	if r := h.run("run", folder(t, "app", platformtest.BrokenFile)); r.code != ExitError {
+		t.Fatalf("micro run of a broken folder = exit %d, want %d", r.code, ExitError)
+	}
+	r := h.run("logs", "app")
+	want := "No lines from the instances of app. 'micro logs --build app' prints its latest build's log.\n"
+	if r.code != ExitOK || r.stdout != "" || r.stderr != want {
+		t.Errorf("micro logs app = exit %d, stdout %q, stderr %q, want 0, nothing and %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
 // TestDeployOptions checks the options run and update send: update keeps
 // what its flags do not change, and run's --env is not the global --env.
 func TestDeployOptions(t *testing.T) {

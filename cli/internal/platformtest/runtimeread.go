@@ -103,14 +103,15 @@ func (s *runtimeService) Logs(req *runtimev1.LogsRequest, stream grpc.ServerStre
 	s.mu.Lock()
 	d, ok := s.services[req.GetName()]
 	var svc *runtimev1.Service
+	built := true
 	if ok {
-		svc = proto.Clone(d.svc).(*runtimev1.Service)
+		svc, built = proto.Clone(d.svc).(*runtimev1.Service), d.fail != BuildError
 	}
 	s.mu.Unlock()
 	if !ok {
 		return noService(req.GetName())
 	}
-	for _, l := range logLines(svc, req.GetBuild()) {
+	for _, l := range logLines(svc, req.GetBuild(), built) {
 		if err := stream.Send(l); err != nil {
 			return err
 		}
@@ -118,8 +119,12 @@ func (s *runtimeService) Logs(req *runtimev1.LogsRequest, stream grpc.ServerStre
 	return nil
 }
 
-// logLines are the lines Logs sends.
-func logLines(svc *runtimev1.Service, build bool) []*runtimev1.LogsResponse {
+// logLines are the lines Logs sends: the build's, or the instances',
+// which a service whose build failed has none of.
+func logLines(svc *runtimev1.Service, build, built bool) []*runtimev1.LogsResponse {
+	if !build && !built {
+		return nil
+	}
 	if build {
 		return []*runtimev1.LogsResponse{
 			{Stream: "build", Message: fmt.Sprintf("build %s/%s (package ./.)", svc.GetNamespace(), svc.GetName())},
