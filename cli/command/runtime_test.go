@@ -166,6 +166,25 @@ func TestUpdateFromFolder(t *testing.T) {
 	}
 }
 
+func TestErrorSummary(t *testing.T) {
+	tests := []struct {
+		err  string
+		want string
+		more bool
+	}{
+		{"", "", false},
+		{"exited with status 2", "exited with status 2", false},
+		{"# hello/handler\nhandler/handler.go:123:17: undefined: x", "handler/handler.go:123:17: undefined: x", false},
+		{"build failed:\n./main.go:3:1: syntax error\n./main.go:4:1: another", "./main.go:3:1: syntax error", true},
+		{"# only a header", "# only a header", false},
+	}
+	for _, tt := range tests {
+		if got, more := errorSummary(tt.err); got != tt.want || more != tt.more {
+			t.Errorf("errorSummary(%q) = %q, %v, want %q, %v", tt.err, got, more, tt.want, tt.more)
+		}
+	}
+}
+
 func TestCallHint(t *testing.T) {
 	tests := []struct {
 		methods []string

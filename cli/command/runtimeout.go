@@ -58,7 +58,7 @@ const errorWidth = 60
 
 // serviceRow writes a service as a row of the status table.
 func serviceRow(t *tabwriter.Writer, s serviceJSON, updated string) {
-	why, _, more := strings.Cut(s.Error, "\n")
+	why, more := errorSummary(s.Error)
 	if more || len(why) > errorWidth {
 		why = preview([]byte(why))
 		if !strings.HasSuffix(why, "…") {
@@ -66,6 +66,19 @@ func serviceRow(t *tabwriter.Writer, s serviceJSON, updated string) {
 		}
 	}
 	row(t, s.Name, s.Version, orDash(s.Source), s.Status, fmt.Sprintf("%d/%d", s.Instances.Running, s.Instances.Desired), updated, orDash(why))
+}
+
+// errorSummary is the line of a service's error that a table row shows:
+// the first that says what went wrong, past headers such as the "# package"
+// line the Go compiler prints before its errors; more reports whether
+// other lines follow it.
+func errorSummary(full string) (line string, more bool) {
+	lines := strings.Split(strings.TrimSpace(full), "\n")
+	i := 0
+	for i < len(lines)-1 && (strings.HasPrefix(lines[i], "# ") || strings.HasSuffix(lines[i], ":")) {
+		i++
+	}
+	return lines[i], len(lines) > i+1
 }
 
 // printDeployed prints a service that runs the generation run or update
