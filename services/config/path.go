@@ -71,7 +71,7 @@ func ParsePath(s string) (Path, error) {
 func (p *Path) push(seg string) error {
 	switch {
 	case seg == "":
-		return pathError("has an empty segment at segment %d", len(*p)+1)
+		return pathError("has an empty segment, number %d: two dots in a row, or a dot at an end", len(*p)+1)
 	case seg == secretKey:
 		return pathError("uses the reserved key %q", secretKey)
 	case len(*p) == MaxPathSegments:
