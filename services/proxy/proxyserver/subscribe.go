@@ -45,7 +45,11 @@ var subscribeTemplate = sync.OnceValue(func() *template.Template {
 // page is what the subscribe page shows.
 type page struct {
 	Title, Error, Plan, Price, Email, ProviderURL, Nonce string
-	Done                                                 bool
+	// Button is the card form's button: a payment's price, or a card change.
+	Button string
+	// Done says the session went through; Saved, that it changed a card
+	// rather than took a payment.
+	Done, Saved bool
 }
 
 // billingPages serves the subscribe page and relays the provider's webhooks
@@ -106,15 +110,25 @@ func (b *billingPages) done(w http.ResponseWriter, _ *http.Request) {
 	b.render(w, http.StatusOK, page{Title: "Payment received", Done: true})
 }
 
-// sessionPage is the page of a payment session.
+// sessionPage is the page of a payment session: a subscription to pay
+// for, or the card of one to change ('micro billing portal').
 func sessionPage(c *billingv1.Checkout) page {
+	cardChange := c.GetPurpose() == billingv1.CheckoutPurpose_CHECKOUT_PURPOSE_UPDATE_CARD
 	if c.GetState() == billingv1.CheckoutState_CHECKOUT_STATE_COMPLETE {
+		if cardChange {
+			return page{Title: "Card saved", Done: true, Saved: true}
+		}
 		return page{Title: "Payment received", Done: true}
 	}
 	plan := c.GetPlan()
-	return page{
+	p := page{
 		Title: "Subscribe to M3O", Plan: plan.GetName(), Price: price(plan), Email: c.GetEmail(), ProviderURL: c.GetProviderUrl(),
+		Button: "Pay " + price(plan),
 	}
+	if cardChange {
+		p.Title, p.Button = "Change your card", "Save the card"
+	}
+	return p
 }
 
 // price shows a plan's price, such as "$35.00/month".
