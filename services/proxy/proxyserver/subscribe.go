@@ -45,8 +45,9 @@ var subscribeTemplate = sync.OnceValue(func() *template.Template {
 // page is what the subscribe page shows.
 type page struct {
 	Title, Error, Plan, Price, Email, ProviderURL, Nonce string
-	// Button is the card form's button: a payment's price, or a card change.
-	Button string
+	// Button is the card form's button: a payment's price, or a card change;
+	// Note, what else the form does.
+	Button, Note string
 	// Done says the session went through; Saved, that it changed a card
 	// rather than took a payment.
 	Done, Saved bool
@@ -127,6 +128,8 @@ func sessionPage(c *billingv1.Checkout) page {
 	}
 	if cardChange {
 		p.Title, p.Button = "Change your card", "Save the card"
+		// billing's paid: a card saved after a cancel resumes the plan.
+		p.Note = "Saving a card keeps the subscription going, and resumes it after 'micro billing cancel'."
 	}
 	return p
 }

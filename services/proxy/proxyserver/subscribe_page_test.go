@@ -25,7 +25,7 @@ func TestSessionPageSaysWhatItDoes(t *testing.T) {
 	}{
 		{"sign-up", signUp, open, []string{"<h1>Subscribe to M3O</h1>", ">Pay $35.00/month</button>"}},
 		{"sign-up paid", signUp, done, []string{"Payment received, return to your terminal."}},
-		{"card change", cardChange, open, []string{"<h1>Change your card</h1>", ">Save the card</button>"}},
+		{"card change", cardChange, open, []string{"<h1>Change your card</h1>", ">Save the card</button>", "resumes it after &#39;micro billing cancel&#39;"}},
 		{"card changed", cardChange, done, []string{"Card saved, return to your terminal."}},
 	}
 	for _, tt := range tests {
