@@ -88,7 +88,7 @@ func levelOf(code codes.Code) slog.Level {
 // plumbing reports whether a method is the platform's rather than the
 // service's: health checks and the reflection 'micro call' reads. Those
 // that succeed are logged at debug level, so that a service's log shows
-// its own calls, not one line a reflection lookup per 'micro call'.
+// its own calls, not a reflection lookup's line for every 'micro call'.
 func plumbing(fullMethod string) bool {
 	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
 }
