@@ -1,12 +1,14 @@
 package kubernetes_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +95,12 @@ func TestLogsMerged(t *testing.T) {
 	d := deployment("logs-space", "hello", 1, 2, 64, roomy)
 	apply(t, b, d)
 	ps := pods(t, c, d.Ref, 2)
+	// Instances are numbered oldest pod first, then by name, as in Status;
+	// the API server lists pods by name, and the two may be created in
+	// different seconds.
+	slices.SortFunc(ps, func(a, b corev1.Pod) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Name, b.Name))
+	})
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	lines := map[string][]string{}
 	for i, p := range ps {
