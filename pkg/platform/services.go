@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -70,6 +71,12 @@ const ReservedPackagePrefix = "m3o."
 // the called method's proto package ("hello" for /hello.Hello/Call).
 // Calls to an m3o.* package always go to the platform, whatever it says.
 const ServiceHeader = "micro-service"
+
+// NotRunning is the sentence for a user's service with no instance in a
+// namespace: the runtime and the proxy both answer with it.
+func NotRunning(service, namespace string) string {
+	return fmt.Sprintf("service %q is not running in namespace %q", service, namespace)
+}
 
 // AnsweredByTrailer is the trailer the proxy adds to a call's final status
 // when the user's service itself ended the call with it; its value is the

@@ -183,7 +183,7 @@ type NotRunningError struct {
 
 // Error says which service is not running where; the caller reads it.
 func (e *NotRunningError) Error() string {
-	return fmt.Sprintf("service %q is not running in namespace %q", e.Service, e.Namespace)
+	return platform.NotRunning(e.Service, e.Namespace)
 }
 
 // Unwrap returns ErrNotRunning.

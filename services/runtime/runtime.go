@@ -60,6 +60,7 @@ import (
 	"fmt"
 	"time"
 
+	"m3o.dev/pkg/platform"
 	"m3o.dev/services/internal/invalid"
 	"m3o.dev/services/internal/rpcerr"
 )
@@ -129,7 +130,7 @@ var (
 
 // NotRunning is the error a Backend returns for a service it does not run.
 func NotRunning(ref Ref) error {
-	return fmt.Errorf("service %q is not running in namespace %q: %w", ref.Name, ref.Namespace, ErrNotFound)
+	return fmt.Errorf("%s: %w", platform.NotRunning(ref.Name, ref.Namespace), ErrNotFound)
 }
 
 // Ref names a service of a namespace.
