@@ -215,7 +215,8 @@ func (a *app) await(c *cli.Context, conn *session.Conn, svc *runtimev1.Service, 
 	case err != nil:
 		return err
 	}
-	return a.printDeployed(final, methodsOf(c.Context, conn, final.GetName(), c.String("namespace")))
+	ns := c.String("namespace")
+	return a.printDeployed(final, ns, methodsOf(c.Context, conn, final.GetName(), ns))
 }
 
 // methodsOf returns the names of the methods a service registered. It is

@@ -187,16 +187,20 @@ func TestErrorSummary(t *testing.T) {
 
 func TestCallHint(t *testing.T) {
 	tests := []struct {
+		ns      string
 		methods []string
 		want    string
 	}{
-		{nil, "Call it with 'micro call web SERVICE.METHOD JSON'."},
-		{[]string{"Web.Get"}, "Call it with 'micro call web Web.Get JSON'."},
-		{[]string{"Web.Get", "Web.Put"}, "Call it with 'micro call web METHOD JSON': Web.Get, Web.Put."},
+		{"", nil, "Call it with 'micro call web SERVICE.METHOD JSON'."},
+		{"", []string{"Web.Get"}, "Call it with 'micro call web Web.Get JSON'."},
+		{"", []string{"Web.Get", "Web.Put"}, "Call it with 'micro call web METHOD JSON': Web.Get, Web.Put."},
+		// micro call has no --namespace: an admin who ran a service in
+		// another namespace is told who can call it.
+		{"ada", []string{"Web.Get"}, "Accounts of namespace 'ada' call it with 'micro call web Web.Get JSON'."},
 	}
 	for _, tt := range tests {
-		if got := callHint("web", tt.methods); got != tt.want {
-			t.Errorf("callHint(web, %q) = %q, want %q", tt.methods, got, tt.want)
+		if got := callHint("web", tt.ns, tt.methods); got != tt.want {
+			t.Errorf("callHint(web, %q, %q) = %q, want %q", tt.ns, tt.methods, got, tt.want)
 		}
 	}
 }

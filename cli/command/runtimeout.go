@@ -82,25 +82,32 @@ func errorSummary(full string) (line string, more bool) {
 }
 
 // printDeployed prints a service that runs the generation run or update
-// asked for, and how to call the methods it registered.
-func (a *app) printDeployed(svc *runtimev1.Service, methods []string) error {
+// asked for, and how to call the methods it registered. ns is the
+// namespace an admin named with --namespace, or "" for the caller's own.
+func (a *app) printDeployed(svc *runtimev1.Service, ns string, methods []string) error {
 	out := serviceOutput(svc)
 	return a.out.print(map[string]serviceJSON{"service": out}, func(t *tabwriter.Writer) {
 		fmt.Fprintf(t, "%s is running (%d/%d instances). %s\n",
-			out.Name, out.Instances.Running, out.Instances.Desired, callHint(out.Name, methods))
+			out.Name, out.Instances.Running, out.Instances.Desired, callHint(out.Name, ns, methods))
 	})
 }
 
 // callHint says how to call a service: with its one method, with one of
-// its methods, or, when the registry did not say, with any.
-func callHint(name string, methods []string) string {
+// its methods, or, when the registry did not say, with any. micro call
+// reaches only the caller's own namespace, so a service an admin runs in
+// another (ns) is called by that namespace's accounts.
+func callHint(name, ns string, methods []string) string {
+	who := "Call it"
+	if ns != "" {
+		who = fmt.Sprintf("Accounts of namespace '%s' call it", ns)
+	}
 	switch len(methods) {
 	case 0:
-		return fmt.Sprintf("Call it with 'micro call %s SERVICE.METHOD JSON'.", name)
+		return fmt.Sprintf("%s with 'micro call %s SERVICE.METHOD JSON'.", who, name)
 	case 1:
-		return fmt.Sprintf("Call it with 'micro call %s %s JSON'.", name, methods[0])
+		return fmt.Sprintf("%s with 'micro call %s %s JSON'.", who, name, methods[0])
 	}
-	return fmt.Sprintf("Call it with 'micro call %s METHOD JSON': %s.", name, strings.Join(methods, ", "))
+	return fmt.Sprintf("%s with 'micro call %s METHOD JSON': %s.", who, name, strings.Join(methods, ", "))
 }
 
 // deployFailed is the error of a generation that did not take: the
