@@ -79,6 +79,28 @@ func TestStoreWriteFromStdinAndFlags(t *testing.T) {
 	}
 }
 
+// TestConfigSetRefusesBrokenJSON checks that a value that starts like a
+// JSON object, array or string but does not parse is refused before it is
+// sent, instead of being stored as a string nobody meant, and that other
+// text is still stored as a string.
+func TestConfigSetRefusesBrokenJSON(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	for _, bad := range []string{`{"port": 80,}`, ` [1, 2`, `"unterminated`} {
+		r := h.run("config", "set", "app", bad)
+		if r.code != ExitUsage || !strings.HasPrefix(r.stderr, "VALUE starts like JSON but is not valid JSON at byte ") {
+			t.Errorf("micro config set app %s = exit %d (%q), want %d and a refusal", bad, r.code, r.stderr, ExitUsage)
+		}
+	}
+	if r := h.run("config", "get", "app"); r.code != ExitNotFound {
+		t.Errorf("micro config get app after the refusals = exit %d (%q), want %d: nothing set", r.code, r.stdout, ExitNotFound)
+	}
+	h.mustRun("config", "set", "app", "80,}")
+	if r := h.mustRun("config", "get", "app"); r.stdout != "80,}\n" {
+		t.Errorf("micro config get app = %q, want the text set", r.stdout)
+	}
+}
+
 func TestAccountsCreateGeneratesPassword(t *testing.T) {
 	h := newHarness(t)
 	h.login()

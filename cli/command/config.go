@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,7 +23,8 @@ func (a *app) configCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "config",
 		Usage: "read and change the namespace's JSON configuration",
-		Description: "Paths are dotted, such as db.user. A value that is not valid JSON is stored as a string.\n" +
+		Description: "Paths are dotted, such as db.user. A value that is not valid JSON is stored as a string,\n" +
+			"except one that starts like JSON ({, [ or \"), which is refused.\n" +
 			"Secrets are encrypted at rest and read back as \"[secret]\" unless --secret is given.",
 		Action: a.group,
 		Subcommands: []*cli.Command{
@@ -127,6 +129,9 @@ func (a *app) configSet(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	if err := brokenJSON(value); err != nil {
+		return err
+	}
 	resp, err := configClient(conn).Set(c.Context, &configv1.SetRequest{
 		Namespace: a.withNamespace(c.String("namespace")),
 		Path:      path,
@@ -139,6 +144,24 @@ func (a *app) configSet(c *cli.Context, conn *session.Conn) error {
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		row(t, fmt.Sprintf("Set %s (version %d).", orWhole(path), resp.GetVersion()))
 	})
+}
+
+// brokenJSON refuses a value that starts as a JSON object, array or string
+// but does not parse. The config service would store it as a string, which
+// is not what anyone who typed a brace meant.
+func brokenJSON(value []byte) error {
+	trimmed := bytes.TrimSpace(value)
+	if len(trimmed) == 0 || !strings.ContainsRune(`{["`, rune(trimmed[0])) || json.Valid(trimmed) {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(trimmed, &v)
+	where := ""
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		where = fmt.Sprintf(" at byte %d", syntax.Offset)
+	}
+	return usageErrorf("VALUE starts like JSON but is not valid JSON%s: %s. To set it as text, give it as a JSON string, in double quotes with its own quotes escaped.", where, err)
 }
 
 // configDel deletes a value.
