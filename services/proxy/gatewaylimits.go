@@ -25,28 +25,38 @@ const (
 
 // gatewayOptions make the gateway strict about what it accepts: unknown
 // JSON fields are refused rather than dropped (a misspelled "ttl" would
-// otherwise write a record that never expires), a wrong method is 405, and
-// a message too large for the services is 413.
+// otherwise write a record that never expires), and so is anything after
+// the request's JSON value; a wrong method is 405, a path with no method
+// 404 in words, and a message too large for the services 413.
 func gatewayOptions() []runtime.ServeMuxOption {
-	strict := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
-		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
-		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}}
 	return []runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, strict),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, gatewayMarshaler()),
 		runtime.WithRoutingErrorHandler(routingError),
 		runtime.WithErrorHandler(gatewayError),
 	}
 }
 
+// gatewayMarshaler writes every field of an answer, and reads a request
+// strictly.
+func gatewayMarshaler() requestJSON {
+	return requestJSON{&runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}}}
+}
+
 // routingError answers a path the gateway knows with a wrong method as 405,
-// where grpc-gateway would say 501.
+// where grpc-gateway would say 501, and a path it does not know with
+// NoAPI's sentence, where grpc-gateway would say "Not Found".
 func routingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	if httpStatus != http.StatusMethodNotAllowed {
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented, "This path takes POST.")
+	case http.StatusNotFound:
+		NoAPI(w, r)
+	default:
 		runtime.DefaultRoutingErrorHandler(ctx, mux, m, w, r, httpStatus)
-		return
 	}
-	writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented, "This path takes POST.")
 }
 
 // gatewayError is grpc-gateway's error answer, but for a message the

@@ -2,6 +2,7 @@ package proxyserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -31,18 +32,41 @@ func TestGatewayRefusesWhatItCannotServe(t *testing.T) {
 	tests := []struct {
 		name, path, body, method string
 		want                     int
+		message                  string // the answer's message, when checked
 	}{
-		{"body over 4 MiB", "/v1/store/write", `{"record":{"key":"k","value":"` + strings.Repeat("A", 5<<20) + `"}}`, http.MethodPost, http.StatusRequestEntityTooLarge},
-		{"auth body over 64 KiB", "/v1/auth/token", `{"id":"` + strings.Repeat("a", 70<<10) + `"}`, http.MethodPost, http.StatusRequestEntityTooLarge},
-		{"misspelled field", "/v1/store/write", `{"record":{"key":"k","value":"dg=="},"ttll":"1s"}`, http.MethodPost, http.StatusBadRequest},
-		{"wrong method", "/v1/store/read", "", http.MethodGet, http.StatusMethodNotAllowed},
+		{"body over 4 MiB", "/v1/store/write", `{"record":{"key":"k","value":"` + strings.Repeat("A", 5<<20) + `"}}`, http.MethodPost, http.StatusRequestEntityTooLarge, ""},
+		{"auth body over 64 KiB", "/v1/auth/token", `{"id":"` + strings.Repeat("a", 70<<10) + `"}`, http.MethodPost, http.StatusRequestEntityTooLarge, ""},
+		{"misspelled field", "/v1/store/write", `{"record":{"key":"k","value":"dg=="},"ttll":"1s"}`, http.MethodPost, http.StatusBadRequest,
+			`The request body is not a JSON m3o.store.v1.WriteRequest: unknown field "ttll" (line 1, column 38).`},
+		{"a number for a string", "/v1/store/read", `{"key":5}`, http.MethodPost, http.StatusBadRequest,
+			`The request body is not a JSON m3o.store.v1.ReadRequest: invalid value for string field key: 5 (line 1, column 8).`},
+		{"cut short", "/v1/store/read", `{"key":`, http.MethodPost, http.StatusBadRequest,
+			"The request body ends inside its JSON value."},
+		{"not JSON", "/v1/store/read", `key=k`, http.MethodPost, http.StatusBadRequest,
+			"The request body is not valid JSON: invalid character 'k' looking for beginning of value at byte 1."},
+		// grpc-gateway decodes the first value and would ignore the rest.
+		{"two requests in one", "/v1/store/read", `{"key":"k"} {"key":"other"}`, http.MethodPost, http.StatusBadRequest,
+			"The request body goes on after its JSON value, at byte 11."},
+		{"wrong method", "/v1/store/read", "", http.MethodGet, http.StatusMethodNotAllowed, "This path takes POST."},
+		{"no such method", "/v1/store/nope", "{}", http.MethodPost, http.StatusNotFound,
+			"There is no API at POST /v1/store/nope. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read."},
+		{"outside the API", "/nope", "", http.MethodGet, http.StatusNotFound,
+			"There is no API at GET /nope. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := expect(base+tt.path, tt.body, tok, tt.method, tt.want); err != nil {
-				t.Error(err)
+			code, message, err := answer(base+tt.path, tt.body, tok, tt.method)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.want || (tt.message != "" && message != tt.message) {
+				t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, code, message, tt.want, tt.message)
 			}
 		})
+	}
+	// A body that is one request is served, with blanks around it.
+	if err := expect(base+"/v1/store/read", "\n {\"key\":\"k\"} \n", tok, http.MethodPost, http.StatusOK); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -76,20 +100,36 @@ func TestGatewayClosesSlowClients(t *testing.T) {
 
 // expect makes one request and checks its status.
 func expect(url, body, tok, method string, want int) error {
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	code, message, err := answer(url, body, tok, method)
 	if err != nil {
 		return err
+	}
+	if code != want {
+		return fmt.Errorf("%s %s = %d (%q), want %d", method, url, code, message, want)
+	}
+	return nil
+}
+
+// answer sends a request to the gateway and returns the HTTP status and,
+// for an error in the gateway's JSON form, its message.
+func answer(url, body, tok, method string) (int, string, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s = %d, want %d", method, url, resp.StatusCode, want)
+	var answer struct{ Message string }
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, "", err
 	}
-	return nil
+	_ = json.Unmarshal(data, &answer)
+	return resp.StatusCode, answer.Message, nil
 }
 
 // TestAnonymousCallersHaveBudgetsOfTheirOwn spends one anonymous HTTP

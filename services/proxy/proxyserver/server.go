@@ -199,6 +199,7 @@ func (s *Server) httpHandler(ctx context.Context, gatewayConn *grpc.ClientConn) 
 	}
 	obs := observe.Handler(s.metrics, observe.LoggedReady(s.ready, s.log))
 	mux := http.NewServeMux()
+	mux.HandleFunc("/", proxy.NoAPI)
 	mux.Handle("/v1/", proxy.LimitBodies(gateway))
 	mux.Handle("/healthz", obs)
 	mux.Handle("/metrics", obs)

@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"m3o.dev/pkg/lazyregexp"
+)
+
+// requestJSON is the gateway's marshaler with a decoder that says in a
+// sentence what is wrong with a body it cannot decode, where grpc-gateway
+// passes on the decoder's bare words ("unexpected EOF"), and that refuses
+// anything after a unary request's JSON value, which grpc-gateway would
+// ignore. A client-streaming method's body is a run of values, one a
+// message.
+type requestJSON struct {
+	*runtime.HTTPBodyMarshaler
+}
+
+func (m requestJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	dec := json.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.EOF // an empty body is an empty request
+			}
+			return notJSON(err)
+		}
+		msg, ok := v.(proto.Message)
+		if !ok {
+			return m.Unmarshal(raw, v)
+		}
+		if err := m.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("The request body is not a JSON %s: %s.", proto.MessageName(msg), protojsonReason(err))
+		}
+		if streamed(msg.ProtoReflect().Descriptor()) {
+			return nil
+		}
+		rest, _ := io.ReadAll(io.MultiReader(dec.Buffered(), r))
+		if len(bytes.TrimSpace(rest)) > 0 {
+			return fmt.Errorf("The request body goes on after its JSON value, at byte %d.", dec.InputOffset())
+		}
+		return nil
+	})
+}
+
+// notJSON says why a body is not JSON.
+func notJSON(err error) error {
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("The request body is not valid JSON: %s at byte %d.", syntax, syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("The request body ends inside its JSON value.")
+	}
+	return fmt.Errorf("The request body could not be read: %v.", err)
+}
+
+// streamed reports whether md is the request of a client-streaming method
+// in its own file, such as the runtime's Upload.
+func streamed(md protoreflect.MessageDescriptor) bool {
+	services := md.ParentFile().Services()
+	for i := range services.Len() {
+		methods := services.Get(i).Methods()
+		for j := range methods.Len() {
+			if m := methods.Get(j); m.IsStreamingClient() && m.Input().FullName() == md.FullName() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// protojsonError is how protojson words an error: a prefix (with a space
+// or, in some builds, a non-breaking space), an optional "syntax error",
+// the place, and the reason.
+var protojsonError = lazyregexp.New(`^proto:[ \x{a0}](?:syntax error )?\(line (\d+):(\d+)\): (.*)$`)
+
+// protojsonReason rewords a protojson error as a reason with its place at
+// the end: `unknown field "kee" (line 1, column 2)`.
+func protojsonReason(err error) string {
+	msg := err.Error()
+	m := protojsonError.FindStringSubmatch(msg)
+	if m == nil {
+		return strings.TrimLeft(strings.TrimPrefix(msg, "proto:"), " \u00a0")
+	}
+	return fmt.Sprintf("%s (line %s, column %s)", m[3], m[1], m[2])
+}
+
+// maxPathShown caps how much of an unknown path an answer repeats.
+const maxPathShown = 100
+
+// NoAPI answers a path the gateway has no method at, in the gateway's JSON
+// form, with the shape of the paths it has.
+func NoAPI(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if len(path) > maxPathShown {
+		path = path[:maxPathShown] + "…"
+	}
+	writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf(
+		"There is no API at %s %s. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read.", r.Method, path))
+}
