@@ -159,6 +159,7 @@ func TestEnvCommands(t *testing.T) {
 		{[]string{"env", "set", "platform"}, ExitOK, `^Env 'platform' \(api\.m3o\.dev:443\) is now current\.\n$`},
 		{[]string{"env"}, ExitOK, `(?m)^\*  platform +api\.m3o\.dev:443 +- +-$`},
 		{[]string{"env", "set", "nope"}, ExitNotFound, `^$`},
+		{[]string{"env", "use", "test"}, ExitOK, `^Env 'test' \(.+\) is now current\.\n$`},
 		{[]string{"env", "del", "platform"}, ExitError, `^$`},
 		{[]string{"env", "add", "test", "h:1"}, ExitError, `^$`},
 		{[]string{"env", "del", "test"}, ExitOK, `^Deleted env 'test' and forgot its login\.\n$`},

@@ -35,6 +35,7 @@ func (a *app) envCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "set",
+				Aliases:   []string{"use"}, // as docker context and kubectl config say
 				Usage:     "make an env the current one",
 				ArgsUsage: "NAME",
 				Action:    a.local(a.envSet),
