@@ -137,7 +137,7 @@ func callFailed(err error, service, method string) error {
 	case errors.Is(err, invoke.ErrBadName), errors.Is(err, invoke.ErrAmbiguous), errors.Is(err, invoke.ErrClientStreaming):
 		return usageErrorf("Cannot call %s of service '%s': %s", method, service, sentence(err.Error()))
 	case errors.Is(err, invoke.ErrBadRequest):
-		return usageErrorf("Cannot call %s of service '%s': %s", method, service, sentence(detail(err, invoke.ErrBadRequest)+"; "+invoke.ErrBadRequest.Error()))
+		return usageErrorf("Cannot call %s of service '%s': %s", method, service, sentence(detail(err, invoke.ErrBadRequest)))
 	case errors.Is(err, invoke.ErrUnknownMethod):
 		return failf(ExitNotFound, codes.NotFound, "Cannot call %s of service '%s': %s", method, service, sentence(detail(err, invoke.ErrUnknownMethod)))
 	case errors.Is(err, invoke.ErrNoReflection):

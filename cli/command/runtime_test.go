@@ -100,7 +100,7 @@ func TestRuntimeFailures(t *testing.T) {
 			`^Service 'hello' answered InvalidArgument: count 1000 is over 100\.\n$`},
 		{"unknown service", nil, []string{"call", "hello", "Bye.Call"}, ExitNotFound, `^Cannot call Bye\.Call of service 'hello': no service Bye`},
 		{"bad request", nil, []string{"call", "hello", "Hello.Call", `{"nom":"Ann"}`}, ExitUsage,
-			`^Cannot call Hello\.Call of service 'hello': hello\.CallRequest: .*unknown field "nom".*; the request does not fit the method\.`},
+			`^Cannot call Hello\.Call of service 'hello': the request is not a JSON hello\.CallRequest: unknown field "nom" \(line 1, column 2\)\.`},
 		{"bad method", nil, []string{"call", "hello", "Call"}, ExitUsage, `^Cannot call Call of service 'hello': "Call": the method must be`},
 		{"bad metadata", nil, []string{"call", "hello", "Hello.Call", "--metadata", "x"}, ExitUsage, `^--metadata "x" must be KEY=VALUE\.`},
 		{"new with a bad name", nil, []string{"new", "Hello"}, ExitUsage, `^Cannot create Hello: "Hello" must be a DNS label`},

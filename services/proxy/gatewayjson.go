@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"m3o.dev/pkg/lazyregexp"
+	"m3o.dev/pkg/platform"
 )
 
 // requestJSON is the gateway's marshaler with a decoder that says in a
@@ -42,7 +41,7 @@ func (m requestJSON) NewDecoder(r io.Reader) runtime.Decoder {
 			return m.Unmarshal(raw, v)
 		}
 		if err := m.Unmarshal(raw, v); err != nil {
-			return fmt.Errorf("The request body is not a JSON %s: %s.", proto.MessageName(msg), protojsonReason(err))
+			return fmt.Errorf("The request body is not a JSON %s: %s.", proto.MessageName(msg), platform.JSONReason(err))
 		}
 		if streamed(msg.ProtoReflect().Descriptor()) {
 			return nil
@@ -80,22 +79,6 @@ func streamed(md protoreflect.MessageDescriptor) bool {
 		}
 	}
 	return false
-}
-
-// protojsonError is how protojson words an error: a prefix (with a space
-// or, in some builds, a non-breaking space), an optional "syntax error",
-// the place, and the reason.
-var protojsonError = lazyregexp.New(`^proto:[ \x{a0}](?:syntax error )?\(line (\d+):(\d+)\): (.*)$`)
-
-// protojsonReason rewords a protojson error as a reason with its place at
-// the end: `unknown field "kee" (line 1, column 2)`.
-func protojsonReason(err error) string {
-	msg := err.Error()
-	m := protojsonError.FindStringSubmatch(msg)
-	if m == nil {
-		return strings.TrimLeft(strings.TrimPrefix(msg, "proto:"), " \u00a0")
-	}
-	return fmt.Sprintf("%s (line %s, column %s)", m[3], m[1], m[2])
 }
 
 // maxPathShown caps how much of an unknown path an answer repeats.

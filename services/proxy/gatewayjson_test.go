@@ -36,11 +36,3 @@ func TestRequestJSONStreamsUploads(t *testing.T) {
 		t.Errorf("Decode() of two reads = %v, want a refusal of the second", err)
 	}
 }
-
-func TestProtojsonReason(t *testing.T) {
-	var read storev1.ReadRequest
-	err := gatewayMarshaler().Unmarshal([]byte(`[1]`), &read)
-	if got, want := protojsonReason(err), "unexpected token [ (line 1, column 1)"; got != want {
-		t.Errorf("protojsonReason(%v) = %q, want %q", err, got, want)
-	}
-}

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"m3o.dev/pkg/platform"
 )
 
 // Call calls the method with the request written as JSON and hands each
@@ -21,7 +23,7 @@ import (
 func (c *Client) Call(ctx context.Context, m Method, request []byte, recv func(json []byte) error, opts ...grpc.CallOption) error {
 	req := dynamicpb.NewMessage(m.Desc.Input())
 	if err := (protojson.UnmarshalOptions{Resolver: m.types}).Unmarshal(request, req); err != nil {
-		return fmt.Errorf("%s: %v: %w", m.Desc.Input().FullName(), err, ErrBadRequest)
+		return fmt.Errorf("the request is not a JSON %s: %s: %w", m.Desc.Input().FullName(), platform.JSONReason(err), ErrBadRequest)
 	}
 	ctx = c.outgoing(ctx)
 	if !m.Desc.IsStreamingServer() {
