@@ -101,6 +101,23 @@ func TestConfigSetRefusesBrokenJSON(t *testing.T) {
 	}
 }
 
+// TestValueOverTheLimitOnStdin checks that a value on stdin over the
+// store's limit is refused whole, not sent cut short at the limit.
+func TestValueOverTheLimitOnStdin(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	big := strings.Repeat("v", maxValue+10)
+	for _, args := range [][]string{{"store", "write", "k", "-"}, {"config", "set", "k", "-"}} {
+		r := h.runIn(big, args...)
+		if want := "VALUE on stdin is over 1048576 bytes (1 MiB), more than the platform takes.\n"; r.code != ExitUsage || r.stderr != want {
+			t.Errorf("micro %s < %d bytes = exit %d (%q), want %d (%q)", strings.Join(args, " "), len(big), r.code, r.stderr, ExitUsage, want)
+		}
+	}
+	if h.p.Record("k") != nil {
+		t.Errorf("record k = present after the refusal, want none")
+	}
+}
+
 func TestAccountsCreateGeneratesPassword(t *testing.T) {
 	h := newHarness(t)
 	h.login()

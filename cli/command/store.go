@@ -16,8 +16,9 @@ import (
 	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
-// maxValue is the largest value the store accepts; one byte more is read
-// from stdin so that the platform, not a silent truncation, refuses it.
+// maxValue is the largest value the store accepts (1 MiB), and more than
+// a config value may be. micro reads at most one byte more from stdin, and
+// refuses stdin that holds more, instead of sending a value cut short.
 const maxValue = 1 << 20
 
 // valueWidth is how much of a value a table row shows.
@@ -220,7 +221,14 @@ func (a *app) value(arg string) ([]byte, error) {
 	if arg != "-" {
 		return []byte(arg), nil
 	}
-	return io.ReadAll(io.LimitReader(a.stdin, maxValue+1))
+	value, err := io.ReadAll(io.LimitReader(a.stdin, maxValue+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(value) > maxValue {
+		return nil, usageErrorf("VALUE on stdin is over %d bytes (1 MiB), more than the platform takes.", maxValue)
+	}
+	return value, nil
 }
 
 // metadata parses KEY=VALUE pairs.
