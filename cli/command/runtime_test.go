@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"m3o.dev/cli/internal/platformtest"
+	"m3o.dev/pkg/platform"
 )
 
 // folder writes a service's folder under the working directory, with the
@@ -177,6 +178,7 @@ func TestErrorSummary(t *testing.T) {
 		{"# hello/handler\nhandler/handler.go:123:17: undefined: x", "handler/handler.go:123:17: undefined: x", false},
 		{"build failed:\n./main.go:3:1: syntax error\n./main.go:4:1: another", "./main.go:3:1: syntax error", true},
 		{"# only a header", "# only a header", false},
+		{platform.NotTaken(3, 2, "# hello/handler\nhandler/handler.go:60:9: undefined: x"), "generation 3: handler/handler.go:60:9: undefined: x", false},
 	}
 	for _, tt := range tests {
 		if got, more := errorSummary(tt.err); got != tt.want || more != tt.more {

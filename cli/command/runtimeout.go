@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"m3o.dev/cli/internal/deploy"
+	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
@@ -73,6 +74,10 @@ func serviceRow(t *tabwriter.Writer, s serviceJSON, updated string) {
 // line the Go compiler prints before its errors; more reports whether
 // other lines follow it.
 func errorSummary(full string) (line string, more bool) {
+	if gen, why, ok := platform.SplitNotTaken(full); ok {
+		line, more := errorSummary(why)
+		return fmt.Sprintf("generation %d: %s", gen, line), more
+	}
 	lines := strings.Split(strings.TrimSpace(full), "\n")
 	i := 0
 	for i < len(lines)-1 && (strings.HasPrefix(lines[i], "# ") || strings.HasSuffix(lines[i], ":")) {
@@ -119,6 +124,9 @@ func deployFailed(f *deploy.Failure, verb string) error {
 	}
 	msg := fmt.Sprintf("'micro %s %s' failed: %s", verb, svc.GetName(), indentReason(why))
 	if f.OlderRuns() {
+		if _, own, ok := platform.SplitNotTaken(why); ok {
+			why = own // the sentence below says what the runtime's preface does
+		}
 		msg = fmt.Sprintf("'micro %s %s' failed, and generation %d keeps serving: %s",
 			verb, svc.GetName(), svc.GetRunningGeneration(), indentReason(why))
 	}

@@ -81,3 +81,16 @@ func TestDefaultAddressFollowsThePortTable(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitNotTaken(t *testing.T) {
+	why := "# hello/handler\nhandler.go:3:1: undefined: x"
+	gen, got, ok := SplitNotTaken(NotTaken(3, 2, why))
+	if !ok || gen != 3 || got != why {
+		t.Errorf("SplitNotTaken(NotTaken(3, 2, why)) = %d, %q, %v; want 3, why, true", gen, got, ok)
+	}
+	for _, other := range []string{"", "exit status 1", "generation 3 did not take", "generation x did not take, generation 2 still runs: y"} {
+		if _, _, ok := SplitNotTaken(other); ok {
+			t.Errorf("SplitNotTaken(%q) = ok, want not NotTaken's", other)
+		}
+	}
+}

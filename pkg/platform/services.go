@@ -78,6 +78,24 @@ func NotRunning(service, namespace string) string {
 	return fmt.Sprintf("service %q is not running in namespace %q", service, namespace)
 }
 
+// NotTaken is the reason a service gives while generation gen did not
+// take, its build or its start having failed, and generation running
+// still serves.
+func NotTaken(gen, running uint64, why string) string {
+	return fmt.Sprintf("generation %d did not take, generation %d still runs: %s", gen, running, why)
+}
+
+// SplitNotTaken returns the generation and the why of a reason NotTaken
+// wrote, or ok false for any other reason.
+func SplitNotTaken(reason string) (gen uint64, why string, ok bool) {
+	var running uint64
+	if _, err := fmt.Sscanf(reason, "generation %d did not take, generation %d", &gen, &running); err != nil {
+		return 0, "", false
+	}
+	why, ok = strings.CutPrefix(reason, NotTaken(gen, running, ""))
+	return gen, why, ok
+}
+
 // AnsweredByTrailer is the trailer the proxy adds to a call's final status
 // when the user's service itself ended the call with it; its value is the
 // service's name. A client reads it to tell a service's own refusal, such

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
@@ -49,7 +50,7 @@ func (d *deployment) advance() {
 	switch {
 	case d.fail != "" && d.svc.GetRunningGeneration() > 0:
 		// A failed update: the older generation keeps serving.
-		d.svc.Status, d.svc.Error, d.step = runtimev1.Status_STATUS_RUNNING, d.fail, len(steps)-1
+		d.svc.Status, d.svc.Error, d.step = runtimev1.Status_STATUS_RUNNING, platform.NotTaken(d.svc.GetGeneration(), d.svc.GetRunningGeneration(), d.fail), len(steps)-1
 	case d.fail != "" && d.svc.GetStatus() == runtimev1.Status_STATUS_STARTING:
 		d.svc.Status, d.svc.Error = runtimev1.Status_STATUS_ERROR, d.fail
 	case d.svc.GetStatus() == runtimev1.Status_STATUS_RUNNING:

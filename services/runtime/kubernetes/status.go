@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
+	"m3o.dev/pkg/platform"
 	"m3o.dev/services/runtime"
 )
 
@@ -55,7 +56,7 @@ func withBuild(st runtime.Status, bs building) runtime.Status {
 	case bs.reason == "":
 		st.State = runtime.StateBuilding
 	case st.RunningGeneration > 0:
-		st.Reason = fmt.Sprintf("generation %d did not build, generation %d still runs: %s", bs.generation, st.RunningGeneration, bs.reason)
+		st.Reason = platform.NotTaken(bs.generation, st.RunningGeneration, bs.reason)
 	default:
 		st.State, st.Reason = runtime.StateError, bs.reason
 	}

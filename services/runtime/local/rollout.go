@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"m3o.dev/pkg/platform"
 	"m3o.dev/services/runtime"
 	"m3o.dev/services/runtime/local/build"
 )
@@ -217,7 +218,7 @@ func (u *unit) failed(ctx context.Context, d runtime.Deployment, err error) {
 	defer u.mu.Unlock()
 	u.phase = ""
 	if u.current != nil {
-		reason = fmt.Sprintf("generation %d did not take, generation %d still runs: %s", d.Generation, u.current.d.Generation, reason)
+		reason = platform.NotTaken(d.Generation, u.current.d.Generation, reason)
 	}
 	u.reason = reason
 	u.b.log.Warn("rollout failed", "namespace", u.ref.Namespace, "service", u.ref.Name, "generation", d.Generation, "error", err)
