@@ -46,6 +46,11 @@ func (s *Service) toProto(ctx context.Context, rec record) *runtimev1.Service {
 	}
 	if st.Generation >= rec.Generation {
 		out.Status, out.Error = states[st.State], st.Reason
+		// Noted as soon as a reader sees it, not a reconciliation later:
+		// a restart in between would run the older generation first.
+		if err := s.noteRan(ctx, rec, st); err != nil {
+			s.log.WarnContext(ctx, "note the generation that runs", "namespace", rec.Namespace, "service", rec.Name, "error", err)
+		}
 	}
 	out.RunningGeneration = st.RunningGeneration
 	for _, inst := range st.Instances {

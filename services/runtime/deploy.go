@@ -71,7 +71,7 @@ func (s *Service) env(rec record) []string {
 // resolve records id as the stored source of rec's generation, unless the
 // service moved on, and prunes the service's older sources.
 func (s *Service) resolve(ctx context.Context, rec record, id string) error {
-	_, err := s.records.update(ctx, rec.ref(), func(r *record) error {
+	fresh, err := s.records.update(ctx, rec.ref(), func(r *record) error {
 		if r.Generation == rec.Generation && r.Resolved == "" {
 			r.Resolved = id
 		}
@@ -80,7 +80,7 @@ func (s *Service) resolve(ctx context.Context, rec record, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.sources.prune(ctx, rec.Namespace, rec.Name, id)
+	return s.sources.prune(ctx, rec.Namespace, rec.Name, append(fresh.keptSources(), id)...)
 }
 
 // accountName is the name of a service's account in its namespace.

@@ -130,3 +130,36 @@ func TestRestartRestores(t *testing.T) {
 		t.Errorf("after a restart the backend got %+v, want generation 2, version v2, the same account", after)
 	}
 }
+
+// TestRestartRunsWhatRanFirst fails update after update of a service that
+// ran, each from a new upload, then restarts: the fresh backend is given
+// the generation that ran first, from its source, which the uploads since
+// did not prune, and not only the latest, which would leave the service
+// down.
+func TestRestartRunsWhatRanFirst(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client(t)
+	ctx := e.tenant(t, "fail-space", "dev", "developer")
+	first := mustUpload(t, ctx, c, "hello")
+	if _, err := c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: first}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Read(ctx, &runtimev1.ReadRequest{Name: "hello"}); err != nil { // as micro run does until it runs
+		t.Fatal(err)
+	}
+	for range runtime.SourcesKept + 1 {
+		src := mustUpload(t, ctx, c, "hello")
+		if _, err := c.Update(ctx, &runtimev1.UpdateRequest{Service: &runtimev1.Service{Name: "hello", Source: src, Version: brokenVersion}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := runtime.Ref{Namespace: "fail-space", Name: "hello"}
+	restarted := e.restart(t)
+	ds := restarted.deployments(ref)
+	if ds[0].Generation != 1 || ds[0].Source.ID() != first {
+		t.Fatalf("after a restart the backend got generation %d from %s first, want generation 1 from %s", ds[0].Generation, ds[0].Source.ID(), first)
+	}
+	if err := ds[0].Source.Fetch(t.Context(), filepath.Join(t.TempDir(), "tree")); err != nil {
+		t.Errorf("Fetch() of the source that ran = %v, want it kept", err)
+	}
+}

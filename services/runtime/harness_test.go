@@ -74,14 +74,32 @@ func (r *recorder) Delete(_ context.Context, ref runtime.Ref) error {
 	return nil
 }
 
-// Status implements runtime.Backend.
+// brokenVersion marks a deployment that does not take, as a source that
+// does not build: the one before it keeps running.
+const brokenVersion = "broken"
+
+// Status implements runtime.Backend: the latest deployment runs unless it
+// is broken, and then the newest before it that is not.
 func (r *recorder) Status(_ context.Context, ref runtime.Ref) (runtime.Status, error) {
-	d, ok := r.last(ref)
-	if !ok {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ds := r.deployed[ref]
+	if len(ds) == 0 {
 		return runtime.Status{}, runtime.ErrNotFound
 	}
-	return runtime.Status{State: runtime.StateRunning, Generation: d.Generation, RunningGeneration: d.Generation,
-		Instances: []runtime.InstanceStatus{{Number: 1, Generation: d.Generation, State: runtime.StateRunning}}}, nil
+	latest := ds[len(ds)-1].Generation
+	st := runtime.Status{State: runtime.StateError, Generation: latest, Reason: "build failed"}
+	for _, d := range slices.Backward(ds) {
+		if d.Version != brokenVersion {
+			st.State, st.RunningGeneration = runtime.StateRunning, d.Generation
+			st.Instances = []runtime.InstanceStatus{{Number: 1, Generation: d.Generation, State: runtime.StateRunning}}
+			break
+		}
+	}
+	if st.State == runtime.StateRunning && st.RunningGeneration < latest {
+		st.Reason = platform.NotTaken(latest, st.RunningGeneration, "build failed")
+	}
+	return st, nil
 }
 
 // Logs implements runtime.Backend: one line per deployment.
@@ -116,6 +134,13 @@ func (r *recorder) quotaSnapshot() map[string]runtime.Quota {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return maps.Clone(r.quotas)
+}
+
+// deployments returns every deployment of ref, oldest first.
+func (r *recorder) deployments(ref runtime.Ref) []runtime.Deployment {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deployed[ref])
 }
 
 // last returns the latest deployment of ref.

@@ -67,14 +67,44 @@ func (s *Service) reconcileOne(ctx context.Context, ref Ref) error {
 		return err
 	}
 	st, err := s.backend.Status(ctx, ref)
-	if err == nil && st.Generation >= rec.Generation {
-		return nil
-	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	switch {
+	case err == nil && st.Generation >= rec.Generation:
+		return s.noteRan(ctx, rec, st)
+	case err == nil && rollingOut(st):
+		return nil // a later pass hands over the newer generation
+	case errors.Is(err, ErrNotFound) && rec.ranBefore():
+		// The backend has nothing, as after a restart, and the record's
+		// generation never ran: the one that did runs first.
+		s.log.InfoContext(ctx, "starting the generation that last ran", "namespace", ref.Namespace, "service", ref.Name,
+			"generation", rec.Ran.Generation, "latest", rec.Generation)
+		_, _, err = s.deploy(ctx, rec.asRan())
+		return err
+	case err != nil && !errors.Is(err, ErrNotFound):
 		return err
 	}
 	s.log.InfoContext(ctx, "starting a recorded service", "namespace", ref.Namespace, "service", ref.Name, "generation", rec.Generation)
 	_, _, err = s.deploy(ctx, rec)
+	return err
+}
+
+// rollingOut reports whether the backend is building or starting a
+// generation that does not serve yet.
+func rollingOut(st Status) bool {
+	return st.RunningGeneration < st.Generation && (st.State == StateBuilding || st.State == StateStarting)
+}
+
+// noteRan records the record's generation as the one that last ran, once
+// the backend runs it.
+func (s *Service) noteRan(ctx context.Context, rec record, st Status) error {
+	if st.RunningGeneration != rec.Generation || (rec.Ran != nil && rec.Ran.Generation >= rec.Generation) {
+		return nil
+	}
+	_, err := s.records.update(ctx, rec.ref(), func(r *record) error {
+		if r.Generation == rec.Generation {
+			r.Ran = &ranGeneration{Generation: r.Generation, Version: r.Version, Resolved: r.Resolved, Options: r.Options}
+		}
+		return nil
+	})
 	return err
 }
 

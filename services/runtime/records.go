@@ -38,12 +38,45 @@ type record struct {
 	// may read this database.
 	AccountID     string `json:"account_id,omitempty"`
 	AccountSecret string `json:"account_secret,omitempty"`
+	// Ran is the newest generation the backend was seen to run, nil until
+	// one did. A backend that keeps nothing across a restart, as the local
+	// one, is given it again before the newer generation, so that a
+	// generation that did not take never leaves the service down.
+	Ran *ranGeneration `json:"ran,omitempty"`
 	// version is the store's version of the record, for compare-and-set.
 	version uint64
 }
 
+// ranGeneration is what a generation that ran was deployed from.
+type ranGeneration struct {
+	Generation uint64  `json:"generation"`
+	Version    string  `json:"version,omitempty"`
+	Resolved   string  `json:"resolved"`
+	Options    options `json:"options"`
+}
+
 // ref names the record's service.
 func (r record) ref() Ref { return Ref{Namespace: r.Namespace, Name: r.Name} }
+
+// ranBefore reports whether an older generation than the record's ran,
+// which the record's own generation has not replaced yet.
+func (r record) ranBefore() bool { return r.Ran != nil && r.Ran.Generation < r.Generation }
+
+// asRan is the record as it was at the generation that last ran.
+func (r record) asRan() record {
+	r.Generation, r.Version, r.Resolved, r.Options = r.Ran.Generation, r.Ran.Version, r.Ran.Resolved, r.Ran.Options
+	return r
+}
+
+// keptSources are the stored sources the record still builds from: its
+// generation's and the one that last ran.
+func (r record) keptSources() []string {
+	keep := []string{r.Resolved}
+	if r.Ran != nil {
+		keep = append(keep, r.Ran.Resolved)
+	}
+	return keep
+}
 
 // serviceKey is a service's key in the services table.
 func serviceKey(ref Ref) string { return ref.Namespace + "/" + ref.Name }

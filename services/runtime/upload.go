@@ -58,7 +58,7 @@ func (s *Service) keepUpload(ctx context.Context, ref Ref, f *os.File, size int6
 	}
 	keep := []string{id}
 	if rec, err := s.records.get(ctx, ref); err == nil {
-		keep = append(keep, rec.Resolved)
+		keep = append(keep, rec.keptSources()...)
 	}
 	if err := s.sources.prune(ctx, ref.Namespace, ref.Name, keep...); err != nil {
 		s.log.WarnContext(ctx, "prune old sources", "namespace", ref.Namespace, "service", ref.Name, "error", err)

@@ -30,9 +30,10 @@ const settle = 15 * time.Minute
 
 // TestRuntimeJourney drives `micro server`'s runtime with the gRPC API as
 // a tenant would: Upload, Create, a call through the proxy, Logs; checks
-// the sandbox from inside an instance; kills the server with SIGKILL and
-// checks that no instance survives it and that the service runs again
-// after a restart; then Delete.
+// the sandbox from inside an instance; fails an update; kills the server
+// with SIGKILL and checks that no instance survives it and that the
+// generation that ran runs again after a restart, while the one that
+// failed is tried again and fails; then Delete.
 func TestRuntimeJourney(t *testing.T) {
 	s := newMicroServer(t)
 	s.start()
@@ -52,13 +53,15 @@ func TestRuntimeJourney(t *testing.T) {
 	logs := readLogs(t, rt, alice, "hello")
 	checkEnvironment(t, logs)
 	checkUnreadable(t, logs, secrets)
+	update(t, rt, alice, "hello", runtimetest.Broken)
+	waitStatus(t, rt, alice, "hello", notTaken(t, 2, 1))
 
 	s.kill9()
 	waitNoInstance(t, s.runtimeDir)
 	s.start()
 	conn = s.conn(t)
 	rt = runtimev1.NewRuntimeServiceClient(conn)
-	waitRunning(t, rt, alice, "hello", 1)
+	waitStatus(t, rt, alice, "hello", notTaken(t, 2, 1))
 	checkCall(t, conn, alice, "hello from alpha")
 
 	if _, err := rt.Delete(alice, &runtimev1.DeleteRequest{Name: "hello"}); err != nil {
@@ -87,6 +90,28 @@ func (s *microServer) otherNamespaceFile(t *testing.T, rt runtimev1.RuntimeServi
 // create uploads program and creates the service name from it with env.
 func create(t *testing.T, rt runtimev1.RuntimeServiceClient, ctx context.Context, name, program string, env map[string]string) {
 	t.Helper()
+	_, err := rt.Create(ctx, &runtimev1.CreateRequest{
+		Service: &runtimev1.Service{Name: name, Source: uploadProgram(t, rt, ctx, name, program)},
+		Options: &runtimev1.Options{Env: env},
+	})
+	if err != nil {
+		t.Fatalf("Create(%s) = %v", name, err)
+	}
+}
+
+// update uploads program and makes it the service's next generation.
+func update(t *testing.T, rt runtimev1.RuntimeServiceClient, ctx context.Context, name, program string) {
+	t.Helper()
+	_, err := rt.Update(ctx, &runtimev1.UpdateRequest{Service: &runtimev1.Service{Name: name, Source: uploadProgram(t, rt, ctx, name, program)}})
+	if err != nil {
+		t.Fatalf("Update(%s) = %v", name, err)
+	}
+}
+
+// uploadProgram uploads program as a source of the service name and
+// returns its id.
+func uploadProgram(t *testing.T, rt runtimev1.RuntimeServiceClient, ctx context.Context, name, program string) string {
+	t.Helper()
 	archive, err := runtimetest.Archive(program)
 	if err != nil {
 		t.Fatal(err)
@@ -102,12 +127,18 @@ func create(t *testing.T, rt runtimev1.RuntimeServiceClient, ctx context.Context
 	if err != nil {
 		t.Fatalf("Upload(%s) = %v", program, err)
 	}
-	_, err = rt.Create(ctx, &runtimev1.CreateRequest{
-		Service: &runtimev1.Service{Name: name, Source: up.GetSourceId()},
-		Options: &runtimev1.Options{Env: env},
-	})
-	if err != nil {
-		t.Fatalf("Create(%s) = %v", name, err)
+	return up.GetSourceId()
+}
+
+// notTaken holds for a service whose generation gen did not take while
+// generation running serves, and fails the test once none serves.
+func notTaken(t *testing.T, gen, running uint64) func(*runtimev1.Service) bool {
+	return func(svc *runtimev1.Service) bool {
+		if svc.GetStatus() == runtimev1.Status_STATUS_ERROR {
+			t.Fatalf("service %s is down: %s", svc.GetName(), svc.GetError())
+		}
+		return svc.GetStatus() == runtimev1.Status_STATUS_RUNNING && svc.GetGeneration() == gen &&
+			svc.GetRunningGeneration() == running && strings.HasPrefix(svc.GetError(), platform.NotTaken(gen, running, ""))
 	}
 }
 
