@@ -28,6 +28,10 @@ func (a *app) status(c *cli.Context, conn *session.Conn) error {
 	for _, svc := range resp.GetServices() {
 		out.Services = append(out.Services, serviceOutput(svc))
 	}
+	if len(out.Services) == 0 && !a.out.json {
+		a.notef("No services in namespace '%s'. 'micro run FOLDER' runs one; 'micro new NAME' writes one to start from.", a.scope.namespace)
+		return nil
+	}
 	return a.out.print(out, func(t *tabwriter.Writer) {
 		row(t, "NAME", "VERSION", "SOURCE", "STATUS", "INSTANCES", "UPDATED", "ERROR")
 		for i, s := range out.Services {
