@@ -151,11 +151,14 @@ func (a *app) configSet(c *cli.Context, conn *session.Conn) error {
 // is not what anyone who typed a brace meant.
 func brokenJSON(value []byte) error {
 	trimmed := bytes.TrimSpace(value)
-	if len(trimmed) == 0 || !strings.ContainsRune(`{["`, rune(trimmed[0])) || json.Valid(trimmed) {
+	if len(trimmed) == 0 || !strings.ContainsRune(`{["`, rune(trimmed[0])) {
 		return nil
 	}
 	var v any
 	err := json.Unmarshal(trimmed, &v)
+	if err == nil {
+		return nil
+	}
 	where := ""
 	var syntax *json.SyntaxError
 	if errors.As(err, &syntax) {

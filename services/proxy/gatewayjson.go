@@ -36,14 +36,11 @@ func (m requestJSON) NewDecoder(r io.Reader) runtime.Decoder {
 			}
 			return notJSON(err)
 		}
-		msg, ok := v.(proto.Message)
-		if !ok {
-			return m.Unmarshal(raw, v)
-		}
+		msg, _ := v.(proto.Message) // what the gateway decodes always is
 		if err := m.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("The request body is not a JSON %s: %s.", proto.MessageName(msg), platform.JSONReason(err))
 		}
-		if streamed(msg.ProtoReflect().Descriptor()) {
+		if msg != nil && streamed(msg.ProtoReflect().Descriptor()) {
 			return nil
 		}
 		rest, _ := io.ReadAll(io.MultiReader(dec.Buffered(), r))
