@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"m3o.dev/pkg/service"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
+	"m3o.dev/services/internal/coretest"
 	"m3o.dev/services/internal/statustest"
 	"m3o.dev/services/runtime"
 )
@@ -135,7 +137,7 @@ func TestRestartRestores(t *testing.T) {
 // ran, each from a new upload, then restarts: the fresh backend is given
 // the generation that ran first, from its source, which the uploads since
 // did not prune, and not only the latest, which would leave the service
-// down.
+// down. The latest follows without waiting for the periodic pass.
 func TestRestartRunsWhatRanFirst(t *testing.T) {
 	e := newEnv(t, options{})
 	c := e.client(t)
@@ -162,4 +164,11 @@ func TestRestartRunsWhatRanFirst(t *testing.T) {
 	if err := ds[0].Source.Fetch(t.Context(), filepath.Join(t.TempDir(), "tree")); err != nil {
 		t.Errorf("Fetch() of the source that ran = %v, want it kept", err)
 	}
+	latest := uint64(runtime.SourcesKept + 2)
+	coretest.Eventually(t, "the latest generation handed over after the one that ran", func() error {
+		if d, _ := restarted.last(ref); d.Generation != latest {
+			return fmt.Errorf("the backend's last deployment is generation %d, want %d", d.Generation, latest)
+		}
+		return nil
+	})
 }

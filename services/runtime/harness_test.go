@@ -171,6 +171,8 @@ type options struct {
 	// billing runs a billing service whose statuses the runtime follows,
 	// with no grace period, and the reconciliation.
 	billing bool
+	// reconcileInterval is the runtime's; 0 leaves its default.
+	reconcileInterval time.Duration
 }
 
 // newEnv starts the platform and a runtime configured by o.
@@ -230,6 +232,7 @@ func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Ba
 		Logger:       slog.New(slog.DiscardHandler),
 		ProxyAddress: "127.0.0.1:8081", TempDir: t.TempDir(), QuotaServices: o.quota,
 		Limits: o.limits, Git: source.GitOptions{AllowLocal: o.allowLocal},
+		ReconcileInterval: o.reconcileInterval,
 	}
 	if len(payments) > 0 {
 		opts.Payments = payments[0]
@@ -243,11 +246,13 @@ func (e *env) newService(t *testing.T, proc *corekit.Process, backend runtime.Ba
 
 // restart runs a second runtime over the same store, as a restarted
 // server does, until the test ends, and returns its backend once the
-// reconciliation handed it every service the first one runs.
+// reconciliation handed it every service the first one runs. Its periodic
+// pass comes after an hour, so that what follows the first pass within a
+// test is the reconciliation's own doing.
 func (e *env) restart(t *testing.T) *recorder {
 	t.Helper()
 	b := newRecorder()
-	svc := e.newService(t, e.p.Process(t, platform.Runtime), b, options{})
+	svc := e.newService(t, e.p.Process(t, platform.Runtime), b, options{reconcileInterval: time.Hour})
 	coretest.Go(t, "reconcile", func(ctx context.Context) error { svc.Reconcile(ctx); return nil })
 	want, _ := e.backend.List(t.Context())
 	coretest.Eventually(t, "restore after a restart", func() error {

@@ -10,21 +10,31 @@ import (
 // is kept.
 const orphanSourceAge = 24 * time.Hour
 
+// handOverPoll is how soon the next pass comes while a newer generation
+// waits behind an older one the backend is given first, as after a
+// restart: the newer one follows it within seconds, not a whole
+// ReconcileInterval in which the service reads as pending.
+const handOverPoll = 2 * time.Second
+
 // Reconcile makes the backend run what the records say until ctx ends:
 // once at start, which after a restart, a crash or a kill -9 of the server
 // starts again every service that was running, then every
-// ReconcileInterval, retrying sooner while the store cannot be reached.
-// It also stops what runs without a record and the services of namespaces
+// ReconcileInterval, retrying sooner while the store cannot be reached
+// and while a newer generation waits to be handed over. It also stops what runs without a record and the services of namespaces
 // that must pay, and removes uploads older than a day for services that do
 // not exist. Kick asks for a pass sooner.
 func (s *Service) Reconcile(ctx context.Context) {
 	retry := time.Second
 	for {
 		next := s.opts.ReconcileInterval
-		if err := s.reconcileOnce(ctx); err != nil && ctx.Err() == nil {
+		waiting, err := s.reconcileOnce(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			s.log.WarnContext(ctx, "reconcile the runtime's services", "error", err, "retry_in", retry)
 			next, retry = min(retry, next), min(retry*2, next)
-		} else {
+		case waiting:
+			next, retry = min(handOverPoll, next), time.Second
+		default:
 			retry = time.Second
 		}
 		select {
@@ -36,55 +46,59 @@ func (s *Service) Reconcile(ctx context.Context) {
 	}
 }
 
-// reconcileOnce makes one pass over the records and the backend.
-func (s *Service) reconcileOnce(ctx context.Context) error {
+// reconcileOnce makes one pass over the records and the backend. waiting
+// reports whether a service's newer generation waits for a later pass.
+func (s *Service) reconcileOnce(ctx context.Context) (waiting bool, err error) {
 	recs, err := s.records.list(ctx, "")
 	if err != nil {
-		return err
+		return false, err
 	}
 	var errs []error
 	known := map[Ref]bool{}
 	for _, rec := range recs {
 		known[rec.ref()] = true
-		errs = append(errs, s.reconcileOne(ctx, rec.ref()))
+		w, err := s.reconcileOne(ctx, rec.ref())
+		waiting = waiting || w
+		errs = append(errs, err)
 	}
 	errs = append(errs, s.dropStrays(ctx, known), s.sweepSources(ctx, known))
-	return errors.Join(errs...)
+	return waiting, errors.Join(errs...)
 }
 
 // reconcileOne hands the service's generation to the backend unless the
 // backend has it already, or stops it while its namespace must pay.
-func (s *Service) reconcileOne(ctx context.Context, ref Ref) error {
+// waiting reports that the generation waits for an older one to settle.
+func (s *Service) reconcileOne(ctx context.Context, ref Ref) (waiting bool, err error) {
 	defer s.locks.lock(serviceKey(ref))()
 	if _, unpaid := s.unpaid(ref.Namespace); unpaid {
-		return s.stopUnpaid(ctx, ref)
+		return false, s.stopUnpaid(ctx, ref)
 	}
 	rec, err := s.records.get(ctx, ref)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	st, err := s.backend.Status(ctx, ref)
 	switch {
 	case err == nil && st.Generation >= rec.Generation:
-		return s.noteRan(ctx, rec, st)
+		return false, s.noteRan(ctx, rec, st)
 	case err == nil && rollingOut(st):
-		return nil // a later pass hands over the newer generation
+		return true, nil // a later pass hands over the newer generation
 	case errors.Is(err, ErrNotFound) && rec.ranBefore():
 		// The backend has nothing, as after a restart, and the record's
 		// generation never ran: the one that did runs first.
 		s.log.InfoContext(ctx, "starting the generation that last ran", "namespace", ref.Namespace, "service", ref.Name,
 			"generation", rec.Ran.Generation, "latest", rec.Generation)
 		_, _, err = s.deploy(ctx, rec.asRan())
-		return err
+		return err == nil, err
 	case err != nil && !errors.Is(err, ErrNotFound):
-		return err
+		return false, err
 	}
 	s.log.InfoContext(ctx, "starting a recorded service", "namespace", ref.Namespace, "service", ref.Name, "generation", rec.Generation)
 	_, _, err = s.deploy(ctx, rec)
-	return err
+	return false, err
 }
 
 // rollingOut reports whether the backend is building or starting a
