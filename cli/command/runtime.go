@@ -92,7 +92,7 @@ func (a *app) killCommand() *cli.Command {
 func (a *app) statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "status",
-		Usage:     "show where your services stand, or one of them",
+		Usage:     "show where your services stand, or one in full with each instance's restarts and last exit",
 		ArgsUsage: "[NAME]",
 		Flags:     []cli.Flag{runtimeNamespaceFlag()},
 		Action:    a.remote(a.status),

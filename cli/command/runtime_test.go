@@ -85,7 +85,7 @@ func TestRuntimeFailures(t *testing.T) {
 		{"build fails", []string{platformtest.BrokenFile}, []string{"run", "app"}, ExitError,
 			`^'micro run app' failed: \n    build failed:\n    \./main\.go:3:1: syntax error`},
 		{"start fails", []string{platformtest.CrashFile}, []string{"run", "app"}, ExitError,
-			`^'micro run app' failed: instance 1: exit status 1 after 5 crashes in a row`},
+			`^'micro run app' failed: instance 1: exit status 1 after 5 crashes in a row .*\.\n'micro logs app' prints what its instances wrote; 'micro status app' shows each one's restarts\.\n$`},
 		{"name taken", nil, []string{"run", "app", "--name", "hello"}, ExitError,
 			`^A service named 'hello' already exists\. Run 'micro update hello app' to replace it`},
 		{"update fails", []string{platformtest.BrokenFile}, []string{"update", "hello", "app"}, ExitError,
@@ -265,6 +265,35 @@ func TestRunVerbose(t *testing.T) {
 	}
 }
 
+// TestStatusOfOneService checks `micro status NAME`: a field a line, the
+// whole error and the instances, for a service that runs, one whose update
+// did not take, and one that keeps crashing.
+func TestStatusOfOneService(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("run", folder(t, "hello"))
+	h.run("update", "hello", folder(t, "broken", platformtest.BrokenFile))
+	h.run("run", folder(t, "crashy", platformtest.CrashFile))
+	const (
+		date     = `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`
+		instance = `\nINSTANCE +GENERATION +STATUS +RESTARTS +SINCE +LAST EXIT\n`
+	)
+	for name, want := range map[string]string{
+		"hello": `^NAME +hello\nNAMESPACE +micro\nSTATUS +running\nVERSION +latest\nSOURCE +src-[a-z0-9]{26}\n` +
+			`GENERATION +2 \(generation 1 serves\)\nINSTANCES +1/1 running\nCREATED +` + date + `\nUPDATED +` + date + `\n` +
+			`ERROR +generation 2 did not take, generation 1 still runs:\n +build failed:\n +\./main\.go:3:1: syntax error[^\n]*\n` +
+			instance + `1 +1 +running +0 +` + date + ` +-\n$`,
+		"crashy": `\nGENERATION +1\nINSTANCES +0/1 running\nCREATED +` + date + `\nUPDATED +` + date + `\nERROR +instance 1: exit status 1 after 5 crashes in a row[^\n]*\n` +
+			instance + `1 +1 +error +4 +` + date + ` +exit status 1\n$`,
+	} {
+		r := h.mustRun("status", name)
+		if !regexp.MustCompile(want).MatchString(r.stdout) {
+			t.Errorf("micro status %s = %q, want a match of %q", name, r.stdout, want)
+		}
+	}
+}
+
 // TestStatusJSON checks the fields of status -o json.
 func TestStatusJSON(t *testing.T) {
 	t.Chdir(t.TempDir())
@@ -280,7 +309,7 @@ func TestStatusJSON(t *testing.T) {
 	}
 	s := out.Services[0]
 	want := map[string]any{"name": "app", "version": "latest", "status": "running", "error": "",
-		"instances": map[string]any{"running": 1.0, "desired": 1.0}}
+		"instances": map[string]any{"running": 1.0, "desired": 1.0}, "generation": 1, "running_generation": 1}
 	for k, v := range want {
 		if got, _ := json.Marshal(s[k]); string(got) != mustJSON(v) {
 			t.Errorf("status -o json: %s = %s, want %s", k, got, mustJSON(v))
@@ -290,6 +319,19 @@ func TestStatusJSON(t *testing.T) {
 		if s[k] == nil || s[k] == "" {
 			t.Errorf("status -o json: %s is empty", k)
 		}
+	}
+	details, _ := s["instance_details"].([]any)
+	if len(details) != 1 {
+		t.Fatalf("status -o json: instance_details = %v, want one instance", s["instance_details"])
+	}
+	inst := details[0].(map[string]any)
+	for k, v := range map[string]any{"number": 1, "generation": 1, "status": "running", "restarts": 0, "last_exit": ""} {
+		if got, _ := json.Marshal(inst[k]); string(got) != mustJSON(v) {
+			t.Errorf("status -o json: instance_details[0].%s = %s, want %s", k, got, mustJSON(v))
+		}
+	}
+	if inst["since"] == nil {
+		t.Error("status -o json: instance_details[0].since is empty")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"m3o.dev/cli/internal/deploy"
 	"m3o.dev/pkg/platform"
@@ -24,6 +25,22 @@ type serviceJSON struct {
 	Instances instancesJSON `json:"instances"`
 	Error     string        `json:"error"`
 	Updated   *time.Time    `json:"updated"`
+	// Generation is the latest the service was given; RunningGeneration
+	// the one that serves, older while a newer one builds or did not take.
+	Generation        uint64         `json:"generation"`
+	RunningGeneration uint64         `json:"running_generation"`
+	InstanceDetails   []instanceJSON `json:"instance_details"`
+}
+
+// instanceJSON is one instance of a service, as `micro status NAME` shows
+// it.
+type instanceJSON struct {
+	Number     uint32     `json:"number"`
+	Generation uint64     `json:"generation"`
+	Status     string     `json:"status"`
+	Restarts   uint32     `json:"restarts"`
+	LastExit   string     `json:"last_exit"`
+	Since      *time.Time `json:"since"`
 }
 
 // instancesJSON counts a service's instances.
@@ -38,12 +55,25 @@ func serviceOutput(svc *runtimev1.Service) serviceJSON {
 	out := serviceJSON{
 		Name: svc.GetName(), Version: versionOf(svc.GetVersion()), Source: svc.GetSource(),
 		Status: deploy.StatusName(svc.GetStatus()), Instances: instancesJSON{running, desired}, Error: svc.GetError(),
+		Updated: timeOf(svc.GetUpdated()), Generation: svc.GetGeneration(), RunningGeneration: svc.GetRunningGeneration(),
+		InstanceDetails: make([]instanceJSON, 0, len(svc.GetInstances())),
 	}
-	if svc.GetUpdated() != nil {
-		at := svc.GetUpdated().AsTime()
-		out.Updated = &at
+	for _, inst := range svc.GetInstances() {
+		out.InstanceDetails = append(out.InstanceDetails, instanceJSON{
+			Number: inst.GetNumber(), Generation: inst.GetGeneration(), Status: deploy.StatusName(inst.GetStatus()),
+			Restarts: inst.GetRestarts(), LastExit: inst.GetLastExit(), Since: timeOf(inst.GetSince()),
+		})
 	}
 	return out
+}
+
+// timeOf is ts as a time for JSON output, nil when unset.
+func timeOf(ts *timestamppb.Timestamp) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	at := ts.AsTime()
+	return &at
 }
 
 // versionOf shows a version label, which is "latest" when empty.
@@ -130,7 +160,20 @@ func deployFailed(f *deploy.Failure, verb string) error {
 		msg = fmt.Sprintf("'micro %s %s' failed, and generation %d keeps serving: %s",
 			verb, svc.GetName(), svc.GetRunningGeneration(), indentReason(why))
 	}
+	if crashed(svc) {
+		msg += fmt.Sprintf("\n'micro logs %s' prints what its instances wrote; 'micro status %s' shows each one's restarts.", svc.GetName(), svc.GetName())
+	}
 	return &failure{exit: ExitError, code: codes.Aborted, reason: reasonDeployFailed, message: msg}
+}
+
+// crashed reports whether an instance of svc started and exited.
+func crashed(svc *runtimev1.Service) bool {
+	for _, inst := range svc.GetInstances() {
+		if inst.GetLastExit() != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // indentReason ends a reason as a sentence; a reason of several lines, such
