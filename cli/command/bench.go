@@ -33,7 +33,7 @@ func (a *app) benchCommand() *cli.Command {
 		Usage: "load the platform through its proxy and check that no acknowledged write is lost",
 		Description: "Runs --clients clients for --duration against the current env, as your account. Each client\n" +
 			"reads, overwrites, deletes and lists keys of its own in the store table '" + bench.Table + "' (every value\n" +
-			"carries the key's sequence number), gets and sets its own config path under '" + bench.ConfigRoot + "', and,\n" +
+			"carries the key's sequence number), gets and sets its own config path '" + bench.ConfigPrefix + "RUN.cN', and,\n" +
 			"with --service, calls that service's health check through the proxy's routing. At the end it\n" +
 			"reads every key back, counts lost writes, stale reads and resurrected deletes, and deletes what\n" +
 			"it wrote. The proxy's per-account rate limit (100 calls a second by default) caps the load:\n" +

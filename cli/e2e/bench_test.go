@@ -49,6 +49,9 @@ func TestBench(t *testing.T) {
 	if left := p.must("store", "list", "--table", "micro-bench"); strings.TrimSpace(left) != "KEY" {
 		t.Errorf("after micro bench, table micro-bench holds:\n%s\nwant nothing: the run deletes what it wrote", left)
 	}
+	if cfg := p.must("config", "get"); strings.Contains(cfg, "micro-bench") {
+		t.Errorf("after micro bench, the config is:\n%s\nwant no path of the run left, not even an empty one", cfg)
+	}
 }
 
 // TestBenchRefusals checks that a bench asked for something impossible

@@ -20,9 +20,15 @@ import (
 // writes; keys are "<run>/c<client>/k<n>".
 const Table = "micro-bench"
 
-// ConfigRoot is the config path under which each run keeps its values, at
-// "micro-bench.<run>.c<client>".
-const ConfigRoot = "micro-bench"
+// ConfigPrefix starts the config path under which each run keeps its
+// values, at "micro-bench-<run>.c<client>". Each run has a top-level path
+// of its own, which it deletes whole at the end, leaving nothing behind:
+// under a shared parent, the parent would stay as an empty object, and
+// deleting it could take another run's values.
+const ConfigPrefix = "micro-bench-"
+
+// configRoot is the config path of the run's values.
+func configRoot(runID string) string { return ConfigPrefix + runID }
 
 // opTimeout bounds one operation, so that a stuck call ends as
 // DeadlineExceeded rather than stopping its client for the whole run.
@@ -107,7 +113,7 @@ func (r *runner) newClient(i int) *client {
 		rng:    rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano()))),
 		rec:    NewRecorder(),
 		prefix: fmt.Sprintf("%s/c%d/", r.cfg.RunID, i),
-		path:   fmt.Sprintf("%s.%s.c%d", ConfigRoot, r.cfg.RunID, i),
+		path:   fmt.Sprintf("%s.c%d", configRoot(r.cfg.RunID), i),
 	}
 	for k := range r.cfg.KeysPerClient {
 		c.keys = append(c.keys, fmt.Sprintf("%sk%d", c.prefix, k))

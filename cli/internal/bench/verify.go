@@ -88,7 +88,7 @@ func (r *runner) finalKeys(ctx context.Context) (map[string]State, error) {
 
 // finalPaths reads the run's config object, one value per client.
 func (r *runner) finalPaths(ctx context.Context) (map[string]State, error) {
-	root := ConfigRoot + "." + r.cfg.RunID
+	root := configRoot(r.cfg.RunID)
 	var resp *configv1.GetResponse
 	err := retry(ctx, func(ctx context.Context) (err error) {
 		resp, err = r.t.Config.Get(ctx, &configv1.GetRequest{Path: root})
@@ -128,11 +128,11 @@ func (r *runner) cleanup(ctx context.Context) error {
 		}
 	}
 	err := retry(ctx, func(ctx context.Context) error {
-		_, err := r.t.Config.Delete(ctx, &configv1.DeleteRequest{Path: ConfigRoot + "." + r.cfg.RunID})
+		_, err := r.t.Config.Delete(ctx, &configv1.DeleteRequest{Path: configRoot(r.cfg.RunID)})
 		return err
 	})
 	if err != nil && status.Code(err) != codes.NotFound {
-		return fmt.Errorf("%w: config %s.%s: %w", ErrCleanup, ConfigRoot, r.cfg.RunID, err)
+		return fmt.Errorf("%w: config %s: %w", ErrCleanup, configRoot(r.cfg.RunID), err)
 	}
 	return nil
 }
