@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,10 @@ func (a *app) logs(c *cli.Context, conn *session.Conn) error {
 		l, err := stream.Recv()
 		switch {
 		case errors.Is(err, io.EOF), err != nil && ctx.Err() != nil && status.Code(err) == codes.Canceled:
-			return a.endLogs(req, lines, printed)
+			if printed == 0 && !a.out.json && !req.GetBuild() && !req.GetStream() {
+				a.noLines(c.Context, conn, req)
+			}
+			return a.endLogs(req, lines)
 		case err != nil:
 			return err
 		case a.out.json && !req.GetStream():
@@ -79,13 +83,33 @@ func logsRequest(c *cli.Context, ns string) (*runtimev1.LogsRequest, error) {
 	return req, nil
 }
 
-// endLogs prints what a JSON reading of the latest lines collected, and
-// tells a person who got no line where else to look.
-func (a *app) endLogs(req *runtimev1.LogsRequest, lines []logLineJSON, printed int) error {
-	if !a.out.json && printed == 0 && !req.GetBuild() && !req.GetStream() {
-		// A service whose build failed has no instance to log anything.
-		a.notef("No lines from the instances of %s. 'micro logs --build %s' prints its latest build's log.", req.GetName(), req.GetName())
+// noLines tells a person who got no line where else to look: how an
+// instance that ran last exited, or, when none did, the build's log, as
+// a service whose build failed has no instance to log anything.
+func (a *app) noLines(ctx context.Context, conn *session.Conn, req *runtimev1.LogsRequest) {
+	name := req.GetName()
+	resp, err := runtimeClient(conn).Read(ctx, &runtimev1.ReadRequest{Name: name, Namespace: req.GetNamespace()})
+	for _, inst := range resp.GetServices() {
+		if n, exit, ok := lastExit(inst); err == nil && ok {
+			a.notef("No lines from the instances of %s; instance %d last exited with %s. 'micro status %s' shows each one's restarts.", name, n, exit, name)
+			return
+		}
 	}
+	a.notef("No lines from the instances of %s. 'micro logs --build %s' prints its latest build's log.", name, name)
+}
+
+// lastExit returns the first instance of svc that exited, and how.
+func lastExit(svc *runtimev1.Service) (number uint32, exit string, ok bool) {
+	for _, inst := range svc.GetInstances() {
+		if inst.GetLastExit() != "" {
+			return inst.GetNumber(), inst.GetLastExit(), true
+		}
+	}
+	return 0, "", false
+}
+
+// endLogs prints what a JSON reading of the latest lines collected.
+func (a *app) endLogs(req *runtimev1.LogsRequest, lines []logLineJSON) error {
 	if !a.out.json || req.GetStream() {
 		return nil
 	}

@@ -227,6 +227,22 @@ func TestLogsOfAFailedBuild(t *testing.T) {
 	}
 }
 
+// TestLogsOfACrash checks that logs of a service whose instance exited
+// without writing a line say how it exited and where its restarts are.
+func TestLogsOfACrash(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	if r := h.run("run", folder(t, "app", platformtest.CrashFile)); r.code != ExitError {
+		t.Fatalf("micro run of a folder that crashes = exit %d, want %d", r.code, ExitError)
+	}
+	r := h.run("logs", "app")
+	want := "No lines from the instances of app; instance 1 last exited with exit status 1. 'micro status app' shows each one's restarts.\n"
+	if r.code != ExitOK || r.stdout != "" || r.stderr != want {
+		t.Errorf("micro logs app = exit %d, stdout %q, stderr %q, want 0, nothing and %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
 // TestDeployOptions checks the options run and update send: update keeps
 // what its flags do not change, and run's --env is not the global --env.
 func TestDeployOptions(t *testing.T) {

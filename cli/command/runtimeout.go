@@ -160,20 +160,10 @@ func deployFailed(f *deploy.Failure, verb string) error {
 		msg = fmt.Sprintf("'micro %s %s' failed, and generation %d keeps serving: %s",
 			verb, svc.GetName(), svc.GetRunningGeneration(), indentReason(why))
 	}
-	if crashed(svc) {
+	if _, _, crashed := lastExit(svc); crashed {
 		msg += fmt.Sprintf("\n'micro logs %s' prints what its instances wrote; 'micro status %s' shows each one's restarts.", svc.GetName(), svc.GetName())
 	}
 	return &failure{exit: ExitError, code: codes.Aborted, reason: reasonDeployFailed, message: msg}
-}
-
-// crashed reports whether an instance of svc started and exited.
-func crashed(svc *runtimev1.Service) bool {
-	for _, inst := range svc.GetInstances() {
-		if inst.GetLastExit() != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // indentReason ends a reason as a sentence; a reason of several lines, such

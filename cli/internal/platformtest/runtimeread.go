@@ -110,15 +110,17 @@ func (s *runtimeService) Logs(req *runtimev1.LogsRequest, stream grpc.ServerStre
 	s.mu.Lock()
 	d, ok := s.services[req.GetName()]
 	var svc *runtimev1.Service
-	built := true
+	logged := true
 	if ok {
-		svc, built = proto.Clone(d.svc).(*runtimev1.Service), d.fail != BuildError
+		// A build that fails starts no instance, and one that crashes
+		// at once writes nothing.
+		svc, logged = proto.Clone(d.svc).(*runtimev1.Service), d.fail == ""
 	}
 	s.mu.Unlock()
 	if !ok {
 		return noService(req.GetName())
 	}
-	for _, l := range logLines(svc, req.GetBuild(), built) {
+	for _, l := range logLines(svc, req.GetBuild(), logged) {
 		if err := stream.Send(l); err != nil {
 			return err
 		}
@@ -127,9 +129,9 @@ func (s *runtimeService) Logs(req *runtimev1.LogsRequest, stream grpc.ServerStre
 }
 
 // logLines are the lines Logs sends: the build's, or the instances',
-// which a service whose build failed has none of.
-func logLines(svc *runtimev1.Service, build, built bool) []*runtimev1.LogsResponse {
-	if !build && !built {
+// which a service whose instances wrote nothing has none of.
+func logLines(svc *runtimev1.Service, build, logged bool) []*runtimev1.LogsResponse {
+	if !build && !logged {
 		return nil
 	}
 	if build {
