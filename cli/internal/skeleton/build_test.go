@@ -20,8 +20,8 @@ import (
 )
 
 // TestSkeletonBuildsAndAnswers writes the skeleton of several names, builds
-// each offline with `go build` (no module proxy, go.mod and go.sum as
-// written), runs it standalone and calls it through server reflection,
+// and tests each offline with `go build` and `go test` (no module proxy,
+// go.mod and go.sum as written), runs it standalone and calls it through server reflection,
 // which serves the descriptor compiled into the generated code.
 func TestSkeletonBuildsAndAnswers(t *testing.T) {
 	sdk, err := skeleton.InstallSDK(filepath.Join(t.TempDir(), "sdk"))
@@ -46,6 +46,7 @@ func TestSkeletonBuildsAndAnswers(t *testing.T) {
 			bin := filepath.Join(t.TempDir(), tc.name)
 			goCmd(t, dir, "build", "-o", bin, ".")
 			goCmd(t, dir, "vet", "./...")
+			goCmd(t, dir, "test", "./...")
 			addr := startStandalone(t, bin)
 			if got := call(t, addr, tc.method, `{"name":"Ann"}`); got != "{\n  \"message\": \"Hello Ann\"\n}" {
 				t.Errorf("%s %s = %q, want the message Hello Ann", tc.name, tc.method, got)

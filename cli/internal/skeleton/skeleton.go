@@ -114,11 +114,12 @@ func render(n names, sdkDir string) (map[string][]byte, error) {
 
 // templateFiles maps each template to the file it becomes.
 var templateFiles = map[string]string{
-	"main.go.tmpl":    "main.go",
-	"handler.go.tmpl": "handler/handler.go",
-	"README.md.tmpl":  "README.md",
-	"Makefile.tmpl":   "Makefile",
-	"gitignore.tmpl":  ".gitignore",
+	"main.go.tmpl":         "main.go",
+	"handler.go.tmpl":      "handler/handler.go",
+	"handler_test.go.tmpl": "handler/handler_test.go",
+	"README.md.tmpl":       "README.md",
+	"Makefile.tmpl":        "Makefile",
+	"gitignore.tmpl":       ".gitignore",
 }
 
 // renderTemplates adds the hand-written files to files; Go files are
