@@ -204,7 +204,7 @@ func (a *app) env(c *cli.Context) (*envfile.Store, *envfile.File, envfile.Env, e
 	}
 	a.scope.env = env
 	if s, ok := f.Session(name); ok {
-		a.scope.namespace = s.Namespace
+		a.scope.namespace, a.scope.account = s.Namespace, s
 	}
 	return store, f, env, nil
 }

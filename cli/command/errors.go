@@ -47,6 +47,8 @@ type scope struct {
 	env        envfile.Env
 	namespace  string
 	configPath string
+	// account is the logged-in account, whose id a refusal names.
+	account envfile.Session
 }
 
 // describe turns any error a command returned into a failure.
@@ -152,7 +154,7 @@ func describeStatus(st *status.Status, s scope) *failure {
 		f.exit, f.message = ExitUnauthenticated, fmt.Sprintf(
 			"Your session for env '%s' (%s) has expired or was revoked. Run 'micro login'.", env.Name, env.Address)
 	case codes.PermissionDenied:
-		f.exit, f.message = ExitPermissionDenied, fmt.Sprintf("Permission denied in env '%s'%s: %s", env.Name, forNamespace(s), msg)
+		f.exit, f.message = ExitPermissionDenied, fmt.Sprintf("Permission denied in env '%s'%s: %s", env.Name, forNamespace(s), ownAccount(msg, s.account))
 	case codes.FailedPrecondition:
 		f.message = fmt.Sprintf("Env '%s' refused the request%s: %s", env.Name, forNamespace(s), msg)
 		if f.reason = errorReason(st); f.reason == reasonPaymentRequired {
@@ -178,6 +180,18 @@ func describeStatus(st *status.Status, s scope) *failure {
 		f.message = fmt.Sprintf("Env '%s' could not complete the request%s: %s", env.Name, forNamespace(s), msg)
 	}
 	return f
+}
+
+// ownAccount names the logged-in account in a refusal by its name where the
+// platform, which knows only its id, names it as "NAMESPACE/ID" or as
+// "account ID of namespace "NAMESPACE"".
+func ownAccount(msg string, acc envfile.Session) string {
+	if acc.AccountID == "" || acc.Account == "" {
+		return msg
+	}
+	yours := "your account " + acc.Account
+	msg = strings.ReplaceAll(msg, fmt.Sprintf("account %s of namespace %q", acc.AccountID, acc.Namespace), yours)
+	return strings.ReplaceAll(msg, acc.Namespace+"/"+acc.AccountID, yours)
 }
 
 // unreachable says that env cannot be reached and what to check.

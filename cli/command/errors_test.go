@@ -151,6 +151,7 @@ func TestForeignCertificate(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	local := envfile.Env{Name: envfile.Local, Address: envfile.LocalAddress, CAFile: "/h/.micro/server/ca.pem"}
 	staging := envfile.Env{Name: "staging", Address: "s.example.com:443", CAFile: "/ca.pem"}
+	ada := envfile.Session{Account: "ada@example.com", AccountID: "ID7", Namespace: "ns-a"}
 	tests := []struct {
 		name     string
 		err      error
@@ -164,6 +165,15 @@ func TestDescribe(t *testing.T) {
 			"Not logged in to env 'local' (127.0.0.1:8081). Run 'micro login'."},
 		{"permission denied without a namespace", status.Error(codes.PermissionDenied, "admins only"), scope{env: staging}, ExitPermissionDenied,
 			"Permission denied in env 'staging': admins only."},
+		{"refusal naming the account by its id", status.Error(codes.PermissionDenied, `ns-a/ID7 may not use namespace "micro"`),
+			scope{env: staging, namespace: "micro", account: ada}, ExitPermissionDenied,
+			`Permission denied in env 'staging' for namespace 'micro': your account ada@example.com may not use namespace "micro".`},
+		{"refusal naming the account as auth does", status.Error(codes.PermissionDenied, `account ID7 of namespace "ns-a" may not manage invites`),
+			scope{env: staging, account: ada}, ExitPermissionDenied,
+			`Permission denied in env 'staging': your account ada@example.com may not manage invites.`},
+		{"refusal naming another account", status.Error(codes.PermissionDenied, `ns-a/ID8 may not use namespace "micro"`),
+			scope{env: staging, account: ada}, ExitPermissionDenied,
+			`Permission denied in env 'staging': ns-a/ID8 may not use namespace "micro".`},
 		{"missing CA of an added env", &session.CAError{Path: "/ca.pem", Err: fs.ErrNotExist}, scope{env: staging}, ExitError,
 			"Cannot reach env 'staging': its CA file /ca.pem does not exist."},
 		{"unknown env", envfile.ErrUnknownEnv, scope{env: envfile.Env{Name: "nope"}}, ExitNotFound,

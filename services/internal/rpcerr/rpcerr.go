@@ -102,7 +102,7 @@ func (m Mapper) shared(ctx context.Context, err error) error {
 	case errors.Is(err, ErrUnauthenticated):
 		return status.Error(codes.Unauthenticated, "This call needs a verified identity.")
 	case errors.Is(err, ErrPermissionDenied):
-		return status.Error(codes.PermissionDenied, err.Error())
+		return status.Error(codes.PermissionDenied, Trim(err, ErrPermissionDenied))
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "The call was canceled.")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -69,3 +69,14 @@ func TestStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedPermissionDenied checks that a refusal says why without the
+// sentinel's words, which the code already says.
+func TestSharedPermissionDenied(t *testing.T) {
+	m := rpcerr.Mapper{Service: "demo", Log: slog.New(slog.DiscardHandler)}
+	err := fmt.Errorf("demo/ACCT may not use namespace %q: %w", "other", rpcerr.ErrPermissionDenied)
+	st := status.Convert(m.Status(context.Background(), err))
+	if want := `demo/ACCT may not use namespace "other"`; st.Code() != codes.PermissionDenied || st.Message() != want {
+		t.Errorf("Status(%v) = %s %q, want PermissionDenied %q", err, st.Code(), st.Message(), want)
+	}
+}
