@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"m3o.dev/cli/internal/session"
 	billingv1 "m3o.dev/proto/m3o/billing/v1"
@@ -66,10 +68,22 @@ func billingClient(conn *session.Conn) billingv1.BillingServiceClient {
 // billingStatus shows the caller's subscription.
 func (a *app) billingStatus(c *cli.Context, conn *session.Conn) error {
 	resp, err := billingClient(conn).GetSubscription(c.Context, &billingv1.GetSubscriptionRequest{})
+	if status.Code(err) == codes.NotFound {
+		return a.printExempt()
+	}
 	if err != nil {
 		return err
 	}
 	return a.printSubscription(resp.GetSubscription())
+}
+
+// printExempt says that the caller's namespace, which has no subscription,
+// has nothing to pay: billing gates only namespaces that subscribed.
+func (a *app) printExempt() error {
+	ns := a.scope.namespace
+	return a.out.print(map[string]any{"namespace": ns, "exempt": true}, func(t *tabwriter.Writer) {
+		row(t, fmt.Sprintf("Namespace '%s' has no subscription and nothing to pay: an admin made it, not a sign-up, and billing never stops its services.", ns))
+	})
 }
 
 // billingPortal prints the page where the card changes.

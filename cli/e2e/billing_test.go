@@ -54,6 +54,25 @@ func TestBillingGate(t *testing.T) {
 	}
 }
 
+// TestBillingStatusExempt checks what billing status says in a namespace
+// an admin made, which has no subscription: that there is nothing to pay.
+func TestBillingStatusExempt(t *testing.T) {
+	p := newPlatform(t)
+	p.start()
+	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
+	p.must("env", "set", "test")
+	login(t, p, "micro", "admin", adminPassword)
+	p.must("auth", "accounts", "create", "dev", "--namespace", "free-ns", "--password", "dev-password-1", "--roles", "developer")
+	login(t, p, "free-ns", "dev", "dev-password-1")
+	want := "Namespace 'free-ns' has no subscription and nothing to pay: an admin made it, not a sign-up, and billing never stops its services.\n"
+	if out := p.must("billing", "status"); out != want {
+		t.Errorf("billing status = %q, want %q", out, want)
+	}
+	if out := p.must("billing", "status", "-o", "json"); out != "{\n  \"exempt\": true,\n  \"namespace\": \"free-ns\"\n}\n" {
+		t.Errorf("billing status -o json = %q, want exempt and the namespace", out)
+	}
+}
+
 // TestBillingGraceWarns checks that within the grace period a past-due
 // namespace works and the CLI warns on stderr.
 func TestBillingGraceWarns(t *testing.T) {
