@@ -193,6 +193,9 @@ func (a *app) configHistory(c *cli.Context, conn *session.Conn) error {
 	}
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		names := authorNames(c.Context, conn, c.String("namespace"))
+		if own := a.scope.account; own.AccountID != "" {
+			names[own.Namespace+"/"+own.AccountID] = own.Account // whoever may list no account knows their own
+		}
 		row(t, "VERSION", "TIME", "AUTHOR", "ACTION", "PATHS")
 		for _, ch := range resp.GetChanges() {
 			author := ch.GetAuthor()

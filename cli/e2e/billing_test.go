@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -54,9 +55,11 @@ func TestBillingGate(t *testing.T) {
 	}
 }
 
-// TestBillingStatusExempt checks what billing status says in a namespace
-// an admin made, which has no subscription: that there is nothing to pay.
-func TestBillingStatusExempt(t *testing.T) {
+// TestDeveloperOfAnAdminsNamespace checks what a developer sees in a
+// namespace an admin made: billing status says there is nothing to pay,
+// and config history names the developer's own changes by the account's
+// name, though a developer may not list the namespace's accounts.
+func TestDeveloperOfAnAdminsNamespace(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
 	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
@@ -70,6 +73,11 @@ func TestBillingStatusExempt(t *testing.T) {
 	}
 	if out := p.must("billing", "status", "-o", "json"); out != "{\n  \"exempt\": true,\n  \"namespace\": \"free-ns\"\n}\n" {
 		t.Errorf("billing status -o json = %q, want exempt and the namespace", out)
+	}
+	p.exits(exitDenied, "auth", "accounts", "list")
+	p.must("config", "set", "greeting", "hi")
+	if out := p.must("config", "history"); !regexp.MustCompile(`(?m)^1 +\S+ \S+ +dev +set +greeting$`).MatchString(out) {
+		t.Errorf("config history = %q, want the change by dev", out)
 	}
 }
 
