@@ -51,7 +51,7 @@ func (a *app) envCommand() *cli.Command {
 			},
 			{
 				Name:      "del",
-				Aliases:   []string{"delete"},
+				Aliases:   []string{"delete", "remove", "rm"}, // as git remote and docker context say
 				Usage:     "delete an env and forget its login",
 				ArgsUsage: "NAME",
 				Action:    a.local(a.envDel),

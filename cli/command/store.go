@@ -57,6 +57,7 @@ func (a *app) storeCommand() *cli.Command {
 			},
 			{
 				Name:      "delete",
+				Aliases:   []string{"del"}, // as config del
 				Usage:     "delete a record",
 				ArgsUsage: "KEY",
 				Flags: append(tableFlags(),
