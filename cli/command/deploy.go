@@ -51,7 +51,7 @@ func (a *app) run(c *cli.Context, conn *session.Conn) error {
 		return alreadyRuns(name, src)
 	}
 	if err != nil {
-		return err
+		return refusedOption(err)
 	}
 	return a.await(c, conn, resp.GetService(), "run")
 }
@@ -90,9 +90,29 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		Service: &runtimev1.Service{Name: name, Source: source}, Options: opts, Namespace: ns,
 	})
 	if err != nil {
-		return err
+		return refusedOption(err)
 	}
 	return a.await(c, conn, resp.GetService(), "update")
+}
+
+// optionFlags are the flags of run and update by the fields of the
+// runtime's options that they fill.
+var optionFlags = map[string]string{"options.instances": "--instances", "options.env": "--env"}
+
+// refusedOption is err as a usage error that names the flag, when the
+// runtime refused an option the flag gave, such as more instances than a
+// service may have; any other error is returned as it is.
+func refusedOption(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument {
+		return err
+	}
+	for field, flag := range optionFlags {
+		if why, ok := strings.CutPrefix(st.Message(), field+": "); ok {
+			return usageErrorf("%s: %s", flag, sentence(why))
+		}
+	}
+	return err
 }
 
 // updateTarget reads update's arguments, NAME [SOURCE]. A lone argument

@@ -153,6 +153,22 @@ func followLogs(t *testing.T, p *platform) {
 	}
 }
 
+// crashSteps checks what points a person at why crashy, which exits at
+// once without a line, keeps crashing: run's failure, its logs and its
+// status.
+func crashSteps(t *testing.T, p *platform, runStderr string) {
+	if want := "'micro logs crashy' prints what its instances wrote; 'micro status crashy' shows each one's restarts."; !strings.Contains(runStderr, want) {
+		t.Errorf("micro run of crashy: stderr %q, want %q", runStderr, want)
+	}
+	want := "No lines from the instances of crashy; instance 1 last exited with exit status 1. 'micro status crashy' shows each one's restarts.\n"
+	if r := p.micro("", "logs", "crashy"); r.code != 0 || r.stdout != "" || r.stderr != want {
+		t.Errorf("micro logs crashy = exit %d, stdout %q, stderr %q; want 0, nothing and %q", r.code, r.stdout, r.stderr, want)
+	}
+	if out := p.must("status", "crashy"); !regexp.MustCompile(`(?m)^1 +1 +\S+ +\d+ +\S+ \S+ +exit status 1$`).MatchString(out) {
+		t.Errorf("micro status crashy = %q, want its instance's row with its last exit", out)
+	}
+}
+
 // failureSteps runs a service that exits 1 at start and one that does not
 // compile: run exits 1 with the reason, and status shows error.
 func failureSteps(t *testing.T, p *platform, work string) {
@@ -163,6 +179,9 @@ func failureSteps(t *testing.T, p *platform, work string) {
 	broken := filepath.Join(work, "broken")
 	p.must("new", "broken", "--dir", broken)
 	editFile(t, filepath.Join(broken, "handler", "handler.go"), "// New returns", "func broken() { undefinedThing() }\n\n// New returns")
+	if r := p.exits(2, "run", crashy, "--instances", "11"); r.stderr != "--instances: must be at most 10.\n" {
+		t.Errorf("micro run --instances 11: stderr %q, want the flag named", r.stderr)
+	}
 	for _, tc := range []struct{ name, dir, reason string }{
 		{"crashy", crashy, "exit status 1"},
 		{"broken", broken, "undefined: undefinedThing"},
@@ -175,6 +194,9 @@ func failureSteps(t *testing.T, p *platform, work string) {
 		if err := json.Unmarshal([]byte(p.must("status", tc.name, "-o", "json")), &out); err != nil || len(out.Services) != 1 ||
 			out.Services[0].Status != "error" || !strings.Contains(out.Services[0].Error, tc.reason) {
 			t.Errorf("micro status %s = %+v (%v), want error with the reason %q", tc.name, out.Services, err, tc.reason)
+		}
+		if tc.name == "crashy" {
+			crashSteps(t, p, r.stderr)
 		}
 		p.must("kill", tc.name)
 	}
