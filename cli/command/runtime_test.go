@@ -211,35 +211,27 @@ func TestCallHint(t *testing.T) {
 	}
 }
 
-// TestLogsOfAFailedBuild checks that logs of a service that never ran say
-// where its build's log is, on stderr, and print nothing on stdout.
-func TestLogsOfAFailedBuild(t *testing.T) {
-	t.Chdir(t.TempDir())
-	h := newHarness(t)
-	h.login()
-	if r := h.run("run", folder(t, "app", platformtest.BrokenFile)); r.code != ExitError {
-		t.Fatalf("micro run of a broken folder = exit %d, want %d", r.code, ExitError)
-	}
-	r := h.run("logs", "app")
-	want := "No lines from the instances of app. 'micro logs --build app' prints its latest build's log.\n"
-	if r.code != ExitOK || r.stdout != "" || r.stderr != want {
-		t.Errorf("micro logs app = exit %d, stdout %q, stderr %q, want 0, nothing and %q", r.code, r.stdout, r.stderr, want)
-	}
-}
-
-// TestLogsOfACrash checks that logs of a service whose instance exited
-// without writing a line say how it exited and where its restarts are.
-func TestLogsOfACrash(t *testing.T) {
-	t.Chdir(t.TempDir())
-	h := newHarness(t)
-	h.login()
-	if r := h.run("run", folder(t, "app", platformtest.CrashFile)); r.code != ExitError {
-		t.Fatalf("micro run of a folder that crashes = exit %d, want %d", r.code, ExitError)
-	}
-	r := h.run("logs", "app")
-	want := "No lines from the instances of app; instance 1 last exited with exit status 1. 'micro status app' shows each one's restarts.\n"
-	if r.code != ExitOK || r.stdout != "" || r.stderr != want {
-		t.Errorf("micro logs app = exit %d, stdout %q, stderr %q, want 0, nothing and %q", r.code, r.stdout, r.stderr, want)
+// TestLogsOfServicesThatLoggedNothing checks that logs of a service whose
+// instances wrote no line print nothing on stdout and say on stderr where
+// to look: the build's log when the build failed, how an instance exited
+// when it crashed at once.
+func TestLogsOfServicesThatLoggedNothing(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{platformtest.BrokenFile, "No lines from the instances of app. 'micro logs --build app' prints its latest build's log.\n"},
+		{platformtest.CrashFile, "No lines from the instances of app; instance 1 last exited with exit status 1. 'micro status app' shows each one's restarts.\n"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			h := newHarness(t)
+			h.login()
+			if r := h.run("run", folder(t, "app", tc.file)); r.code != ExitError {
+				t.Fatalf("micro run of a folder with %s = exit %d, want %d", tc.file, r.code, ExitError)
+			}
+			r := h.run("logs", "app")
+			if r.code != ExitOK || r.stdout != "" || r.stderr != tc.want {
+				t.Errorf("micro logs app = exit %d, stdout %q, stderr %q, want 0, nothing and %q", r.code, r.stdout, r.stderr, tc.want)
+			}
+		})
 	}
 }
 

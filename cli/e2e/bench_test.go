@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,8 +22,7 @@ type benchReport struct {
 func TestBench(t *testing.T) {
 	p := newPlatform(t, "--rate-limit", "0")
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 
 	out := p.must("bench", "--clients", "3", "--duration", "2s", "--keys", "4", "-o", "json")
@@ -59,8 +57,7 @@ func TestBench(t *testing.T) {
 func TestBenchRefusals(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	p.exits(3, "bench", "--duration", "1s")
 	login(t, p, "micro", "admin", adminPassword)
 	tests := []struct {
@@ -91,8 +88,7 @@ func TestBenchRefusals(t *testing.T) {
 func TestBenchRateLimited(t *testing.T) {
 	p := newPlatform(t, "--rate-limit", "5", "--rate-burst", "5")
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 
 	r := p.micro("", "bench", "--clients", "4", "--duration", "2s", "--keys", "2", "--mix", "store", "-o", "json")

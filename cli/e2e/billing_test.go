@@ -26,8 +26,7 @@ func tenantWithSubscription(t *testing.T, p *platform, ns, owner string) {
 func TestBillingGate(t *testing.T) {
 	p := newPlatform(t, "--payment-grace", "0")
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 	tenantWithSubscription(t, p, "paying-ns", "owner")
 	p.must("store", "write", "greeting", "hello")
@@ -62,8 +61,7 @@ func TestBillingGate(t *testing.T) {
 func TestDeveloperOfAnAdminsNamespace(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 	p.must("auth", "accounts", "create", "dev", "--namespace", "free-ns", "--password", "dev-password-1", "--roles", "developer")
 	login(t, p, "free-ns", "dev", "dev-password-1")
@@ -86,8 +84,7 @@ func TestDeveloperOfAnAdminsNamespace(t *testing.T) {
 func TestBillingGraceWarns(t *testing.T) {
 	p := newPlatform(t, "--payment-grace", "1h")
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 	tenantWithSubscription(t, p, "late-ns", "owner")
 	asAdmin(t, p, "admin", "billing", "status", "late-ns", "--set", "past_due")

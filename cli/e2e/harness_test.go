@@ -126,6 +126,14 @@ func runtimeDir(t *testing.T) string {
 	return filepath.Join(dir, "runtime")
 }
 
+// useTestEnv adds the running server as the env 'test', trusting its CA,
+// and makes it the current env.
+func (p *platform) useTestEnv() {
+	p.t.Helper()
+	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
+	p.must("env", "set", "test")
+}
+
 // start runs the server and waits for its ready line.
 func (p *platform) start() {
 	p.t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,8 +31,7 @@ func TestLocalJourneyCockroach(t *testing.T) {
 // runJourney is DESIGN's first journey, plus a second tenant and a restart.
 func runJourney(t *testing.T, p *platform) {
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 
 	notLoggedIn := fmt.Sprintf("Not logged in to env 'test' (%s). Run 'micro login'.", p.grpcAddr)
 	r := p.exits(exitNotLoggedIn, "store", "read", "greeting")

@@ -12,8 +12,7 @@ import (
 func TestJSONOutput(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	checkJSON(t, p, 3, "store", "read", "k")
 	login(t, p, "micro", "admin", adminPassword)
 

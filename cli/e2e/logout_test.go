@@ -14,8 +14,7 @@ import (
 func TestLogoutRevokesAccessToken(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 	p.must("store", "write", "greeting", "hello")
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,8 +12,7 @@ import (
 func TestResetAdmin(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 
 	r := p.exits(1, "server", "reset-admin", "--data-dir", p.dataDir)
 	if want := "micro server is running on data dir " + p.dataDir + ": stop it first"; !strings.Contains(r.stderr, want) {

@@ -31,8 +31,7 @@ func TestSignupJourney(t *testing.T) {
 	p := newPlatform(t, "--payment-grace", "0", "--smtp-address", mailbox.Addr, "--smtp-from", "signup@m3o.test")
 	p.serverEnv = smtpEnv(t, mailbox)
 	p.start()
-	p.must("env", "add", "test", p.grpcAddr, "--ca-file", filepath.Join(p.dataDir, "ca.pem"))
-	p.must("env", "set", "test")
+	p.useTestEnv()
 	login(t, p, "micro", "admin", adminPassword)
 	const email = "ann@example.com"
 	p.must("admin", "invite", "add", email)
