@@ -88,9 +88,10 @@ func logsRequest(c *cli.Context, ns string) (*runtimev1.LogsRequest, error) {
 // a service whose build failed has no instance to log anything.
 func (a *app) noLines(ctx context.Context, conn *session.Conn, req *runtimev1.LogsRequest) {
 	name := req.GetName()
-	resp, err := runtimeClient(conn).Read(ctx, &runtimev1.ReadRequest{Name: name, Namespace: req.GetNamespace()})
-	for _, inst := range resp.GetServices() {
-		if n, exit, ok := lastExit(inst); err == nil && ok {
+	// Best effort: without the service's status, the build's log is the hint.
+	resp, _ := runtimeClient(conn).Read(ctx, &runtimev1.ReadRequest{Name: name, Namespace: req.GetNamespace()})
+	for _, svc := range resp.GetServices() {
+		if n, exit, ok := lastExit(svc); ok {
 			a.notef("No lines from the instances of %s; instance %d last exited with %s. 'micro status %s' shows each one's restarts.", name, n, exit, name)
 			return
 		}

@@ -20,9 +20,10 @@ const handOverPoll = 2 * time.Second
 // once at start, which after a restart, a crash or a kill -9 of the server
 // starts again every service that was running, then every
 // ReconcileInterval, retrying sooner while the store cannot be reached
-// and while a newer generation waits to be handed over. It also stops what runs without a record and the services of namespaces
-// that must pay, and removes uploads older than a day for services that do
-// not exist. Kick asks for a pass sooner.
+// and while a newer generation waits to be handed over. It also stops what
+// runs without a record and the services of namespaces that must pay, and
+// removes uploads older than a day for services that do not exist. Kick
+// asks for a pass sooner.
 func (s *Service) Reconcile(ctx context.Context) {
 	retry := time.Second
 	for {
