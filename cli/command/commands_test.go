@@ -181,6 +181,8 @@ func TestEnvCommands(t *testing.T) {
 		{[]string{"env", "add", "test", "h:1"}, ExitError, `^$`},
 		{[]string{"env", "del", "test"}, ExitOK, `^Deleted env 'test' and forgot its login\.\n$`},
 		{[]string{"env", "del", "test"}, ExitNotFound, `^$`},
+		{[]string{"env", "rm", "platform"}, ExitError, `^$`},
+		{[]string{"env", "remove", "test"}, ExitNotFound, `^$`},
 	}
 	for _, s := range steps {
 		r := h.run(s.args...)

@@ -99,16 +99,6 @@ func (a *app) noLines(ctx context.Context, conn *session.Conn, req *runtimev1.Lo
 	a.notef("No lines from the instances of %s. 'micro logs --build %s' prints its latest build's log.", name, name)
 }
 
-// lastExit returns the first instance of svc that exited, and how.
-func lastExit(svc *runtimev1.Service) (number uint32, exit string, ok bool) {
-	for _, inst := range svc.GetInstances() {
-		if inst.GetLastExit() != "" {
-			return inst.GetNumber(), inst.GetLastExit(), true
-		}
-	}
-	return 0, "", false
-}
-
 // endLogs prints what a JSON reading of the latest lines collected.
 func (a *app) endLogs(req *runtimev1.LogsRequest, lines []logLineJSON) error {
 	if !a.out.json || req.GetStream() {

@@ -67,6 +67,16 @@ func serviceOutput(svc *runtimev1.Service) serviceJSON {
 	return out
 }
 
+// lastExit returns the first instance of svc that exited, and how.
+func lastExit(svc *runtimev1.Service) (number uint32, exit string, ok bool) {
+	for _, inst := range svc.GetInstances() {
+		if inst.GetLastExit() != "" {
+			return inst.GetNumber(), inst.GetLastExit(), true
+		}
+	}
+	return 0, "", false
+}
+
 // timeOf is ts as a time for JSON output, nil when unset.
 func timeOf(ts *timestamppb.Timestamp) *time.Time {
 	if ts == nil {

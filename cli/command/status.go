@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"m3o.dev/cli/internal/deploy"
 	"m3o.dev/cli/internal/session"
 	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
@@ -64,14 +65,14 @@ func serviceDetail(t *tabwriter.Writer, svc *runtimev1.Service, s serviceJSON) {
 		row(t, label, line)
 		label = ""
 	}
-	if len(s.InstanceDetails) == 0 {
+	if len(svc.GetInstances()) == 0 {
 		return
 	}
 	fmt.Fprintln(t)
 	row(t, "INSTANCE", "GENERATION", "STATUS", "RESTARTS", "SINCE", "LAST EXIT")
-	for i, inst := range s.InstanceDetails {
-		row(t, fmt.Sprint(inst.Number), fmt.Sprint(inst.Generation), inst.Status, fmt.Sprint(inst.Restarts),
-			when(svc.GetInstances()[i].GetSince()), orDash(inst.LastExit))
+	for _, inst := range svc.GetInstances() {
+		row(t, fmt.Sprint(inst.GetNumber()), fmt.Sprint(inst.GetGeneration()), deploy.StatusName(inst.GetStatus()),
+			fmt.Sprint(inst.GetRestarts()), when(inst.GetSince()), orDash(inst.GetLastExit()))
 	}
 }
 

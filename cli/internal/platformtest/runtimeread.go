@@ -51,14 +51,14 @@ func (d *deployment) advance() {
 	case d.fail != "" && d.svc.GetRunningGeneration() > 0:
 		// A failed update: the older generation keeps serving.
 		d.svc.Status, d.svc.Error, d.step = runtimev1.Status_STATUS_RUNNING, platform.NotTaken(d.svc.GetGeneration(), d.svc.GetRunningGeneration(), d.fail), len(steps)-1
-	case d.fail == CrashError && d.svc.GetStatus() == runtimev1.Status_STATUS_STARTING:
-		d.svc.Status, d.svc.Error = runtimev1.Status_STATUS_ERROR, d.fail
-		d.svc.Instances = []*runtimev1.Instance{{
-			Number: 1, Generation: d.svc.GetGeneration(), Status: runtimev1.Status_STATUS_ERROR,
-			Restarts: 4, LastExit: "exit status 1", Since: timestamp(time.Now()),
-		}}
 	case d.fail != "" && d.svc.GetStatus() == runtimev1.Status_STATUS_STARTING:
 		d.svc.Status, d.svc.Error = runtimev1.Status_STATUS_ERROR, d.fail
+		if d.fail == CrashError { // its one instance started, and exits at once
+			d.svc.Instances = []*runtimev1.Instance{{
+				Number: 1, Generation: d.svc.GetGeneration(), Status: runtimev1.Status_STATUS_ERROR,
+				Restarts: 4, LastExit: "exit status 1", Since: timestamp(time.Now()),
+			}}
+		}
 	case d.svc.GetStatus() == runtimev1.Status_STATUS_RUNNING:
 		d.svc.RunningGeneration = d.svc.GetGeneration()
 		d.svc.Instances = []*runtimev1.Instance{{
