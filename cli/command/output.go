@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -33,9 +34,15 @@ func (p printer) print(v any, table func(t *tabwriter.Writer)) error {
 	if p.json {
 		return p.encode(v)
 	}
-	t := tabwriter.NewWriter(p.w, 0, 8, 2, ' ', 0)
+	// tabwriter writes each cell on its own; the buffer makes the table
+	// one write instead of one system call a cell.
+	buf := bufio.NewWriter(p.w)
+	t := tabwriter.NewWriter(buf, 0, 8, 2, ' ', 0)
 	table(t)
-	return t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	return buf.Flush()
 }
 
 // encode writes v as indented JSON followed by a newline.
