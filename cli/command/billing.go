@@ -28,13 +28,18 @@ func (a *app) billingCommand() *cli.Command {
 			},
 			{
 				Name:   "portal",
-				Usage:  "print the page where the card is changed (or, after a cancel, where a new subscription starts)",
+				Usage:  "print the page where the card is changed (or, once the subscription has ended, where a new one starts)",
 				Action: a.remote(a.billingPortal),
 			},
 			{
 				Name:   "cancel",
 				Usage:  "cancel the subscription; it ends at the end of the paid period",
 				Action: a.remote(a.billingCancel),
+			},
+			{
+				Name:   "resume",
+				Usage:  "take back a cancel before the paid period ends; the subscription renews again",
+				Action: a.remote(a.billingResume),
 			},
 		},
 	}
@@ -105,8 +110,30 @@ func (a *app) billingCancel(c *cli.Context, conn *session.Conn) error {
 	}
 	sub := resp.GetSubscription()
 	return a.out.print(sub, func(t *tabwriter.Writer) {
-		row(t, fmt.Sprintf("Canceled: the subscription of namespace '%s' ends on %s.", sub.GetNamespace(), day(sub.GetCurrentPeriodEnd().AsTime())))
+		row(t, fmt.Sprintf("Canceled: the subscription of namespace '%s' ends on %s; 'micro billing resume' takes the cancel back until then.",
+			sub.GetNamespace(), day(sub.GetCurrentPeriodEnd().AsTime())))
 	})
+}
+
+// billingResume takes back a cancel while the paid period lasts.
+func (a *app) billingResume(c *cli.Context, conn *session.Conn) error {
+	resp, err := billingClient(conn).Resume(c.Context, &billingv1.ResumeRequest{})
+	if err != nil {
+		return subscriptionEnded(describe(err, a.scope))
+	}
+	sub := resp.GetSubscription()
+	return a.out.print(sub, func(t *tabwriter.Writer) {
+		row(t, fmt.Sprintf("Resumed: the subscription of namespace '%s' renews on %s.", sub.GetNamespace(), day(sub.GetCurrentPeriodEnd().AsTime())))
+	})
+}
+
+// subscriptionEnded adds to a refusal because the subscription has ended
+// the command that starts a new one.
+func subscriptionEnded(f *failure) *failure {
+	if f.reason == reasonSubscriptionEnded {
+		f.message = strings.TrimSuffix(f.message, ".") + ": 'micro billing portal' starts it."
+	}
+	return f
 }
 
 // adminBillingStatus shows, or with --set sets, a namespace's subscription.

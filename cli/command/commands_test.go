@@ -46,7 +46,9 @@ func TestTables(t *testing.T) {
 		{[]string{"billing", "status"}, "", `^NAMESPACE +PLAN +PRICE +STATUS +RENEWS\nmicro +developer +\$35\.00/month +active +\d{4}-\d\d-\d\d\n$`},
 		{[]string{"billing", "portal"}, "", `^Open this page to change your card: https://m3o\.test/subscribe\?session=ps_test\n$`},
 		{[]string{"admin", "billing", "status", "tenant-a", "--set", "past_due"}, "", `^NAMESPACE +PLAN +PRICE +STATUS +RENEWS\ntenant-a +developer +\$35\.00/month +past_due +\d{4}-\d\d-\d\d\n$`},
-		{[]string{"billing", "cancel"}, "", `^Canceled: the subscription of namespace 'micro' ends on \d{4}-\d\d-\d\d\.\n$`},
+		{[]string{"billing", "cancel"}, "", `^Canceled: the subscription of namespace 'micro' ends on \d{4}-\d\d-\d\d; 'micro billing resume' takes the cancel back until then\.\n$`},
+		{[]string{"billing", "resume"}, "", `^Resumed: the subscription of namespace 'micro' renews on \d{4}-\d\d-\d\d\.\n$`},
+		{[]string{"billing", "status"}, "", `^NAMESPACE +PLAN +PRICE +STATUS +RENEWS\n`},
 	}
 	for _, s := range steps {
 		r := h.runIn(s.stdin, s.args...)
@@ -204,5 +206,18 @@ func TestAdminBillingSetRefusesUnknownStatus(t *testing.T) {
 		if r := h.run("admin", "billing", "status", "tenant-a", "--set", bad); r.code != ExitUsage {
 			t.Errorf("micro admin billing status --set %s = exit %d (%q), want %d", bad, r.code, r.stderr, ExitUsage)
 		}
+	}
+}
+
+// TestBillingResumeOfAnEndedSubscription checks that resuming a
+// subscription that has ended says how a new one starts.
+func TestBillingResumeOfAnEndedSubscription(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	h.mustRun("admin", "billing", "status", "micro", "--set", "canceled")
+	r := h.run("billing", "resume")
+	want := `Env 'test' refused the request for namespace 'micro': subscription of namespace "micro" ended on 2027-01-01, so only a new one brings it back: 'micro billing portal' starts it.` + "\n"
+	if r.code != ExitError || r.stderr != want {
+		t.Errorf("micro billing resume (ended) = exit %d, %q, want exit %d, %q", r.code, r.stderr, ExitError, want)
 	}
 }

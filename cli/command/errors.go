@@ -18,6 +18,10 @@ import (
 // namespace's subscription is not active.
 const reasonPaymentRequired = "PAYMENT_REQUIRED"
 
+// reasonSubscriptionEnded is the ErrorInfo reason billing gives when a
+// subscription has ended, so only a new one brings it back.
+const reasonSubscriptionEnded = "SUBSCRIPTION_ENDED"
+
 // failure is an error as the user sees it: one sentence, an exit code, and
 // the gRPC code name that JSON output carries. This file is the only place
 // where exit codes are chosen.

@@ -56,6 +56,7 @@ var jsonCases = []jsonCase{
 	{command: "billing status", remote: true},
 	{command: "billing portal", remote: true},
 	{command: "billing cancel", remote: true},
+	{command: "billing resume", remote: true},
 	{command: "admin billing status", args: []string{"tenant-a", "--set", "past_due"}, remote: true},
 	{command: "admin resize", args: []string{"hello", "--namespace", "tenant-a", "--instances", "3"}, remote: true},
 	{command: "admin quota get", args: []string{"tenant-a"}, remote: true},

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,7 +26,8 @@ const signupPassword = "otter-lamp-password-7"
 // it, while an email nobody invited gets nothing; the second 'micro signup' prints the subscribe page, which Chromium
 // fills, first with a declined card and then an accepted one; the CLI
 // completes, and the new account works in its own namespace. Past due, its
-// store read exits 4 with the payment sentence; active again, it works.
+// store read exits 4 with the payment sentence; active again, it works. A
+// cancel is taken back before the paid month ends.
 func TestSignupJourney(t *testing.T) {
 	mailbox := smtptest.Start(t)
 	p := newPlatform(t, "--payment-grace", "0", "--smtp-address", mailbox.Addr, "--smtp-from", "signup@m3o.test")
@@ -53,11 +55,30 @@ func TestSignupJourney(t *testing.T) {
 	}
 	p.must("store", "write", "greeting", "hello")
 	paymentGate(t, p, ns)
+	cancelAndResume(t, p, ns)
 
 	p.must("logout")
 	r := p.micro(signupPassword+"\n", "login", "--username", email, "--password-stdin")
 	if r.code != 0 || !strings.Contains(r.stdout, "in namespace '"+ns+"'") {
 		t.Errorf("login --username %s without --namespace = exit %d, %q %q, want namespace %s", email, r.code, r.stdout, r.stderr, ns)
+	}
+}
+
+// cancelAndResume cancels the new subscription, which then ends with the
+// month paid at sign-up, and takes the cancel back.
+func cancelAndResume(t *testing.T, p *platform, ns string) {
+	t.Helper()
+	end := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
+	want := fmt.Sprintf("Canceled: the subscription of namespace '%s' ends on %s; 'micro billing resume' takes the cancel back until then.\n", ns, end)
+	if out := p.must("billing", "cancel"); out != want {
+		t.Errorf("billing cancel = %q, want %q", out, want)
+	}
+	want = fmt.Sprintf("Resumed: the subscription of namespace '%s' renews on %s.\n", ns, end)
+	if out := p.must("billing", "resume"); out != want {
+		t.Errorf("billing resume = %q, want %q", out, want)
+	}
+	if out := p.must("billing", "status"); !regexp.MustCompile(`RENEWS\n` + ns + ` +developer +\$35\.00/month +active +` + end).MatchString(out) {
+		t.Errorf("billing status after resume = %q, want active, renewing on %s", out, end)
 	}
 }
 

@@ -119,6 +119,12 @@ var (
 	// ErrNotReady means the payment session has no payment method yet, or
 	// was used for another namespace.
 	ErrNotReady = errors.New("payment session not ready")
+	// ErrEnded means the subscription has ended, so only a new one brings
+	// it back.
+	ErrEnded = errors.New("subscription ended")
+	// ErrSetByHand means the subscription is one an admin set by hand,
+	// which only admins change.
+	ErrSetByHand = errors.New("set by hand")
 	// ErrDeclined means the provider declined the card.
 	ErrDeclined = errors.New("card declined")
 	// ErrBadSignature means a webhook's signature did not verify.
@@ -154,6 +160,8 @@ type Provider interface {
 	Subscribe(ctx context.Context, p SubscribeParams) (ProviderSubscription, error)
 	// Cancel ends a subscription at the end of its paid period.
 	Cancel(ctx context.Context, sub Subscription) error
+	// Resume takes back a cancel while the paid period lasts.
+	Resume(ctx context.Context, sub Subscription) error
 	// Portal returns the provider's page where the card is changed, or ""
 	// when the platform's own page does it.
 	Portal(ctx context.Context, sub Subscription, returnURL string) (string, error)

@@ -80,6 +80,10 @@ func TestIsolation(t *testing.T) {
 			_, err := c.client.Cancel(c.ctx, &billingv1.CancelRequest{Namespace: "tenant-a"})
 			return err
 		}, []string{"tenant-a/admin", "micro/admin"}},
+		{"Resume(tenant-a)", func(c caller) error {
+			_, err := c.client.Resume(c.ctx, &billingv1.ResumeRequest{Namespace: "tenant-a"})
+			return err
+		}, []string{"tenant-a/admin", "micro/admin"}},
 		{"Portal(tenant-a)", func(c caller) error {
 			_, err := c.client.Portal(c.ctx, &billingv1.PortalRequest{Namespace: "tenant-a"})
 			return err

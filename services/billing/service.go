@@ -173,6 +173,23 @@ func (s *Service) Cancel(ctx context.Context, req *billingv1.CancelRequest) (*bi
 	return &billingv1.CancelResponse{Subscription: subscriptionProto(sub)}, nil
 }
 
+// Resume implements billingv1.BillingServiceServer.
+func (s *Service) Resume(ctx context.Context, req *billingv1.ResumeRequest) (*billingv1.ResumeResponse, error) {
+	c, err := rpcerr.Caller(ctx)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	ns, err := manageable(c, req.GetNamespace())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	sub, err := s.resume(ctx, ns)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &billingv1.ResumeResponse{Subscription: subscriptionProto(sub)}, nil
+}
+
 // Portal implements billingv1.BillingServiceServer.
 func (s *Service) Portal(ctx context.Context, req *billingv1.PortalRequest) (*billingv1.PortalResponse, error) {
 	c, err := rpcerr.Caller(ctx)

@@ -110,28 +110,3 @@ func TestSessionPaysForOneNamespace(t *testing.T) {
 	})
 	statustest.WantCode(t, "CreateSubscription(second namespace, "+first.GetNamespace()+"'s session)", err, codes.FailedPrecondition)
 }
-
-// TestCancelAndPortal cancels a subscription as its namespace's admin and
-// asks for the portal, against each provider.
-func TestCancelAndPortal(t *testing.T) {
-	for _, pv := range providers {
-		t.Run(pv.name, func(t *testing.T) {
-			e := newEnv(t, pv)
-			e.signup(t, pv, "tenant-a")
-			owner := e.user(t, "tenant-a", "owner@example.com", "admin", "developer")
-			client := e.viaProxy(t)
-			portal, err := client.Portal(owner, &billingv1.PortalRequest{})
-			if err != nil || portal.GetUrl() == "" {
-				t.Errorf("Portal() = %v, %v, want a URL", portal, err)
-			}
-			resp, err := client.Cancel(owner, &billingv1.CancelRequest{})
-			if err != nil || !resp.GetSubscription().GetCancelAtPeriodEnd() {
-				t.Fatalf("Cancel() = %v, %v, want cancel_at_period_end", resp, err)
-			}
-			got, err := client.GetSubscription(owner, &billingv1.GetSubscriptionRequest{})
-			if err != nil || !got.GetSubscription().GetCancelAtPeriodEnd() {
-				t.Errorf("GetSubscription(after cancel) = %v, %v, want cancel_at_period_end", got, err)
-			}
-		})
-	}
-}

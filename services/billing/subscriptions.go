@@ -87,18 +87,62 @@ func (s *Service) claimCheckout(ctx context.Context, id, ns string) (Checkout, e
 // cancel ends the subscription of ns at the end of its paid period.
 func (s *Service) cancel(ctx context.Context, ns string) (Subscription, error) {
 	sub, err := s.state.subscription(ctx, ns)
+	if err == nil {
+		err = byProvider(sub)
+	}
 	if err != nil || sub.CancelAtPeriodEnd || sub.Status == StatusCanceled {
 		return sub, err
 	}
-	if sub.Provider != ProviderManual {
-		if err := s.provider.Cancel(ctx, sub); err != nil {
-			return Subscription{}, err
-		}
+	if err := s.provider.Cancel(ctx, sub); err != nil {
+		return Subscription{}, err
 	}
 	return s.update(ctx, ns, func(sub *Subscription) error {
 		sub.CancelAtPeriodEnd = true
 		return nil
 	})
+}
+
+// resume takes back the cancel of ns while its paid period lasts. A
+// subscription that is not set to end is left as it is; one that has ended
+// is refused, since only a new subscription brings it back.
+func (s *Service) resume(ctx context.Context, ns string) (Subscription, error) {
+	sub, err := s.state.subscription(ctx, ns)
+	if err == nil {
+		err = byProvider(sub)
+	}
+	switch {
+	case err != nil:
+		return Subscription{}, err
+	case s.ended(sub):
+		return Subscription{}, fmt.Errorf("subscription of namespace %q ended on %s, so only a new one brings it back: %w",
+			ns, sub.PeriodEnd.UTC().Format(time.DateOnly), ErrEnded)
+	case !sub.CancelAtPeriodEnd:
+		return sub, nil
+	}
+	if err := s.provider.Resume(ctx, sub); err != nil {
+		return Subscription{}, err
+	}
+	return s.update(ctx, ns, func(sub *Subscription) error {
+		sub.CancelAtPeriodEnd = false
+		return nil
+	})
+}
+
+// byProvider refuses a subscription an admin set by hand: no provider
+// bills it, it has no paid period to end or renew, and only the platform's
+// admins change it.
+func byProvider(sub Subscription) error {
+	if sub.Provider != ProviderManual {
+		return nil
+	}
+	return fmt.Errorf("subscription of namespace %q was set by hand by the platform's admins, and only they change it: %w",
+		sub.Namespace, ErrSetByHand)
+}
+
+// ended reports whether sub is over: canceled, or set to end and past the
+// end of its paid period.
+func (s *Service) ended(sub Subscription) bool {
+	return sub.Status == StatusCanceled || (sub.CancelAtPeriodEnd && !s.now().Before(sub.PeriodEnd))
 }
 
 // portal returns the page where the card of ns changes: the provider's
@@ -111,7 +155,7 @@ func (s *Service) portal(ctx context.Context, ns, returnURL string) (string, err
 		return "", err
 	}
 	purpose := PurposeUpdateCard
-	if sub.Status == StatusCanceled || (sub.CancelAtPeriodEnd && !s.now().Before(sub.PeriodEnd)) {
+	if s.ended(sub) {
 		purpose = PurposeResubscribe
 	}
 	if returnURL == "" {

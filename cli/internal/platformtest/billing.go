@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -48,6 +49,25 @@ func (s *billingService) Cancel(_ context.Context, req *billingv1.CancelRequest)
 	s.p.canceling = true
 	s.p.mu.Unlock()
 	return &billingv1.CancelResponse{Subscription: s.subscription(req.GetNamespace())}, nil
+}
+
+// Resume implements billingv1.BillingServiceServer: a canceled
+// subscription has ended, and is refused as billing refuses it.
+func (s *billingService) Resume(_ context.Context, req *billingv1.ResumeRequest) (*billingv1.ResumeResponse, error) {
+	sub := s.subscription(req.GetNamespace())
+	if sub.GetStatus() == billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELED {
+		st := status.Newf(codes.FailedPrecondition, "subscription of namespace %q ended on %s, so only a new one brings it back",
+			sub.GetNamespace(), sub.GetCurrentPeriodEnd().AsTime().Format(time.DateOnly))
+		st, err := st.WithDetails(&errdetails.ErrorInfo{Reason: "SUBSCRIPTION_ENDED", Domain: "m3o.dev"})
+		if err != nil {
+			return nil, err
+		}
+		return nil, st.Err()
+	}
+	s.p.mu.Lock()
+	s.p.canceling = false
+	s.p.mu.Unlock()
+	return &billingv1.ResumeResponse{Subscription: s.subscription(req.GetNamespace())}, nil
 }
 
 // Portal implements billingv1.BillingServiceServer.

@@ -75,6 +75,9 @@ func (p *Provider) Subscribe(_ context.Context, sp billing.SubscribeParams) (bil
 // Cancel implements billing.Provider; there is nothing to tell.
 func (p *Provider) Cancel(context.Context, billing.Subscription) error { return nil }
 
+// Resume implements billing.Provider; there is nothing to tell.
+func (p *Provider) Resume(context.Context, billing.Subscription) error { return nil }
+
 // Portal implements billing.Provider: the platform's own page changes the
 // card.
 func (p *Provider) Portal(context.Context, billing.Subscription, string) (string, error) {

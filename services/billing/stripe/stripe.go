@@ -98,9 +98,18 @@ func (p *Provider) TakeCard(context.Context, string) error {
 
 // Cancel implements billing.Provider.
 func (p *Provider) Cancel(ctx context.Context, sub billing.Subscription) error {
-	params := &stripego.SubscriptionUpdateParams{CancelAtPeriodEnd: stripego.Bool(true)}
+	return providerError("cancel subscription", p.setCancelAtPeriodEnd(ctx, sub, true))
+}
+
+// Resume implements billing.Provider.
+func (p *Provider) Resume(ctx context.Context, sub billing.Subscription) error {
+	return providerError("resume subscription", p.setCancelAtPeriodEnd(ctx, sub, false))
+}
+
+func (p *Provider) setCancelAtPeriodEnd(ctx context.Context, sub billing.Subscription, cancel bool) error {
+	params := &stripego.SubscriptionUpdateParams{CancelAtPeriodEnd: stripego.Bool(cancel)}
 	_, err := p.client.V1Subscriptions.Update(ctx, sub.ProviderID, params)
-	return providerError("cancel subscription", err)
+	return err
 }
 
 // Portal implements billing.Provider.

@@ -1156,6 +1156,98 @@ func (x *CancelResponse) GetSubscription() *Subscription {
 	return nil
 }
 
+// ResumeRequest names the subscription whose cancel to take back.
+type ResumeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace whose subscription to resume; empty means the caller's, and only admins of "micro" may name another.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeRequest) Reset() {
+	*x = ResumeRequest{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeRequest) ProtoMessage() {}
+
+func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeRequest.ProtoReflect.Descriptor instead.
+func (*ResumeRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ResumeRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// ResumeResponse carries the updated subscription.
+type ResumeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Subscription after resuming: cancel_at_period_end is clear.
+	Subscription  *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeResponse) Reset() {
+	*x = ResumeResponse{}
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeResponse) ProtoMessage() {}
+
+func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeResponse.ProtoReflect.Descriptor instead.
+func (*ResumeResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ResumeResponse) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
 // PortalRequest asks for the page where the card is changed.
 type PortalRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1169,7 +1261,7 @@ type PortalRequest struct {
 
 func (x *PortalRequest) Reset() {
 	*x = PortalRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[15]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1273,7 @@ func (x *PortalRequest) String() string {
 func (*PortalRequest) ProtoMessage() {}
 
 func (x *PortalRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[15]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1286,7 @@ func (x *PortalRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortalRequest.ProtoReflect.Descriptor instead.
 func (*PortalRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{15}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PortalRequest) GetNamespace() string {
@@ -1214,7 +1306,7 @@ func (x *PortalRequest) GetReturnUrl() string {
 // PortalResponse carries the page.
 type PortalResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Url of the page where the card is changed, or where a new subscription starts after a cancel.
+	// Url of the page where the card is changed, or, once a subscription has ended, where a new one starts.
 	Url           string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1222,7 +1314,7 @@ type PortalResponse struct {
 
 func (x *PortalResponse) Reset() {
 	*x = PortalResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[16]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1326,7 @@ func (x *PortalResponse) String() string {
 func (*PortalResponse) ProtoMessage() {}
 
 func (x *PortalResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[16]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1339,7 @@ func (x *PortalResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortalResponse.ProtoReflect.Descriptor instead.
 func (*PortalResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{16}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PortalResponse) GetUrl() string {
@@ -1270,7 +1362,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[17]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1374,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[17]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1387,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{17}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListSubscriptionsRequest) GetPageSize() uint32 {
@@ -1325,7 +1417,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[18]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1337,7 +1429,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[18]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1350,7 +1442,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{18}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
@@ -1380,7 +1472,7 @@ type AdminSetStatusRequest struct {
 
 func (x *AdminSetStatusRequest) Reset() {
 	*x = AdminSetStatusRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[19]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1484,7 @@ func (x *AdminSetStatusRequest) String() string {
 func (*AdminSetStatusRequest) ProtoMessage() {}
 
 func (x *AdminSetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[19]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1497,7 @@ func (x *AdminSetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminSetStatusRequest.ProtoReflect.Descriptor instead.
 func (*AdminSetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{19}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AdminSetStatusRequest) GetNamespace() string {
@@ -1433,7 +1525,7 @@ type AdminSetStatusResponse struct {
 
 func (x *AdminSetStatusResponse) Reset() {
 	*x = AdminSetStatusResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[20]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1445,7 +1537,7 @@ func (x *AdminSetStatusResponse) String() string {
 func (*AdminSetStatusResponse) ProtoMessage() {}
 
 func (x *AdminSetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[20]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1458,7 +1550,7 @@ func (x *AdminSetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdminSetStatusResponse.ProtoReflect.Descriptor instead.
 func (*AdminSetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{20}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AdminSetStatusResponse) GetSubscription() *Subscription {
@@ -1489,7 +1581,7 @@ type NamespaceStatus struct {
 
 func (x *NamespaceStatus) Reset() {
 	*x = NamespaceStatus{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[21]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1593,7 @@ func (x *NamespaceStatus) String() string {
 func (*NamespaceStatus) ProtoMessage() {}
 
 func (x *NamespaceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[21]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1606,7 @@ func (x *NamespaceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamespaceStatus.ProtoReflect.Descriptor instead.
 func (*NamespaceStatus) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{21}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NamespaceStatus) GetNamespace() string {
@@ -1568,7 +1660,7 @@ type WatchStatusesRequest struct {
 
 func (x *WatchStatusesRequest) Reset() {
 	*x = WatchStatusesRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[22]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1672,7 @@ func (x *WatchStatusesRequest) String() string {
 func (*WatchStatusesRequest) ProtoMessage() {}
 
 func (x *WatchStatusesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[22]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1685,7 @@ func (x *WatchStatusesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStatusesRequest.ProtoReflect.Descriptor instead.
 func (*WatchStatusesRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{22}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{24}
 }
 
 // WatchStatusesResponse is a batch of statuses.
@@ -1611,7 +1703,7 @@ type WatchStatusesResponse struct {
 
 func (x *WatchStatusesResponse) Reset() {
 	*x = WatchStatusesResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[23]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1715,7 @@ func (x *WatchStatusesResponse) String() string {
 func (*WatchStatusesResponse) ProtoMessage() {}
 
 func (x *WatchStatusesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[23]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1728,7 @@ func (x *WatchStatusesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchStatusesResponse.ProtoReflect.Descriptor instead.
 func (*WatchStatusesResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{23}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WatchStatusesResponse) GetBegin() bool {
@@ -1673,7 +1765,7 @@ type HandleWebhookRequest struct {
 
 func (x *HandleWebhookRequest) Reset() {
 	*x = HandleWebhookRequest{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[24]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1777,7 @@ func (x *HandleWebhookRequest) String() string {
 func (*HandleWebhookRequest) ProtoMessage() {}
 
 func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[24]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1790,7 @@ func (x *HandleWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookRequest.ProtoReflect.Descriptor instead.
 func (*HandleWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{24}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HandleWebhookRequest) GetPayload() []byte {
@@ -1726,7 +1818,7 @@ type HandleWebhookResponse struct {
 
 func (x *HandleWebhookResponse) Reset() {
 	*x = HandleWebhookResponse{}
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[25]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1830,7 @@ func (x *HandleWebhookResponse) String() string {
 func (*HandleWebhookResponse) ProtoMessage() {}
 
 func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_billing_v1_billing_proto_msgTypes[25]
+	mi := &file_m3o_billing_v1_billing_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1843,7 @@ func (x *HandleWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{25}
+	return file_m3o_billing_v1_billing_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HandleWebhookResponse) GetApplied() bool {
@@ -1829,6 +1921,10 @@ const file_m3o_billing_v1_billing_proto_rawDesc = "" +
 	"\rCancelRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"R\n" +
 	"\x0eCancelResponse\x12@\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"-\n" +
+	"\rResumeRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"R\n" +
+	"\x0eResumeResponse\x12@\n" +
 	"\fsubscription\x18\x01 \x01(\v2\x1c.m3o.billing.v1.SubscriptionR\fsubscription\"L\n" +
 	"\rPortalRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x1d\n" +
@@ -1879,7 +1975,7 @@ const file_m3o_billing_v1_billing_proto_rawDesc = "" +
 	"\x1cCHECKOUT_PURPOSE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CHECKOUT_PURPOSE_SIGNUP\x10\x01\x12 \n" +
 	"\x1cCHECKOUT_PURPOSE_UPDATE_CARD\x10\x02\x12 \n" +
-	"\x1cCHECKOUT_PURPOSE_RESUBSCRIBE\x10\x032\x87\b\n" +
+	"\x1cCHECKOUT_PURPOSE_RESUBSCRIBE\x10\x032\xd0\b\n" +
 	"\x0eBillingService\x12\\\n" +
 	"\rStartCheckout\x12$.m3o.billing.v1.StartCheckoutRequest\x1a%.m3o.billing.v1.StartCheckoutResponse\x12V\n" +
 	"\vGetCheckout\x12\".m3o.billing.v1.GetCheckoutRequest\x1a#.m3o.billing.v1.GetCheckoutResponse\x12S\n" +
@@ -1888,6 +1984,7 @@ const file_m3o_billing_v1_billing_proto_rawDesc = "" +
 	"\x12CreateSubscription\x12).m3o.billing.v1.CreateSubscriptionRequest\x1a*.m3o.billing.v1.CreateSubscriptionResponse\x12b\n" +
 	"\x0fGetSubscription\x12&.m3o.billing.v1.GetSubscriptionRequest\x1a'.m3o.billing.v1.GetSubscriptionResponse\x12G\n" +
 	"\x06Cancel\x12\x1d.m3o.billing.v1.CancelRequest\x1a\x1e.m3o.billing.v1.CancelResponse\x12G\n" +
+	"\x06Resume\x12\x1d.m3o.billing.v1.ResumeRequest\x1a\x1e.m3o.billing.v1.ResumeResponse\x12G\n" +
 	"\x06Portal\x12\x1d.m3o.billing.v1.PortalRequest\x1a\x1e.m3o.billing.v1.PortalResponse\x12h\n" +
 	"\x11ListSubscriptions\x12(.m3o.billing.v1.ListSubscriptionsRequest\x1a).m3o.billing.v1.ListSubscriptionsResponse\x12_\n" +
 	"\x0eAdminSetStatus\x12%.m3o.billing.v1.AdminSetStatusRequest\x1a&.m3o.billing.v1.AdminSetStatusResponse\x12^\n" +
@@ -1908,7 +2005,7 @@ func file_m3o_billing_v1_billing_proto_rawDescGZIP() []byte {
 }
 
 var file_m3o_billing_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_m3o_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_m3o_billing_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_m3o_billing_v1_billing_proto_goTypes = []any{
 	(SubscriptionStatus)(0),            // 0: m3o.billing.v1.SubscriptionStatus
 	(CheckoutState)(0),                 // 1: m3o.billing.v1.CheckoutState
@@ -1928,69 +2025,74 @@ var file_m3o_billing_v1_billing_proto_goTypes = []any{
 	(*GetSubscriptionResponse)(nil),    // 15: m3o.billing.v1.GetSubscriptionResponse
 	(*CancelRequest)(nil),              // 16: m3o.billing.v1.CancelRequest
 	(*CancelResponse)(nil),             // 17: m3o.billing.v1.CancelResponse
-	(*PortalRequest)(nil),              // 18: m3o.billing.v1.PortalRequest
-	(*PortalResponse)(nil),             // 19: m3o.billing.v1.PortalResponse
-	(*ListSubscriptionsRequest)(nil),   // 20: m3o.billing.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),  // 21: m3o.billing.v1.ListSubscriptionsResponse
-	(*AdminSetStatusRequest)(nil),      // 22: m3o.billing.v1.AdminSetStatusRequest
-	(*AdminSetStatusResponse)(nil),     // 23: m3o.billing.v1.AdminSetStatusResponse
-	(*NamespaceStatus)(nil),            // 24: m3o.billing.v1.NamespaceStatus
-	(*WatchStatusesRequest)(nil),       // 25: m3o.billing.v1.WatchStatusesRequest
-	(*WatchStatusesResponse)(nil),      // 26: m3o.billing.v1.WatchStatusesResponse
-	(*HandleWebhookRequest)(nil),       // 27: m3o.billing.v1.HandleWebhookRequest
-	(*HandleWebhookResponse)(nil),      // 28: m3o.billing.v1.HandleWebhookResponse
-	(*timestamppb.Timestamp)(nil),      // 29: google.protobuf.Timestamp
+	(*ResumeRequest)(nil),              // 18: m3o.billing.v1.ResumeRequest
+	(*ResumeResponse)(nil),             // 19: m3o.billing.v1.ResumeResponse
+	(*PortalRequest)(nil),              // 20: m3o.billing.v1.PortalRequest
+	(*PortalResponse)(nil),             // 21: m3o.billing.v1.PortalResponse
+	(*ListSubscriptionsRequest)(nil),   // 22: m3o.billing.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),  // 23: m3o.billing.v1.ListSubscriptionsResponse
+	(*AdminSetStatusRequest)(nil),      // 24: m3o.billing.v1.AdminSetStatusRequest
+	(*AdminSetStatusResponse)(nil),     // 25: m3o.billing.v1.AdminSetStatusResponse
+	(*NamespaceStatus)(nil),            // 26: m3o.billing.v1.NamespaceStatus
+	(*WatchStatusesRequest)(nil),       // 27: m3o.billing.v1.WatchStatusesRequest
+	(*WatchStatusesResponse)(nil),      // 28: m3o.billing.v1.WatchStatusesResponse
+	(*HandleWebhookRequest)(nil),       // 29: m3o.billing.v1.HandleWebhookRequest
+	(*HandleWebhookResponse)(nil),      // 30: m3o.billing.v1.HandleWebhookResponse
+	(*timestamppb.Timestamp)(nil),      // 31: google.protobuf.Timestamp
 }
 var file_m3o_billing_v1_billing_proto_depIdxs = []int32{
 	3,  // 0: m3o.billing.v1.Subscription.plan:type_name -> m3o.billing.v1.Plan
 	0,  // 1: m3o.billing.v1.Subscription.status:type_name -> m3o.billing.v1.SubscriptionStatus
-	29, // 2: m3o.billing.v1.Subscription.status_since:type_name -> google.protobuf.Timestamp
-	29, // 3: m3o.billing.v1.Subscription.current_period_end:type_name -> google.protobuf.Timestamp
-	29, // 4: m3o.billing.v1.Subscription.created:type_name -> google.protobuf.Timestamp
+	31, // 2: m3o.billing.v1.Subscription.status_since:type_name -> google.protobuf.Timestamp
+	31, // 3: m3o.billing.v1.Subscription.current_period_end:type_name -> google.protobuf.Timestamp
+	31, // 4: m3o.billing.v1.Subscription.created:type_name -> google.protobuf.Timestamp
 	1,  // 5: m3o.billing.v1.Checkout.state:type_name -> m3o.billing.v1.CheckoutState
 	2,  // 6: m3o.billing.v1.Checkout.purpose:type_name -> m3o.billing.v1.CheckoutPurpose
 	3,  // 7: m3o.billing.v1.Checkout.plan:type_name -> m3o.billing.v1.Plan
-	29, // 8: m3o.billing.v1.Checkout.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 8: m3o.billing.v1.Checkout.expires_at:type_name -> google.protobuf.Timestamp
 	5,  // 9: m3o.billing.v1.StartCheckoutResponse.checkout:type_name -> m3o.billing.v1.Checkout
 	5,  // 10: m3o.billing.v1.GetCheckoutResponse.checkout:type_name -> m3o.billing.v1.Checkout
 	5,  // 11: m3o.billing.v1.SubmitCardResponse.checkout:type_name -> m3o.billing.v1.Checkout
 	4,  // 12: m3o.billing.v1.CreateSubscriptionResponse.subscription:type_name -> m3o.billing.v1.Subscription
 	4,  // 13: m3o.billing.v1.GetSubscriptionResponse.subscription:type_name -> m3o.billing.v1.Subscription
 	4,  // 14: m3o.billing.v1.CancelResponse.subscription:type_name -> m3o.billing.v1.Subscription
-	4,  // 15: m3o.billing.v1.ListSubscriptionsResponse.subscriptions:type_name -> m3o.billing.v1.Subscription
-	0,  // 16: m3o.billing.v1.AdminSetStatusRequest.status:type_name -> m3o.billing.v1.SubscriptionStatus
-	4,  // 17: m3o.billing.v1.AdminSetStatusResponse.subscription:type_name -> m3o.billing.v1.Subscription
-	0,  // 18: m3o.billing.v1.NamespaceStatus.status:type_name -> m3o.billing.v1.SubscriptionStatus
-	29, // 19: m3o.billing.v1.NamespaceStatus.status_since:type_name -> google.protobuf.Timestamp
-	29, // 20: m3o.billing.v1.NamespaceStatus.current_period_end:type_name -> google.protobuf.Timestamp
-	24, // 21: m3o.billing.v1.WatchStatusesResponse.statuses:type_name -> m3o.billing.v1.NamespaceStatus
-	6,  // 22: m3o.billing.v1.BillingService.StartCheckout:input_type -> m3o.billing.v1.StartCheckoutRequest
-	8,  // 23: m3o.billing.v1.BillingService.GetCheckout:input_type -> m3o.billing.v1.GetCheckoutRequest
-	10, // 24: m3o.billing.v1.BillingService.SubmitCard:input_type -> m3o.billing.v1.SubmitCardRequest
-	12, // 25: m3o.billing.v1.BillingService.CreateSubscription:input_type -> m3o.billing.v1.CreateSubscriptionRequest
-	14, // 26: m3o.billing.v1.BillingService.GetSubscription:input_type -> m3o.billing.v1.GetSubscriptionRequest
-	16, // 27: m3o.billing.v1.BillingService.Cancel:input_type -> m3o.billing.v1.CancelRequest
-	18, // 28: m3o.billing.v1.BillingService.Portal:input_type -> m3o.billing.v1.PortalRequest
-	20, // 29: m3o.billing.v1.BillingService.ListSubscriptions:input_type -> m3o.billing.v1.ListSubscriptionsRequest
-	22, // 30: m3o.billing.v1.BillingService.AdminSetStatus:input_type -> m3o.billing.v1.AdminSetStatusRequest
-	25, // 31: m3o.billing.v1.BillingService.WatchStatuses:input_type -> m3o.billing.v1.WatchStatusesRequest
-	27, // 32: m3o.billing.v1.BillingService.HandleWebhook:input_type -> m3o.billing.v1.HandleWebhookRequest
-	7,  // 33: m3o.billing.v1.BillingService.StartCheckout:output_type -> m3o.billing.v1.StartCheckoutResponse
-	9,  // 34: m3o.billing.v1.BillingService.GetCheckout:output_type -> m3o.billing.v1.GetCheckoutResponse
-	11, // 35: m3o.billing.v1.BillingService.SubmitCard:output_type -> m3o.billing.v1.SubmitCardResponse
-	13, // 36: m3o.billing.v1.BillingService.CreateSubscription:output_type -> m3o.billing.v1.CreateSubscriptionResponse
-	15, // 37: m3o.billing.v1.BillingService.GetSubscription:output_type -> m3o.billing.v1.GetSubscriptionResponse
-	17, // 38: m3o.billing.v1.BillingService.Cancel:output_type -> m3o.billing.v1.CancelResponse
-	19, // 39: m3o.billing.v1.BillingService.Portal:output_type -> m3o.billing.v1.PortalResponse
-	21, // 40: m3o.billing.v1.BillingService.ListSubscriptions:output_type -> m3o.billing.v1.ListSubscriptionsResponse
-	23, // 41: m3o.billing.v1.BillingService.AdminSetStatus:output_type -> m3o.billing.v1.AdminSetStatusResponse
-	26, // 42: m3o.billing.v1.BillingService.WatchStatuses:output_type -> m3o.billing.v1.WatchStatusesResponse
-	28, // 43: m3o.billing.v1.BillingService.HandleWebhook:output_type -> m3o.billing.v1.HandleWebhookResponse
-	33, // [33:44] is the sub-list for method output_type
-	22, // [22:33] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	4,  // 15: m3o.billing.v1.ResumeResponse.subscription:type_name -> m3o.billing.v1.Subscription
+	4,  // 16: m3o.billing.v1.ListSubscriptionsResponse.subscriptions:type_name -> m3o.billing.v1.Subscription
+	0,  // 17: m3o.billing.v1.AdminSetStatusRequest.status:type_name -> m3o.billing.v1.SubscriptionStatus
+	4,  // 18: m3o.billing.v1.AdminSetStatusResponse.subscription:type_name -> m3o.billing.v1.Subscription
+	0,  // 19: m3o.billing.v1.NamespaceStatus.status:type_name -> m3o.billing.v1.SubscriptionStatus
+	31, // 20: m3o.billing.v1.NamespaceStatus.status_since:type_name -> google.protobuf.Timestamp
+	31, // 21: m3o.billing.v1.NamespaceStatus.current_period_end:type_name -> google.protobuf.Timestamp
+	26, // 22: m3o.billing.v1.WatchStatusesResponse.statuses:type_name -> m3o.billing.v1.NamespaceStatus
+	6,  // 23: m3o.billing.v1.BillingService.StartCheckout:input_type -> m3o.billing.v1.StartCheckoutRequest
+	8,  // 24: m3o.billing.v1.BillingService.GetCheckout:input_type -> m3o.billing.v1.GetCheckoutRequest
+	10, // 25: m3o.billing.v1.BillingService.SubmitCard:input_type -> m3o.billing.v1.SubmitCardRequest
+	12, // 26: m3o.billing.v1.BillingService.CreateSubscription:input_type -> m3o.billing.v1.CreateSubscriptionRequest
+	14, // 27: m3o.billing.v1.BillingService.GetSubscription:input_type -> m3o.billing.v1.GetSubscriptionRequest
+	16, // 28: m3o.billing.v1.BillingService.Cancel:input_type -> m3o.billing.v1.CancelRequest
+	18, // 29: m3o.billing.v1.BillingService.Resume:input_type -> m3o.billing.v1.ResumeRequest
+	20, // 30: m3o.billing.v1.BillingService.Portal:input_type -> m3o.billing.v1.PortalRequest
+	22, // 31: m3o.billing.v1.BillingService.ListSubscriptions:input_type -> m3o.billing.v1.ListSubscriptionsRequest
+	24, // 32: m3o.billing.v1.BillingService.AdminSetStatus:input_type -> m3o.billing.v1.AdminSetStatusRequest
+	27, // 33: m3o.billing.v1.BillingService.WatchStatuses:input_type -> m3o.billing.v1.WatchStatusesRequest
+	29, // 34: m3o.billing.v1.BillingService.HandleWebhook:input_type -> m3o.billing.v1.HandleWebhookRequest
+	7,  // 35: m3o.billing.v1.BillingService.StartCheckout:output_type -> m3o.billing.v1.StartCheckoutResponse
+	9,  // 36: m3o.billing.v1.BillingService.GetCheckout:output_type -> m3o.billing.v1.GetCheckoutResponse
+	11, // 37: m3o.billing.v1.BillingService.SubmitCard:output_type -> m3o.billing.v1.SubmitCardResponse
+	13, // 38: m3o.billing.v1.BillingService.CreateSubscription:output_type -> m3o.billing.v1.CreateSubscriptionResponse
+	15, // 39: m3o.billing.v1.BillingService.GetSubscription:output_type -> m3o.billing.v1.GetSubscriptionResponse
+	17, // 40: m3o.billing.v1.BillingService.Cancel:output_type -> m3o.billing.v1.CancelResponse
+	19, // 41: m3o.billing.v1.BillingService.Resume:output_type -> m3o.billing.v1.ResumeResponse
+	21, // 42: m3o.billing.v1.BillingService.Portal:output_type -> m3o.billing.v1.PortalResponse
+	23, // 43: m3o.billing.v1.BillingService.ListSubscriptions:output_type -> m3o.billing.v1.ListSubscriptionsResponse
+	25, // 44: m3o.billing.v1.BillingService.AdminSetStatus:output_type -> m3o.billing.v1.AdminSetStatusResponse
+	28, // 45: m3o.billing.v1.BillingService.WatchStatuses:output_type -> m3o.billing.v1.WatchStatusesResponse
+	30, // 46: m3o.billing.v1.BillingService.HandleWebhook:output_type -> m3o.billing.v1.HandleWebhookResponse
+	35, // [35:47] is the sub-list for method output_type
+	23, // [23:35] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_m3o_billing_v1_billing_proto_init() }
@@ -2004,7 +2106,7 @@ func file_m3o_billing_v1_billing_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_billing_v1_billing_proto_rawDesc), len(file_m3o_billing_v1_billing_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	BillingService_CreateSubscription_FullMethodName = "/m3o.billing.v1.BillingService/CreateSubscription"
 	BillingService_GetSubscription_FullMethodName    = "/m3o.billing.v1.BillingService/GetSubscription"
 	BillingService_Cancel_FullMethodName             = "/m3o.billing.v1.BillingService/Cancel"
+	BillingService_Resume_FullMethodName             = "/m3o.billing.v1.BillingService/Resume"
 	BillingService_Portal_FullMethodName             = "/m3o.billing.v1.BillingService/Portal"
 	BillingService_ListSubscriptions_FullMethodName  = "/m3o.billing.v1.BillingService/ListSubscriptions"
 	BillingService_AdminSetStatus_FullMethodName     = "/m3o.billing.v1.BillingService/AdminSetStatus"
@@ -43,7 +44,7 @@ const (
 //
 // Who may call what:
 //   - a tenant account reads its own namespace's subscription; an admin of
-//     its namespace also cancels it and opens the portal;
+//     its namespace also cancels it, resumes it and opens the portal;
 //   - an admin of "micro" may name any namespace, list every subscription
 //     and set a status by hand;
 //   - the core service micro/auth starts checkouts and creates the
@@ -65,10 +66,16 @@ type BillingServiceClient interface {
 	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
 	// GetSubscription returns the subscription of a namespace.
 	GetSubscription(ctx context.Context, in *GetSubscriptionRequest, opts ...grpc.CallOption) (*GetSubscriptionResponse, error)
-	// Cancel ends a subscription at the end of the paid period.
+	// Cancel ends a subscription at the end of the paid period. A
+	// subscription an admin set by hand has no paid period: only
+	// AdminSetStatus changes it, and Cancel and Resume are refused.
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
-	// Portal returns the URL of the page where the card is changed, or, after a
-	// cancel, where a new subscription starts.
+	// Resume takes back a cancel before the paid period ends: the
+	// subscription renews again. One that has ended is refused with the
+	// reason SUBSCRIPTION_ENDED: the portal starts a new one.
+	Resume(ctx context.Context, in *ResumeRequest, opts ...grpc.CallOption) (*ResumeResponse, error)
+	// Portal returns the URL of the page where the card is changed, or, once
+	// the subscription has ended, where a new one starts.
 	Portal(ctx context.Context, in *PortalRequest, opts ...grpc.CallOption) (*PortalResponse, error)
 	// ListSubscriptions lists every subscription, for admins of "micro".
 	ListSubscriptions(ctx context.Context, in *ListSubscriptionsRequest, opts ...grpc.CallOption) (*ListSubscriptionsResponse, error)
@@ -150,6 +157,16 @@ func (c *billingServiceClient) Cancel(ctx context.Context, in *CancelRequest, op
 	return out, nil
 }
 
+func (c *billingServiceClient) Resume(ctx context.Context, in *ResumeRequest, opts ...grpc.CallOption) (*ResumeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeResponse)
+	err := c.cc.Invoke(ctx, BillingService_Resume_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *billingServiceClient) Portal(ctx context.Context, in *PortalRequest, opts ...grpc.CallOption) (*PortalResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PortalResponse)
@@ -217,7 +234,7 @@ func (c *billingServiceClient) HandleWebhook(ctx context.Context, in *HandleWebh
 //
 // Who may call what:
 //   - a tenant account reads its own namespace's subscription; an admin of
-//     its namespace also cancels it and opens the portal;
+//     its namespace also cancels it, resumes it and opens the portal;
 //   - an admin of "micro" may name any namespace, list every subscription
 //     and set a status by hand;
 //   - the core service micro/auth starts checkouts and creates the
@@ -239,10 +256,16 @@ type BillingServiceServer interface {
 	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
 	// GetSubscription returns the subscription of a namespace.
 	GetSubscription(context.Context, *GetSubscriptionRequest) (*GetSubscriptionResponse, error)
-	// Cancel ends a subscription at the end of the paid period.
+	// Cancel ends a subscription at the end of the paid period. A
+	// subscription an admin set by hand has no paid period: only
+	// AdminSetStatus changes it, and Cancel and Resume are refused.
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
-	// Portal returns the URL of the page where the card is changed, or, after a
-	// cancel, where a new subscription starts.
+	// Resume takes back a cancel before the paid period ends: the
+	// subscription renews again. One that has ended is refused with the
+	// reason SUBSCRIPTION_ENDED: the portal starts a new one.
+	Resume(context.Context, *ResumeRequest) (*ResumeResponse, error)
+	// Portal returns the URL of the page where the card is changed, or, once
+	// the subscription has ended, where a new one starts.
 	Portal(context.Context, *PortalRequest) (*PortalResponse, error)
 	// ListSubscriptions lists every subscription, for admins of "micro".
 	ListSubscriptions(context.Context, *ListSubscriptionsRequest) (*ListSubscriptionsResponse, error)
@@ -281,6 +304,9 @@ func (UnimplementedBillingServiceServer) GetSubscription(context.Context, *GetSu
 }
 func (UnimplementedBillingServiceServer) Cancel(context.Context, *CancelRequest) (*CancelResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
+}
+func (UnimplementedBillingServiceServer) Resume(context.Context, *ResumeRequest) (*ResumeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Resume not implemented")
 }
 func (UnimplementedBillingServiceServer) Portal(context.Context, *PortalRequest) (*PortalResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Portal not implemented")
@@ -426,6 +452,24 @@ func _BillingService_Cancel_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BillingService_Resume_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BillingServiceServer).Resume(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BillingService_Resume_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BillingServiceServer).Resume(ctx, req.(*ResumeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _BillingService_Portal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PortalRequest)
 	if err := dec(in); err != nil {
@@ -539,6 +583,10 @@ var BillingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cancel",
 			Handler:    _BillingService_Cancel_Handler,
+		},
+		{
+			MethodName: "Resume",
+			Handler:    _BillingService_Resume_Handler,
 		},
 		{
 			MethodName: "Portal",
