@@ -268,6 +268,15 @@ func (a *app) withNamespace(ns string) string {
 	return ns
 }
 
+// noneNotef notes on stderr, for people, that a list of n came back empty;
+// the table still prints its header, which scripts may read. Deferred, it
+// comes after the table.
+func (a *app) noneNotef(n int, format string, args ...any) {
+	if n == 0 && !a.out.json {
+		a.notef(format, args...)
+	}
+}
+
 // notef prints a note for people on stderr, where it cannot spoil output
 // that a program reads.
 func (a *app) notef(format string, args ...any) {

@@ -221,3 +221,31 @@ func TestBillingResumeOfAnEndedSubscription(t *testing.T) {
 		t.Errorf("micro billing resume (ended) = exit %d, %q, want exit %d, %q", r.code, r.stderr, ExitError, want)
 	}
 }
+
+// TestEmptyListsSaySo checks that a list with nothing in it prints its
+// header for scripts and, on stderr, says what held nothing.
+func TestEmptyListsSaySo(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	tests := []struct {
+		args []string
+		out  string
+		note string
+	}{
+		{[]string{"store", "list"}, "KEY\n", "No keys in table 'default' of database 'micro'.\n"},
+		{[]string{"store", "list", "--prefix", "a/", "--suffix", ".json", "--table", "t1", "--database", "db1"}, "KEY\n",
+			"No keys with the prefix \"a/\" and the suffix \".json\" in table 't1' of database 'db1'.\n"},
+		{[]string{"store", "read", "user/", "--prefix"}, "KEY  VALUE  VERSION  EXPIRES\n",
+			"No records with the prefix \"user/\" in table 'default' of database 'micro'.\n"},
+		{[]string{"store", "read", ".json", "--suffix"}, "KEY  VALUE  VERSION  EXPIRES\n",
+			"No records with the suffix \".json\" in table 'default' of database 'micro'.\n"},
+		{[]string{"admin", "invite", "list"}, "EMAIL  INVITED BY  INVITED\n", "No one is invited. 'micro admin invite add EMAIL' invites someone.\n"},
+		{[]string{"store", "list", "-o", "json"}, "{\n  \"keys\": [],\n  \"nextPageToken\": \"\"\n}\n", ""},
+	}
+	for _, tt := range tests {
+		r := h.mustRun(tt.args...)
+		if r.stdout != tt.out || r.stderr != tt.note {
+			t.Errorf("micro %s = stdout %q, stderr %q, want %q, %q", strings.Join(tt.args, " "), r.stdout, r.stderr, tt.out, tt.note)
+		}
+	}
+}

@@ -182,6 +182,15 @@ func (a *app) configDel(c *cli.Context, conn *session.Conn) error {
 	})
 }
 
+// changesOf names what a history of path covers, for a note that it has no
+// changes.
+func changesOf(path string) string {
+	if path == "" {
+		return " to the config"
+	}
+	return " to " + path
+}
+
 // configHistory lists past versions.
 func (a *app) configHistory(c *cli.Context, conn *session.Conn) error {
 	resp, err := configClient(conn).History(c.Context, &configv1.HistoryRequest{
@@ -191,6 +200,7 @@ func (a *app) configHistory(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	defer a.noneNotef(len(resp.GetChanges()), "No changes%s yet.", changesOf(c.Args().First()))
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		names := authorNames(c.Context, conn, c.String("namespace"))
 		if own := a.scope.account; own.AccountID != "" {

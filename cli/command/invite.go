@@ -73,6 +73,7 @@ func (a *app) inviteList(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	defer a.noneNotef(len(resp.GetInvites()), "No one is invited. 'micro admin invite add EMAIL' invites someone.")
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		row(t, "EMAIL", "INVITED BY", "INVITED")
 		for _, inv := range resp.GetInvites() {

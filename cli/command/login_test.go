@@ -118,9 +118,9 @@ func TestSilentRefresh(t *testing.T) {
 	before, _ := h.session("test")
 	h.p.SetAccessTTL(15 * time.Minute)
 
-	r := h.mustRun("store", "list")
+	r := h.mustRun("store", "databases")
 	if r.stderr != "" {
-		t.Errorf("micro store list with a refresh wrote %q to stderr, want a silent refresh", r.stderr)
+		t.Errorf("micro store databases with a refresh wrote %q to stderr, want a silent refresh", r.stderr)
 	}
 	if got := h.p.Refreshes(); got != 1 {
 		t.Fatalf("refreshes after a call with a token near expiry = %d, want 1", got)
@@ -143,9 +143,9 @@ func TestRefusedTokenRefreshedOnce(t *testing.T) {
 	h.login()
 	h.p.ForgetAccessTokens()
 
-	r := h.mustRun("store", "list")
+	r := h.mustRun("store", "databases")
 	if r.stderr != "" {
-		t.Errorf("micro store list with a refused token wrote %q to stderr, want a silent retry", r.stderr)
+		t.Errorf("micro store databases with a refused token wrote %q to stderr, want a silent retry", r.stderr)
 	}
 	if got := h.p.Refreshes(); got != 1 {
 		t.Errorf("refreshes after a refused token = %d, want 1", got)

@@ -28,6 +28,7 @@ func (a *app) services(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	defer a.noneNotef(len(resp.GetServices()), "No services registered in namespace '%s'. 'micro run FOLDER' runs one.", a.scope.namespace)
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		row(t, "NAME", "VERSION", "NODE", "ADDRESS")
 		for _, s := range resp.GetServices() {

@@ -135,7 +135,47 @@ func (a *app) storeRead(c *cli.Context, conn *session.Conn) error {
 	if !c.Bool("prefix") && !c.Bool("suffix") {
 		return a.printValue(resp.GetRecords())
 	}
+	prefix, suffix := "", c.Args().First()
+	if c.Bool("prefix") {
+		prefix, suffix = suffix, ""
+	}
+	defer a.noneNotef(len(resp.GetRecords()), "No records%s in %s.", matching(prefix, suffix), a.tableOf(c))
 	return a.printRecords(resp)
+}
+
+// matching says which keys a read or list matched, for a note that none
+// did.
+func matching(prefix, suffix string) string {
+	var by []string
+	if prefix != "" {
+		by = append(by, fmt.Sprintf("the prefix %q", prefix))
+	}
+	if suffix != "" {
+		by = append(by, fmt.Sprintf("the suffix %q", suffix))
+	}
+	if len(by) == 0 {
+		return ""
+	}
+	return " with " + strings.Join(by, " and ")
+}
+
+// tableOf names the table of c's --database and --table, with their
+// defaults.
+func (a *app) tableOf(c *cli.Context) string {
+	tbl := c.String("table")
+	if tbl == "" {
+		tbl = "default"
+	}
+	return fmt.Sprintf("table '%s' of %s", tbl, a.databaseOf(c))
+}
+
+// databaseOf names the database of c's --database, with its default.
+func (a *app) databaseOf(c *cli.Context) string {
+	db := c.String("database")
+	if db == "" {
+		db = a.scope.namespace
+	}
+	return fmt.Sprintf("database '%s'", db)
 }
 
 // printValue prints the value of a single-key read as it is stored.
@@ -279,6 +319,7 @@ func (a *app) storeList(c *cli.Context, conn *session.Conn) error {
 	if resp.GetNextPageToken() != "" && !a.out.json {
 		defer a.notef("More keys match: raise --limit or narrow --prefix.")
 	}
+	defer a.noneNotef(len(resp.GetKeys()), "No keys%s in %s.", matching(c.String("prefix"), c.String("suffix")), a.tableOf(c))
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		row(t, "KEY")
 		for _, k := range resp.GetKeys() {
@@ -293,6 +334,7 @@ func (a *app) storeDatabases(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	defer a.noneNotef(len(resp.GetDatabases()), "No databases yet: the first 'micro store write' makes one named after your namespace.")
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		row(t, "DATABASE")
 		for _, d := range resp.GetDatabases() {
@@ -307,6 +349,7 @@ func (a *app) storeTables(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	defer a.noneNotef(len(resp.GetTables()), "No tables in %s yet: the first 'micro store write' to one makes it.", a.databaseOf(c))
 	return a.out.print(resp, func(t *tabwriter.Writer) {
 		row(t, "TABLE")
 		for _, tbl := range resp.GetTables() {

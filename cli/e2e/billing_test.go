@@ -57,9 +57,10 @@ func TestBillingGate(t *testing.T) {
 }
 
 // TestDeveloperOfAnAdminsNamespace checks what a developer sees in a
-// namespace an admin made: billing status says there is nothing to pay,
-// and config history names the developer's own changes by the account's
-// name, though a developer may not list the namespace's accounts.
+// namespace an admin made: its empty lists say so, billing status says
+// there is nothing to pay, and config history names the developer's own
+// changes by the account's name, though a developer may not list the
+// namespace's accounts.
 func TestDeveloperOfAnAdminsNamespace(t *testing.T) {
 	p := newPlatform(t)
 	p.start()
@@ -67,6 +68,7 @@ func TestDeveloperOfAnAdminsNamespace(t *testing.T) {
 	login(t, p, "micro", "admin", adminPassword)
 	p.must("auth", "accounts", "create", "dev", "--namespace", "free-ns", "--password", "dev-password-1", "--roles", "developer")
 	login(t, p, "free-ns", "dev", "dev-password-1")
+	emptyListsSaySo(t, p)
 	want := "Namespace 'free-ns' has no subscription and nothing to pay: an admin made it, not a sign-up, and billing never stops its services.\n"
 	if out := p.must("billing", "status"); out != want {
 		t.Errorf("billing status = %q, want %q", out, want)
@@ -78,6 +80,26 @@ func TestDeveloperOfAnAdminsNamespace(t *testing.T) {
 	p.must("config", "set", "greeting", "hi")
 	if out := p.must("config", "history"); !regexp.MustCompile(`(?m)^1 +\S+ \S+ +dev +set +greeting$`).MatchString(out) {
 		t.Errorf("config history = %q, want the change by dev", out)
+	}
+}
+
+// emptyListsSaySo checks that the lists of the new namespace free-ns, with
+// nothing in them yet, say so on stderr.
+func emptyListsSaySo(t *testing.T, p *platform) {
+	t.Helper()
+	tests := []struct {
+		args []string
+		note string
+	}{
+		{[]string{"services"}, "No services registered in namespace 'free-ns'. 'micro run FOLDER' runs one.\n"},
+		{[]string{"store", "databases"}, "No databases yet: the first 'micro store write' makes one named after your namespace.\n"},
+		{[]string{"store", "tables"}, "No tables in database 'free-ns' yet: the first 'micro store write' to one makes it.\n"},
+		{[]string{"config", "history"}, "No changes to the config yet.\n"},
+	}
+	for _, tt := range tests {
+		if r := p.micro("", tt.args...); r.code != 0 || r.stderr != tt.note {
+			t.Errorf("micro %s in a new namespace = exit %d, stderr %q, want 0, %q", strings.Join(tt.args, " "), r.code, r.stderr, tt.note)
+		}
 	}
 }
 
