@@ -68,7 +68,16 @@ func open(ctx context.Context, ck *checker, database, table string) (Table, erro
 	ck.checkName("database", t.Database)
 	ck.checkName("table", t.Name)
 	if ck.Err() == nil && !mayOpen(c, t.Database) {
-		return Table{}, fmt.Errorf("%s may not open database %q: %w", c, t.Database, ErrPermissionDenied)
+		return Table{}, deniedDatabase(c, t.Database)
 	}
 	return t, nil
+}
+
+// deniedDatabase refuses db to c, naming for a tenant the one database it
+// opens, its namespace's.
+func deniedDatabase(c identity.Caller, db string) error {
+	if c.IsCoreService() {
+		return fmt.Errorf("%s may not open database %q: %w", c, db, ErrPermissionDenied)
+	}
+	return fmt.Errorf("%s may not open database %q, only %q, the database of its namespace: %w", c, db, c.Namespace, ErrPermissionDenied)
 }

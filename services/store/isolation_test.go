@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -114,6 +115,10 @@ func TestIsolation(t *testing.T) {
 		}
 	}
 	ts.wantUnchanged(t)
+	_, err := ts.tenantA.Read(ctx, &storev1.ReadRequest{Database: "tenant-b", Key: "k"})
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, `may not open database "tenant-b", only "tenant-a"`) {
+		t.Errorf("Read(tenant-b) as tenant A says %q, want the database refused and the one it opens", msg)
+	}
 }
 
 // wantUnchanged checks that tenant B's and _auth's only record is as the

@@ -28,7 +28,6 @@ var statusRules = []rpcerr.Rule{
 	{Err: ErrConflict, Code: codes.Aborted, Status: conflictStatus},
 	{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
 	{Err: ErrQuotaExceeded, Code: codes.ResourceExhausted, Status: quotaStatus},
-	{Err: ErrPermissionDenied, Code: codes.PermissionDenied, Message: "the caller may not open this database"},
 	{Err: ErrUnavailable, Code: codes.Unavailable, Message: "The store's database is unavailable; try again."},
 }
 
