@@ -282,13 +282,15 @@ func (s *Service) changeSecret(ctx context.Context, p principal, namespace, ref,
 	return err
 }
 
-// authorizeSecretChange lets admins through and holds the account itself
-// to its old secret, counting wrong guesses as failed logins.
+// authorizeSecretChange lets admins set other accounts' secrets and holds
+// an account changing its own to its old secret, admin or not, so that a
+// stolen access token cannot take the account over; wrong guesses count as
+// failed logins.
 func (s *Service) authorizeSecretChange(ctx context.Context, p principal, a storedAccount, oldSecret string) error {
-	if p.mayManage(a.Account) {
-		return nil
-	}
 	if !p.isSelf(a.Account) {
+		if p.mayManage(a.Account) {
+			return nil
+		}
 		return p.deny("change another account's secret in namespace %q", a.Namespace)
 	}
 	keys, addr := []string{limitKey(a.Namespace, a.ID)}, clientAddress(ctx)

@@ -90,10 +90,17 @@ func TestAccountLifecycle(t *testing.T) {
 	statustest.WantCode(t, "Token(old secret)", err, codes.Unauthenticated)
 	ann = login(t, c, "brave-otter", "ann@example.com", "ann-secret-2")
 
-	// An admin of the namespace needs no old secret.
+	// An admin of the namespace needs no old secret for another account,
+	// but does for its own.
 	if _, err := c.accounts.ChangeSecret(owner.ctx, &authv1.ChangeSecretRequest{Id: "ann@example.com", NewSecret: "ann-secret-3"}); err != nil {
 		t.Fatalf("ChangeSecret() as admin = %v", err)
 	}
+	_, err = c.accounts.ChangeSecret(owner.ctx, &authv1.ChangeSecretRequest{Id: "owner", NewSecret: "owner-secret-2"})
+	statustest.WantCode(t, "ChangeSecret(own, as admin, without the old secret)", err, codes.PermissionDenied)
+	if _, err := c.accounts.ChangeSecret(owner.ctx, &authv1.ChangeSecretRequest{Id: "owner", OldSecret: "owner-secret", NewSecret: "owner-secret-2"}); err != nil {
+		t.Fatalf("ChangeSecret(own, as admin, with the old secret) = %v", err)
+	}
+	owner = login(t, c, "brave-otter", "owner", "owner-secret-2")
 	ann = login(t, c, "brave-otter", "ann@example.com", "ann-secret-3")
 
 	if _, err := c.accounts.Disable(owner.ctx, &authv1.DisableRequest{Id: "ann@example.com"}); err != nil {

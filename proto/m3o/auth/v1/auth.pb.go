@@ -1601,7 +1601,7 @@ type ChangeSecretRequest struct {
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// Id or name of the account.
 	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	// Old_secret must match unless the caller is an admin; never logged.
+	// Old_secret must match when an account changes its own, admin or not; an admin setting another account's needs none. Never logged.
 	OldSecret string `protobuf:"bytes,3,opt,name=old_secret,json=oldSecret,proto3" json:"old_secret,omitempty"`
 	// New_secret, 8 to 1024 bytes; never logged.
 	NewSecret     string `protobuf:"bytes,4,opt,name=new_secret,json=newSecret,proto3" json:"new_secret,omitempty"`
