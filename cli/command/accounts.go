@@ -31,7 +31,7 @@ func (a *app) accountsCommand() *cli.Command {
 	ns := namespaceFlag("`NAMESPACE` of the accounts (admins of micro only; default: yours)")
 	return &cli.Command{
 		Name:   "accounts",
-		Usage:  "list, create, disable, enable and delete accounts",
+		Usage:  "list, create, disable, enable and delete accounts, and change passwords",
 		Action: a.group,
 		Subcommands: []*cli.Command{
 			{
@@ -73,6 +73,7 @@ func (a *app) accountsCommand() *cli.Command {
 				Flags:     []cli.Flag{ns},
 				Action:    a.remote(a.accountsEnable),
 			},
+			a.passwordCommand(ns),
 		},
 	}
 }

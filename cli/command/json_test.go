@@ -19,7 +19,8 @@ type jsonCase struct {
 	command string // the command's full name, such as "store read"
 	setup   [][]string
 	args    []string // the arguments after the command's name
-	remote  bool     // whether it calls the platform
+	stdin   string
+	remote  bool // whether it calls the platform
 }
 
 // jsonCases covers every command but server, which another package owns.
@@ -49,6 +50,7 @@ var jsonCases = []jsonCase{
 	{command: "auth accounts delete", setup: [][]string{{"auth", "accounts", "create", "bob"}}, args: []string{"bob"}, remote: true},
 	{command: "auth accounts disable", setup: [][]string{{"auth", "accounts", "create", "bob"}}, args: []string{"bob"}, remote: true},
 	{command: "auth accounts enable", setup: [][]string{{"auth", "accounts", "create", "bob"}, {"auth", "accounts", "disable", "bob"}}, args: []string{"bob"}, remote: true},
+	{command: "auth accounts password", setup: [][]string{{"auth", "accounts", "create", "bob"}}, args: []string{"bob", "--password-stdin"}, stdin: "bob-password-2\n", remote: true},
 	{command: "auth rules list", remote: true},
 	{command: "auth rules create", args: []string{"--scope", "*", "--resource", "service:hello:*", "--access", "grant", "--priority", "5"}, remote: true},
 	{command: "auth rules delete", args: []string{"rule-1"}, remote: true},
@@ -92,7 +94,7 @@ func TestJSONOutput(t *testing.T) {
 			for _, s := range tc.setup {
 				h.mustRun(s...)
 			}
-			r := h.run(append([]string{"--output", "json"}, tc.line()...)...)
+			r := h.runIn(tc.stdin, append([]string{"--output", "json"}, tc.line()...)...)
 			if r.code != ExitOK {
 				t.Fatalf("micro -o json %s = exit %d (stdout %q, stderr %q), want 0", strings.Join(tc.line(), " "), r.code, r.stdout, r.stderr)
 			}
@@ -110,7 +112,7 @@ func TestJSONErrors(t *testing.T) {
 			t.Chdir(t.TempDir())
 			h := newHarness(t)
 			h.login()
-			r := h.run(append(tc.line(), "--bogus", "-o", "json")...)
+			r := h.runIn(tc.stdin, append(tc.line(), "--bogus", "-o", "json")...)
 			if e := decodeError(t, r.stdout); r.code != ExitUsage || e.Error.Code != codes.InvalidArgument.String() {
 				t.Errorf("micro %s --bogus -o json = exit %d, %+v, want %d and code InvalidArgument", tc.command, r.code, e.Error, ExitUsage)
 			}
@@ -121,7 +123,7 @@ func TestJSONErrors(t *testing.T) {
 				h.mustRun(s...)
 			}
 			h.p.FailWith(status.Error(codes.PermissionDenied, "admins only"))
-			r = h.run(append(tc.line(), "-o", "json")...)
+			r = h.runIn(tc.stdin, append(tc.line(), "-o", "json")...)
 			if tc.command == "login" || tc.command == "logout" {
 				// They call only the public or best-effort RPCs.
 				return

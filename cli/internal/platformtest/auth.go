@@ -149,6 +149,27 @@ func (s *accountsService) Enable(_ context.Context, req *authv1.EnableRequest) (
 	return &authv1.EnableResponse{Account: account(req.GetId())}, nil
 }
 
+// ChangeSecret implements authv1.AccountsServiceServer: the logged-in
+// admin changes its own secret with the old one, which revokes its refresh
+// token, and any other account's without.
+func (s *accountsService) ChangeSecret(_ context.Context, req *authv1.ChangeSecretRequest) (*authv1.ChangeSecretResponse, error) {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	id := req.GetId()
+	old, ok := s.p.secrets[id]
+	switch {
+	case !ok:
+		return nil, status.Errorf(codes.NotFound, "no account %q", id)
+	case id != Username:
+	case old != req.GetOldSecret():
+		return nil, status.Error(codes.PermissionDenied, "old secret does not match")
+	default:
+		s.p.refresh = ""
+	}
+	s.p.secrets[id] = req.GetNewSecret()
+	return &authv1.ChangeSecretResponse{}, nil
+}
+
 // rulesService manages rules.
 type rulesService struct {
 	authv1.UnimplementedRulesServiceServer
