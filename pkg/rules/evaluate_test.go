@@ -56,6 +56,8 @@ func TestEvaluate(t *testing.T) {
 		{"builtin public keys watch", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "WatchPublicKeys"), rules.Grant, "builtin-public-keys-watch"},
 		{"builtin health", nil, anon, "micro", svc("grpc.health.v1.Health", "Check"), rules.Grant, "builtin-public-health"},
 		{"builtin signup", nil, anon, "micro", svc("m3o.auth.v1.SignupService", "Verify"), rules.Grant, "builtin-public-signup"},
+		{"builtin password reset code", nil, anon, "brave-otter", svc("m3o.auth.v1.AuthService", "SendPasswordReset"), rules.Grant, "builtin-public-password-reset-send"},
+		{"builtin password reset", nil, anon, "brave-otter", svc("m3o.auth.v1.AuthService", "ResetPassword"), rules.Grant, "builtin-public-password-reset"},
 		{"inspect is not public", nil, anon, "micro", svc("m3o.auth.v1.AuthService", "Inspect"), rules.Deny, ""},
 		{"tenant cannot deny the public token", []rules.Rule{rule("d", "", svc("*", "*"), rules.Deny, rules.MaxPriority)}, anon, "brave-otter", svc("m3o.auth.v1.AuthService", "Token"), rules.Grant, "builtin-public-token"},
 		{"micro admin may do everything in a tenant", nil, microAdm, "brave-otter", read, rules.Grant, rules.AdminRuleID},

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -35,6 +36,33 @@ func (a *authServer) Token(ctx context.Context, req *authv1.TokenRequest) (*auth
 		return nil, a.s.toStatus(ctx, err)
 	}
 	return issuedProto(issued), nil
+}
+
+// SendPasswordReset implements authv1.AuthServiceServer.
+func (a *authServer) SendPasswordReset(ctx context.Context, req *authv1.SendPasswordResetRequest) (*authv1.SendPasswordResetResponse, error) {
+	email := strings.ToLower(req.GetEmail())
+	if err := validateSendPasswordReset(email, req.GetNamespace()); err != nil {
+		return nil, a.s.toStatus(ctx, err)
+	}
+	expiry, err := a.s.sendReset(ctx, email, req.GetNamespace())
+	if err != nil {
+		return nil, a.s.toStatus(ctx, err)
+	}
+	return &authv1.SendPasswordResetResponse{Expiry: timestamppb.New(expiry)}, nil
+}
+
+// ResetPassword implements authv1.AuthServiceServer.
+func (a *authServer) ResetPassword(ctx context.Context, req *authv1.ResetPasswordRequest) (*authv1.ResetPasswordResponse, error) {
+	email := strings.ToLower(req.GetEmail())
+	if err := validateResetPassword(email, req); err != nil {
+		return nil, a.s.toStatus(ctx, err)
+	}
+	issued, err := a.s.resetPassword(ctx, email, req.GetNamespace(), req.GetCode(), req.GetNewSecret(), a.s.cfg.AccessTTL)
+	if err != nil {
+		return nil, a.s.toStatus(ctx, err)
+	}
+	tokens := issuedProto(issued)
+	return &authv1.ResetPasswordResponse{Token: tokens.GetToken(), Account: tokens.GetAccount()}, nil
 }
 
 // Inspect implements authv1.AuthServiceServer.

@@ -35,13 +35,15 @@ type Service struct {
 	verifier    *token.Verifier
 	quotas      Quotas
 
-	// Sign-up's mail and billing, nil when sign-up is off; the send
-	// limiter per client address; the codes being mailed, which Run waits
-	// for when it returns.
-	mail        mail.Sender
-	billing     Billing
-	sendLimiter *failureLimiter
-	mailing     sync.WaitGroup
+	// The mail that sign-up and password reset send codes by, nil
+	// without one; sign-up's billing, nil when sign-up is off; each one's
+	// limiter of sends per client address; the codes being mailed, which
+	// Run waits for when it returns.
+	mail         mail.Sender
+	billing      Billing
+	sendLimiter  *failureLimiter
+	resetLimiter *failureLimiter
+	mailing      sync.WaitGroup
 
 	// What watchers are woken by, and where this replica stands in the
 	// change logs of the others (see changes.go).
@@ -111,6 +113,7 @@ func (s *Service) assemble(metrics prometheus.Registerer) error {
 	s.hasher = h
 	s.limiter = newLoginLimiter(s.cfg, s.now, s.logger, metrics)
 	s.sendLimiter = newFailureLimiter(s.cfg.Signup.SendsPerAddress, s.cfg.Signup.SendWindow, s.now)
+	s.resetLimiter = newFailureLimiter(s.cfg.Signup.SendsPerAddress, s.cfg.Signup.SendWindow, s.now)
 	s.keys = newKeyManager(s.kv, s.cfg.KeyEncryptionKey, s.now, s.cfg.KeyPublishDelay, s.logger)
 	s.keys.changed = s.tokensChanged
 	s.revocations = newRevocations(s.kv, s.now)
@@ -139,6 +142,8 @@ func (s *Service) Authenticator() *identity.Authenticator {
 			authv1.AuthService_Token_FullMethodName,
 			authv1.AuthService_PublicKeys_FullMethodName,
 			authv1.AuthService_WatchPublicKeys_FullMethodName,
+			authv1.AuthService_SendPasswordReset_FullMethodName,
+			authv1.AuthService_ResetPassword_FullMethodName,
 			authv1.SignupService_SendVerificationEmail_FullMethodName,
 			authv1.SignupService_Verify_FullMethodName,
 			authv1.SignupService_StartPayment_FullMethodName,

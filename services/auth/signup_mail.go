@@ -28,6 +28,36 @@ func (s *Service) mailCode(ctx context.Context, rec signupRecord, code string) {
 	})
 }
 
+// mailResetCode mails a password reset code for the account to to in the
+// background, as mailCode does.
+func (s *Service) mailResetCode(ctx context.Context, to string, account emailOwner, code string) {
+	msg := resetMessage(to, account.Namespace, code, s.cfg.Signup.CodeTTL)
+	ctx = context.WithoutCancel(ctx)
+	s.mailing.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, mailTimeout)
+		defer cancel()
+		if err := s.mail.Send(ctx, msg); err != nil {
+			s.logger.ErrorContext(ctx, "mail a password reset code", "account_id", account.ID, "error", err)
+			return
+		}
+		s.logger.InfoContext(ctx, "password reset code mailed", "account_id", account.ID)
+	})
+}
+
+// resetMessage is the email that carries a password reset code.
+func resetMessage(to, namespace, code string, ttl time.Duration) mail.Message {
+	return mail.Message{
+		To:      to,
+		Subject: "Your M3O password reset code",
+		Text: fmt.Sprintf("Your M3O password reset code is %s\n\n"+
+			"It resets the password of %s in namespace '%s' and works for %d minutes. "+
+			"Type it where 'micro login --forgot-password' asks for it, or run\n\n"+
+			"    micro login --forgot-password --username %s --code %s\n\n"+
+			"If you did not ask to reset your password, ignore this email: your password stays as it is.\n",
+			code, to, namespace, int(ttl.Minutes()), to, code),
+	}
+}
+
 // codeMessage is the email that carries a sign-up code.
 func codeMessage(to, code string, ttl time.Duration) mail.Message {
 	return mail.Message{

@@ -34,6 +34,7 @@ func (s *Service) statusRules() []rpcerr.Rule {
 		{Err: ErrBadSignupToken, Code: codes.Unauthenticated},
 		{Err: ErrTooManyRequests, Code: codes.ResourceExhausted, Status: retryAfter(s.cfg.Signup.SendWindow, "")},
 		{Err: ErrSignupOff, Code: codes.FailedPrecondition},
+		{Err: ErrResetOff, Code: codes.FailedPrecondition},
 		{Err: ErrNotFound, Code: codes.NotFound, Trim: true},
 		{Err: ErrAlreadyExists, Code: codes.AlreadyExists, Trim: true},
 		{Err: ErrBuiltin, Code: codes.FailedPrecondition, Trim: true},

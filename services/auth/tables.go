@@ -20,5 +20,6 @@ const (
 	tableEmails          = "emails"           // <lower-cased email> → emailRecord
 	tableSignups         = "signups"          // <lower-cased email> → signupRecord
 	tableSignupTokens    = "signup_tokens"    // <sha-256 of token, hex> → signupTokenRef
+	tablePasswordResets  = "password_resets"  // <lower-cased email> → resetRecord
 	tableMeta            = "meta"             // <task> → metaRecord
 )

@@ -291,6 +291,24 @@ func validateVerify(email, code string) error {
 	return c.Err()
 }
 
+func validateSendPasswordReset(email, namespace string) error {
+	var c checker
+	c.email("email", email)
+	c.namespace("namespace", namespace)
+	return c.Err()
+}
+
+func validateResetPassword(email string, r *authv1.ResetPasswordRequest) error {
+	var c checker
+	c.email("email", email)
+	c.namespace("namespace", r.GetNamespace())
+	if !validCode(r.GetCode()) {
+		c.Addf("code", "must be the %d digits of the mailed code", codeDigits)
+	}
+	c.secret("new_secret", r.GetNewSecret(), true)
+	return c.Err()
+}
+
 // validateSignupToken checks the sign-up token of StartPayment and
 // PaymentStatus.
 func validateSignupToken(token string) error {

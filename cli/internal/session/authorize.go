@@ -19,6 +19,8 @@ import (
 var public = map[string]bool{
 	authv1.AuthService_Token_FullMethodName:                   true,
 	authv1.AuthService_PublicKeys_FullMethodName:              true,
+	authv1.AuthService_SendPasswordReset_FullMethodName:       true,
+	authv1.AuthService_ResetPassword_FullMethodName:           true,
 	authv1.SignupService_SendVerificationEmail_FullMethodName: true,
 	authv1.SignupService_Verify_FullMethodName:                true,
 	authv1.SignupService_StartPayment_FullMethodName:          true,

@@ -502,6 +502,235 @@ func (x *TokenResponse) GetAccount() *Account {
 	return nil
 }
 
+// SendPasswordResetRequest names the account whose password to reset.
+type SendPasswordResetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email names the account: a valid address of at most 254 bytes.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Namespace of the account, needed only when the email names accounts in several namespaces.
+	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendPasswordResetRequest) Reset() {
+	*x = SendPasswordResetRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendPasswordResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendPasswordResetRequest) ProtoMessage() {}
+
+func (x *SendPasswordResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendPasswordResetRequest.ProtoReflect.Descriptor instead.
+func (*SendPasswordResetRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SendPasswordResetRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *SendPasswordResetRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// SendPasswordResetResponse says until when a code sent now works.
+type SendPasswordResetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Expiry is when a code sent now stops working.
+	Expiry        *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=expiry,proto3" json:"expiry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendPasswordResetResponse) Reset() {
+	*x = SendPasswordResetResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendPasswordResetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendPasswordResetResponse) ProtoMessage() {}
+
+func (x *SendPasswordResetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendPasswordResetResponse.ProtoReflect.Descriptor instead.
+func (*SendPasswordResetResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SendPasswordResetResponse) GetExpiry() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expiry
+	}
+	return nil
+}
+
+// ResetPasswordRequest sets a new password with a mailed code.
+type ResetPasswordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email the code was mailed to.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Namespace as given to SendPasswordReset.
+	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Code is the 8 digits of the mailed code.
+	Code string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// New_secret, 8 to 1024 bytes and not one of the commonest; never logged.
+	NewSecret     string `protobuf:"bytes,4,opt,name=new_secret,json=newSecret,proto3" json:"new_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ResetPasswordRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetNewSecret() string {
+	if x != nil {
+		return x.NewSecret
+	}
+	return ""
+}
+
+// ResetPasswordResponse carries the tokens of the login the reset makes.
+type ResetPasswordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Token is the issued pair.
+	Token *Token `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// Account the tokens belong to.
+	Account       *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResetPasswordResponse) GetToken() *Token {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ResetPasswordResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
 // InspectRequest carries a token to inspect.
 type InspectRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -513,7 +742,7 @@ type InspectRequest struct {
 
 func (x *InspectRequest) Reset() {
 	*x = InspectRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +754,7 @@ func (x *InspectRequest) String() string {
 func (*InspectRequest) ProtoMessage() {}
 
 func (x *InspectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +767,7 @@ func (x *InspectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectRequest.ProtoReflect.Descriptor instead.
 func (*InspectRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *InspectRequest) GetToken() string {
@@ -561,7 +790,7 @@ type InspectResponse struct {
 
 func (x *InspectResponse) Reset() {
 	*x = InspectResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +802,7 @@ func (x *InspectResponse) String() string {
 func (*InspectResponse) ProtoMessage() {}
 
 func (x *InspectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +815,7 @@ func (x *InspectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InspectResponse.ProtoReflect.Descriptor instead.
 func (*InspectResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *InspectResponse) GetAccount() *Account {
@@ -618,7 +847,7 @@ type RevokeRequest struct {
 
 func (x *RevokeRequest) Reset() {
 	*x = RevokeRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +859,7 @@ func (x *RevokeRequest) String() string {
 func (*RevokeRequest) ProtoMessage() {}
 
 func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +872,7 @@ func (x *RevokeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeRequest.ProtoReflect.Descriptor instead.
 func (*RevokeRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RevokeRequest) GetRefreshToken() string {
@@ -676,7 +905,7 @@ type RevokeResponse struct {
 
 func (x *RevokeResponse) Reset() {
 	*x = RevokeResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +917,7 @@ func (x *RevokeResponse) String() string {
 func (*RevokeResponse) ProtoMessage() {}
 
 func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +930,7 @@ func (x *RevokeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeResponse.ProtoReflect.Descriptor instead.
 func (*RevokeResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 // PublicKeysRequest asks for the verification keys.
@@ -713,7 +942,7 @@ type PublicKeysRequest struct {
 
 func (x *PublicKeysRequest) Reset() {
 	*x = PublicKeysRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +954,7 @@ func (x *PublicKeysRequest) String() string {
 func (*PublicKeysRequest) ProtoMessage() {}
 
 func (x *PublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +967,7 @@ func (x *PublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*PublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{12}
 }
 
 // PublicKey is one Ed25519 verification key.
@@ -756,7 +985,7 @@ type PublicKey struct {
 
 func (x *PublicKey) Reset() {
 	*x = PublicKey{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +997,7 @@ func (x *PublicKey) String() string {
 func (*PublicKey) ProtoMessage() {}
 
 func (x *PublicKey) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1010,7 @@ func (x *PublicKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKey.ProtoReflect.Descriptor instead.
 func (*PublicKey) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PublicKey) GetKid() string {
@@ -820,7 +1049,7 @@ type PublicKeysResponse struct {
 
 func (x *PublicKeysResponse) Reset() {
 	*x = PublicKeysResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1061,7 @@ func (x *PublicKeysResponse) String() string {
 func (*PublicKeysResponse) ProtoMessage() {}
 
 func (x *PublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[10]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1074,7 @@ func (x *PublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*PublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PublicKeysResponse) GetKeys() []*PublicKey {
@@ -878,7 +1107,7 @@ type WatchPublicKeysRequest struct {
 
 func (x *WatchPublicKeysRequest) Reset() {
 	*x = WatchPublicKeysRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +1119,7 @@ func (x *WatchPublicKeysRequest) String() string {
 func (*WatchPublicKeysRequest) ProtoMessage() {}
 
 func (x *WatchPublicKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[11]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1132,7 @@ func (x *WatchPublicKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPublicKeysRequest.ProtoReflect.Descriptor instead.
 func (*WatchPublicKeysRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{15}
 }
 
 // WatchPublicKeysResponse is the whole current state, sent first and after every change.
@@ -917,7 +1146,7 @@ type WatchPublicKeysResponse struct {
 
 func (x *WatchPublicKeysResponse) Reset() {
 	*x = WatchPublicKeysResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1158,7 @@ func (x *WatchPublicKeysResponse) String() string {
 func (*WatchPublicKeysResponse) ProtoMessage() {}
 
 func (x *WatchPublicKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[12]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1171,7 @@ func (x *WatchPublicKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPublicKeysResponse.ProtoReflect.Descriptor instead.
 func (*WatchPublicKeysResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{12}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchPublicKeysResponse) GetCurrent() *PublicKeysResponse {
@@ -973,7 +1202,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1214,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[13]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1227,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{13}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRequest) GetNamespace() string {
@@ -1054,7 +1283,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1066,7 +1295,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[14]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1079,7 +1308,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{14}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateResponse) GetAccount() *Account {
@@ -1102,7 +1331,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1343,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1356,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRequest) GetNamespace() string {
@@ -1155,7 +1384,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1396,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1409,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetResponse) GetAccount() *Account {
@@ -1205,7 +1434,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1446,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1459,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListRequest) GetNamespace() string {
@@ -1267,7 +1496,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1508,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1521,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListResponse) GetAccounts() []*Account {
@@ -1322,7 +1551,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1563,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1576,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteRequest) GetNamespace() string {
@@ -1373,7 +1602,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1614,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1627,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 // DisableRequest names the account to disable.
@@ -1414,7 +1643,7 @@ type DisableRequest struct {
 
 func (x *DisableRequest) Reset() {
 	*x = DisableRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1426,7 +1655,7 @@ func (x *DisableRequest) String() string {
 func (*DisableRequest) ProtoMessage() {}
 
 func (x *DisableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1439,7 +1668,7 @@ func (x *DisableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableRequest.ProtoReflect.Descriptor instead.
 func (*DisableRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DisableRequest) GetNamespace() string {
@@ -1465,7 +1694,7 @@ type DisableResponse struct {
 
 func (x *DisableResponse) Reset() {
 	*x = DisableResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1706,7 @@ func (x *DisableResponse) String() string {
 func (*DisableResponse) ProtoMessage() {}
 
 func (x *DisableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1719,7 @@ func (x *DisableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableResponse.ProtoReflect.Descriptor instead.
 func (*DisableResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 // EnableRequest names the account to enable.
@@ -1506,7 +1735,7 @@ type EnableRequest struct {
 
 func (x *EnableRequest) Reset() {
 	*x = EnableRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1747,7 @@ func (x *EnableRequest) String() string {
 func (*EnableRequest) ProtoMessage() {}
 
 func (x *EnableRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1760,7 @@ func (x *EnableRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableRequest.ProtoReflect.Descriptor instead.
 func (*EnableRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EnableRequest) GetNamespace() string {
@@ -1559,7 +1788,7 @@ type EnableResponse struct {
 
 func (x *EnableResponse) Reset() {
 	*x = EnableResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1800,7 @@ func (x *EnableResponse) String() string {
 func (*EnableResponse) ProtoMessage() {}
 
 func (x *EnableResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1813,7 @@ func (x *EnableResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableResponse.ProtoReflect.Descriptor instead.
 func (*EnableResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *EnableResponse) GetAccount() *Account {
@@ -1611,7 +1840,7 @@ type ChangeSecretRequest struct {
 
 func (x *ChangeSecretRequest) Reset() {
 	*x = ChangeSecretRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1623,7 +1852,7 @@ func (x *ChangeSecretRequest) String() string {
 func (*ChangeSecretRequest) ProtoMessage() {}
 
 func (x *ChangeSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1636,7 +1865,7 @@ func (x *ChangeSecretRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSecretRequest.ProtoReflect.Descriptor instead.
 func (*ChangeSecretRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ChangeSecretRequest) GetNamespace() string {
@@ -1676,7 +1905,7 @@ type ChangeSecretResponse struct {
 
 func (x *ChangeSecretResponse) Reset() {
 	*x = ChangeSecretResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1917,7 @@ func (x *ChangeSecretResponse) String() string {
 func (*ChangeSecretResponse) ProtoMessage() {}
 
 func (x *ChangeSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1930,7 @@ func (x *ChangeSecretResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeSecretResponse.ProtoReflect.Descriptor instead.
 func (*ChangeSecretResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 // Resource is what a request touches.
@@ -1719,7 +1948,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1960,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1973,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Resource) GetType() string {
@@ -1793,7 +2022,7 @@ type Rule struct {
 
 func (x *Rule) Reset() {
 	*x = Rule{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2034,7 @@ func (x *Rule) String() string {
 func (*Rule) ProtoMessage() {}
 
 func (x *Rule) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +2047,7 @@ func (x *Rule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rule.ProtoReflect.Descriptor instead.
 func (*Rule) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Rule) GetId() string {
@@ -1888,7 +2117,7 @@ type RulesServiceCreateRequest struct {
 
 func (x *RulesServiceCreateRequest) Reset() {
 	*x = RulesServiceCreateRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +2129,7 @@ func (x *RulesServiceCreateRequest) String() string {
 func (*RulesServiceCreateRequest) ProtoMessage() {}
 
 func (x *RulesServiceCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2142,7 @@ func (x *RulesServiceCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceCreateRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceCreateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RulesServiceCreateRequest) GetRule() *Rule {
@@ -1934,7 +2163,7 @@ type RulesServiceCreateResponse struct {
 
 func (x *RulesServiceCreateResponse) Reset() {
 	*x = RulesServiceCreateResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2175,7 @@ func (x *RulesServiceCreateResponse) String() string {
 func (*RulesServiceCreateResponse) ProtoMessage() {}
 
 func (x *RulesServiceCreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[30]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2188,7 @@ func (x *RulesServiceCreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceCreateResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceCreateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{30}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RulesServiceCreateResponse) GetRule() *Rule {
@@ -1982,7 +2211,7 @@ type RulesServiceDeleteRequest struct {
 
 func (x *RulesServiceDeleteRequest) Reset() {
 	*x = RulesServiceDeleteRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2223,7 @@ func (x *RulesServiceDeleteRequest) String() string {
 func (*RulesServiceDeleteRequest) ProtoMessage() {}
 
 func (x *RulesServiceDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[31]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2236,7 @@ func (x *RulesServiceDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceDeleteRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{31}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RulesServiceDeleteRequest) GetNamespace() string {
@@ -2033,7 +2262,7 @@ type RulesServiceDeleteResponse struct {
 
 func (x *RulesServiceDeleteResponse) Reset() {
 	*x = RulesServiceDeleteResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2274,7 @@ func (x *RulesServiceDeleteResponse) String() string {
 func (*RulesServiceDeleteResponse) ProtoMessage() {}
 
 func (x *RulesServiceDeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[32]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2287,7 @@ func (x *RulesServiceDeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceDeleteResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceDeleteResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{32}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{36}
 }
 
 // RulesServiceListRequest names the namespace to list.
@@ -2072,7 +2301,7 @@ type RulesServiceListRequest struct {
 
 func (x *RulesServiceListRequest) Reset() {
 	*x = RulesServiceListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2313,7 @@ func (x *RulesServiceListRequest) String() string {
 func (*RulesServiceListRequest) ProtoMessage() {}
 
 func (x *RulesServiceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[33]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2326,7 @@ func (x *RulesServiceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceListRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{33}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RulesServiceListRequest) GetNamespace() string {
@@ -2118,7 +2347,7 @@ type RulesServiceListResponse struct {
 
 func (x *RulesServiceListResponse) Reset() {
 	*x = RulesServiceListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +2359,7 @@ func (x *RulesServiceListResponse) String() string {
 func (*RulesServiceListResponse) ProtoMessage() {}
 
 func (x *RulesServiceListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[34]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +2372,7 @@ func (x *RulesServiceListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceListResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{34}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RulesServiceListResponse) GetRules() []*Rule {
@@ -2166,7 +2395,7 @@ type RulesServiceWatchRequest struct {
 
 func (x *RulesServiceWatchRequest) Reset() {
 	*x = RulesServiceWatchRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2407,7 @@ func (x *RulesServiceWatchRequest) String() string {
 func (*RulesServiceWatchRequest) ProtoMessage() {}
 
 func (x *RulesServiceWatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[35]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2420,7 @@ func (x *RulesServiceWatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceWatchRequest.ProtoReflect.Descriptor instead.
 func (*RulesServiceWatchRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{35}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RulesServiceWatchRequest) GetNamespace() string {
@@ -2223,7 +2452,7 @@ type RulesServiceWatchResponse struct {
 
 func (x *RulesServiceWatchResponse) Reset() {
 	*x = RulesServiceWatchResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2464,7 @@ func (x *RulesServiceWatchResponse) String() string {
 func (*RulesServiceWatchResponse) ProtoMessage() {}
 
 func (x *RulesServiceWatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[36]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2477,7 @@ func (x *RulesServiceWatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulesServiceWatchResponse.ProtoReflect.Descriptor instead.
 func (*RulesServiceWatchResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{36}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RulesServiceWatchResponse) GetNamespace() string {
@@ -2287,7 +2516,7 @@ type ExplainRequest struct {
 
 func (x *ExplainRequest) Reset() {
 	*x = ExplainRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2528,7 @@ func (x *ExplainRequest) String() string {
 func (*ExplainRequest) ProtoMessage() {}
 
 func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[37]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2541,7 @@ func (x *ExplainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainRequest.ProtoReflect.Descriptor instead.
 func (*ExplainRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{37}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExplainRequest) GetNamespace() string {
@@ -2351,7 +2580,7 @@ type ExplainResponse struct {
 
 func (x *ExplainResponse) Reset() {
 	*x = ExplainResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2592,7 @@ func (x *ExplainResponse) String() string {
 func (*ExplainResponse) ProtoMessage() {}
 
 func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[38]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2605,7 @@ func (x *ExplainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExplainResponse.ProtoReflect.Descriptor instead.
 func (*ExplainResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{38}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ExplainResponse) GetAccess() Access {
@@ -2411,7 +2640,7 @@ type SendVerificationEmailRequest struct {
 
 func (x *SendVerificationEmailRequest) Reset() {
 	*x = SendVerificationEmailRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2652,7 @@ func (x *SendVerificationEmailRequest) String() string {
 func (*SendVerificationEmailRequest) ProtoMessage() {}
 
 func (x *SendVerificationEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[39]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2665,7 @@ func (x *SendVerificationEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendVerificationEmailRequest.ProtoReflect.Descriptor instead.
 func (*SendVerificationEmailRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{39}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SendVerificationEmailRequest) GetEmail() string {
@@ -2457,7 +2686,7 @@ type SendVerificationEmailResponse struct {
 
 func (x *SendVerificationEmailResponse) Reset() {
 	*x = SendVerificationEmailResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2698,7 @@ func (x *SendVerificationEmailResponse) String() string {
 func (*SendVerificationEmailResponse) ProtoMessage() {}
 
 func (x *SendVerificationEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[40]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2711,7 @@ func (x *SendVerificationEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendVerificationEmailResponse.ProtoReflect.Descriptor instead.
 func (*SendVerificationEmailResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{40}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SendVerificationEmailResponse) GetExpiry() *timestamppb.Timestamp {
@@ -2505,7 +2734,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2517,7 +2746,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[41]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2530,7 +2759,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{41}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VerifyRequest) GetEmail() string {
@@ -2560,7 +2789,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2801,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[42]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2814,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{42}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *VerifyResponse) GetSignupToken() string {
@@ -2613,7 +2842,7 @@ type StartPaymentRequest struct {
 
 func (x *StartPaymentRequest) Reset() {
 	*x = StartPaymentRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2854,7 @@ func (x *StartPaymentRequest) String() string {
 func (*StartPaymentRequest) ProtoMessage() {}
 
 func (x *StartPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[43]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2867,7 @@ func (x *StartPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPaymentRequest.ProtoReflect.Descriptor instead.
 func (*StartPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{43}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StartPaymentRequest) GetSignupToken() string {
@@ -2659,7 +2888,7 @@ type StartPaymentResponse struct {
 
 func (x *StartPaymentResponse) Reset() {
 	*x = StartPaymentResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2671,7 +2900,7 @@ func (x *StartPaymentResponse) String() string {
 func (*StartPaymentResponse) ProtoMessage() {}
 
 func (x *StartPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[44]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2684,7 +2913,7 @@ func (x *StartPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPaymentResponse.ProtoReflect.Descriptor instead.
 func (*StartPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{44}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *StartPaymentResponse) GetSubscribeUrl() string {
@@ -2705,7 +2934,7 @@ type PaymentStatusRequest struct {
 
 func (x *PaymentStatusRequest) Reset() {
 	*x = PaymentStatusRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2717,7 +2946,7 @@ func (x *PaymentStatusRequest) String() string {
 func (*PaymentStatusRequest) ProtoMessage() {}
 
 func (x *PaymentStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[45]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2730,7 +2959,7 @@ func (x *PaymentStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentStatusRequest.ProtoReflect.Descriptor instead.
 func (*PaymentStatusRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{45}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PaymentStatusRequest) GetSignupToken() string {
@@ -2753,7 +2982,7 @@ type PaymentStatusResponse struct {
 
 func (x *PaymentStatusResponse) Reset() {
 	*x = PaymentStatusResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +2994,7 @@ func (x *PaymentStatusResponse) String() string {
 func (*PaymentStatusResponse) ProtoMessage() {}
 
 func (x *PaymentStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[46]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +3007,7 @@ func (x *PaymentStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentStatusResponse.ProtoReflect.Descriptor instead.
 func (*PaymentStatusResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{46}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PaymentStatusResponse) GetPaymentMethodReady() bool {
@@ -2808,7 +3037,7 @@ type CompleteSignupRequest struct {
 
 func (x *CompleteSignupRequest) Reset() {
 	*x = CompleteSignupRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +3049,7 @@ func (x *CompleteSignupRequest) String() string {
 func (*CompleteSignupRequest) ProtoMessage() {}
 
 func (x *CompleteSignupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[47]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +3062,7 @@ func (x *CompleteSignupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteSignupRequest.ProtoReflect.Descriptor instead.
 func (*CompleteSignupRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{47}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CompleteSignupRequest) GetSignupToken() string {
@@ -2865,7 +3094,7 @@ type CompleteSignupResponse struct {
 
 func (x *CompleteSignupResponse) Reset() {
 	*x = CompleteSignupResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +3106,7 @@ func (x *CompleteSignupResponse) String() string {
 func (*CompleteSignupResponse) ProtoMessage() {}
 
 func (x *CompleteSignupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[48]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +3119,7 @@ func (x *CompleteSignupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteSignupResponse.ProtoReflect.Descriptor instead.
 func (*CompleteSignupResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{48}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CompleteSignupResponse) GetAccount() *Account {
@@ -2929,7 +3158,7 @@ type Invite struct {
 
 func (x *Invite) Reset() {
 	*x = Invite{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2941,7 +3170,7 @@ func (x *Invite) String() string {
 func (*Invite) ProtoMessage() {}
 
 func (x *Invite) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[49]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2954,7 +3183,7 @@ func (x *Invite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invite.ProtoReflect.Descriptor instead.
 func (*Invite) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{49}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Invite) GetEmail() string {
@@ -2989,7 +3218,7 @@ type InviteServiceAddRequest struct {
 
 func (x *InviteServiceAddRequest) Reset() {
 	*x = InviteServiceAddRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3001,7 +3230,7 @@ func (x *InviteServiceAddRequest) String() string {
 func (*InviteServiceAddRequest) ProtoMessage() {}
 
 func (x *InviteServiceAddRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[50]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3014,7 +3243,7 @@ func (x *InviteServiceAddRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceAddRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceAddRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{50}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *InviteServiceAddRequest) GetEmail() string {
@@ -3035,7 +3264,7 @@ type InviteServiceAddResponse struct {
 
 func (x *InviteServiceAddResponse) Reset() {
 	*x = InviteServiceAddResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3047,7 +3276,7 @@ func (x *InviteServiceAddResponse) String() string {
 func (*InviteServiceAddResponse) ProtoMessage() {}
 
 func (x *InviteServiceAddResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[51]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3060,7 +3289,7 @@ func (x *InviteServiceAddResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceAddResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceAddResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{51}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *InviteServiceAddResponse) GetInvite() *Invite {
@@ -3081,7 +3310,7 @@ type InviteServiceRemoveRequest struct {
 
 func (x *InviteServiceRemoveRequest) Reset() {
 	*x = InviteServiceRemoveRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[52]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3322,7 @@ func (x *InviteServiceRemoveRequest) String() string {
 func (*InviteServiceRemoveRequest) ProtoMessage() {}
 
 func (x *InviteServiceRemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[52]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3335,7 @@ func (x *InviteServiceRemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceRemoveRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceRemoveRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{52}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *InviteServiceRemoveRequest) GetEmail() string {
@@ -3125,7 +3354,7 @@ type InviteServiceRemoveResponse struct {
 
 func (x *InviteServiceRemoveResponse) Reset() {
 	*x = InviteServiceRemoveResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[53]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3137,7 +3366,7 @@ func (x *InviteServiceRemoveResponse) String() string {
 func (*InviteServiceRemoveResponse) ProtoMessage() {}
 
 func (x *InviteServiceRemoveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[53]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3150,7 +3379,7 @@ func (x *InviteServiceRemoveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceRemoveResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceRemoveResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{53}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{57}
 }
 
 // InviteServiceListRequest lists invites.
@@ -3162,7 +3391,7 @@ type InviteServiceListRequest struct {
 
 func (x *InviteServiceListRequest) Reset() {
 	*x = InviteServiceListRequest{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[54]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3174,7 +3403,7 @@ func (x *InviteServiceListRequest) String() string {
 func (*InviteServiceListRequest) ProtoMessage() {}
 
 func (x *InviteServiceListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[54]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3187,7 +3416,7 @@ func (x *InviteServiceListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceListRequest.ProtoReflect.Descriptor instead.
 func (*InviteServiceListRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{54}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{58}
 }
 
 // InviteServiceListResponse carries every invite.
@@ -3201,7 +3430,7 @@ type InviteServiceListResponse struct {
 
 func (x *InviteServiceListResponse) Reset() {
 	*x = InviteServiceListResponse{}
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[55]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3213,7 +3442,7 @@ func (x *InviteServiceListResponse) String() string {
 func (*InviteServiceListResponse) ProtoMessage() {}
 
 func (x *InviteServiceListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_auth_v1_auth_proto_msgTypes[55]
+	mi := &file_m3o_auth_v1_auth_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3226,7 +3455,7 @@ func (x *InviteServiceListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteServiceListResponse.ProtoReflect.Descriptor instead.
 func (*InviteServiceListResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{55}
+	return file_m3o_auth_v1_auth_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *InviteServiceListResponse) GetInvites() []*Invite {
@@ -3266,6 +3495,20 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x06expiry\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry\x124\n" +
 	"\acreated\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\"i\n" +
 	"\rTokenResponse\x12(\n" +
+	"\x05token\x18\x01 \x01(\v2\x12.m3o.auth.v1.TokenR\x05token\x12.\n" +
+	"\aaccount\x18\x02 \x01(\v2\x14.m3o.auth.v1.AccountR\aaccount\"N\n" +
+	"\x18SendPasswordResetRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"O\n" +
+	"\x19SendPasswordResetResponse\x122\n" +
+	"\x06expiry\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x06expiry\"}\n" +
+	"\x14ResetPasswordRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x1d\n" +
+	"\n" +
+	"new_secret\x18\x04 \x01(\tR\tnewSecret\"q\n" +
+	"\x15ResetPasswordResponse\x12(\n" +
 	"\x05token\x18\x01 \x01(\v2\x12.m3o.auth.v1.TokenR\x05token\x12.\n" +
 	"\aaccount\x18\x02 \x01(\v2\x14.m3o.auth.v1.AccountR\aaccount\"&\n" +
 	"\x0eInspectRequest\x12\x14\n" +
@@ -3433,14 +3676,16 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fACCESS_GRANT\x10\x01\x12\x0f\n" +
-	"\vACCESS_DENY\x10\x022\x85\x03\n" +
+	"\vACCESS_DENY\x10\x022\xc1\x04\n" +
 	"\vAuthService\x12>\n" +
 	"\x05Token\x12\x19.m3o.auth.v1.TokenRequest\x1a\x1a.m3o.auth.v1.TokenResponse\x12D\n" +
 	"\aInspect\x12\x1b.m3o.auth.v1.InspectRequest\x1a\x1c.m3o.auth.v1.InspectResponse\x12A\n" +
 	"\x06Revoke\x12\x1a.m3o.auth.v1.RevokeRequest\x1a\x1b.m3o.auth.v1.RevokeResponse\x12M\n" +
 	"\n" +
 	"PublicKeys\x12\x1e.m3o.auth.v1.PublicKeysRequest\x1a\x1f.m3o.auth.v1.PublicKeysResponse\x12^\n" +
-	"\x0fWatchPublicKeys\x12#.m3o.auth.v1.WatchPublicKeysRequest\x1a$.m3o.auth.v1.WatchPublicKeysResponse0\x012\xec\x03\n" +
+	"\x0fWatchPublicKeys\x12#.m3o.auth.v1.WatchPublicKeysRequest\x1a$.m3o.auth.v1.WatchPublicKeysResponse0\x01\x12b\n" +
+	"\x11SendPasswordReset\x12%.m3o.auth.v1.SendPasswordResetRequest\x1a&.m3o.auth.v1.SendPasswordResetResponse\x12V\n" +
+	"\rResetPassword\x12!.m3o.auth.v1.ResetPasswordRequest\x1a\".m3o.auth.v1.ResetPasswordResponse2\xec\x03\n" +
 	"\x0fAccountsService\x12A\n" +
 	"\x06Create\x12\x1a.m3o.auth.v1.CreateRequest\x1a\x1b.m3o.auth.v1.CreateResponse\x128\n" +
 	"\x03Get\x12\x17.m3o.auth.v1.GetRequest\x1a\x18.m3o.auth.v1.GetResponse\x12;\n" +
@@ -3480,7 +3725,7 @@ func file_m3o_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_m3o_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_m3o_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_m3o_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_m3o_auth_v1_auth_proto_goTypes = []any{
 	(AccountType)(0),                      // 0: m3o.auth.v1.AccountType
 	(AccountStatus)(0),                    // 1: m3o.auth.v1.AccountStatus
@@ -3489,156 +3734,167 @@ var file_m3o_auth_v1_auth_proto_goTypes = []any{
 	(*TokenRequest)(nil),                  // 4: m3o.auth.v1.TokenRequest
 	(*Token)(nil),                         // 5: m3o.auth.v1.Token
 	(*TokenResponse)(nil),                 // 6: m3o.auth.v1.TokenResponse
-	(*InspectRequest)(nil),                // 7: m3o.auth.v1.InspectRequest
-	(*InspectResponse)(nil),               // 8: m3o.auth.v1.InspectResponse
-	(*RevokeRequest)(nil),                 // 9: m3o.auth.v1.RevokeRequest
-	(*RevokeResponse)(nil),                // 10: m3o.auth.v1.RevokeResponse
-	(*PublicKeysRequest)(nil),             // 11: m3o.auth.v1.PublicKeysRequest
-	(*PublicKey)(nil),                     // 12: m3o.auth.v1.PublicKey
-	(*PublicKeysResponse)(nil),            // 13: m3o.auth.v1.PublicKeysResponse
-	(*WatchPublicKeysRequest)(nil),        // 14: m3o.auth.v1.WatchPublicKeysRequest
-	(*WatchPublicKeysResponse)(nil),       // 15: m3o.auth.v1.WatchPublicKeysResponse
-	(*CreateRequest)(nil),                 // 16: m3o.auth.v1.CreateRequest
-	(*CreateResponse)(nil),                // 17: m3o.auth.v1.CreateResponse
-	(*GetRequest)(nil),                    // 18: m3o.auth.v1.GetRequest
-	(*GetResponse)(nil),                   // 19: m3o.auth.v1.GetResponse
-	(*ListRequest)(nil),                   // 20: m3o.auth.v1.ListRequest
-	(*ListResponse)(nil),                  // 21: m3o.auth.v1.ListResponse
-	(*DeleteRequest)(nil),                 // 22: m3o.auth.v1.DeleteRequest
-	(*DeleteResponse)(nil),                // 23: m3o.auth.v1.DeleteResponse
-	(*DisableRequest)(nil),                // 24: m3o.auth.v1.DisableRequest
-	(*DisableResponse)(nil),               // 25: m3o.auth.v1.DisableResponse
-	(*EnableRequest)(nil),                 // 26: m3o.auth.v1.EnableRequest
-	(*EnableResponse)(nil),                // 27: m3o.auth.v1.EnableResponse
-	(*ChangeSecretRequest)(nil),           // 28: m3o.auth.v1.ChangeSecretRequest
-	(*ChangeSecretResponse)(nil),          // 29: m3o.auth.v1.ChangeSecretResponse
-	(*Resource)(nil),                      // 30: m3o.auth.v1.Resource
-	(*Rule)(nil),                          // 31: m3o.auth.v1.Rule
-	(*RulesServiceCreateRequest)(nil),     // 32: m3o.auth.v1.RulesServiceCreateRequest
-	(*RulesServiceCreateResponse)(nil),    // 33: m3o.auth.v1.RulesServiceCreateResponse
-	(*RulesServiceDeleteRequest)(nil),     // 34: m3o.auth.v1.RulesServiceDeleteRequest
-	(*RulesServiceDeleteResponse)(nil),    // 35: m3o.auth.v1.RulesServiceDeleteResponse
-	(*RulesServiceListRequest)(nil),       // 36: m3o.auth.v1.RulesServiceListRequest
-	(*RulesServiceListResponse)(nil),      // 37: m3o.auth.v1.RulesServiceListResponse
-	(*RulesServiceWatchRequest)(nil),      // 38: m3o.auth.v1.RulesServiceWatchRequest
-	(*RulesServiceWatchResponse)(nil),     // 39: m3o.auth.v1.RulesServiceWatchResponse
-	(*ExplainRequest)(nil),                // 40: m3o.auth.v1.ExplainRequest
-	(*ExplainResponse)(nil),               // 41: m3o.auth.v1.ExplainResponse
-	(*SendVerificationEmailRequest)(nil),  // 42: m3o.auth.v1.SendVerificationEmailRequest
-	(*SendVerificationEmailResponse)(nil), // 43: m3o.auth.v1.SendVerificationEmailResponse
-	(*VerifyRequest)(nil),                 // 44: m3o.auth.v1.VerifyRequest
-	(*VerifyResponse)(nil),                // 45: m3o.auth.v1.VerifyResponse
-	(*StartPaymentRequest)(nil),           // 46: m3o.auth.v1.StartPaymentRequest
-	(*StartPaymentResponse)(nil),          // 47: m3o.auth.v1.StartPaymentResponse
-	(*PaymentStatusRequest)(nil),          // 48: m3o.auth.v1.PaymentStatusRequest
-	(*PaymentStatusResponse)(nil),         // 49: m3o.auth.v1.PaymentStatusResponse
-	(*CompleteSignupRequest)(nil),         // 50: m3o.auth.v1.CompleteSignupRequest
-	(*CompleteSignupResponse)(nil),        // 51: m3o.auth.v1.CompleteSignupResponse
-	(*Invite)(nil),                        // 52: m3o.auth.v1.Invite
-	(*InviteServiceAddRequest)(nil),       // 53: m3o.auth.v1.InviteServiceAddRequest
-	(*InviteServiceAddResponse)(nil),      // 54: m3o.auth.v1.InviteServiceAddResponse
-	(*InviteServiceRemoveRequest)(nil),    // 55: m3o.auth.v1.InviteServiceRemoveRequest
-	(*InviteServiceRemoveResponse)(nil),   // 56: m3o.auth.v1.InviteServiceRemoveResponse
-	(*InviteServiceListRequest)(nil),      // 57: m3o.auth.v1.InviteServiceListRequest
-	(*InviteServiceListResponse)(nil),     // 58: m3o.auth.v1.InviteServiceListResponse
-	nil,                                   // 59: m3o.auth.v1.Account.MetadataEntry
-	nil,                                   // 60: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
-	nil,                                   // 61: m3o.auth.v1.CreateRequest.MetadataEntry
-	(*timestamppb.Timestamp)(nil),         // 62: google.protobuf.Timestamp
+	(*SendPasswordResetRequest)(nil),      // 7: m3o.auth.v1.SendPasswordResetRequest
+	(*SendPasswordResetResponse)(nil),     // 8: m3o.auth.v1.SendPasswordResetResponse
+	(*ResetPasswordRequest)(nil),          // 9: m3o.auth.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),         // 10: m3o.auth.v1.ResetPasswordResponse
+	(*InspectRequest)(nil),                // 11: m3o.auth.v1.InspectRequest
+	(*InspectResponse)(nil),               // 12: m3o.auth.v1.InspectResponse
+	(*RevokeRequest)(nil),                 // 13: m3o.auth.v1.RevokeRequest
+	(*RevokeResponse)(nil),                // 14: m3o.auth.v1.RevokeResponse
+	(*PublicKeysRequest)(nil),             // 15: m3o.auth.v1.PublicKeysRequest
+	(*PublicKey)(nil),                     // 16: m3o.auth.v1.PublicKey
+	(*PublicKeysResponse)(nil),            // 17: m3o.auth.v1.PublicKeysResponse
+	(*WatchPublicKeysRequest)(nil),        // 18: m3o.auth.v1.WatchPublicKeysRequest
+	(*WatchPublicKeysResponse)(nil),       // 19: m3o.auth.v1.WatchPublicKeysResponse
+	(*CreateRequest)(nil),                 // 20: m3o.auth.v1.CreateRequest
+	(*CreateResponse)(nil),                // 21: m3o.auth.v1.CreateResponse
+	(*GetRequest)(nil),                    // 22: m3o.auth.v1.GetRequest
+	(*GetResponse)(nil),                   // 23: m3o.auth.v1.GetResponse
+	(*ListRequest)(nil),                   // 24: m3o.auth.v1.ListRequest
+	(*ListResponse)(nil),                  // 25: m3o.auth.v1.ListResponse
+	(*DeleteRequest)(nil),                 // 26: m3o.auth.v1.DeleteRequest
+	(*DeleteResponse)(nil),                // 27: m3o.auth.v1.DeleteResponse
+	(*DisableRequest)(nil),                // 28: m3o.auth.v1.DisableRequest
+	(*DisableResponse)(nil),               // 29: m3o.auth.v1.DisableResponse
+	(*EnableRequest)(nil),                 // 30: m3o.auth.v1.EnableRequest
+	(*EnableResponse)(nil),                // 31: m3o.auth.v1.EnableResponse
+	(*ChangeSecretRequest)(nil),           // 32: m3o.auth.v1.ChangeSecretRequest
+	(*ChangeSecretResponse)(nil),          // 33: m3o.auth.v1.ChangeSecretResponse
+	(*Resource)(nil),                      // 34: m3o.auth.v1.Resource
+	(*Rule)(nil),                          // 35: m3o.auth.v1.Rule
+	(*RulesServiceCreateRequest)(nil),     // 36: m3o.auth.v1.RulesServiceCreateRequest
+	(*RulesServiceCreateResponse)(nil),    // 37: m3o.auth.v1.RulesServiceCreateResponse
+	(*RulesServiceDeleteRequest)(nil),     // 38: m3o.auth.v1.RulesServiceDeleteRequest
+	(*RulesServiceDeleteResponse)(nil),    // 39: m3o.auth.v1.RulesServiceDeleteResponse
+	(*RulesServiceListRequest)(nil),       // 40: m3o.auth.v1.RulesServiceListRequest
+	(*RulesServiceListResponse)(nil),      // 41: m3o.auth.v1.RulesServiceListResponse
+	(*RulesServiceWatchRequest)(nil),      // 42: m3o.auth.v1.RulesServiceWatchRequest
+	(*RulesServiceWatchResponse)(nil),     // 43: m3o.auth.v1.RulesServiceWatchResponse
+	(*ExplainRequest)(nil),                // 44: m3o.auth.v1.ExplainRequest
+	(*ExplainResponse)(nil),               // 45: m3o.auth.v1.ExplainResponse
+	(*SendVerificationEmailRequest)(nil),  // 46: m3o.auth.v1.SendVerificationEmailRequest
+	(*SendVerificationEmailResponse)(nil), // 47: m3o.auth.v1.SendVerificationEmailResponse
+	(*VerifyRequest)(nil),                 // 48: m3o.auth.v1.VerifyRequest
+	(*VerifyResponse)(nil),                // 49: m3o.auth.v1.VerifyResponse
+	(*StartPaymentRequest)(nil),           // 50: m3o.auth.v1.StartPaymentRequest
+	(*StartPaymentResponse)(nil),          // 51: m3o.auth.v1.StartPaymentResponse
+	(*PaymentStatusRequest)(nil),          // 52: m3o.auth.v1.PaymentStatusRequest
+	(*PaymentStatusResponse)(nil),         // 53: m3o.auth.v1.PaymentStatusResponse
+	(*CompleteSignupRequest)(nil),         // 54: m3o.auth.v1.CompleteSignupRequest
+	(*CompleteSignupResponse)(nil),        // 55: m3o.auth.v1.CompleteSignupResponse
+	(*Invite)(nil),                        // 56: m3o.auth.v1.Invite
+	(*InviteServiceAddRequest)(nil),       // 57: m3o.auth.v1.InviteServiceAddRequest
+	(*InviteServiceAddResponse)(nil),      // 58: m3o.auth.v1.InviteServiceAddResponse
+	(*InviteServiceRemoveRequest)(nil),    // 59: m3o.auth.v1.InviteServiceRemoveRequest
+	(*InviteServiceRemoveResponse)(nil),   // 60: m3o.auth.v1.InviteServiceRemoveResponse
+	(*InviteServiceListRequest)(nil),      // 61: m3o.auth.v1.InviteServiceListRequest
+	(*InviteServiceListResponse)(nil),     // 62: m3o.auth.v1.InviteServiceListResponse
+	nil,                                   // 63: m3o.auth.v1.Account.MetadataEntry
+	nil,                                   // 64: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
+	nil,                                   // 65: m3o.auth.v1.CreateRequest.MetadataEntry
+	(*timestamppb.Timestamp)(nil),         // 66: google.protobuf.Timestamp
 }
 var file_m3o_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: m3o.auth.v1.Account.type:type_name -> m3o.auth.v1.AccountType
-	59, // 1: m3o.auth.v1.Account.metadata:type_name -> m3o.auth.v1.Account.MetadataEntry
-	62, // 2: m3o.auth.v1.Account.created:type_name -> google.protobuf.Timestamp
+	63, // 1: m3o.auth.v1.Account.metadata:type_name -> m3o.auth.v1.Account.MetadataEntry
+	66, // 2: m3o.auth.v1.Account.created:type_name -> google.protobuf.Timestamp
 	1,  // 3: m3o.auth.v1.Account.status:type_name -> m3o.auth.v1.AccountStatus
-	62, // 4: m3o.auth.v1.Token.expiry:type_name -> google.protobuf.Timestamp
-	62, // 5: m3o.auth.v1.Token.created:type_name -> google.protobuf.Timestamp
+	66, // 4: m3o.auth.v1.Token.expiry:type_name -> google.protobuf.Timestamp
+	66, // 5: m3o.auth.v1.Token.created:type_name -> google.protobuf.Timestamp
 	5,  // 6: m3o.auth.v1.TokenResponse.token:type_name -> m3o.auth.v1.Token
 	3,  // 7: m3o.auth.v1.TokenResponse.account:type_name -> m3o.auth.v1.Account
-	3,  // 8: m3o.auth.v1.InspectResponse.account:type_name -> m3o.auth.v1.Account
-	62, // 9: m3o.auth.v1.InspectResponse.expiry:type_name -> google.protobuf.Timestamp
-	62, // 10: m3o.auth.v1.PublicKey.not_after:type_name -> google.protobuf.Timestamp
-	12, // 11: m3o.auth.v1.PublicKeysResponse.keys:type_name -> m3o.auth.v1.PublicKey
-	60, // 12: m3o.auth.v1.PublicKeysResponse.revoked_before:type_name -> m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
-	13, // 13: m3o.auth.v1.WatchPublicKeysResponse.current:type_name -> m3o.auth.v1.PublicKeysResponse
-	0,  // 14: m3o.auth.v1.CreateRequest.type:type_name -> m3o.auth.v1.AccountType
-	61, // 15: m3o.auth.v1.CreateRequest.metadata:type_name -> m3o.auth.v1.CreateRequest.MetadataEntry
-	3,  // 16: m3o.auth.v1.CreateResponse.account:type_name -> m3o.auth.v1.Account
-	3,  // 17: m3o.auth.v1.GetResponse.account:type_name -> m3o.auth.v1.Account
-	3,  // 18: m3o.auth.v1.ListResponse.accounts:type_name -> m3o.auth.v1.Account
-	3,  // 19: m3o.auth.v1.EnableResponse.account:type_name -> m3o.auth.v1.Account
-	30, // 20: m3o.auth.v1.Rule.resource:type_name -> m3o.auth.v1.Resource
-	2,  // 21: m3o.auth.v1.Rule.access:type_name -> m3o.auth.v1.Access
-	31, // 22: m3o.auth.v1.RulesServiceCreateRequest.rule:type_name -> m3o.auth.v1.Rule
-	31, // 23: m3o.auth.v1.RulesServiceCreateResponse.rule:type_name -> m3o.auth.v1.Rule
-	31, // 24: m3o.auth.v1.RulesServiceListResponse.rules:type_name -> m3o.auth.v1.Rule
-	31, // 25: m3o.auth.v1.RulesServiceWatchResponse.rules:type_name -> m3o.auth.v1.Rule
-	30, // 26: m3o.auth.v1.ExplainRequest.resource:type_name -> m3o.auth.v1.Resource
-	2,  // 27: m3o.auth.v1.ExplainResponse.access:type_name -> m3o.auth.v1.Access
-	31, // 28: m3o.auth.v1.ExplainResponse.rule:type_name -> m3o.auth.v1.Rule
-	62, // 29: m3o.auth.v1.SendVerificationEmailResponse.expiry:type_name -> google.protobuf.Timestamp
-	62, // 30: m3o.auth.v1.VerifyResponse.expiry:type_name -> google.protobuf.Timestamp
-	3,  // 31: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
-	5,  // 32: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
-	62, // 33: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
-	52, // 34: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
-	52, // 35: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
-	62, // 36: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
-	4,  // 37: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
-	7,  // 38: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
-	9,  // 39: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
-	11, // 40: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
-	14, // 41: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
-	16, // 42: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
-	18, // 43: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
-	20, // 44: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
-	22, // 45: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
-	24, // 46: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
-	26, // 47: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
-	28, // 48: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
-	32, // 49: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
-	34, // 50: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
-	36, // 51: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
-	40, // 52: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
-	38, // 53: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
-	42, // 54: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
-	44, // 55: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
-	46, // 56: m3o.auth.v1.SignupService.StartPayment:input_type -> m3o.auth.v1.StartPaymentRequest
-	48, // 57: m3o.auth.v1.SignupService.PaymentStatus:input_type -> m3o.auth.v1.PaymentStatusRequest
-	50, // 58: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
-	53, // 59: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
-	55, // 60: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
-	57, // 61: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
-	6,  // 62: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
-	8,  // 63: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
-	10, // 64: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
-	13, // 65: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
-	15, // 66: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
-	17, // 67: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
-	19, // 68: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
-	21, // 69: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
-	23, // 70: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
-	25, // 71: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
-	27, // 72: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
-	29, // 73: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
-	33, // 74: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
-	35, // 75: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
-	37, // 76: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
-	41, // 77: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
-	39, // 78: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
-	43, // 79: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
-	45, // 80: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
-	47, // 81: m3o.auth.v1.SignupService.StartPayment:output_type -> m3o.auth.v1.StartPaymentResponse
-	49, // 82: m3o.auth.v1.SignupService.PaymentStatus:output_type -> m3o.auth.v1.PaymentStatusResponse
-	51, // 83: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
-	54, // 84: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
-	56, // 85: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
-	58, // 86: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
-	62, // [62:87] is the sub-list for method output_type
-	37, // [37:62] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	66, // 8: m3o.auth.v1.SendPasswordResetResponse.expiry:type_name -> google.protobuf.Timestamp
+	5,  // 9: m3o.auth.v1.ResetPasswordResponse.token:type_name -> m3o.auth.v1.Token
+	3,  // 10: m3o.auth.v1.ResetPasswordResponse.account:type_name -> m3o.auth.v1.Account
+	3,  // 11: m3o.auth.v1.InspectResponse.account:type_name -> m3o.auth.v1.Account
+	66, // 12: m3o.auth.v1.InspectResponse.expiry:type_name -> google.protobuf.Timestamp
+	66, // 13: m3o.auth.v1.PublicKey.not_after:type_name -> google.protobuf.Timestamp
+	16, // 14: m3o.auth.v1.PublicKeysResponse.keys:type_name -> m3o.auth.v1.PublicKey
+	64, // 15: m3o.auth.v1.PublicKeysResponse.revoked_before:type_name -> m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry
+	17, // 16: m3o.auth.v1.WatchPublicKeysResponse.current:type_name -> m3o.auth.v1.PublicKeysResponse
+	0,  // 17: m3o.auth.v1.CreateRequest.type:type_name -> m3o.auth.v1.AccountType
+	65, // 18: m3o.auth.v1.CreateRequest.metadata:type_name -> m3o.auth.v1.CreateRequest.MetadataEntry
+	3,  // 19: m3o.auth.v1.CreateResponse.account:type_name -> m3o.auth.v1.Account
+	3,  // 20: m3o.auth.v1.GetResponse.account:type_name -> m3o.auth.v1.Account
+	3,  // 21: m3o.auth.v1.ListResponse.accounts:type_name -> m3o.auth.v1.Account
+	3,  // 22: m3o.auth.v1.EnableResponse.account:type_name -> m3o.auth.v1.Account
+	34, // 23: m3o.auth.v1.Rule.resource:type_name -> m3o.auth.v1.Resource
+	2,  // 24: m3o.auth.v1.Rule.access:type_name -> m3o.auth.v1.Access
+	35, // 25: m3o.auth.v1.RulesServiceCreateRequest.rule:type_name -> m3o.auth.v1.Rule
+	35, // 26: m3o.auth.v1.RulesServiceCreateResponse.rule:type_name -> m3o.auth.v1.Rule
+	35, // 27: m3o.auth.v1.RulesServiceListResponse.rules:type_name -> m3o.auth.v1.Rule
+	35, // 28: m3o.auth.v1.RulesServiceWatchResponse.rules:type_name -> m3o.auth.v1.Rule
+	34, // 29: m3o.auth.v1.ExplainRequest.resource:type_name -> m3o.auth.v1.Resource
+	2,  // 30: m3o.auth.v1.ExplainResponse.access:type_name -> m3o.auth.v1.Access
+	35, // 31: m3o.auth.v1.ExplainResponse.rule:type_name -> m3o.auth.v1.Rule
+	66, // 32: m3o.auth.v1.SendVerificationEmailResponse.expiry:type_name -> google.protobuf.Timestamp
+	66, // 33: m3o.auth.v1.VerifyResponse.expiry:type_name -> google.protobuf.Timestamp
+	3,  // 34: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
+	5,  // 35: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
+	66, // 36: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
+	56, // 37: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
+	56, // 38: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
+	66, // 39: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
+	4,  // 40: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
+	11, // 41: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
+	13, // 42: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
+	15, // 43: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
+	18, // 44: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
+	7,  // 45: m3o.auth.v1.AuthService.SendPasswordReset:input_type -> m3o.auth.v1.SendPasswordResetRequest
+	9,  // 46: m3o.auth.v1.AuthService.ResetPassword:input_type -> m3o.auth.v1.ResetPasswordRequest
+	20, // 47: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
+	22, // 48: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
+	24, // 49: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
+	26, // 50: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
+	28, // 51: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
+	30, // 52: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
+	32, // 53: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
+	36, // 54: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
+	38, // 55: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
+	40, // 56: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
+	44, // 57: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
+	42, // 58: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
+	46, // 59: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
+	48, // 60: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
+	50, // 61: m3o.auth.v1.SignupService.StartPayment:input_type -> m3o.auth.v1.StartPaymentRequest
+	52, // 62: m3o.auth.v1.SignupService.PaymentStatus:input_type -> m3o.auth.v1.PaymentStatusRequest
+	54, // 63: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
+	57, // 64: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
+	59, // 65: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
+	61, // 66: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
+	6,  // 67: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
+	12, // 68: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
+	14, // 69: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
+	17, // 70: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
+	19, // 71: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
+	8,  // 72: m3o.auth.v1.AuthService.SendPasswordReset:output_type -> m3o.auth.v1.SendPasswordResetResponse
+	10, // 73: m3o.auth.v1.AuthService.ResetPassword:output_type -> m3o.auth.v1.ResetPasswordResponse
+	21, // 74: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
+	23, // 75: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
+	25, // 76: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
+	27, // 77: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
+	29, // 78: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
+	31, // 79: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
+	33, // 80: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
+	37, // 81: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
+	39, // 82: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
+	41, // 83: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
+	45, // 84: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
+	43, // 85: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
+	47, // 86: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
+	49, // 87: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
+	51, // 88: m3o.auth.v1.SignupService.StartPayment:output_type -> m3o.auth.v1.StartPaymentResponse
+	53, // 89: m3o.auth.v1.SignupService.PaymentStatus:output_type -> m3o.auth.v1.PaymentStatusResponse
+	55, // 90: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
+	58, // 91: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
+	60, // 92: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
+	62, // 93: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
+	67, // [67:94] is the sub-list for method output_type
+	40, // [40:67] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_m3o_auth_v1_auth_proto_init() }
@@ -3652,7 +3908,7 @@ func file_m3o_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_auth_v1_auth_proto_rawDesc), len(file_m3o_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   59,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

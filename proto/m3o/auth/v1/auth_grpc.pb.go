@@ -21,11 +21,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Token_FullMethodName           = "/m3o.auth.v1.AuthService/Token"
-	AuthService_Inspect_FullMethodName         = "/m3o.auth.v1.AuthService/Inspect"
-	AuthService_Revoke_FullMethodName          = "/m3o.auth.v1.AuthService/Revoke"
-	AuthService_PublicKeys_FullMethodName      = "/m3o.auth.v1.AuthService/PublicKeys"
-	AuthService_WatchPublicKeys_FullMethodName = "/m3o.auth.v1.AuthService/WatchPublicKeys"
+	AuthService_Token_FullMethodName             = "/m3o.auth.v1.AuthService/Token"
+	AuthService_Inspect_FullMethodName           = "/m3o.auth.v1.AuthService/Inspect"
+	AuthService_Revoke_FullMethodName            = "/m3o.auth.v1.AuthService/Revoke"
+	AuthService_PublicKeys_FullMethodName        = "/m3o.auth.v1.AuthService/PublicKeys"
+	AuthService_WatchPublicKeys_FullMethodName   = "/m3o.auth.v1.AuthService/WatchPublicKeys"
+	AuthService_SendPasswordReset_FullMethodName = "/m3o.auth.v1.AuthService/SendPasswordReset"
+	AuthService_ResetPassword_FullMethodName     = "/m3o.auth.v1.AuthService/ResetPassword"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -44,6 +46,11 @@ type AuthServiceClient interface {
 	PublicKeys(ctx context.Context, in *PublicKeysRequest, opts ...grpc.CallOption) (*PublicKeysResponse, error)
 	// WatchPublicKeys sends what PublicKeys returns, then again after every change; it is public.
 	WatchPublicKeys(ctx context.Context, in *WatchPublicKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPublicKeysResponse], error)
+	// SendPasswordReset mails a code that resets the password of the active user account an email names; it is public.
+	// Its answer is the same, after the same work, for every email: only the mailbox's owner learns whether a code came.
+	SendPasswordReset(ctx context.Context, in *SendPasswordResetRequest, opts ...grpc.CallOption) (*SendPasswordResetResponse, error)
+	// ResetPassword sets a new password with the mailed code, revokes the account's refresh tokens, and logs in; it is public.
+	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 }
 
 type authServiceClient struct {
@@ -113,6 +120,26 @@ func (c *authServiceClient) WatchPublicKeys(ctx context.Context, in *WatchPublic
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuthService_WatchPublicKeysClient = grpc.ServerStreamingClient[WatchPublicKeysResponse]
 
+func (c *authServiceClient) SendPasswordReset(ctx context.Context, in *SendPasswordResetRequest, opts ...grpc.CallOption) (*SendPasswordResetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendPasswordResetResponse)
+	err := c.cc.Invoke(ctx, AuthService_SendPasswordReset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetPasswordResponse)
+	err := c.cc.Invoke(ctx, AuthService_ResetPassword_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -129,6 +156,11 @@ type AuthServiceServer interface {
 	PublicKeys(context.Context, *PublicKeysRequest) (*PublicKeysResponse, error)
 	// WatchPublicKeys sends what PublicKeys returns, then again after every change; it is public.
 	WatchPublicKeys(*WatchPublicKeysRequest, grpc.ServerStreamingServer[WatchPublicKeysResponse]) error
+	// SendPasswordReset mails a code that resets the password of the active user account an email names; it is public.
+	// Its answer is the same, after the same work, for every email: only the mailbox's owner learns whether a code came.
+	SendPasswordReset(context.Context, *SendPasswordResetRequest) (*SendPasswordResetResponse, error)
+	// ResetPassword sets a new password with the mailed code, revokes the account's refresh tokens, and logs in; it is public.
+	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -153,6 +185,12 @@ func (UnimplementedAuthServiceServer) PublicKeys(context.Context, *PublicKeysReq
 }
 func (UnimplementedAuthServiceServer) WatchPublicKeys(*WatchPublicKeysRequest, grpc.ServerStreamingServer[WatchPublicKeysResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchPublicKeys not implemented")
+}
+func (UnimplementedAuthServiceServer) SendPasswordReset(context.Context, *SendPasswordResetRequest) (*SendPasswordResetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendPasswordReset not implemented")
+}
+func (UnimplementedAuthServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -258,6 +296,42 @@ func _AuthService_WatchPublicKeys_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuthService_WatchPublicKeysServer = grpc.ServerStreamingServer[WatchPublicKeysResponse]
 
+func _AuthService_SendPasswordReset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendPasswordResetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).SendPasswordReset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_SendPasswordReset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).SendPasswordReset(ctx, req.(*SendPasswordResetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_ResetPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).ResetPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_ResetPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -280,6 +354,14 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PublicKeys",
 			Handler:    _AuthService_PublicKeys_Handler,
+		},
+		{
+			MethodName: "SendPasswordReset",
+			Handler:    _AuthService_SendPasswordReset_Handler,
+		},
+		{
+			MethodName: "ResetPassword",
+			Handler:    _AuthService_ResetPassword_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
