@@ -33,19 +33,33 @@ func (a *app) loginCommand() *cli.Command {
 		Name:  "login",
 		Usage: "log in to the current env and save its tokens",
 		Description: "Asks for the username and, on a terminal, the password without echoing it.\n" +
-			"Scripts pass the password on stdin with --password-stdin.",
+			"Scripts pass the password on stdin with --password-stdin.\n\n" +
+			"Forgot the password of an account named by your email? --forgot-password mails a code to it,\n" +
+			"then, on a terminal, asks for the code and a new password (twice) and logs in. Scripts run it\n" +
+			"twice: once to mail the code, then with --code CODE and the new password on stdin.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "namespace", Usage: "`NAMESPACE` of the account (default: the namespace of the one account named by an email, else micro)"},
 			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Usage: "account `NAME`"},
 			&cli.StringFlag{Name: "password", Aliases: []string{"p"}, Usage: "account `PASSWORD`; visible to other users of this machine, prefer --password-stdin"},
 			&cli.BoolFlag{Name: "password-stdin", Usage: "read the password from stdin"},
+			&cli.BoolFlag{Name: "forgot-password", Usage: "reset a forgotten password with a code mailed to the email that names the account"},
+			&cli.StringFlag{Name: "code", Usage: "the `CODE` --forgot-password mailed"},
 		},
 		Action: a.remote(a.login),
 	}
 }
 
-// login exchanges a name and password for tokens.
+// login exchanges a name and password for tokens, or resets a forgotten
+// password.
 func (a *app) login(c *cli.Context, conn *session.Conn) error {
+	switch forgot := c.Bool("forgot-password"); {
+	case forgot && c.String("password") != "":
+		return usageErrorf("--forgot-password sets a new password: give it on a terminal or on stdin with --password-stdin, not with --password.")
+	case forgot:
+		return a.forgotPassword(c, conn)
+	case c.String("code") != "":
+		return usageErrorf("--code goes with --forgot-password.")
+	}
 	ns := a.withNamespace(c.String("namespace"))
 	name, err := a.username(c)
 	if err != nil {
@@ -57,8 +71,8 @@ func (a *app) login(c *cli.Context, conn *session.Conn) error {
 	}
 	s, err := conn.Login(c.Context, ns, name, secret)
 	if code := status.Code(err); code == codes.Unauthenticated || code == codes.NotFound {
-		return failf(ExitUnauthenticated, codes.Unauthenticated, "Wrong username or password%s in env '%s' (%s).",
-			loginWhere(ns, name), a.scope.env.Name, a.scope.env.Address)
+		return failf(ExitUnauthenticated, codes.Unauthenticated, "Wrong username or password%s in env '%s' (%s).%s",
+			loginWhere(ns, name), a.scope.env.Name, a.scope.env.Address, forgotHint(name, ns))
 	}
 	if status.Code(err) == codes.FailedPrecondition {
 		return usageErrorf("%s is the name of accounts in several namespaces of env '%s': give the one to log in to with --namespace.",

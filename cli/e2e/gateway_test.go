@@ -56,6 +56,8 @@ func TestGateway(t *testing.T) {
 		{"wrong password", "", "/v1/auth/token", `{"id":"admin","secret":"not-the-password"}`, http.StatusUnauthorized},
 		{"sign-up without a token", "", "/v1/auth/signup/send-verification-email", `{"email":"ann@example.com"}`, http.StatusOK},
 		{"unknown sign-up token", "", "/v1/auth/signup/payment-status", `{"signupToken":"not-a-token"}`, http.StatusUnauthorized},
+		{"password reset without a token", "", "/v1/auth/send-password-reset", `{"email":"ann@example.com"}`, http.StatusOK},
+		{"password reset with a wrong code", "", "/v1/auth/reset-password", `{"email":"ann@example.com","code":"12345678","newSecret":"new-password-1"}`, http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -247,7 +247,8 @@ func answered(fullMethod string, err error, set func(metadata.MD)) {
 }
 
 // intercept records each call and, like the proxy, refuses a call without a
-// live access token unless it is AuthService.Token or a sign-up call.
+// live access token unless it is public: a login, a password reset or a
+// sign-up call.
 func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	authz := strings.Join(md.Get("authorization"), ",")
@@ -255,7 +256,8 @@ func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	p.calls = append(p.calls, Call{Method: info.FullMethod, Authorization: authz})
 	live, fail := p.access[strings.TrimPrefix(authz, "Bearer ")], p.fail
 	p.mu.Unlock()
-	if info.FullMethod == authv1.AuthService_Token_FullMethodName {
+	switch info.FullMethod {
+	case authv1.AuthService_Token_FullMethodName, authv1.AuthService_SendPasswordReset_FullMethodName, authv1.AuthService_ResetPassword_FullMethodName:
 		return handler(ctx, req)
 	}
 	if !live && !strings.HasPrefix(info.FullMethod, "/"+authv1.SignupService_ServiceDesc.ServiceName+"/") {

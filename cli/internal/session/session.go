@@ -97,7 +97,18 @@ func (c *Conn) Login(ctx context.Context, namespace, name, secret string) (envfi
 // SignedUp saves the tokens of a completed sign-up as the env's session,
 // replacing any earlier one, as Login does.
 func (c *Conn) SignedUp(resp *authv1.CompleteSignupResponse) (envfile.Session, error) {
-	s := sessionFrom(envfile.Session{}, &authv1.TokenResponse{Token: resp.GetToken(), Account: resp.GetAccount()})
+	return c.saveTokens(resp.GetToken(), resp.GetAccount())
+}
+
+// PasswordReset saves the tokens of a password reset as the env's session,
+// replacing any earlier one, as Login does.
+func (c *Conn) PasswordReset(resp *authv1.ResetPasswordResponse) (envfile.Session, error) {
+	return c.saveTokens(resp.GetToken(), resp.GetAccount())
+}
+
+// saveTokens saves tok, issued to acc, as the env's session.
+func (c *Conn) saveTokens(tok *authv1.Token, acc *authv1.Account) (envfile.Session, error) {
+	s := sessionFrom(envfile.Session{}, &authv1.TokenResponse{Token: tok, Account: acc})
 	err := c.store.Update(func(f *envfile.File) error {
 		f.SetSession(c.env.Name, s)
 		return nil
