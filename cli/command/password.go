@@ -70,7 +70,9 @@ func (a *app) changePassword(c *cli.Context, conn *session.Conn) error {
 		})
 	}
 	if _, err := conn.Login(c.Context, own.Namespace, own.Account, next); err != nil {
-		return fmt.Errorf("changed the password, but logging in again with it failed; run 'micro login': %w", err)
+		f := describe(err, a.scope)
+		f.message = "Changed your password, but logging in again with it failed: " + f.message + " Log in with the new password."
+		return f
 	}
 	return a.out.print(map[string]any{"account": name, "namespace": ns, "changed": true}, func(t *tabwriter.Writer) {
 		row(t, "Changed your password. This login goes on with it; your other logins end when their access tokens expire.")
