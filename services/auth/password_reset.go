@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"m3o.dev/pkg/rules"
 	"m3o.dev/services/internal/storeclient"
 )
 
@@ -108,10 +109,13 @@ func (s *Service) resetTarget(ctx context.Context, email, namespace string) (ema
 		return emailOwner{}, err
 	}
 	candidates := slices.DeleteFunc(owners.Owners, func(o emailOwner) bool { return namespace != "" && o.Namespace != namespace })
-	if len(candidates) != 1 {
-		return emailOwner{}, nil
+	target := emailOwner{Namespace: rules.PlatformNamespace, ID: noAccountID}
+	if len(candidates) == 1 {
+		target = candidates[0]
 	}
-	a, err := s.lookupID(ctx, candidates[0].Namespace, candidates[0].ID)
+	// Without an account a lookup happens all the same, so that the time
+	// the answer takes tells little.
+	a, err := s.lookupID(ctx, target.Namespace, target.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return emailOwner{}, nil
@@ -120,8 +124,11 @@ func (s *Service) resetTarget(ctx context.Context, email, namespace string) (ema
 	case a.Disabled || a.Type != TypeUser:
 		return emailOwner{}, nil
 	}
-	return candidates[0], nil
+	return target, nil
 }
+
+// noAccountID is an id no account has: ids are 26 base32 characters.
+const noAccountID = "no-such-account"
 
 // resetPassword sets secret as the password of the account the live code
 // of email's reset is for, and logs it in; a namespace, when given, must
