@@ -239,7 +239,7 @@ func TestEmptyListsSaySo(t *testing.T) {
 			"No records with the prefix \"user/\" in table 'default' of database 'micro'.\n"},
 		{[]string{"store", "read", ".json", "--suffix"}, "KEY  VALUE  VERSION  EXPIRES\n",
 			"No records with the suffix \".json\" in table 'default' of database 'micro'.\n"},
-		{[]string{"admin", "invite", "list"}, "EMAIL  INVITED BY  INVITED\n", "No one is invited. 'micro admin invite add EMAIL' invites someone.\n"},
+		{[]string{"admin", "invite", "list"}, "EMAIL  INVITED BY  INVITED  SIGNED UP\n", "No one is invited. 'micro admin invite add EMAIL' invites someone.\n"},
 		{[]string{"store", "list", "-o", "json"}, "{\n  \"keys\": [],\n  \"nextPageToken\": \"\"\n}\n", ""},
 	}
 	for _, tt := range tests {

@@ -67,6 +67,15 @@ func (a *app) inviteRemove(c *cli.Context, conn *session.Conn) error {
 	})
 }
 
+// signedUp says when and to which namespace an invited email signed up,
+// or "-" when it has not.
+func signedUp(inv *authv1.Invite) string {
+	if inv.GetSignedUp() == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s (namespace %s)", when(inv.GetSignedUp()), inv.GetNamespace())
+}
+
 // inviteList shows the allowlist.
 func (a *app) inviteList(c *cli.Context, conn *session.Conn) error {
 	resp, err := inviteClient(conn).List(c.Context, &authv1.InviteServiceListRequest{})
@@ -75,9 +84,9 @@ func (a *app) inviteList(c *cli.Context, conn *session.Conn) error {
 	}
 	defer a.noneNotef(len(resp.GetInvites()), "No one is invited. 'micro admin invite add EMAIL' invites someone.")
 	return a.out.print(resp, func(t *tabwriter.Writer) {
-		row(t, "EMAIL", "INVITED BY", "INVITED")
+		row(t, "EMAIL", "INVITED BY", "INVITED", "SIGNED UP")
 		for _, inv := range resp.GetInvites() {
-			row(t, inv.GetEmail(), orDash(inv.GetCreatedBy()), when(inv.GetCreated()))
+			row(t, inv.GetEmail(), orDash(inv.GetCreatedBy()), when(inv.GetCreated()), signedUp(inv))
 		}
 	})
 }

@@ -53,6 +53,9 @@ func TestSignupJourney(t *testing.T) {
 	if !strings.Contains(who, ns) || !strings.Contains(who, email) {
 		t.Errorf("whoami = %q, want %s in namespace %s", who, email, ns)
 	}
+	if list := asAdmin(t, p, "admin", "invite", "list"); !regexp.MustCompile(email + ` +admin +\S+ \S+ +\S+ \S+ \(namespace ` + ns + `\)`).MatchString(list) {
+		t.Errorf("admin invite list = %q, want %s signed up to %s", list, email, ns)
+	}
 	p.must("store", "write", "greeting", "hello")
 	paymentGate(t, p, ns)
 	cancelAndResume(t, p, ns)

@@ -178,6 +178,10 @@ type Invite struct {
 	Created time.Time `json:"created"`
 	// CreatedBy is the name of the admin who added it.
 	CreatedBy string `json:"created_by"`
+	// SignedUp and Namespace say when the email completed its sign-up and
+	// the namespace it made; listInvites fills them in from the sign-up.
+	SignedUp  time.Time `json:"-"`
+	Namespace string    `json:"-"`
 }
 
 // Issued is the result of a login or a refresh.

@@ -61,5 +61,9 @@ func publicKeysProto(keys []PublicKey, revoked map[string]time.Time, sessions []
 }
 
 func inviteProto(inv Invite) *authv1.Invite {
-	return &authv1.Invite{Email: inv.Email, Created: timestamppb.New(inv.Created), CreatedBy: inv.CreatedBy}
+	out := &authv1.Invite{Email: inv.Email, Created: timestamppb.New(inv.Created), CreatedBy: inv.CreatedBy, Namespace: inv.Namespace}
+	if !inv.SignedUp.IsZero() {
+		out.SignedUp = timestamppb.New(inv.SignedUp)
+	}
+	return out
 }

@@ -40,7 +40,8 @@ func (s *Service) removeInvite(ctx context.Context, p principal, email string) e
 	return nil
 }
 
-// listInvites returns the allowlist by email; admins of micro only.
+// listInvites returns the allowlist by email, each with its completed
+// sign-up, if any; admins of micro only.
 func (s *Service) listInvites(ctx context.Context, p principal) ([]Invite, error) {
 	if !p.platformAdmin() {
 		return nil, p.deny("manage invites: only admins of %q do", rules.PlatformNamespace)
@@ -54,6 +55,13 @@ func (s *Service) listInvites(ctx context.Context, p principal) ([]Invite, error
 		var inv Invite
 		if err := storeclient.DecodeJSON(r.Value, &inv); err != nil {
 			return nil, err
+		}
+		rec, err := s.loadSignup(ctx, inv.Email)
+		if err != nil {
+			return nil, err
+		}
+		if !rec.Completed.IsZero() {
+			inv.SignedUp, inv.Namespace = rec.Completed, rec.Namespace
 		}
 		out = append(out, inv)
 	}

@@ -37,6 +37,9 @@ func TestInvites(t *testing.T) {
 		resp.GetInvites()[1].GetEmail() != "zoe@example.com" || resp.GetInvites()[0].GetCreatedBy() != "admin" {
 		t.Fatalf("List() = %v, %v, want ann then zoe, lower-cased, created by admin", resp, err)
 	}
+	if inv := resp.GetInvites()[0]; inv.GetSignedUp() != nil || inv.GetNamespace() != "" {
+		t.Errorf("List() gives %v, want no sign-up yet", inv)
+	}
 	if _, err := c.invites.Remove(admin.ctx, &authv1.InviteServiceRemoveRequest{Email: "ANN@example.com"}); err != nil {
 		t.Fatalf("Remove() = %v", err)
 	}

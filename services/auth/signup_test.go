@@ -83,6 +83,11 @@ func checkSignedUp(t *testing.T, e *signupEnv, done *authv1.CompleteSignupRespon
 	if byEmail.account.GetNamespace() != ns {
 		t.Errorf("Token(%s, no namespace) logged in to %q, want %q", email, byEmail.account.GetNamespace(), ns)
 	}
+	invites, err := e.c.invites.List(e.admin.ctx, &authv1.InviteServiceListRequest{})
+	if i := slices.IndexFunc(invites.GetInvites(), func(inv *authv1.Invite) bool { return inv.GetEmail() == email }); err != nil || i < 0 ||
+		invites.GetInvites()[i].GetNamespace() != ns || invites.GetInvites()[i].GetSignedUp() == nil {
+		t.Errorf("Invites.List() = %v, %v, want %s signed up to %s", invites, err, email, ns)
+	}
 }
 
 // TestSendRevealsNothing asks for codes for an invited email, one never

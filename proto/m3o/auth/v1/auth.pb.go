@@ -3151,7 +3151,11 @@ type Invite struct {
 	// Created is when the invite was added.
 	Created *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created,proto3" json:"created,omitempty"`
 	// Created_by is the name of the admin who added it.
-	CreatedBy     string `protobuf:"bytes,3,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreatedBy string `protobuf:"bytes,3,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// Signed_up is when the email completed its sign-up; unset until then. List fills it in.
+	SignedUp *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=signed_up,json=signedUp,proto3" json:"signed_up,omitempty"`
+	// Namespace is the one the sign-up made; empty until then. List fills it in.
+	Namespace     string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3203,6 +3207,20 @@ func (x *Invite) GetCreated() *timestamppb.Timestamp {
 func (x *Invite) GetCreatedBy() string {
 	if x != nil {
 		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *Invite) GetSignedUp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignedUp
+	}
+	return nil
+}
+
+func (x *Invite) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
 	}
 	return ""
 }
@@ -3649,12 +3667,14 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\x16CompleteSignupResponse\x12.\n" +
 	"\aaccount\x18\x01 \x01(\v2\x14.m3o.auth.v1.AccountR\aaccount\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12(\n" +
-	"\x05token\x18\x03 \x01(\v2\x12.m3o.auth.v1.TokenR\x05token\"s\n" +
+	"\x05token\x18\x03 \x01(\v2\x12.m3o.auth.v1.TokenR\x05token\"\xca\x01\n" +
 	"\x06Invite\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x124\n" +
 	"\acreated\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x03 \x01(\tR\tcreatedBy\"/\n" +
+	"created_by\x18\x03 \x01(\tR\tcreatedBy\x127\n" +
+	"\tsigned_up\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bsignedUp\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\"/\n" +
 	"\x17InviteServiceAddRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\"G\n" +
 	"\x18InviteServiceAddResponse\x12+\n" +
@@ -3833,68 +3853,69 @@ var file_m3o_auth_v1_auth_proto_depIdxs = []int32{
 	3,  // 34: m3o.auth.v1.CompleteSignupResponse.account:type_name -> m3o.auth.v1.Account
 	5,  // 35: m3o.auth.v1.CompleteSignupResponse.token:type_name -> m3o.auth.v1.Token
 	66, // 36: m3o.auth.v1.Invite.created:type_name -> google.protobuf.Timestamp
-	56, // 37: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
-	56, // 38: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
-	66, // 39: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
-	4,  // 40: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
-	11, // 41: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
-	13, // 42: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
-	15, // 43: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
-	18, // 44: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
-	7,  // 45: m3o.auth.v1.AuthService.SendPasswordReset:input_type -> m3o.auth.v1.SendPasswordResetRequest
-	9,  // 46: m3o.auth.v1.AuthService.ResetPassword:input_type -> m3o.auth.v1.ResetPasswordRequest
-	20, // 47: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
-	22, // 48: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
-	24, // 49: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
-	26, // 50: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
-	28, // 51: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
-	30, // 52: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
-	32, // 53: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
-	36, // 54: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
-	38, // 55: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
-	40, // 56: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
-	44, // 57: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
-	42, // 58: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
-	46, // 59: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
-	48, // 60: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
-	50, // 61: m3o.auth.v1.SignupService.StartPayment:input_type -> m3o.auth.v1.StartPaymentRequest
-	52, // 62: m3o.auth.v1.SignupService.PaymentStatus:input_type -> m3o.auth.v1.PaymentStatusRequest
-	54, // 63: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
-	57, // 64: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
-	59, // 65: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
-	61, // 66: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
-	6,  // 67: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
-	12, // 68: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
-	14, // 69: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
-	17, // 70: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
-	19, // 71: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
-	8,  // 72: m3o.auth.v1.AuthService.SendPasswordReset:output_type -> m3o.auth.v1.SendPasswordResetResponse
-	10, // 73: m3o.auth.v1.AuthService.ResetPassword:output_type -> m3o.auth.v1.ResetPasswordResponse
-	21, // 74: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
-	23, // 75: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
-	25, // 76: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
-	27, // 77: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
-	29, // 78: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
-	31, // 79: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
-	33, // 80: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
-	37, // 81: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
-	39, // 82: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
-	41, // 83: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
-	45, // 84: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
-	43, // 85: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
-	47, // 86: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
-	49, // 87: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
-	51, // 88: m3o.auth.v1.SignupService.StartPayment:output_type -> m3o.auth.v1.StartPaymentResponse
-	53, // 89: m3o.auth.v1.SignupService.PaymentStatus:output_type -> m3o.auth.v1.PaymentStatusResponse
-	55, // 90: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
-	58, // 91: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
-	60, // 92: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
-	62, // 93: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
-	67, // [67:94] is the sub-list for method output_type
-	40, // [40:67] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	66, // 37: m3o.auth.v1.Invite.signed_up:type_name -> google.protobuf.Timestamp
+	56, // 38: m3o.auth.v1.InviteServiceAddResponse.invite:type_name -> m3o.auth.v1.Invite
+	56, // 39: m3o.auth.v1.InviteServiceListResponse.invites:type_name -> m3o.auth.v1.Invite
+	66, // 40: m3o.auth.v1.PublicKeysResponse.RevokedBeforeEntry.value:type_name -> google.protobuf.Timestamp
+	4,  // 41: m3o.auth.v1.AuthService.Token:input_type -> m3o.auth.v1.TokenRequest
+	11, // 42: m3o.auth.v1.AuthService.Inspect:input_type -> m3o.auth.v1.InspectRequest
+	13, // 43: m3o.auth.v1.AuthService.Revoke:input_type -> m3o.auth.v1.RevokeRequest
+	15, // 44: m3o.auth.v1.AuthService.PublicKeys:input_type -> m3o.auth.v1.PublicKeysRequest
+	18, // 45: m3o.auth.v1.AuthService.WatchPublicKeys:input_type -> m3o.auth.v1.WatchPublicKeysRequest
+	7,  // 46: m3o.auth.v1.AuthService.SendPasswordReset:input_type -> m3o.auth.v1.SendPasswordResetRequest
+	9,  // 47: m3o.auth.v1.AuthService.ResetPassword:input_type -> m3o.auth.v1.ResetPasswordRequest
+	20, // 48: m3o.auth.v1.AccountsService.Create:input_type -> m3o.auth.v1.CreateRequest
+	22, // 49: m3o.auth.v1.AccountsService.Get:input_type -> m3o.auth.v1.GetRequest
+	24, // 50: m3o.auth.v1.AccountsService.List:input_type -> m3o.auth.v1.ListRequest
+	26, // 51: m3o.auth.v1.AccountsService.Delete:input_type -> m3o.auth.v1.DeleteRequest
+	28, // 52: m3o.auth.v1.AccountsService.Disable:input_type -> m3o.auth.v1.DisableRequest
+	30, // 53: m3o.auth.v1.AccountsService.Enable:input_type -> m3o.auth.v1.EnableRequest
+	32, // 54: m3o.auth.v1.AccountsService.ChangeSecret:input_type -> m3o.auth.v1.ChangeSecretRequest
+	36, // 55: m3o.auth.v1.RulesService.Create:input_type -> m3o.auth.v1.RulesServiceCreateRequest
+	38, // 56: m3o.auth.v1.RulesService.Delete:input_type -> m3o.auth.v1.RulesServiceDeleteRequest
+	40, // 57: m3o.auth.v1.RulesService.List:input_type -> m3o.auth.v1.RulesServiceListRequest
+	44, // 58: m3o.auth.v1.RulesService.Explain:input_type -> m3o.auth.v1.ExplainRequest
+	42, // 59: m3o.auth.v1.RulesService.Watch:input_type -> m3o.auth.v1.RulesServiceWatchRequest
+	46, // 60: m3o.auth.v1.SignupService.SendVerificationEmail:input_type -> m3o.auth.v1.SendVerificationEmailRequest
+	48, // 61: m3o.auth.v1.SignupService.Verify:input_type -> m3o.auth.v1.VerifyRequest
+	50, // 62: m3o.auth.v1.SignupService.StartPayment:input_type -> m3o.auth.v1.StartPaymentRequest
+	52, // 63: m3o.auth.v1.SignupService.PaymentStatus:input_type -> m3o.auth.v1.PaymentStatusRequest
+	54, // 64: m3o.auth.v1.SignupService.CompleteSignup:input_type -> m3o.auth.v1.CompleteSignupRequest
+	57, // 65: m3o.auth.v1.InviteService.Add:input_type -> m3o.auth.v1.InviteServiceAddRequest
+	59, // 66: m3o.auth.v1.InviteService.Remove:input_type -> m3o.auth.v1.InviteServiceRemoveRequest
+	61, // 67: m3o.auth.v1.InviteService.List:input_type -> m3o.auth.v1.InviteServiceListRequest
+	6,  // 68: m3o.auth.v1.AuthService.Token:output_type -> m3o.auth.v1.TokenResponse
+	12, // 69: m3o.auth.v1.AuthService.Inspect:output_type -> m3o.auth.v1.InspectResponse
+	14, // 70: m3o.auth.v1.AuthService.Revoke:output_type -> m3o.auth.v1.RevokeResponse
+	17, // 71: m3o.auth.v1.AuthService.PublicKeys:output_type -> m3o.auth.v1.PublicKeysResponse
+	19, // 72: m3o.auth.v1.AuthService.WatchPublicKeys:output_type -> m3o.auth.v1.WatchPublicKeysResponse
+	8,  // 73: m3o.auth.v1.AuthService.SendPasswordReset:output_type -> m3o.auth.v1.SendPasswordResetResponse
+	10, // 74: m3o.auth.v1.AuthService.ResetPassword:output_type -> m3o.auth.v1.ResetPasswordResponse
+	21, // 75: m3o.auth.v1.AccountsService.Create:output_type -> m3o.auth.v1.CreateResponse
+	23, // 76: m3o.auth.v1.AccountsService.Get:output_type -> m3o.auth.v1.GetResponse
+	25, // 77: m3o.auth.v1.AccountsService.List:output_type -> m3o.auth.v1.ListResponse
+	27, // 78: m3o.auth.v1.AccountsService.Delete:output_type -> m3o.auth.v1.DeleteResponse
+	29, // 79: m3o.auth.v1.AccountsService.Disable:output_type -> m3o.auth.v1.DisableResponse
+	31, // 80: m3o.auth.v1.AccountsService.Enable:output_type -> m3o.auth.v1.EnableResponse
+	33, // 81: m3o.auth.v1.AccountsService.ChangeSecret:output_type -> m3o.auth.v1.ChangeSecretResponse
+	37, // 82: m3o.auth.v1.RulesService.Create:output_type -> m3o.auth.v1.RulesServiceCreateResponse
+	39, // 83: m3o.auth.v1.RulesService.Delete:output_type -> m3o.auth.v1.RulesServiceDeleteResponse
+	41, // 84: m3o.auth.v1.RulesService.List:output_type -> m3o.auth.v1.RulesServiceListResponse
+	45, // 85: m3o.auth.v1.RulesService.Explain:output_type -> m3o.auth.v1.ExplainResponse
+	43, // 86: m3o.auth.v1.RulesService.Watch:output_type -> m3o.auth.v1.RulesServiceWatchResponse
+	47, // 87: m3o.auth.v1.SignupService.SendVerificationEmail:output_type -> m3o.auth.v1.SendVerificationEmailResponse
+	49, // 88: m3o.auth.v1.SignupService.Verify:output_type -> m3o.auth.v1.VerifyResponse
+	51, // 89: m3o.auth.v1.SignupService.StartPayment:output_type -> m3o.auth.v1.StartPaymentResponse
+	53, // 90: m3o.auth.v1.SignupService.PaymentStatus:output_type -> m3o.auth.v1.PaymentStatusResponse
+	55, // 91: m3o.auth.v1.SignupService.CompleteSignup:output_type -> m3o.auth.v1.CompleteSignupResponse
+	58, // 92: m3o.auth.v1.InviteService.Add:output_type -> m3o.auth.v1.InviteServiceAddResponse
+	60, // 93: m3o.auth.v1.InviteService.Remove:output_type -> m3o.auth.v1.InviteServiceRemoveResponse
+	62, // 94: m3o.auth.v1.InviteService.List:output_type -> m3o.auth.v1.InviteServiceListResponse
+	68, // [68:95] is the sub-list for method output_type
+	41, // [41:68] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_m3o_auth_v1_auth_proto_init() }
