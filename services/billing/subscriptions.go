@@ -147,8 +147,8 @@ func (s *Service) ended(sub Subscription) bool {
 
 // portal returns the page where the card of ns changes: the provider's
 // portal, or the platform's own page for the local provider and for a
-// manual subscription; after a cancel, a page that starts a new
-// subscription.
+// manual subscription; once the subscription has ended, a page that
+// starts a new one.
 func (s *Service) portal(ctx context.Context, ns, returnURL string) (string, error) {
 	sub, err := s.state.subscription(ctx, ns)
 	if err != nil {
