@@ -33,14 +33,7 @@ var ErrResetOff = errors.New("password reset by email is not enabled on this pla
 // resetRecord is the password reset of one email, kept in the
 // password_resets table.
 type resetRecord struct {
-	// Sends are the times codes were asked for, within the send window.
-	Sends []time.Time `json:"sends,omitempty"`
-	// CodeHash is the argon2id hash of the live code; empty when none is.
-	CodeHash string `json:"code_hash,omitempty"`
-	// CodeExpires is when the live code stops working.
-	CodeExpires time.Time `json:"code_expires,omitzero"`
-	// Tries counts the tries of the live code.
-	Tries int `json:"tries,omitempty"`
+	mailedCode
 	// Namespace and AccountID locate the account the live code resets.
 	Namespace string `json:"namespace,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
@@ -64,15 +57,11 @@ func (s *Service) sendReset(ctx context.Context, email, namespace string) (time.
 		return time.Time{}, err
 	}
 	_, err = s.updateReset(ctx, email, func(rec *resetRecord) error {
-		window := s.cfg.Signup.SendWindow
-		rec.Sends = slices.DeleteFunc(rec.Sends, func(t time.Time) bool { return !now.Before(t.Add(window)) })
-		if len(rec.Sends) >= s.cfg.Signup.SendsPerEmail {
-			return fmt.Errorf("at most %d codes go to one email address in %s; try again later: %w",
-				s.cfg.Signup.SendsPerEmail, window, ErrTooManyRequests)
+		if err := rec.countSend(now, s.cfg.Signup); err != nil {
+			return err
 		}
-		rec.Sends = append(rec.Sends, now)
 		if target.ID != "" {
-			rec.CodeHash, rec.CodeExpires, rec.Tries = hash, now.Add(s.cfg.Signup.CodeTTL), 0
+			rec.setCode(hash, now, s.cfg.Signup)
 			rec.Namespace, rec.AccountID = target.Namespace, target.ID
 		}
 		return nil
@@ -92,12 +81,7 @@ func (s *Service) admitReset(ctx context.Context) error {
 	if s.mail == nil {
 		return ErrResetOff
 	}
-	addr := clientAddress(ctx)
-	if !s.resetLimiter.allowed(addr) {
-		return fmt.Errorf("too many password reset requests from this address; try again in %s: %w", s.cfg.Signup.SendWindow, ErrTooManyRequests)
-	}
-	s.resetLimiter.fail(addr)
-	return nil
+	return s.admitAddress(ctx, s.resetLimiter, "password reset")
 }
 
 // resetTarget returns the active user account email names, in namespace
@@ -185,11 +169,7 @@ func (s *Service) resetPassword(ctx context.Context, email, namespace, code, sec
 func (s *Service) takeResetTry(ctx context.Context, key string) (resetRecord, error) {
 	now := s.now()
 	rec, err := s.updateReset(ctx, key, func(rec *resetRecord) error {
-		if rec.CodeHash == "" || !now.Before(rec.CodeExpires) || rec.Tries >= s.cfg.Signup.MaxCodeTries {
-			return ErrBadCode
-		}
-		rec.Tries++
-		return nil
+		return rec.takeTry(now, s.cfg.Signup)
 	})
 	if errors.Is(err, ErrBadCode) {
 		s.hasher.verify("", "")

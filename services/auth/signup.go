@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"strings"
 	"time"
 
@@ -74,14 +73,7 @@ type signupRecord struct {
 	Email string `json:"email"`
 	// ID names the sign-up: billing's idempotency keys derive from it.
 	ID string `json:"id"`
-	// Sends are the times codes were asked for, within the send window.
-	Sends []time.Time `json:"sends,omitempty"`
-	// CodeHash is the argon2id hash of the live code; empty when none is.
-	CodeHash string `json:"code_hash,omitempty"`
-	// CodeExpires is when the live code stops working.
-	CodeExpires time.Time `json:"code_expires,omitzero"`
-	// Tries counts the tries of the live code.
-	Tries int `json:"tries,omitempty"`
+	mailedCode
 	// TokenHash is the SHA-256 of the live sign-up token.
 	TokenHash string `json:"token_hash,omitempty"`
 	// TokenExpires is when the live sign-up token stops working.
@@ -205,12 +197,7 @@ func (s *Service) admitSend(ctx context.Context) error {
 	if s.mail == nil || s.billing == nil {
 		return ErrSignupOff
 	}
-	addr := clientAddress(ctx)
-	if !s.sendLimiter.allowed(addr) {
-		return fmt.Errorf("too many sign-up requests from this address; try again in %s: %w", s.cfg.Signup.SendWindow, ErrTooManyRequests)
-	}
-	s.sendLimiter.fail(addr)
-	return nil
+	return s.admitAddress(ctx, s.sendLimiter, "sign-up")
 }
 
 // mayReceiveCode reports whether email is invited and has no account but
@@ -248,18 +235,14 @@ func (s *Service) invited(ctx context.Context, email string) (bool, error) {
 // recordSend counts a send of rec's email at now, refused past the limit,
 // and makes hash the live code when the email is eligible.
 func (s *Service) recordSend(rec *signupRecord, now time.Time, eligible bool, hash string) error {
-	window := s.cfg.Signup.SendWindow
-	rec.Sends = slices.DeleteFunc(rec.Sends, func(t time.Time) bool { return !now.Before(t.Add(window)) })
-	if len(rec.Sends) >= s.cfg.Signup.SendsPerEmail {
-		return fmt.Errorf("at most %d codes go to one email address in %s; try again later: %w",
-			s.cfg.Signup.SendsPerEmail, window, ErrTooManyRequests)
+	if err := rec.countSend(now, s.cfg.Signup); err != nil {
+		return err
 	}
-	rec.Sends = append(rec.Sends, now)
 	if rec.ID == "" {
 		rec.ID = rand.Text()
 	}
 	if eligible {
-		rec.CodeHash, rec.CodeExpires, rec.Tries = hash, now.Add(s.cfg.Signup.CodeTTL), 0
+		rec.setCode(hash, now, s.cfg.Signup)
 	}
 	return nil
 }

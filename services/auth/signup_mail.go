@@ -11,37 +11,15 @@ import (
 // mailTimeout bounds the delivery of one code.
 const mailTimeout = time.Minute
 
-// mailCode mails code to the email of rec in the background, so that the
-// caller learns nothing from how long sending took. A failure is logged,
-// never the code; the person asks again.
+// mailCode mails code to the email of rec in the background.
 func (s *Service) mailCode(ctx context.Context, rec signupRecord, code string) {
-	msg := codeMessage(rec.Email, code, s.cfg.Signup.CodeTTL)
-	ctx = context.WithoutCancel(ctx)
-	s.mailing.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, mailTimeout)
-		defer cancel()
-		if err := s.mail.Send(ctx, msg); err != nil {
-			s.logger.ErrorContext(ctx, "mail a sign-up code", "signup_id", rec.ID, "error", err)
-			return
-		}
-		s.logger.InfoContext(ctx, "sign-up code mailed", "signup_id", rec.ID)
-	})
+	s.mailInBackground(ctx, codeMessage(rec.Email, code, s.cfg.Signup.CodeTTL), "sign-up code", "signup_id", rec.ID)
 }
 
-// mailResetCode mails a password reset code for the account to to in the
-// background, as mailCode does.
+// mailResetCode mails a password reset code for account to to in the
+// background.
 func (s *Service) mailResetCode(ctx context.Context, to string, account emailOwner, code string) {
-	msg := resetMessage(to, account.Namespace, code, s.cfg.Signup.CodeTTL)
-	ctx = context.WithoutCancel(ctx)
-	s.mailing.Go(func() {
-		ctx, cancel := context.WithTimeout(ctx, mailTimeout)
-		defer cancel()
-		if err := s.mail.Send(ctx, msg); err != nil {
-			s.logger.ErrorContext(ctx, "mail a password reset code", "account_id", account.ID, "error", err)
-			return
-		}
-		s.logger.InfoContext(ctx, "password reset code mailed", "account_id", account.ID)
-	})
+	s.mailInBackground(ctx, resetMessage(to, account.Namespace, code, s.cfg.Signup.CodeTTL), "password reset code", "account_id", account.ID)
 }
 
 // resetMessage is the email that carries a password reset code.

@@ -34,11 +34,7 @@ func (s *Service) verifyCode(ctx context.Context, email, code string) (string, t
 func (s *Service) takeTry(ctx context.Context, email string) (signupRecord, error) {
 	now := s.now()
 	rec, err := s.updateSignup(ctx, email, func(rec *signupRecord) error {
-		if rec.CodeHash == "" || !now.Before(rec.CodeExpires) || rec.Tries >= s.cfg.Signup.MaxCodeTries {
-			return ErrBadCode
-		}
-		rec.Tries++
-		return nil
+		return rec.takeTry(now, s.cfg.Signup)
 	})
 	if errors.Is(err, ErrBadCode) {
 		s.hasher.verify("", "")
@@ -99,7 +95,7 @@ func (s *Service) issueSignupToken(ctx context.Context, email, codeHash string) 
 			return ErrBadCode
 		}
 		if !rec.Completed.IsZero() {
-			*rec = signupRecord{Email: rec.Email, ID: rand.Text(), Sends: rec.Sends, version: rec.version}
+			*rec = signupRecord{Email: rec.Email, ID: rand.Text(), mailedCode: mailedCode{Sends: rec.Sends}, version: rec.version}
 		}
 		rec.CodeHash, rec.Tries = "", 0
 		rec.TokenHash, rec.TokenExpires = hashToken(token), expires
