@@ -57,30 +57,18 @@ func (a *app) forgotPassword(c *cli.Context, conn *session.Conn) error {
 	})
 }
 
-// resetCodeByMail asks for a code to be mailed to email. On a terminal it
-// then asks for the code; otherwise it says how to go on and returns no
-// code.
+// resetCodeByMail asks for a code to be mailed to email, then for the code
+// as askForCode does.
 func (a *app) resetCodeByMail(c *cli.Context, conn *session.Conn, email, ns string) (string, error) {
 	resp, err := authv1.NewAuthServiceClient(conn.Client()).SendPasswordReset(c.Context, &authv1.SendPasswordResetRequest{Email: email, Namespace: ns})
 	if err != nil {
 		return "", err
 	}
-	sent := fmt.Sprintf("If %s names an account, a code that resets its password is on its way to it; it works until %s.",
-		email, when(resp.GetExpiry()))
-	if !a.typing(c) {
-		next := forgotCommand(email, ns) + " --code CODE --password-stdin"
-		view := map[string]any{"email": email, "message": sent, "expiry": resp.GetExpiry().AsTime(), "next": next}
-		return "", a.out.print(view, func(t *tabwriter.Writer) {
-			row(t, sent)
-			row(t, "Then run, with the new password on stdin: "+next)
-		})
-	}
-	a.notef("%s", sent)
-	code, err := a.promptLine("Code from the email: ")
-	if err != nil || code == "" {
-		return "", usageErrorf("'micro login --forgot-password' needs the code from the email.")
-	}
-	return code, nil
+	return a.askForCode(c, codeMail{
+		email: email, expiry: resp.GetExpiry(), command: "micro login --forgot-password",
+		sent: fmt.Sprintf("If %s names an account, a code that resets its password is on its way to it; it works until %s.", email, when(resp.GetExpiry())),
+		next: forgotCommand(email, ns) + " --code CODE --password-stdin", stdin: "the new password",
+	})
 }
 
 // forgotHint points a failed login by email to --forgot-password.

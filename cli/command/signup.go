@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"m3o.dev/cli/internal/session"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -106,27 +107,47 @@ func (a *app) promptLine(prompt string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// codeByMail asks for a code to be mailed. On a terminal it then asks for
-// the code; otherwise it says how to go on and returns no code.
+// codeByMail asks for a code to be mailed, then for the code as askForCode
+// does.
 func (a *app) codeByMail(c *cli.Context, conn *session.Conn, email string) (string, error) {
 	resp, err := authv1.NewSignupServiceClient(conn.Client()).SendVerificationEmail(c.Context, &authv1.SendVerificationEmailRequest{Email: email})
 	if err != nil {
 		return "", err
 	}
-	sent := fmt.Sprintf("If %s is invited and has no account yet, a code is on its way to it; it works until %s.",
-		email, when(resp.GetExpiry()))
+	return a.askForCode(c, codeMail{
+		email: email, expiry: resp.GetExpiry(), command: "micro signup",
+		sent: fmt.Sprintf("If %s is invited and has no account yet, a code is on its way to it; it works until %s.", email, when(resp.GetExpiry())),
+		next: fmt.Sprintf("micro signup --email %s --code CODE --password-stdin", email), stdin: "the password",
+	})
+}
+
+// codeMail is what a command says once it has asked for a code by mail.
+type codeMail struct {
+	email  string
+	expiry *timestamppb.Timestamp
+	// command is the command, named when the code is missing.
+	command string
+	// sent says that a code is on its way and until when it works.
+	sent string
+	// next is the command that goes on with the code, for scripts, and
+	// stdin what it reads there.
+	next, stdin string
+}
+
+// askForCode says that a code is on its way. On a terminal it then asks
+// for the code; otherwise it says how to go on and returns no code.
+func (a *app) askForCode(c *cli.Context, m codeMail) (string, error) {
 	if !a.typing(c) {
-		next := fmt.Sprintf("micro signup --email %s --code CODE --password-stdin", email)
-		view := map[string]any{"email": email, "message": sent, "expiry": resp.GetExpiry().AsTime(), "next": next}
+		view := map[string]any{"email": m.email, "message": m.sent, "expiry": m.expiry.AsTime(), "next": m.next}
 		return "", a.out.print(view, func(t *tabwriter.Writer) {
-			row(t, sent)
-			row(t, "Then run, with the password on stdin: "+next)
+			row(t, m.sent)
+			row(t, fmt.Sprintf("Then run, with %s on stdin: %s", m.stdin, m.next))
 		})
 	}
-	a.notef("%s", sent)
+	a.notef("%s", m.sent)
 	code, err := a.promptLine("Code from the email: ")
 	if err != nil || code == "" {
-		return "", usageErrorf("'micro signup' needs the code from the email.")
+		return "", usageErrorf("'%s' needs the code from the email.", m.command)
 	}
 	return code, nil
 }
