@@ -132,7 +132,8 @@ func bodyTooLarge(w http.ResponseWriter, limit int64) {
 
 // writeStatus writes an error in the gateway's JSON form.
 func writeStatus(w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
-	body, err := protojson.Marshal(status.New(code, msg).Proto())
+	// Every field, as grpc-gateway writes its errors: "details" included.
+	body, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(status.New(code, msg).Proto())
 	if err != nil {
 		body = []byte(`{"code":13,"message":"internal error"}`)
 	}

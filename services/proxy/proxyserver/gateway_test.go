@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +64,9 @@ func TestGatewayRefusesWhatItCannotServe(t *testing.T) {
 			if code != tt.want || (tt.message != "" && message != tt.message) {
 				t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, code, message, tt.want, tt.message)
 			}
+			if fields, err := errorFields(base+tt.path, tt.body, tok, tt.method); err != nil || !slices.Equal(fields, []string{"code", "details", "message"}) {
+				t.Errorf("%s %s answers with the fields %v, %v, want code, details and message, as grpc-gateway's errors", tt.method, tt.path, fields, err)
+			}
 		})
 	}
 	// A body that is one request is served, with blanks around it.
@@ -112,6 +117,26 @@ func expect(url, body, tok, method string, want int) error {
 
 // answer sends a request to the gateway and returns the HTTP status and,
 // for an error in the gateway's JSON form, its message.
+// errorFields returns the sorted names of the fields of the JSON object
+// the gateway answers with.
+func errorFields(url, body, tok, method string) ([]string, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var fields map[string]json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&fields); err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(fields)), nil
+}
+
 func answer(url, body, tok, method string) (int, string, error) {
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
