@@ -144,7 +144,9 @@ func describeCA(err *session.CAError, env envfile.Env) *failure {
 // certificateProblem says which trust a certificate failed.
 func certificateProblem(env envfile.Env) string {
 	if env.CAFile == "" {
-		return "is not trusted by this system or does not name " + env.Address
+		return fmt.Sprintf("is not trusted by this system or does not name %s. If the platform's admin gave you its CA, "+
+			"add the env again with it: 'micro env del %s', then 'micro env add %s %s --ca-file CA.pem' "+
+			"(micro server keeps its CA in ca.pem in its data dir)", env.Address, env.Name, env.Name, env.Address)
 	}
 	return fmt.Sprintf("is not signed by the CA in %s or does not name %s", env.CAFile, env.Address)
 }

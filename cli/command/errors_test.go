@@ -134,6 +134,8 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// TestForeignCertificate checks what a login says of a certificate that
+// its env's CA, or without one the system's, did not sign.
 func TestForeignCertificate(t *testing.T) {
 	h := newHarness(t)
 	other := filepath.Join(t.TempDir(), "other.pem")
@@ -145,6 +147,15 @@ func TestForeignCertificate(t *testing.T) {
 	want := "Cannot trust env 'spoof' at " + h.p.Addr + ": its certificate is not signed by the CA in " + other + " or does not name " + h.p.Addr + ".\n"
 	if r.code != ExitError || r.stderr != want {
 		t.Errorf("micro login to a proxy with a foreign certificate = exit %d, %q, want %d, %q", r.code, r.stderr, ExitError, want)
+	}
+
+	h.mustRun("env", "add", "plain", h.p.Addr)
+	r = h.runIn(platformtest.Password, "--env", "plain", "login", "-u", "admin", "--password-stdin")
+	want = "Cannot trust env 'plain' at " + h.p.Addr + ": its certificate is not trusted by this system or does not name " + h.p.Addr +
+		". If the platform's admin gave you its CA, add the env again with it: 'micro env del plain', then 'micro env add plain " + h.p.Addr +
+		" --ca-file CA.pem' (micro server keeps its CA in ca.pem in its data dir).\n"
+	if r.code != ExitError || r.stderr != want {
+		t.Errorf("micro login to a proxy whose CA the system does not know = exit %d, %q, want %d, %q", r.code, r.stderr, ExitError, want)
 	}
 }
 
