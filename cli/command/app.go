@@ -156,10 +156,70 @@ func (a *app) group(c *cli.Context) error {
 	return cli.ShowSubcommandHelp(c)
 }
 
-// unknownCommand is the error for a subcommand that does not exist.
+// unknownCommand is the error for a subcommand that does not exist. A
+// typo of one that does, such as stauts, gets it suggested.
 func unknownCommand(c *cli.Context) error {
-	parent := commandName(c)
-	return usageErrorf("'%s %s' is not a micro command; see '%s --help'.", parent, c.Args().First(), parent)
+	parent, typed := commandName(c), c.Args().First()
+	if near := nearestCommand(c, typed); near != "" {
+		return usageErrorf("'%s %s' is not a micro command. Did you mean '%s %s'?", parent, typed, parent, near)
+	}
+	return usageErrorf("'%s %s' is not a micro command; see '%s --help'.", parent, typed, parent)
+}
+
+// nearestCommand returns the subcommand of c whose name or alias is
+// fewest edits from typed, when it is alone in being so and near enough to
+// be a typo: one edit, or two in a word of six letters or more. Otherwise
+// it returns "".
+func nearestCommand(c *cli.Context, typed string) string {
+	commands := c.App.Commands
+	if c.Command != nil && c.Command.Name != "" {
+		commands = c.Command.Subcommands
+	}
+	near, best, tie := "", 2+len(typed)/6, false
+	for _, cmd := range commands {
+		if cmd.Hidden || cmd.HasName("help") {
+			continue
+		}
+		d := best + 1
+		for _, name := range cmd.Names() {
+			d = min(d, editDistance(name, typed))
+		}
+		switch {
+		case d < best:
+			near, best, tie = cmd.Name, d, false
+		case d == best:
+			tie = true
+		}
+	}
+	if tie {
+		return ""
+	}
+	return near
+}
+
+// editDistance is the Levenshtein distance between a and b: the fewest
+// insertions, deletions and substitutions of a byte that turn one into the
+// other, with a swap of two neighbours counting as one.
+func editDistance(a, b string) int {
+	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
 }
 
 // commandName returns the full name of the running command, such as

@@ -49,6 +49,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bogus"}, "'micro bogus' is not a micro command; see 'micro --help'."},
 		{[]string{"store", "bogus"}, "'micro store bogus' is not a micro command; see 'micro store --help'."},
 		{[]string{"env", "bogus"}, "'micro env bogus' is not a micro command; see 'micro env --help'."},
+		{[]string{"stauts"}, "'micro stauts' is not a micro command. Did you mean 'micro status'?"},
+		{[]string{"store", "wirte", "k", "v"}, "'micro store wirte' is not a micro command. Did you mean 'micro store write'?"},
+		{[]string{"auth", "acounts", "list"}, "'micro auth acounts' is not a micro command. Did you mean 'micro auth accounts'?"},
+		{[]string{"logz", "hello"}, "'micro logz' is not a micro command. Did you mean 'micro logs'?"},
+		{[]string{"e"}, "'micro e' is not a micro command; see 'micro --help'."},
 		{[]string{"--bogus"}, "There is no flag --bogus; see 'micro --help'."},
 		{[]string{"store", "read", "--bogus"}, "There is no flag --bogus; see 'micro store read --help'."},
 		{[]string{"store", "read", "-x"}, "There is no flag -x; see 'micro store read --help'."},
@@ -80,5 +85,29 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if calls := h.p.Calls(); len(calls) != 0 {
 		t.Errorf("usage errors made %d calls to the platform, want none", len(calls))
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"status", "status", 0},
+		{"status", "stauts", 1}, // two neighbours swapped
+		{"logs", "lgs", 1},
+		{"run", "ru", 1},
+		{"logs", "logz", 1},
+		{"login", "logz", 2},
+		{"bogus", "logs", 2},
+		{"", "env", 3},
+	}
+	for _, tt := range tests {
+		if got := editDistance(tt.a, tt.b); got != tt.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+		if got := editDistance(tt.b, tt.a); got != tt.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.b, tt.a, got, tt.want)
+		}
 	}
 }
