@@ -135,7 +135,11 @@ func (a *app) usageError(c *cli.Context, err error, _ bool) error {
 	if c.Command != nil && c.Command.HelpName != "" {
 		name = c.Command.HelpName
 	}
-	return usageErrorf("%s; see '%s --help'.", flagSentence(c, err), name)
+	sentence := flagSentence(c, err)
+	if near := nearestFlag(c, err); near != "" {
+		return usageErrorf("%s. Did you mean %s?", sentence, near)
+	}
+	return usageErrorf("%s; see '%s --help'.", sentence, name)
 }
 
 // root is the action of micro without a command: it shows help, or refuses
@@ -166,27 +170,36 @@ func unknownCommand(c *cli.Context) error {
 	return usageErrorf("'%s %s' is not a micro command; see '%s --help'.", parent, typed, parent)
 }
 
-// nearestCommand returns the subcommand of c whose name or alias is
-// fewest edits from typed, when it is alone in being so and near enough to
-// be a typo: one edit, or two in a word of six letters or more. Otherwise
-// it returns "".
+// nearestCommand returns the subcommand of c that typed is a typo of, or
+// "".
 func nearestCommand(c *cli.Context, typed string) string {
 	commands := c.App.Commands
 	if c.Command != nil && c.Command.Name != "" {
 		commands = c.Command.Subcommands
 	}
-	near, best, tie := "", 2+len(typed)/6, false
+	names := map[string][]string{}
 	for _, cmd := range commands {
-		if cmd.Hidden || cmd.HasName("help") {
-			continue
+		if !cmd.Hidden && !cmd.HasName("help") {
+			names[cmd.Name] = cmd.Names()
 		}
+	}
+	return nearest(names, typed)
+}
+
+// nearest returns the key of names, each key's names (its own and its
+// aliases) fewest edits from typed, when it is alone in being so and near
+// enough for typed to be a typo: one edit, or two in a word of six letters
+// or more. Otherwise it returns "".
+func nearest(names map[string][]string, typed string) string {
+	near, best, tie := "", 2+len(typed)/6, false
+	for key, aliases := range names {
 		d := best + 1
-		for _, name := range cmd.Names() {
-			d = min(d, editDistance(name, typed))
+		for _, n := range aliases {
+			d = min(d, editDistance(n, typed))
 		}
 		switch {
 		case d < best:
-			near, best, tie = cmd.Name, d, false
+			near, best, tie = key, d, false
 		case d == best:
 			tie = true
 		}
