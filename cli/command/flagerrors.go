@@ -34,41 +34,6 @@ func flagSentence(c *cli.Context, err error) string {
 	return sentenceStart(msg)
 }
 
-// nearestFlag returns, for a flag that does not exist, the one flag of the
-// command in c, or of the commands around it, that it is a typo of, as
-// users type it; "" when err is about something else or none is near.
-func nearestFlag(c *cli.Context, err error) string {
-	typed, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
-	if !ok || len(typed) < 2 {
-		return ""
-	}
-	names := map[string][]string{}
-	for _, ctx := range c.Lineage() {
-		switch {
-		case ctx.Command != nil:
-			addFlagNames(names, ctx.Command.Flags)
-		case ctx.App != nil:
-			addFlagNames(names, ctx.App.Flags)
-		}
-	}
-	if near := nearest(names, typed); near != "" {
-		return dashed(near)
-	}
-	return ""
-}
-
-// addFlagNames adds to names each flag under its name, with its names and
-// aliases longer than a letter, where a typo can be told from another flag.
-func addFlagNames(names map[string][]string, flags []cli.Flag) {
-	for _, f := range flags {
-		for _, n := range f.Names() {
-			if len(n) > 1 {
-				names[f.Names()[0]] = append(names[f.Names()[0]], n)
-			}
-		}
-	}
-}
-
 // dashed writes a flag's name as users type it: -o, --limit.
 func dashed(name string) string {
 	if len(name) == 1 {

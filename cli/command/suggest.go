@@ -1,0 +1,110 @@
+package command
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Suggestions for what was mistyped: the command or flag a word is a typo
+// of, by edit distance.
+
+// nearestCommand returns the subcommand of c that typed is a typo of, or
+// "".
+func nearestCommand(c *cli.Context, typed string) string {
+	commands := c.App.Commands
+	if c.Command != nil && c.Command.Name != "" {
+		commands = c.Command.Subcommands
+	}
+	names := map[string][]string{}
+	for _, cmd := range commands {
+		if !cmd.Hidden && !cmd.HasName("help") {
+			names[cmd.Name] = cmd.Names()
+		}
+	}
+	return nearest(names, typed)
+}
+
+// nearest returns the key of names, each key's names (its own and its
+// aliases) fewest edits from typed, when it is alone in being so and near
+// enough for typed to be a typo: one edit, or two in a word of six letters
+// or more. Otherwise it returns "".
+func nearest(names map[string][]string, typed string) string {
+	near, best, tie := "", 2+len(typed)/6, false
+	for key, aliases := range names {
+		d := best + 1
+		for _, n := range aliases {
+			d = min(d, editDistance(n, typed))
+		}
+		switch {
+		case d < best:
+			near, best, tie = key, d, false
+		case d == best:
+			tie = true
+		}
+	}
+	if tie {
+		return ""
+	}
+	return near
+}
+
+// editDistance is the Levenshtein distance between a and b: the fewest
+// insertions, deletions and substitutions of a byte that turn one into the
+// other, with a swap of two neighbours counting as one.
+func editDistance(a, b string) int {
+	prev2, prev, cur := make([]int, len(b)+1), make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}
+
+// nearestFlag returns, for a flag that does not exist, the one flag of the
+// command in c, or of the commands around it, that it is a typo of, as
+// users type it; "" when err is about something else or none is near.
+func nearestFlag(c *cli.Context, err error) string {
+	typed, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok || len(typed) < 2 {
+		return ""
+	}
+	names := map[string][]string{}
+	for _, ctx := range c.Lineage() {
+		switch {
+		case ctx.Command != nil:
+			addFlagNames(names, ctx.Command.Flags)
+		case ctx.App != nil:
+			addFlagNames(names, ctx.App.Flags)
+		}
+	}
+	if near := nearest(names, typed); near != "" {
+		return dashed(near)
+	}
+	return ""
+}
+
+// addFlagNames adds to names each flag under its name, with its names and
+// aliases longer than a letter, where a typo can be told from another flag.
+func addFlagNames(names map[string][]string, flags []cli.Flag) {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if len(n) > 1 {
+				names[f.Names()[0]] = append(names[f.Names()[0]], n)
+			}
+		}
+	}
+}
