@@ -17,7 +17,7 @@ import (
 //
 //  1. SendPasswordReset mails an 8-digit code to the email when it names
 //     one active user account (in the namespace given, if any). Its answer
-//     is the same, after the same work, for every email.
+//     is the same, after much the same work, for every email.
 //  2. ResetPassword checks the code, sets the new password, revokes the
 //     account's refresh tokens and forgets its failed logins, and logs in.
 //
@@ -41,8 +41,8 @@ type resetRecord struct {
 }
 
 // sendReset mails a reset code to email when it names one active user
-// account, and returns when a code sent now expires. Every email costs the
-// same reads, hashing and write, and counts against the same limits.
+// account, and returns when a code sent now expires. Every email costs a
+// lookup, the hashing and a write, and counts against the same limits.
 func (s *Service) sendReset(ctx context.Context, email, namespace string) (time.Time, error) {
 	if err := s.admitReset(ctx); err != nil {
 		return time.Time{}, err
