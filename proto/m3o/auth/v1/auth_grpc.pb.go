@@ -47,7 +47,7 @@ type AuthServiceClient interface {
 	// WatchPublicKeys sends what PublicKeys returns, then again after every change; it is public.
 	WatchPublicKeys(ctx context.Context, in *WatchPublicKeysRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPublicKeysResponse], error)
 	// SendPasswordReset mails a code that resets the password of the active user account an email names; it is public.
-	// Its answer is the same, after the same work, for every email: only the mailbox's owner learns whether a code came.
+	// Its answer is the same, after much the same work, for every email: only the mailbox's owner learns whether a code came.
 	SendPasswordReset(ctx context.Context, in *SendPasswordResetRequest, opts ...grpc.CallOption) (*SendPasswordResetResponse, error)
 	// ResetPassword sets a new password with the mailed code, revokes the account's refresh tokens, and logs in; it is public.
 	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
@@ -157,7 +157,7 @@ type AuthServiceServer interface {
 	// WatchPublicKeys sends what PublicKeys returns, then again after every change; it is public.
 	WatchPublicKeys(*WatchPublicKeysRequest, grpc.ServerStreamingServer[WatchPublicKeysResponse]) error
 	// SendPasswordReset mails a code that resets the password of the active user account an email names; it is public.
-	// Its answer is the same, after the same work, for every email: only the mailbox's owner learns whether a code came.
+	// Its answer is the same, after much the same work, for every email: only the mailbox's owner learns whether a code came.
 	SendPasswordReset(context.Context, *SendPasswordResetRequest) (*SendPasswordResetResponse, error)
 	// ResetPassword sets a new password with the mailed code, revokes the account's refresh tokens, and logs in; it is public.
 	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
