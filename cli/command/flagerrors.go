@@ -20,7 +20,7 @@ var invalidValue = lazyregexp.New(`^invalid (?:boolean )?value (".*") for (?:fla
 // type it (--limit, -o) and says what the flag takes.
 func flagSentence(c *cli.Context, err error) string {
 	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+	if name, ok := undefinedFlag(err); ok {
 		return fmt.Sprintf("There is no flag %s", dashed(name))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
@@ -45,19 +45,32 @@ func dashed(name string) string {
 // contextFlag finds the flag named name among those of the command in c
 // and of the commands around it; nil when none has it.
 func contextFlag(c *cli.Context, name string) cli.Flag {
-	for _, ctx := range c.Lineage() {
-		var flags []cli.Flag
-		switch {
-		case ctx.Command != nil:
-			flags = ctx.Command.Flags
-		case ctx.App != nil:
-			flags = ctx.App.Flags
-		}
+	for _, flags := range lineageFlags(c) {
 		if f := lookupFlag(flags, name); f != nil {
 			return f
 		}
 	}
 	return nil
+}
+
+// lineageFlags returns the flags of the command in c and of the commands
+// around it, nearest first.
+func lineageFlags(c *cli.Context) [][]cli.Flag {
+	var out [][]cli.Flag
+	for _, ctx := range c.Lineage() {
+		switch {
+		case ctx.Command != nil:
+			out = append(out, ctx.Command.Flags)
+		case ctx.App != nil:
+			out = append(out, ctx.App.Flags)
+		}
+	}
+	return out
+}
+
+// undefinedFlag returns the name of the flag err says does not exist.
+func undefinedFlag(err error) (string, bool) {
+	return strings.CutPrefix(err.Error(), "flag provided but not defined: -")
 }
 
 // takesOf says what values a flag of f's kind takes; empty for a kind whose

@@ -1,10 +1,6 @@
 package command
 
-import (
-	"strings"
-
-	"github.com/urfave/cli/v2"
-)
+import "github.com/urfave/cli/v2"
 
 // Suggestions for what was mistyped: the command or flag a word is a typo
 // of, by edit distance.
@@ -78,18 +74,13 @@ func editDistance(a, b string) int {
 // command in c, or of the commands around it, that it is a typo of, as
 // users type it; "" when err is about something else or none is near.
 func nearestFlag(c *cli.Context, err error) string {
-	typed, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	typed, ok := undefinedFlag(err)
 	if !ok || len(typed) < 2 {
 		return ""
 	}
 	names := map[string][]string{}
-	for _, ctx := range c.Lineage() {
-		switch {
-		case ctx.Command != nil:
-			addFlagNames(names, ctx.Command.Flags)
-		case ctx.App != nil:
-			addFlagNames(names, ctx.App.Flags)
-		}
+	for _, flags := range lineageFlags(c) {
+		addFlagNames(names, flags)
 	}
 	if near := nearest(names, typed); near != "" {
 		return dashed(near)

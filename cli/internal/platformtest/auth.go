@@ -179,13 +179,13 @@ func (s *accountsService) ChangeSecret(_ context.Context, req *authv1.ChangeSecr
 	defer s.p.mu.Unlock()
 	id := req.GetId()
 	old, ok := s.p.secrets[id]
-	switch {
-	case !ok:
+	if !ok {
 		return nil, status.Errorf(codes.NotFound, "no account %q", id)
-	case id != Username:
-	case old != req.GetOldSecret():
-		return nil, status.Error(codes.PermissionDenied, "old secret does not match")
-	default:
+	}
+	if id == Username {
+		if old != req.GetOldSecret() {
+			return nil, status.Error(codes.PermissionDenied, "old secret does not match")
+		}
 		s.p.refresh = ""
 	}
 	s.p.secrets[id] = req.GetNewSecret()
