@@ -86,30 +86,21 @@ func (s *Service) claimCheckout(ctx context.Context, id, ns string) (Checkout, e
 
 // cancel ends the subscription of ns at the end of its paid period.
 func (s *Service) cancel(ctx context.Context, ns string) (Subscription, error) {
-	sub, err := s.state.subscription(ctx, ns)
-	if err == nil {
-		err = byProvider(sub)
-	}
+	sub, err := s.billedSubscription(ctx, ns)
 	if err != nil || sub.CancelAtPeriodEnd || sub.Status == StatusCanceled {
 		return sub, err
 	}
 	if err := s.provider.Cancel(ctx, sub); err != nil {
 		return Subscription{}, err
 	}
-	return s.update(ctx, ns, func(sub *Subscription) error {
-		sub.CancelAtPeriodEnd = true
-		return nil
-	})
+	return s.setCancelAtPeriodEnd(ctx, ns, true)
 }
 
 // resume takes back the cancel of ns while its paid period lasts. A
 // subscription that is not set to end is left as it is; one that has ended
 // is refused, since only a new subscription brings it back.
 func (s *Service) resume(ctx context.Context, ns string) (Subscription, error) {
-	sub, err := s.state.subscription(ctx, ns)
-	if err == nil {
-		err = byProvider(sub)
-	}
+	sub, err := s.billedSubscription(ctx, ns)
 	switch {
 	case err != nil:
 		return Subscription{}, err
@@ -122,8 +113,24 @@ func (s *Service) resume(ctx context.Context, ns string) (Subscription, error) {
 	if err := s.provider.Resume(ctx, sub); err != nil {
 		return Subscription{}, err
 	}
+	return s.setCancelAtPeriodEnd(ctx, ns, false)
+}
+
+// billedSubscription returns the subscription of ns, refusing one an admin
+// set by hand (see byProvider).
+func (s *Service) billedSubscription(ctx context.Context, ns string) (Subscription, error) {
+	sub, err := s.state.subscription(ctx, ns)
+	if err != nil {
+		return Subscription{}, err
+	}
+	return sub, byProvider(sub)
+}
+
+// setCancelAtPeriodEnd records whether the subscription of ns ends with
+// its paid period.
+func (s *Service) setCancelAtPeriodEnd(ctx context.Context, ns string, cancel bool) (Subscription, error) {
 	return s.update(ctx, ns, func(sub *Subscription) error {
-		sub.CancelAtPeriodEnd = false
+		sub.CancelAtPeriodEnd = cancel
 		return nil
 	})
 }
