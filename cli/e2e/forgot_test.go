@@ -42,12 +42,6 @@ func TestForgotPassword(t *testing.T) {
 		t.Fatalf("login --forgot-password --code = exit %d, %q (%q), want 0, %q", r.code, r.stdout, r.stderr, want)
 	}
 	p.must("store", "write", "greeting", "hello")
-	for _, tt := range []struct {
-		password string
-		code     int
-	}{{"ann-password-1", exitNotLoggedIn}, {"ann-password-2", 0}} {
-		if r := p.micro(tt.password+"\n", "login", "--username", email, "--password-stdin"); r.code != tt.code {
-			t.Errorf("login with %s after the reset = exit %d (%q), want %d", tt.password, r.code, r.stderr, tt.code)
-		}
-	}
+	wantLogin(t, p, email, "ann-password-1", exitNotLoggedIn)
+	wantLogin(t, p, email, "ann-password-2", 0)
 }
