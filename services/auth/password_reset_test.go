@@ -129,3 +129,23 @@ func TestPasswordResetCodeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordResetEndsLockout locks an account out with wrong passwords
+// from one address: after a reset, the new password logs in from that
+// address at once.
+func TestPasswordResetEndsLockout(t *testing.T) {
+	cfg := testConfig(t)
+	e := newSignupEnv(t, cfg, &faults{})
+	create(t, e.c, e.admin, "brave-otter", "ann@example.com", "ann-secret-1")
+	for range cfg.MaxFailures {
+		_, err := e.c.auth.Token(t.Context(), &authv1.TokenRequest{Namespace: "brave-otter", Id: "ann@example.com", Secret: "not-ann-secret"})
+		statustest.WantCode(t, "Token(wrong password)", err, codes.Unauthenticated)
+	}
+	_, err := e.c.auth.Token(t.Context(), &authv1.TokenRequest{Namespace: "brave-otter", Id: "ann@example.com", Secret: "ann-secret-1"})
+	statustest.WantCode(t, "Token(right password, locked out)", err, codes.ResourceExhausted)
+	code := e.resetCode(t, "ann@example.com", "", 1)
+	if _, err := e.reset(t, "ann@example.com", code, "ann-secret-2"); err != nil {
+		t.Fatalf("ResetPassword() = %v", err)
+	}
+	login(t, e.c, "brave-otter", "ann@example.com", "ann-secret-2")
+}
