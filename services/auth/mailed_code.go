@@ -62,6 +62,9 @@ func (s *Service) admitAddress(ctx context.Context, limiter *failureLimiter, wha
 	return nil
 }
 
+// mailTimeout bounds the delivery of one code.
+const mailTimeout = time.Minute
+
 // mailInBackground sends msg in the background, so that the caller learns
 // nothing from how long sending took. A failure is logged with what and
 // attrs, never the message, which holds a code; the person asks again.
