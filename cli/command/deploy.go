@@ -40,7 +40,7 @@ func (a *app) run(c *cli.Context, conn *session.Conn) error {
 	} else if status.Code(err) != codes.NotFound {
 		return err
 	}
-	source, err := a.source(c.Context, rt, name, ns, src)
+	source, err := a.source(c.Context, rt, name, ns, src, opts)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 	}
 	source := ""
 	if src != "" {
-		if source, err = a.source(c.Context, rt, name, ns, src); err != nil {
+		if source, err = a.source(c.Context, rt, name, ns, src, opts); err != nil {
 			return err
 		}
 	}
@@ -103,7 +103,7 @@ var optionFlags = map[string]string{"options.instances": "--instances", "options
 // runtime refused an option the flag gave, such as more instances than a
 // service may have; any other error is returned as it is.
 func refusedOption(err error) error {
-	st, ok := status.FromError(err)
+	st, ok := sentStatus(err)
 	if !ok || st.Code() != codes.InvalidArgument {
 		return err
 	}
@@ -190,8 +190,9 @@ func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, err
 }
 
 // source returns what a service's source field names: a git URL as it is,
-// or the id of the folder's upload.
-func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string) (string, error) {
+// or the id of the folder's upload. The upload carries the options the
+// service is to run with, so that the runtime refuses them before it.
+func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string, opts *runtimev1.Options) (string, error) {
 	if isGitURL(src) {
 		return src, nil
 	}
@@ -204,9 +205,9 @@ func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, nam
 		return "", failf(ExitError, codes.InvalidArgument, "Cannot pack %s: %s", src, sentence(rootCause(err)))
 	}
 	a.progressf("Uploading %s (%s packed)...", src, size(len(archive)))
-	resp, err := deploy.Upload(ctx, rt, name, ns, archive)
+	resp, err := deploy.Upload(ctx, rt, name, ns, opts, archive)
 	if err != nil {
-		return "", err
+		return "", refusedOption(err)
 	}
 	return resp.GetSourceId(), nil
 }

@@ -10,8 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+
 	"m3o.dev/cli/internal/platformtest"
 	"m3o.dev/pkg/platform"
+	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
 // folder writes a service's folder under the working directory, with the
@@ -143,6 +147,27 @@ func TestRunUploadsFolder(t *testing.T) {
 	want := []string{".gitignore", "go.mod", "handler/", "handler/handler.go", "main.go"}
 	if got := slices.Sorted(slices.Values(uploads[0])); !slices.Equal(got, want) {
 		t.Errorf("run uploaded %q, want %q", got, want)
+	}
+}
+
+// TestUploadCarriesOptions checks that run and update send the options
+// the service is to run with in the upload, so that the runtime refuses
+// them before it, and that an update that keeps them sends none.
+func TestUploadCarriesOptions(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	folder(t, "app", "main.go")
+	h.mustRun("run", "app", "--instances", "3", "--env", "GREETING=hi")
+	h.mustRun("update", "app", "app", "--instances", "2")
+	h.mustRun("update", "app", "app")
+	want := []*runtimev1.Options{
+		{Instances: 3, Env: map[string]string{"GREETING": "hi"}},
+		{Instances: 2, Env: map[string]string{"GREETING": "hi"}},
+		nil,
+	}
+	if diff := cmp.Diff(want, h.p.UploadOptions(), protocmp.Transform()); diff != "" {
+		t.Errorf("options of run, update with --instances and update (-want +got):\n%s", diff)
 	}
 }
 

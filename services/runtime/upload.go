@@ -32,6 +32,9 @@ func (s *Service) upload(ctx context.Context, stream grpc.ClientStreamingServer[
 	if err == nil {
 		err = runnable(ref.Namespace)
 	}
+	if err == nil {
+		err = s.checkPlannedOptions(ctx, ref, first.GetOptions())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +45,21 @@ func (s *Service) upload(ctx context.Context, stream grpc.ClientStreamingServer[
 	defer os.Remove(f.Name())
 	defer f.Close()
 	return s.keepUpload(ctx, ref, f, size)
+}
+
+// checkPlannedOptions refuses, before a chunk is kept, options that
+// Create or Update of the service ref would refuse: over a limit, or past
+// the namespace's quota. Nil options are not known yet, and pass.
+func (s *Service) checkPlannedOptions(ctx context.Context, ref Ref, o *runtimev1.Options) error {
+	if o == nil {
+		return nil
+	}
+	var c invalid.Checker
+	opts := checkOptions(&c, o)
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return s.checkGrowth(ctx, ref, withDefaults(opts))
 }
 
 // keepUpload checks a received archive and stores it.

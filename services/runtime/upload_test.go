@@ -4,10 +4,12 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -81,6 +83,58 @@ func TestUploadRefusals(t *testing.T) {
 	}
 	if keys := append(e.keys(t, "sources", ""), e.keys(t, "chunks", "")...); len(keys) != 0 {
 		t.Errorf("refused uploads left %v in the store", keys)
+	}
+}
+
+// TestUploadRefusesOptionsFirst sends only an upload's first message,
+// with options that Create would refuse: the runtime answers before the
+// rest of the archive comes, with the code Create gives, and keeps
+// nothing. Options that fit pass, and the upload completes.
+func TestUploadRefusesOptionsFirst(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client(t)
+	ctx := e.tenant(t, "plan-space", "dev", "developer")
+	if _, err := c.SetQuota(e.admin, &runtimev1.SetQuotaRequest{Namespace: "plan-space", Quota: &runtimev1.Quota{MemoryMib: 512}}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts *runtimev1.Options
+		want codes.Code
+	}{
+		{"over the instance limit", &runtimev1.Options{Instances: runtime.MaxInstances + 1}, codes.InvalidArgument},
+		{"reserved variable", &runtimev1.Options{Env: map[string]string{"MICRO_NAMESPACE": "other"}}, codes.InvalidArgument},
+		{"past the quota", &runtimev1.Options{Instances: 5, Resources: &runtimev1.Resources{MemoryMib: 128}}, codes.ResourceExhausted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			stream, err := c.Upload(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := stream.Send(&runtimev1.UploadRequest{Name: "hello", Options: tt.opts, Chunk: []byte{0x1f, 0x8b}}); err != nil {
+				t.Fatal(err)
+			}
+			// No CloseSend: the answer must come while the upload is open.
+			err = stream.RecvMsg(new(runtimev1.UploadResponse))
+			statustest.WantCode(t, "Upload() with options "+tt.opts.String(), err, tt.want)
+		})
+	}
+	if keys := append(e.keys(t, "sources", ""), e.keys(t, "chunks", "")...); len(keys) != 0 {
+		t.Errorf("refused uploads left %v in the store", keys)
+	}
+	stream, err := c.Upload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits := &runtimev1.Options{Instances: 2, Resources: &runtimev1.Resources{MemoryMib: 128}}
+	if err := stream.Send(&runtimev1.UploadRequest{Name: "hello", Options: fits, Chunk: packDir(t, map[string]string{"go.mod": "module hello\n"})}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.CloseAndRecv(); err != nil || resp.GetSourceId() == "" {
+		t.Errorf("Upload() with options that fit = %v, %v, want a source id", resp, err)
 	}
 }
 

@@ -33,15 +33,17 @@ func Pack(dir string) ([]byte, error) {
 
 // Upload sends archive as a source of the service name, in chunks, and
 // returns what the runtime stored. Namespace is empty but for an admin
-// acting on another namespace.
-func Upload(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, namespace string, archive []byte) (*runtimev1.UploadResponse, error) {
+// acting on another namespace. Options, when the service is to run with
+// new ones, go first: the runtime refuses options it would not run before
+// it takes the archive.
+func Upload(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, namespace string, opts *runtimev1.Options, archive []byte) (*runtimev1.UploadResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := rt.Upload(ctx)
 	if err != nil {
 		return nil, err
 	}
-	first := &runtimev1.UploadRequest{Name: name, Namespace: namespace}
+	first := &runtimev1.UploadRequest{Name: name, Namespace: namespace, Options: opts}
 	for off := 0; off == 0 || off < len(archive); off += ChunkSize {
 		req := first
 		if off > 0 {

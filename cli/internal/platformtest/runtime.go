@@ -50,6 +50,7 @@ type runtimeService struct {
 	mu       sync.Mutex
 	sources  map[string][]string // source id: the archive's file names
 	uploads  [][]string
+	planned  []*runtimev1.Options // the options each upload's first message carried
 	services map[string]*deployment
 }
 
@@ -68,6 +69,15 @@ func (p *Platform) Uploads() [][]string {
 	return append([][]string(nil), s.uploads...)
 }
 
+// UploadOptions returns the options each upload carried, in order; nil
+// for an upload without.
+func (p *Platform) UploadOptions() []*runtimev1.Options {
+	s := p.runtime
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*runtimev1.Options(nil), s.planned...)
+}
+
 // Service returns the runtime's service called name, or nil.
 func (p *Platform) Service(name string) *runtimev1.Service {
 	s := p.runtime
@@ -82,6 +92,7 @@ func (p *Platform) Service(name string) *runtimev1.Service {
 // Upload implements runtimev1.RuntimeServiceServer.
 func (s *runtimeService) Upload(stream grpc.ClientStreamingServer[runtimev1.UploadRequest, runtimev1.UploadResponse]) error {
 	var archive bytes.Buffer
+	var opts *runtimev1.Options
 	name := ""
 	for {
 		req, err := stream.Recv()
@@ -92,7 +103,7 @@ func (s *runtimeService) Upload(stream grpc.ClientStreamingServer[runtimev1.Uplo
 			return err
 		}
 		if name == "" {
-			name = req.GetName()
+			name, opts = req.GetName(), req.GetOptions()
 		}
 		archive.Write(req.GetChunk())
 	}
@@ -104,6 +115,7 @@ func (s *runtimeService) Upload(stream grpc.ClientStreamingServer[runtimev1.Uplo
 	s.mu.Lock()
 	s.sources[id] = files
 	s.uploads = append(s.uploads, files)
+	s.planned = append(s.planned, opts)
 	s.mu.Unlock()
 	return stream.SendAndClose(&runtimev1.UploadResponse{SourceId: id, SizeBytes: uint64(archive.Len())})
 }

@@ -1134,7 +1134,11 @@ type UploadRequest struct {
 	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3" json:"chunk,omitempty"`
 	// Namespace to keep the source in; empty means the caller's own. Only admins of "micro" may set it,
 	// in the first message.
-	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Options the service is to run with, when the caller knows them; in the first message only. They
+	// are checked as Create and Update check them, the namespace's quota included, before any chunk is
+	// kept, so that options the platform refuses cost no upload. Create or Update checks them again.
+	Options       *Options `protobuf:"bytes,4,opt,name=options,proto3" json:"options,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1188,6 +1192,13 @@ func (x *UploadRequest) GetNamespace() string {
 		return x.Namespace
 	}
 	return ""
+}
+
+func (x *UploadRequest) GetOptions() *Options {
+	if x != nil {
+		return x.Options
+	}
+	return nil
 }
 
 // UploadResponse carries the stored source.
@@ -2030,11 +2041,12 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
 	"\binstance\x18\x02 \x01(\rR\binstance\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12\x16\n" +
-	"\x06stream\x18\x04 \x01(\tR\x06stream\"W\n" +
+	"\x06stream\x18\x04 \x01(\tR\x06stream\"\x8a\x01\n" +
 	"\rUploadRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05chunk\x18\x02 \x01(\fR\x05chunk\x12\x1c\n" +
-	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"L\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x121\n" +
+	"\aoptions\x18\x04 \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\"L\n" +
 	"\x0eUploadResponse\x12\x1b\n" +
 	"\tsource_id\x18\x01 \x01(\tR\bsourceId\x12\x1d\n" +
 	"\n" +
@@ -2184,43 +2196,44 @@ var file_m3o_runtime_v1_runtime_proto_depIdxs = []int32{
 	0,  // 17: m3o.runtime.v1.UpdateResponse.rollout:type_name -> m3o.runtime.v1.Rollout
 	31, // 18: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
 	31, // 19: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
-	4,  // 20: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
-	2,  // 21: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
-	0,  // 22: m3o.runtime.v1.ResizeResponse.rollout:type_name -> m3o.runtime.v1.Rollout
-	20, // 23: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
-	20, // 24: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
-	21, // 25: m3o.runtime.v1.SetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
-	20, // 26: m3o.runtime.v1.GetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
-	21, // 27: m3o.runtime.v1.GetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
-	31, // 28: m3o.runtime.v1.NamespaceUsage.created:type_name -> google.protobuf.Timestamp
-	20, // 29: m3o.runtime.v1.NamespaceUsage.quota:type_name -> m3o.runtime.v1.Quota
-	21, // 30: m3o.runtime.v1.NamespaceUsage.usage:type_name -> m3o.runtime.v1.Usage
-	27, // 31: m3o.runtime.v1.ListNamespacesResponse.namespaces:type_name -> m3o.runtime.v1.NamespaceUsage
-	6,  // 32: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
-	8,  // 33: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
-	10, // 34: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
-	12, // 35: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
-	14, // 36: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
-	16, // 37: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
-	18, // 38: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
-	22, // 39: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
-	24, // 40: m3o.runtime.v1.RuntimeService.GetQuota:input_type -> m3o.runtime.v1.GetQuotaRequest
-	26, // 41: m3o.runtime.v1.RuntimeService.ListNamespaces:input_type -> m3o.runtime.v1.ListNamespacesRequest
-	7,  // 42: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
-	9,  // 43: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
-	11, // 44: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
-	13, // 45: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
-	15, // 46: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
-	17, // 47: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
-	19, // 48: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
-	23, // 49: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
-	25, // 50: m3o.runtime.v1.RuntimeService.GetQuota:output_type -> m3o.runtime.v1.GetQuotaResponse
-	28, // 51: m3o.runtime.v1.RuntimeService.ListNamespaces:output_type -> m3o.runtime.v1.ListNamespacesResponse
-	42, // [42:52] is the sub-list for method output_type
-	32, // [32:42] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	5,  // 20: m3o.runtime.v1.UploadRequest.options:type_name -> m3o.runtime.v1.Options
+	4,  // 21: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
+	2,  // 22: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
+	0,  // 23: m3o.runtime.v1.ResizeResponse.rollout:type_name -> m3o.runtime.v1.Rollout
+	20, // 24: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
+	20, // 25: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 26: m3o.runtime.v1.SetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
+	20, // 27: m3o.runtime.v1.GetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 28: m3o.runtime.v1.GetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
+	31, // 29: m3o.runtime.v1.NamespaceUsage.created:type_name -> google.protobuf.Timestamp
+	20, // 30: m3o.runtime.v1.NamespaceUsage.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 31: m3o.runtime.v1.NamespaceUsage.usage:type_name -> m3o.runtime.v1.Usage
+	27, // 32: m3o.runtime.v1.ListNamespacesResponse.namespaces:type_name -> m3o.runtime.v1.NamespaceUsage
+	6,  // 33: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
+	8,  // 34: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
+	10, // 35: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
+	12, // 36: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
+	14, // 37: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
+	16, // 38: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
+	18, // 39: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
+	22, // 40: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
+	24, // 41: m3o.runtime.v1.RuntimeService.GetQuota:input_type -> m3o.runtime.v1.GetQuotaRequest
+	26, // 42: m3o.runtime.v1.RuntimeService.ListNamespaces:input_type -> m3o.runtime.v1.ListNamespacesRequest
+	7,  // 43: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
+	9,  // 44: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
+	11, // 45: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
+	13, // 46: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
+	15, // 47: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
+	17, // 48: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
+	19, // 49: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
+	23, // 50: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
+	25, // 51: m3o.runtime.v1.RuntimeService.GetQuota:output_type -> m3o.runtime.v1.GetQuotaResponse
+	28, // 52: m3o.runtime.v1.RuntimeService.ListNamespaces:output_type -> m3o.runtime.v1.ListNamespacesResponse
+	43, // [43:53] is the sub-list for method output_type
+	33, // [33:43] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_m3o_runtime_v1_runtime_proto_init() }
