@@ -20,7 +20,7 @@ func (a *app) adminInviteCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "add",
-				Usage:     "invite an email to sign up with 'micro signup'",
+				Usage:     "invite an email to sign up, mailing it how to",
 				ArgsUsage: "EMAIL",
 				Action:    a.remote(a.inviteAdd),
 			},
@@ -52,7 +52,7 @@ func (a *app) inviteAdd(c *cli.Context, conn *session.Conn) error {
 	}
 	email := resp.GetInvite().GetEmail()
 	return a.out.print(resp.GetInvite(), func(t *tabwriter.Writer) {
-		row(t, fmt.Sprintf("Invited %s: they sign up with 'micro signup --email %s'.", email, email))
+		row(t, fmt.Sprintf("Invited %s, and mailed them how to sign up: 'micro signup --email %s'.", email, email))
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 func TestAdminInvite(t *testing.T) {
 	h := newHarness(t)
 	h.login()
-	if out := h.mustRun("admin", "invite", "add", "Ann@Example.com").stdout; out != "Invited ann@example.com: they sign up with 'micro signup --email ann@example.com'.\n" {
+	if out := h.mustRun("admin", "invite", "add", "Ann@Example.com").stdout; out != "Invited ann@example.com, and mailed them how to sign up: 'micro signup --email ann@example.com'.\n" {
 		t.Errorf("admin invite add = %q", out)
 	}
 	list := h.mustRun("admin", "invite", "list").stdout

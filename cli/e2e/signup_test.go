@@ -21,7 +21,8 @@ import (
 const signupPassword = "otter-lamp-password-7"
 
 // TestSignupJourney is journey 2 on micro server with the local payment
-// provider and no grace: the admin invites an email; 'micro signup' mails
+// provider and no grace: the admin invites an email, which is mailed how
+// to sign up at micro server's address; 'micro signup' mails
 // the code through a real SMTP server, from whose mailbox the test reads
 // it, while an email nobody invited gets nothing; the second 'micro signup' prints the subscribe page, which Chromium
 // fills, first with a declined card and then an accepted one; the CLI
@@ -39,6 +40,10 @@ func TestSignupJourney(t *testing.T) {
 	p.must("admin", "invite", "add", email)
 	if out := p.must("admin", "invite", "list"); !strings.Contains(out, email) {
 		t.Errorf("admin invite list = %q, want %s", out, email)
+	}
+	steps := "micro env add m3o " + p.grpcAddr + "\n    micro env set m3o\n    micro signup --email " + email + "\n"
+	if inv, _ := mailbox.WaitForMatch(t, email, regexp.MustCompile("invited you")); !strings.Contains(inv.Text(), steps) {
+		t.Errorf("the invitation reads %q, want the steps to sign up at micro server's address: %q", inv.Text(), steps)
 	}
 
 	// An email nobody invited gets the same answer, and no mail.
@@ -108,10 +113,7 @@ func signUp(t *testing.T, p *platform, mailbox *smtptest.Server, email string) s
 	if out := p.must("signup", "--email", email); !strings.Contains(out, "micro signup --email "+email+" --code CODE --password-stdin") {
 		t.Errorf("signup --email = %q, want how to go on", out)
 	}
-	m := codePattern.FindStringSubmatch(mailbox.WaitFor(t, email).Text())
-	if m == nil {
-		t.Fatal("the sign-up email holds no code")
-	}
+	_, m := mailbox.WaitForMatch(t, email, codePattern)
 	cli := p.begin(signupPassword+"\n", "-o", "json", "signup", "--email", email, "--code", m[1], "--password-stdin", "--no-browser")
 	var first struct {
 		SubscribeURL string `json:"subscribe_url"`

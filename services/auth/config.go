@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,10 @@ type Config struct {
 	WatchInterval time.Duration
 	// Signup tunes sign-up's codes, tokens and limits.
 	Signup SignupConfig
+	// PublicAddress is the HOST:PORT users reach the platform's gRPC
+	// proxy at, as 'micro env add' takes it. An invitation's email names
+	// it; without it, the email asks the invitee to get it from the admin.
+	PublicAddress string
 }
 
 // SignupConfig tunes sign-up.
@@ -155,6 +160,8 @@ func (c Config) Validate() error {
 		return errors.New("key publish delay and lifetime must not be negative")
 	case c.RefreshInterval <= 0 || c.WatchInterval <= 0:
 		return errors.New("refresh and watch intervals must be positive")
+	case c.PublicAddress != "" && CheckPublicAddress(c.PublicAddress) != nil:
+		return CheckPublicAddress(c.PublicAddress)
 	}
 	return c.Signup.validate()
 }
@@ -188,4 +195,15 @@ type Deps struct {
 // default quota.
 type Quotas interface {
 	SetQuota(ctx context.Context, in *runtimev1.SetQuotaRequest, opts ...grpc.CallOption) (*runtimev1.SetQuotaResponse, error)
+}
+
+// CheckPublicAddress reports why address cannot be the address users
+// reach the platform at: it must be a HOST:PORT whose host names one
+// machine, not the address that listens on every interface.
+func CheckPublicAddress(address string) error {
+	host, port, err := net.SplitHostPort(address)
+	if ip := net.ParseIP(host); err != nil || host == "" || port == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("public address %q is not a HOST:PORT that users can reach: invitations give it to them", address)
+	}
+	return nil
 }

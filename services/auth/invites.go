@@ -9,7 +9,8 @@ import (
 	"m3o.dev/services/internal/storeclient"
 )
 
-// addInvite puts an email on the sign-up allowlist; admins of micro only.
+// addInvite puts an email on the sign-up allowlist and mails it how to
+// sign up; admins of micro only.
 func (s *Service) addInvite(ctx context.Context, p principal, email string) (Invite, error) {
 	if !p.platformAdmin() {
 		return Invite{}, p.deny("manage invites: only admins of %q do", rules.PlatformNamespace)
@@ -26,6 +27,7 @@ func (s *Service) addInvite(ctx context.Context, p principal, email string) (Inv
 		return Invite{}, err
 	}
 	s.logger.InfoContext(ctx, "invite added", "by", p.String())
+	s.mailInvite(ctx, inv)
 	return inv, nil
 }
 

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -45,4 +46,66 @@ func TestInvites(t *testing.T) {
 	}
 	_, err = c.invites.Remove(admin.ctx, &authv1.InviteServiceRemoveRequest{Email: "ann@example.com"})
 	statustest.WantCode(t, "Remove(removed)", err, codes.NotFound)
+}
+
+// TestInviteMailed checks the invitation's email through a real SMTP
+// server: with the platform's public address it gives the commands that
+// add the platform and sign up, without it it asks the invitee to get the
+// address; an email invited twice is mailed once.
+func TestInviteMailed(t *testing.T) {
+	tests := []struct {
+		name, address string
+		want          []string
+	}{
+		{"with the public address", "m3o.example.com:8081", []string{
+			"admin, an admin of M3O, invited you",
+			"    micro env add m3o m3o.example.com:8081\n    micro env set m3o\n    micro signup --email ann@example.com\n",
+			"ask admin for the CA file",
+		}},
+		{"without", "", []string{
+			"    micro signup --email ann@example.com\n",
+			"Ask admin for the platform's address",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.PublicAddress = tt.address
+			e := newSignupEnv(t, cfg, &faults{})
+			e.invite(t, "Ann@Example.com")
+			msg := e.waitForMessages(t, "ann@example.com", 1)[0]
+			if msg.Header("Subject") != "You are invited to M3O" {
+				t.Errorf("the invitation's subject is %q", msg.Header("Subject"))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg.Text(), w) {
+					t.Errorf("the invitation reads %q, want it to hold %q", msg.Text(), w)
+				}
+			}
+			_, err := e.c.invites.Add(e.admin.ctx, &authv1.InviteServiceAddRequest{Email: "ann@example.com"})
+			statustest.WantCode(t, "Add(invited again)", err, codes.AlreadyExists)
+			e.invite(t, "bob@example.com")
+			e.waitForMessages(t, "bob@example.com", 1)
+			if n := len(e.messagesTo("ann@example.com")); n != 1 {
+				t.Errorf("ann@example.com, invited then refused a second invite, got %d messages, want 1", n)
+			}
+		})
+	}
+}
+
+// TestPublicAddressChecked refuses a public address that users could not
+// reach.
+func TestPublicAddressChecked(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:8081", "[::]:8081", "m3o.example.com", ":8081"} {
+		cfg := testConfig(t)
+		cfg.PublicAddress = addr
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "public address") {
+			t.Errorf("Validate(public address %q) = %v, want it refused", addr, err)
+		}
+	}
+	cfg := testConfig(t)
+	cfg.PublicAddress = "m3o.example.com:8081"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate(public address m3o.example.com:8081) = %v", err)
+	}
 }

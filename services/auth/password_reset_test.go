@@ -16,18 +16,13 @@ import (
 var resetCodePattern = regexp.MustCompile(`password reset code is (\d{8})`)
 
 // resetCode asks for a reset code for email (in ns, when given) and
-// returns the one mailed, the n-th message to it (from 1).
+// returns the one mailed, the n-th reset code to it (from 1).
 func (e *signupEnv) resetCode(t *testing.T, email, ns string, n int) string {
 	t.Helper()
 	if _, err := e.c.auth.SendPasswordReset(t.Context(), &authv1.SendPasswordResetRequest{Email: email, Namespace: ns}); err != nil {
 		t.Fatalf("SendPasswordReset(%s) = %v", email, err)
 	}
-	msgs := e.waitForMessages(t, email, n)
-	m := resetCodePattern.FindStringSubmatch(msgs[n-1].Text())
-	if m == nil {
-		t.Fatalf("message to %s holds no reset code: %q", email, msgs[n-1].Text())
-	}
-	return m[1]
+	return e.nthMailedCode(t, email, resetCodePattern, n)
 }
 
 // reset resets email's password with code to secret.

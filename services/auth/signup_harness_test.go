@@ -198,7 +198,7 @@ func (e *signupEnv) invite(t *testing.T, emails ...string) {
 var codePattern = regexp.MustCompile(`sign-up code is (\d{8})`)
 
 // sendCode asks for a code for email and returns the one mailed, the
-// n-th message to it (from 1).
+// n-th sign-up code to it (from 1).
 func (e *signupEnv) sendCode(t *testing.T, email string, n int) string {
 	t.Helper()
 	if _, err := e.signup.SendVerificationEmail(t.Context(), &authv1.SendVerificationEmailRequest{Email: email}); err != nil {
@@ -207,15 +207,28 @@ func (e *signupEnv) sendCode(t *testing.T, email string, n int) string {
 	return e.nthCode(t, email, n)
 }
 
-// nthCode waits for the n-th message to email and returns its code.
+// nthCode waits for the n-th sign-up code mailed to email (from 1) and
+// returns it.
 func (e *signupEnv) nthCode(t *testing.T, email string, n int) string {
 	t.Helper()
-	msgs := e.waitForMessages(t, email, n)
-	m := codePattern.FindStringSubmatch(msgs[n-1].Text())
-	if m == nil {
-		t.Fatalf("message to %s holds no code: %q", email, msgs[n-1].Text())
-	}
-	return m[1]
+	return e.nthMailedCode(t, email, codePattern, n)
+}
+
+// nthMailedCode waits until email has been mailed n codes that pattern
+// finds, among the other mail it gets, and returns the n-th (from 1).
+func (e *signupEnv) nthMailedCode(t *testing.T, email string, pattern *regexp.Regexp, n int) string {
+	t.Helper()
+	var codes []string
+	eventually(t, fmt.Sprintf("%d messages to %s with a code like %s", n, email, pattern), func() bool {
+		codes = codes[:0]
+		for _, m := range e.messagesTo(email) {
+			if found := pattern.FindStringSubmatch(m.Text()); found != nil {
+				codes = append(codes, found[1])
+			}
+		}
+		return len(codes) >= n
+	})
+	return codes[n-1]
 }
 
 // waitForMessages waits until n messages to email have arrived.

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"m3o.dev/pkg/mtls"
+	"m3o.dev/services/auth"
 	"m3o.dev/services/billing/local"
 	"m3o.dev/services/billing/stripe"
 	"m3o.dev/services/internal/mail"
@@ -50,6 +51,10 @@ type Config struct {
 	Address string
 	// HTTPAddress is the public HTTP address: JSON gateway, health, metrics.
 	HTTPAddress string
+	// PublicAddress is the HOST:PORT users reach Address at, which
+	// invitation mail names; empty is Address as it listens, unless it
+	// listens on every interface.
+	PublicAddress string
 	// Store is StorePebble (embedded, in DataDir) or StoreCockroach.
 	Store string
 	// StoreDSN is the CockroachDB or PostgreSQL URL for StoreCockroach.
@@ -181,6 +186,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q is not host:port", a.name, a.addr))
 		}
+	}
+	if c.PublicAddress != "" {
+		errs = append(errs, auth.CheckPublicAddress(c.PublicAddress))
 	}
 	if err := c.validateStore(); err != nil {
 		errs = append(errs, err)

@@ -213,6 +213,7 @@ func TestValidate(t *testing.T) {
 		{"pebble with a DSN", func(c *server.Config) { c.StoreDSN = "postgres://db" }},
 		{"negative quota", func(c *server.Config) { c.QuotaBytes = -1 }},
 		{"SMTP address without a port", func(c *server.Config) { c.Mail.SMTPAddress = "smtp.example.com" }},
+		{"public address of every interface", func(c *server.Config) { c.PublicAddress = "0.0.0.0:8081" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

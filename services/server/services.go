@@ -118,8 +118,22 @@ func (r *running) startAuth() error {
 	}
 	cfg := authserver.Config{
 		DataDir: r.cfg.DataDir, AdminPassword: r.cfg.AdminPassword, KeyEncryptionKey: kek, Mail: r.cfg.Mail.config(r.cfg.DataDir),
+		PublicAddress: r.publicAddress(),
 	}
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
+}
+
+// publicAddress is where invitations tell users to reach the platform:
+// the configured address, else the proxy's own unless it listens on every
+// interface, whose users' name for it only the admin knows.
+func (r *running) publicAddress() string {
+	if r.cfg.PublicAddress != "" {
+		return r.cfg.PublicAddress
+	}
+	if auth.CheckPublicAddress(r.grpcAddr) != nil {
+		return ""
+	}
+	return r.grpcAddr
 }
 
 // authKEKFile is the file under the data dir that keeps the key sealing the

@@ -20,6 +20,8 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -127,23 +129,35 @@ func (s *Server) Messages() []Message {
 // to arrive; the test fails if none does.
 func (s *Server) WaitFor(t testing.TB, to string) Message {
 	t.Helper()
+	m, _ := s.WaitForMatch(t, to, nil)
+	return m
+}
+
+// WaitForMatch returns the first message to the recipient to whose text
+// pattern matches, and the match's submatches, waiting for it to arrive;
+// the test fails if none does. A nil pattern matches any message.
+func (s *Server) WaitForMatch(t testing.TB, to string, pattern *regexp.Regexp) (Message, []string) {
+	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
 		s.mu.Lock()
-		arrived := s.arrived
-		for _, m := range s.messages {
-			for _, rcpt := range m.To {
-				if strings.EqualFold(rcpt, to) {
-					s.mu.Unlock()
-					return m
-				}
+		arrived, messages := s.arrived, s.messages
+		s.mu.Unlock()
+		for _, m := range messages {
+			if !slices.ContainsFunc(m.To, func(rcpt string) bool { return strings.EqualFold(rcpt, to) }) {
+				continue
+			}
+			if pattern == nil {
+				return m, nil
+			}
+			if found := pattern.FindStringSubmatch(m.Text()); found != nil {
+				return m, found
 			}
 		}
-		s.mu.Unlock()
 		select {
 		case <-arrived:
 		case <-deadline:
-			t.Fatalf("no mail to %s after %s", to, waitTimeout)
+			t.Fatalf("no mail to %s matching %v after %s", to, pattern, waitTimeout)
 		}
 	}
 }

@@ -35,6 +35,9 @@ type Config struct {
 	// Mail is where sign-up codes go: an SMTP server, or without one the
 	// outbox under DataDir, which is filled in when Mail names none.
 	Mail mail.Config
+	// PublicAddress is the HOST:PORT users reach the proxy's gRPC at,
+	// which invitations name; empty, they ask the admin for it.
+	PublicAddress string
 }
 
 // Validate checks that the configuration is complete.
@@ -49,10 +52,11 @@ func (c Config) Validate() error {
 }
 
 // service returns the auth.Config of c: the production defaults with the
-// data dir, admin password and key-encryption key.
+// data dir, admin password, key-encryption key and public address.
 func (c Config) service() auth.Config {
 	cfg := auth.DefaultConfig()
 	cfg.DataDir, cfg.AdminPassword, cfg.KeyEncryptionKey = c.DataDir, c.AdminPassword, c.KeyEncryptionKey
+	cfg.PublicAddress = c.PublicAddress
 	return cfg
 }
 

@@ -6,7 +6,8 @@
 // from the environment only; --smtp-ca-file (or MICRO_SMTP_CA_FILE) trusts
 // a private CA for the server's certificate. Without --smtp-address, each
 // message is written to <data-dir>/outbox instead. Sign-up calls billing
-// at --billing-address, and is off without it.
+// at --billing-address, and is off without it. An invitation's mail names
+// --public-address, where users reach the proxy.
 package main
 
 import (
@@ -45,6 +46,7 @@ func flags() []cli.Flag {
 		f.String("key-encryption-key-file", "", "`FILE` of the base64 AES-256 key that seals the token signing keys in the store (or the key itself in "+kekEnv+")"),
 		f.String("smtp-address", "", "SMTP server `HOST:PORT` sign-up codes are mailed through, with STARTTLS, as "+mail.UsernameEnv+" with "+mail.PasswordEnv+"; empty writes them to <data-dir>/outbox"),
 		f.String("smtp-from", mail.DefaultFrom, "sender `ADDRESS` of sign-up mail"),
+		f.String("public-address", "", "`HOST:PORT` users reach the proxy's gRPC at, which invitation mail names; empty asks the invitee to get it from the admin"),
 		&cli.StringFlag{
 			Name: "smtp-ca-file", Usage: "PEM `FILE` of a CA to trust for the SMTP server's certificate, besides the system's",
 			EnvVars: []string{corekit.EnvVar(platform.Auth, "smtp-ca-file"), smtpCAEnv},
@@ -67,6 +69,7 @@ func run(ctx context.Context, c *cli.Context, p *corekit.Process) error {
 		AdminPassword:    os.Getenv("MICRO_ADMIN_PASSWORD"),
 		KeyEncryptionKey: kek,
 		Mail:             mailConfig(c),
+		PublicAddress:    c.String("public-address"),
 	}, p)
 }
 

@@ -1290,7 +1290,8 @@ const (
 //
 // InviteService manages the sign-up allowlist; it is for admins of "micro" only.
 type InviteServiceClient interface {
-	// Add puts an email address on the allowlist.
+	// Add puts an email address on the allowlist and mails it how to sign up, naming the platform's
+	// public address when auth knows it.
 	Add(ctx context.Context, in *InviteServiceAddRequest, opts ...grpc.CallOption) (*InviteServiceAddResponse, error)
 	// Remove takes an email address off the allowlist.
 	Remove(ctx context.Context, in *InviteServiceRemoveRequest, opts ...grpc.CallOption) (*InviteServiceRemoveResponse, error)
@@ -1342,7 +1343,8 @@ func (c *inviteServiceClient) List(ctx context.Context, in *InviteServiceListReq
 //
 // InviteService manages the sign-up allowlist; it is for admins of "micro" only.
 type InviteServiceServer interface {
-	// Add puts an email address on the allowlist.
+	// Add puts an email address on the allowlist and mails it how to sign up, naming the platform's
+	// public address when auth knows it.
 	Add(context.Context, *InviteServiceAddRequest) (*InviteServiceAddResponse, error)
 	// Remove takes an email address off the allowlist.
 	Remove(context.Context, *InviteServiceRemoveRequest) (*InviteServiceRemoveResponse, error)
