@@ -2,9 +2,12 @@ package command
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"m3o.dev/cli/internal/session"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -22,7 +25,10 @@ func (a *app) adminInviteCommand() *cli.Command {
 				Name:      "add",
 				Usage:     "invite an email to sign up, mailing it how to",
 				ArgsUsage: "EMAIL",
-				Action:    a.remote(a.inviteAdd),
+				Flags: []cli.Flag{
+					&cli.BoolFlag{Name: "resend", Usage: "mail the invitation again when the email is already invited"},
+				},
+				Action: a.remote(a.inviteAdd),
 			},
 			{
 				Name:      "remove",
@@ -44,9 +50,15 @@ func inviteClient(conn *session.Conn) authv1.InviteServiceClient {
 	return authv1.NewInviteServiceClient(conn.Client())
 }
 
-// inviteAdd puts an email on the allowlist.
+// inviteAdd puts an email on the allowlist, or with --resend mails an
+// invited one again.
 func (a *app) inviteAdd(c *cli.Context, conn *session.Conn) error {
-	resp, err := inviteClient(conn).Add(c.Context, &authv1.InviteServiceAddRequest{Email: c.Args().First()})
+	req := &authv1.InviteServiceAddRequest{Email: c.Args().First(), Resend: c.Bool("resend")}
+	resp, err := inviteClient(conn).Add(c.Context, req)
+	if status.Code(err) == codes.AlreadyExists {
+		email := strings.ToLower(req.GetEmail())
+		return failf(ExitError, codes.AlreadyExists, "%s is already invited; 'micro admin invite add %s --resend' mails the invitation again.", email, email)
+	}
 	if err != nil {
 		return err
 	}

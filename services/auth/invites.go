@@ -10,8 +10,9 @@ import (
 )
 
 // addInvite puts an email on the sign-up allowlist and mails it how to
-// sign up; admins of micro only.
-func (s *Service) addInvite(ctx context.Context, p principal, email string) (Invite, error) {
+// sign up; admins of micro only. With resend, an email already invited is
+// mailed again.
+func (s *Service) addInvite(ctx context.Context, p principal, email string, resend bool) (Invite, error) {
 	if !p.platformAdmin() {
 		return Invite{}, p.deny("manage invites: only admins of %q do", rules.PlatformNamespace)
 	}
@@ -21,12 +22,34 @@ func (s *Service) addInvite(ctx context.Context, p principal, email string) (Inv
 	}
 	inv := Invite{Email: email, Created: s.now().UTC(), CreatedBy: by}
 	if _, err := s.kv.PutJSON(ctx, tableInvites, email, inv, storeclient.Create(0)); err != nil {
+		if errors.Is(err, ErrAlreadyExists) && resend {
+			return s.resendInvite(ctx, p, email)
+		}
 		if errors.Is(err, ErrAlreadyExists) {
 			return Invite{}, fmt.Errorf("%q is already invited: %w", email, ErrAlreadyExists)
 		}
 		return Invite{}, err
 	}
 	s.logger.InfoContext(ctx, "invite added", "by", p.String())
+	s.mailInvite(ctx, inv)
+	return inv, nil
+}
+
+// resendInvite mails an invited email the invitation again, unless it
+// has signed up.
+func (s *Service) resendInvite(ctx context.Context, p principal, email string) (Invite, error) {
+	var inv Invite
+	if _, err := s.kv.GetJSON(ctx, tableInvites, email, &inv); err != nil {
+		return Invite{}, notFound(err, "%q is not invited", email)
+	}
+	rec, err := s.loadSignup(ctx, email)
+	if err != nil {
+		return Invite{}, err
+	}
+	if !rec.Completed.IsZero() {
+		return Invite{}, fmt.Errorf("%q signed up to namespace %q already, and has no use for an invitation: %w", email, rec.Namespace, ErrFailedPrecondition)
+	}
+	s.logger.InfoContext(ctx, "invite resent", "by", p.String())
 	s.mailInvite(ctx, inv)
 	return inv, nil
 }

@@ -19,7 +19,7 @@ func (i *inviteServer) Add(ctx context.Context, req *authv1.InviteServiceAddRequ
 	if err := validateEmail(email); err != nil {
 		return nil, i.s.toStatus(ctx, err)
 	}
-	inv, err := i.s.addInvite(ctx, callerOf(ctx), email)
+	inv, err := i.s.addInvite(ctx, callerOf(ctx), email, req.GetResend())
 	if err != nil {
 		return nil, i.s.toStatus(ctx, err)
 	}

@@ -1,10 +1,12 @@
 package auth_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	authv1 "m3o.dev/proto/m3o/auth/v1"
 	"m3o.dev/services/internal/statustest"
@@ -107,5 +109,45 @@ func TestPublicAddressChecked(t *testing.T) {
 	cfg.PublicAddress = "m3o.example.com:8081"
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("Validate(public address m3o.example.com:8081) = %v", err)
+	}
+}
+
+// TestInviteResent mails an invitation again with resend, which also
+// invites an email that was not yet, and refuses it for an email that has
+// signed up.
+func TestInviteResent(t *testing.T) {
+	e := newSignupEnv(t, testConfig(t), &faults{})
+	invited := regexp.MustCompile(`invited you`)
+	resend := func(email string) error {
+		_, err := e.c.invites.Add(e.admin.ctx, &authv1.InviteServiceAddRequest{Email: email, Resend: true})
+		return err
+	}
+	e.invite(t, "ann@example.com")
+	e.waitForMessages(t, "ann@example.com", 1)
+	if err := resend("ANN@example.com"); err != nil {
+		t.Fatalf("Add(ann, resend) = %v", err)
+	}
+	if msgs := e.waitForMessages(t, "ann@example.com", 2); !invited.MatchString(msgs[1].Text()) {
+		t.Errorf("the second message to ann reads %q, want the invitation again", msgs[1].Text())
+	}
+	if err := resend("bob@example.com"); err != nil {
+		t.Fatalf("Add(bob, resend), not invited yet = %v", err)
+	}
+	e.waitForMessages(t, "bob@example.com", 1)
+
+	if _, err := e.complete(e.readyToComplete(t, "cy@example.com")); err != nil {
+		t.Fatalf("CompleteSignup(cy) = %v", err)
+	}
+	before := len(e.messagesTo("cy@example.com"))
+	statustest.WantCode(t, "Add(cy, signed up, resend)", resend("cy@example.com"), codes.FailedPrecondition)
+	if err := resend("not an email"); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("Add(not an email, resend) = %v, want InvalidArgument", err)
+	}
+	if n := len(e.messagesTo("cy@example.com")); n != before {
+		t.Errorf("cy@example.com, signed up, got %d messages after a refused resend, want %d", n, before)
+	}
+	resp, err := e.c.invites.List(e.admin.ctx, &authv1.InviteServiceListRequest{})
+	if err != nil || len(resp.GetInvites()) != 3 {
+		t.Errorf("List() = %v, %v, want ann, bob and cy, each once", resp, err)
 	}
 }

@@ -123,7 +123,9 @@ func (s *inviteService) Add(_ context.Context, req *authv1.InviteServiceAddReque
 	email := strings.ToLower(req.GetEmail())
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
-	if _, ok := s.p.invites[email]; ok {
+	if inv, ok := s.p.invites[email]; ok && req.GetResend() {
+		return &authv1.InviteServiceAddResponse{Invite: inv}, nil
+	} else if ok {
 		return nil, status.Errorf(codes.AlreadyExists, "%q is already invited", email)
 	}
 	inv := &authv1.Invite{Email: email, Created: timestamp(time.Unix(1700000000, 0)), CreatedBy: Username}

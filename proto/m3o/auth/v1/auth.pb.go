@@ -3229,7 +3229,11 @@ func (x *Invite) GetNamespace() string {
 type InviteServiceAddRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Email to invite, at most 254 characters.
-	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Resend mails an email that is already invited the invitation again, keeping its invite, where
+	// it would otherwise be AlreadyExists; an email that has signed up is FailedPrecondition. A new
+	// email is invited as without it.
+	Resend        bool `protobuf:"varint,2,opt,name=resend,proto3" json:"resend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3269,6 +3273,13 @@ func (x *InviteServiceAddRequest) GetEmail() string {
 		return x.Email
 	}
 	return ""
+}
+
+func (x *InviteServiceAddRequest) GetResend() bool {
+	if x != nil {
+		return x.Resend
+	}
+	return false
 }
 
 // InviteServiceAddResponse carries the invite.
@@ -3674,9 +3685,10 @@ const file_m3o_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
 	"created_by\x18\x03 \x01(\tR\tcreatedBy\x127\n" +
 	"\tsigned_up\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bsignedUp\x12\x1c\n" +
-	"\tnamespace\x18\x05 \x01(\tR\tnamespace\"/\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\"G\n" +
 	"\x17InviteServiceAddRequest\x12\x14\n" +
-	"\x05email\x18\x01 \x01(\tR\x05email\"G\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x16\n" +
+	"\x06resend\x18\x02 \x01(\bR\x06resend\"G\n" +
 	"\x18InviteServiceAddResponse\x12+\n" +
 	"\x06invite\x18\x01 \x01(\v2\x13.m3o.auth.v1.InviteR\x06invite\"2\n" +
 	"\x1aInviteServiceRemoveRequest\x12\x14\n" +
