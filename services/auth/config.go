@@ -160,8 +160,11 @@ func (c Config) Validate() error {
 		return errors.New("key publish delay and lifetime must not be negative")
 	case c.RefreshInterval <= 0 || c.WatchInterval <= 0:
 		return errors.New("refresh and watch intervals must be positive")
-	case c.PublicAddress != "" && CheckPublicAddress(c.PublicAddress) != nil:
-		return CheckPublicAddress(c.PublicAddress)
+	}
+	if c.PublicAddress != "" {
+		if err := CheckPublicAddress(c.PublicAddress); err != nil {
+			return err
+		}
 	}
 	return c.Signup.validate()
 }

@@ -10,7 +10,7 @@ import (
 // mailInvite mails an invited email how to sign up, in the background,
 // where sign-up is on.
 func (s *Service) mailInvite(ctx context.Context, inv Invite) {
-	if s.mail == nil || s.billing == nil {
+	if !s.signupOn() {
 		return
 	}
 	s.mailInBackground(ctx, inviteMessage(inv, s.cfg.PublicAddress), "invitation", "invited_by", inv.CreatedBy)

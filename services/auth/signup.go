@@ -191,10 +191,14 @@ func (s *Service) sendCode(ctx context.Context, email string) (time.Time, error)
 	return now.Add(s.cfg.Signup.CodeTTL), nil
 }
 
+// signupOn reports whether sign-up works here: it needs mail for its
+// codes and billing for the subscription.
+func (s *Service) signupOn() bool { return s.mail != nil && s.billing != nil }
+
 // admitSend refuses a send when sign-up is off or the client address has
 // asked too often, and counts it otherwise.
 func (s *Service) admitSend(ctx context.Context) error {
-	if s.mail == nil || s.billing == nil {
+	if !s.signupOn() {
 		return ErrSignupOff
 	}
 	return s.admitAddress(ctx, s.sendLimiter, "sign-up")
