@@ -123,17 +123,22 @@ func (r *running) startAuth() error {
 	return r.runService(p, func(ctx context.Context, p *corekit.Process) error { return authserver.Run(ctx, cfg, p) })
 }
 
-// publicAddress is where invitations tell users to reach the platform:
-// the configured address, else the proxy's own unless it listens on every
-// interface, whose users' name for it only the admin knows.
+// publicAddress is where invitations tell users to reach the platform.
 func (r *running) publicAddress() string {
-	if r.cfg.PublicAddress != "" {
-		return r.cfg.PublicAddress
+	return invitedAddress(r.cfg.PublicAddress, r.grpcAddr)
+}
+
+// invitedAddress is the configured public address, else the one the proxy
+// listens on, unless that is every interface, whose users' name for it
+// only the admin knows.
+func invitedAddress(configured, listening string) string {
+	if configured != "" {
+		return configured
 	}
-	if auth.CheckPublicAddress(r.grpcAddr) != nil {
+	if auth.CheckPublicAddress(listening) != nil {
 		return ""
 	}
-	return r.grpcAddr
+	return listening
 }
 
 // authKEKFile is the file under the data dir that keeps the key sealing the
