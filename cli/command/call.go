@@ -14,8 +14,8 @@ import (
 	grpcmetadata "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"m3o.dev/cli/internal/invoke"
 	"m3o.dev/cli/internal/session"
+	"m3o.dev/pkg/invoke"
 	"m3o.dev/pkg/platform"
 )
 

@@ -15,8 +15,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"m3o.dev/cli/internal/invoke"
 	"m3o.dev/cli/internal/skeleton"
+	"m3o.dev/pkg/invoke"
 )
 
 // TestSkeletonBuildsAndAnswers writes the skeleton of several names, builds

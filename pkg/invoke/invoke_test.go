@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 
-	"m3o.dev/cli/internal/invoke"
+	"m3o.dev/pkg/invoke"
 	"m3o.dev/pkg/service/servicetest"
 	"m3o.dev/pkg/service/servicetest/hellopb"
 )
