@@ -16,8 +16,8 @@ import (
 	storev1 "m3o.dev/proto/m3o/store/v1"
 )
 
-// NewGateway returns the HTTP/JSON API of every core service under /v1/.
-// It calls the proxy's own public gRPC port through conn, so HTTP callers
+// NewGateway returns the HTTP/JSON API of every core service under /v1/,
+// and the caller's own services under /v1/call/ (UserCallPath). It calls the proxy's own public gRPC port through conn, so HTTP callers
 // meet exactly the same authentication, rules and rate limits; the
 // Authorization header travels as gRPC metadata, and gRPC codes come back
 // as HTTP statuses (Unauthenticated as 401, PermissionDenied as 403, ...).
@@ -30,6 +30,9 @@ func NewGateway(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error
 		if err := register(ctx, mux, conn); err != nil {
 			return nil, fmt.Errorf("register gateway handlers: %w", err)
 		}
+	}
+	if err := registerUserCalls(mux, conn, newMethodCache()); err != nil {
+		return nil, fmt.Errorf("register the gateway to users' services: %w", err)
 	}
 	return mux, nil
 }

@@ -89,5 +89,6 @@ func NoAPI(w http.ResponseWriter, r *http.Request) {
 		path = path[:maxPathShown] + "…"
 	}
 	writeStatus(w, http.StatusNotFound, codes.NotFound, fmt.Sprintf(
-		"There is no API at %s %s. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read.", r.Method, path))
+		"There is no API at %s %s. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read, "+
+			"and your services' POST /v1/call/SERVICE/ENDPOINT, such as POST /v1/call/hello/Hello.Call.", r.Method, path))
 }

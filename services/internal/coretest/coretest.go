@@ -47,6 +47,7 @@ type Platform struct {
 	mu          sync.Mutex
 	started     []*corekit.Process // by Process, in order
 	authServing bool
+	proxyHTTP   string // by ServeProxy
 }
 
 // New opens a loopback listener for each core service named, closed when

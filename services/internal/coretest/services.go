@@ -141,6 +141,17 @@ func (p *Platform) ServeProxy(t testing.TB) {
 		t.Fatalf("Listen(proxy HTTP) = %v", err)
 	}
 	t.Cleanup(func() { httpLis.Close() })
+	p.mu.Lock()
+	p.proxyHTTP = httpLis.Addr().String()
+	p.mu.Unlock()
 	cfg := proxyserver.Config{HTTPListener: httpLis, Router: mtlstest.Bundle(t, p.CA, platform.Namespace, platform.Router)}
 	p.Run(t, platform.Proxy, func(ctx context.Context, proc *corekit.Process) error { return proxyserver.Run(ctx, cfg, proc) })
+}
+
+// ProxyHTTP returns the address of the HTTP port of the proxy ServeProxy
+// started.
+func (p *Platform) ProxyHTTP() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.proxyHTTP
 }

@@ -2,8 +2,12 @@ package sdkcheck_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -34,11 +38,31 @@ func BenchmarkUserServiceCall(b *testing.B) {
 	e := newEnv(b)
 	in := e.runLogged(b, tenantA, "hello", "Hello", slog.New(slog.DiscardHandler))
 	alice := e.account(b, tenantA, "alice")
-	paths := [2]*benchPath{
-		{client: directClient(b, e, in.addr), ctx: metadata.AppendToOutgoingContext(b.Context(),
-			identity.CallerNamespaceKey, tenantA, identity.CallerAccountKey, alice.id)},
-		{client: e.hello(), ctx: alice.to("hello")},
-	}
+	direct := grpcPath(directClient(b, e, in.addr), metadata.AppendToOutgoingContext(b.Context(),
+		identity.CallerNamespaceKey, tenantA, identity.CallerAccountKey, alice.id))
+	proxied := grpcPath(e.hello(), alice.to("hello"))
+	race(b, direct, proxied)
+	report(b, "direct", direct, "proxy", proxied)
+}
+
+// BenchmarkUserServiceHTTP calls a user's service through the proxy two
+// ways in the same run, alternating in blocks: over gRPC, and as JSON over
+// HTTP through the gateway, on a kept-alive connection. The difference is
+// what the gateway adds: reading the method from the service's reflection,
+// and JSON both ways.
+func BenchmarkUserServiceHTTP(b *testing.B) {
+	e := newEnv(b)
+	e.runLogged(b, tenantA, "hello", "Hello", slog.New(slog.DiscardHandler))
+	alice := e.account(b, tenantA, "alice")
+	grpcCall := grpcPath(e.hello(), alice.to("hello"))
+	httpCall := httpPath(b, "http://"+e.ProxyHTTP()+"/v1/call/hello/Hello.Call", alice.token)
+	race(b, grpcCall, httpCall)
+	report(b, "grpc", grpcCall, "http", httpCall)
+}
+
+// race runs b.N calls over both paths, alternating in blocks so that both
+// meet the same noise, each path warmed first.
+func race(b *testing.B, paths ...*benchPath) {
 	for _, p := range paths {
 		for range 100 { // warm connections, caches and the resolver
 			p.call(b)
@@ -46,7 +70,7 @@ func BenchmarkUserServiceCall(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		p := paths[(i/benchBlock)%2]
+		p := paths[(i/benchBlock)%len(paths)]
 		if i%benchBlock == 0 {
 			p.blockStart = cpuTime()
 		}
@@ -57,19 +81,23 @@ func BenchmarkUserServiceCall(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	direct, proxied := paths[0].figures(), paths[1].figures()
-	b.ReportMetric(direct.p50, "direct-p50-µs")
-	b.ReportMetric(proxied.p50, "proxy-p50-µs")
-	b.ReportMetric(proxied.p50-direct.p50, "added-p50-µs")
-	b.ReportMetric(direct.cpu, "direct-cpu-µs/op")
-	b.ReportMetric(proxied.cpu, "proxy-cpu-µs/op")
-	b.ReportMetric(proxied.cpu-direct.cpu, "added-cpu-µs/op")
+}
+
+// report gives the p50 latency and CPU per call of a baseline and of the
+// path compared with it, and what the path adds.
+func report(b *testing.B, baseName string, base *benchPath, name string, path *benchPath) {
+	bf, pf := base.figures(), path.figures()
+	b.ReportMetric(bf.p50, baseName+"-p50-µs")
+	b.ReportMetric(pf.p50, name+"-p50-µs")
+	b.ReportMetric(pf.p50-bf.p50, "added-p50-µs")
+	b.ReportMetric(bf.cpu, baseName+"-cpu-µs/op")
+	b.ReportMetric(pf.cpu, name+"-cpu-µs/op")
+	b.ReportMetric(pf.cpu-bf.cpu, "added-cpu-µs/op")
 }
 
 // benchPath is one way of calling the instance and what it measured.
 type benchPath struct {
-	client     hellopb.HelloClient
-	ctx        context.Context
+	do         func() error
 	lat        []time.Duration
 	cpu        time.Duration // of complete blocks
 	calls      int           // in complete blocks
@@ -78,10 +106,41 @@ type benchPath struct {
 
 var benchReq = &hellopb.CallRequest{Name: "Ann"}
 
+// grpcPath calls Hello.Call through client with ctx.
+func grpcPath(client hellopb.HelloClient, ctx context.Context) *benchPath {
+	return &benchPath{do: func() error {
+		_, err := client.Call(ctx, benchReq)
+		return err
+	}}
+}
+
+// httpPath posts a JSON Hello.Call to url with the token.
+func httpPath(b *testing.B, url, token string) *benchPath {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	b.Cleanup(client.CloseIdleConnections)
+	return &benchPath{do: func() error {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"name":"Ann"}`))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("POST %s = %d %s", url, resp.StatusCode, body)
+		}
+		return err
+	}}
+}
+
 // call makes one call and returns how long it took.
 func (p *benchPath) call(b *testing.B) time.Duration {
 	start := time.Now()
-	if _, err := p.client.Call(p.ctx, benchReq); err != nil {
+	if err := p.do(); err != nil {
 		b.Fatal(err)
 	}
 	return time.Since(start)

@@ -125,15 +125,16 @@ func (e *env) waitListed(t testing.TB, ns, name string, match func(*registryv1.N
 
 // user is an account of a tenant calling through the proxy.
 type user struct {
-	id  string
-	ctx context.Context
+	id    string
+	token string
+	ctx   context.Context
 }
 
 // account creates a user account in ns and logs it in.
 func (e *env) account(t testing.TB, ns, name string) user {
 	t.Helper()
 	id, tok := e.Account(t, ns, name)
-	return user{id: id, ctx: identity.WithBearer(t.Context(), tok)}
+	return user{id: id, token: tok, ctx: identity.WithBearer(t.Context(), tok)}
 }
 
 // to returns the user's context naming the user's service name.

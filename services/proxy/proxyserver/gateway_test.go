@@ -51,9 +51,11 @@ func TestGatewayRefusesWhatItCannotServe(t *testing.T) {
 			"The request body goes on after its JSON value, at byte 11."},
 		{"wrong method", "/v1/store/read", "", http.MethodGet, http.StatusMethodNotAllowed, "This path takes POST."},
 		{"no such method", "/v1/store/nope", "{}", http.MethodPost, http.StatusNotFound,
-			"There is no API at POST /v1/store/nope. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read."},
+			"There is no API at POST /v1/store/nope. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read, " +
+				"and your services' POST /v1/call/SERVICE/ENDPOINT, such as POST /v1/call/hello/Hello.Call."},
 		{"outside the API", "/nope", "", http.MethodGet, http.StatusNotFound,
-			"There is no API at GET /nope. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read."},
+			"There is no API at GET /nope. The gateway's methods are POST /v1/SERVICE/METHOD, such as POST /v1/store/read, " +
+				"and your services' POST /v1/call/SERVICE/ENDPOINT, such as POST /v1/call/hello/Hello.Call."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
