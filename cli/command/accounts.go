@@ -20,9 +20,9 @@ const accountsPageSize = 1000
 func (a *app) authCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "auth",
-		Usage:       "manage accounts and access rules",
+		Usage:       "manage accounts and access rules, and print your access token",
 		Action:      a.group,
-		Subcommands: []*cli.Command{a.accountsCommand(), a.rulesCommand()},
+		Subcommands: []*cli.Command{a.accountsCommand(), a.rulesCommand(), a.tokenCommand()},
 	}
 }
 

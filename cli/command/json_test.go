@@ -51,6 +51,7 @@ var jsonCases = []jsonCase{
 	{command: "auth accounts disable", setup: [][]string{{"auth", "accounts", "create", "bob"}}, args: []string{"bob"}, remote: true},
 	{command: "auth accounts enable", setup: [][]string{{"auth", "accounts", "create", "bob"}, {"auth", "accounts", "disable", "bob"}}, args: []string{"bob"}, remote: true},
 	{command: "auth accounts password", setup: [][]string{{"auth", "accounts", "create", "bob"}}, args: []string{"bob", "--password-stdin"}, stdin: "bob-password-2\n", remote: true},
+	{command: "auth token"}, // reads the saved login; calls the platform only to renew it
 	{command: "auth rules list", remote: true},
 	{command: "auth rules create", args: []string{"--scope", "*", "--resource", "service:hello:*", "--access", "grant", "--priority", "5"}, remote: true},
 	{command: "auth rules delete", args: []string{"rule-1"}, remote: true},

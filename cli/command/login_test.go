@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -247,5 +248,40 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 	}
 	if got := st.Mode().Perm(); got != want {
 		t.Errorf("mode of %s = %o, want %o", path, got, want)
+	}
+}
+
+// TestAuthToken prints the token micro sends, alone on its line for
+// $(micro auth token), renewed first when it is about to expire, and with
+// its expiry as JSON.
+func TestAuthToken(t *testing.T) {
+	h := newHarness(t)
+	if r := h.run("auth", "token"); r.code != ExitUnauthenticated || r.stdout != "" {
+		t.Errorf("micro auth token logged out = exit %d, stdout %q, want %d and nothing", r.code, r.stdout, ExitUnauthenticated)
+	}
+	h.login()
+	saved, _ := h.session("test")
+	if r := h.mustRun("auth", "token"); r.stdout != saved.AccessToken+"\n" {
+		t.Errorf("micro auth token = %q, want the saved access token alone on its line", r.stdout)
+	}
+
+	h.p.SetAccessTTL(30 * time.Second) // inside the refresh margin
+	h.login()
+	h.p.SetAccessTTL(15 * time.Minute)
+	var got struct {
+		Token  string    `json:"token"`
+		Expiry time.Time `json:"expiry"`
+	}
+	r := h.mustRun("auth", "token", "--output", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("micro auth token --output json = %q: %v", r.stdout, err)
+	}
+	renewed, _ := h.session("test")
+	if h.p.Refreshes() != 1 || got.Token != renewed.AccessToken || !got.Expiry.Equal(renewed.Expiry) {
+		t.Errorf("micro auth token near expiry = %+v after %d refreshes, want the renewed token %+v after 1",
+			got, h.p.Refreshes(), renewed)
+	}
+	if time.Until(got.Expiry) < 10*time.Minute {
+		t.Errorf("the token printed near expiry expires at %v, want the renewed one's 15 minutes", got.Expiry)
 	}
 }

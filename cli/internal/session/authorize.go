@@ -87,25 +87,24 @@ func (c *Conn) authorize(ctx context.Context, method string) (context.Context, e
 
 // accessToken returns a current access token of the env's session.
 func (c *Conn) accessToken(ctx context.Context) (string, error) {
+	s, err := c.Session(ctx)
+	return s.AccessToken, err
+}
+
+// Session returns the env's session with a current access token,
+// refreshing it first if it is about to expire.
+func (c *Conn) Session(ctx context.Context) (envfile.Session, error) {
 	f, err := c.store.Load()
 	if err != nil {
-		return "", err
+		return envfile.Session{}, err
 	}
 	s, ok := f.Session(c.env.Name)
 	if !ok {
-		return "", ErrNotLoggedIn
+		return envfile.Session{}, ErrNotLoggedIn
 	}
 	if !s.NeedsRefresh(time.Now(), refreshMargin) {
-		return s.AccessToken, nil
+		return s, nil
 	}
-	return c.refresh(ctx)
-}
-
-// refresh exchanges the refresh token for a new pair and saves it. It works
-// under the config file's lock and looks again once it holds it: another
-// micro command may have refreshed meanwhile, and spending the same refresh
-// token twice would make the platform revoke the whole login.
-func (c *Conn) refresh(ctx context.Context) (string, error) {
 	return c.refreshIf(ctx, func(s envfile.Session) bool {
 		return s.NeedsRefresh(time.Now(), refreshMargin)
 	})
@@ -114,34 +113,36 @@ func (c *Conn) refresh(ctx context.Context) (string, error) {
 // refreshRejected replaces an access token the platform refused, unless
 // another micro command has replaced it already.
 func (c *Conn) refreshRejected(ctx context.Context, rejected string) (string, error) {
-	return c.refreshIf(ctx, func(s envfile.Session) bool {
+	s, err := c.refreshIf(ctx, func(s envfile.Session) bool {
 		return s.AccessToken == rejected
 	})
+	return s.AccessToken, err
 }
 
 // refreshIf exchanges the refresh token when stale says the saved session
-// needs it, deciding under the config file's lock.
-func (c *Conn) refreshIf(ctx context.Context, stale func(envfile.Session) bool) (string, error) {
-	var token string
+// needs it, and returns the session it leaves. It works under the config
+// file's lock and decides there: another micro command may have refreshed
+// meanwhile, and spending the same refresh token twice would make the
+// platform revoke the whole login.
+func (c *Conn) refreshIf(ctx context.Context, stale func(envfile.Session) bool) (envfile.Session, error) {
+	var out envfile.Session
 	err := c.store.Update(func(f *envfile.File) error {
 		s, ok := f.Session(c.env.Name)
 		if !ok {
 			return ErrNotLoggedIn
 		}
-		if !stale(s) {
-			token = s.AccessToken
-			return nil
+		if stale(s) {
+			resp, err := authv1.NewAuthServiceClient(c.cc).Token(ctx, &authv1.TokenRequest{RefreshToken: s.RefreshToken})
+			if err != nil {
+				return err
+			}
+			s = sessionFrom(s, resp)
+			f.SetSession(c.env.Name, s)
 		}
-		resp, err := authv1.NewAuthServiceClient(c.cc).Token(ctx, &authv1.TokenRequest{RefreshToken: s.RefreshToken})
-		if err != nil {
-			return err
-		}
-		s = sessionFrom(s, resp)
-		f.SetSession(c.env.Name, s)
-		token = s.AccessToken
+		out = s
 		return nil
 	})
-	return token, err
+	return out, err
 }
 
 // AccessToken returns a current access token of the env's session,
