@@ -103,6 +103,9 @@ func runSteps(t *testing.T, p *platform, hello string) {
 	if r := p.micro("", "call", "hello", "Hello.Call", "{}"); r.code != 1 || r.stderr != "Service 'hello' answered InvalidArgument: name is required.\n" {
 		t.Errorf("micro call hello Hello.Call {} = exit %d, stderr %q, want 1 and the service's refusal", r.code, r.stderr)
 	}
+	if got := greetOverHTTP(t, p); got != "Hello Ann" {
+		t.Errorf("POST /v1/call/hello/Hello.Call = %q, want Hello Ann", got)
+	}
 	if logs := p.must("logs", "hello"); !regexp.MustCompile(`(?m)^\[1\] .*msg=greeted .*name=Ann`).MatchString(logs) {
 		t.Errorf("micro logs hello = %q, want instance 1's greeted line", logs)
 	}
@@ -118,6 +121,28 @@ func greet(t *testing.T, p *platform, service string) string {
 	var resp struct{ Message string }
 	if err := json.Unmarshal([]byte(out), &resp); err != nil {
 		t.Fatalf("micro call %s = %q: %v", service, out, err)
+	}
+	return resp.Message
+}
+
+// greetOverHTTP calls hello's skeleton method for Ann as curl would,
+// through the HTTP gateway with the tenant's token, and returns the
+// message.
+func greetOverHTTP(t *testing.T, p *platform) string {
+	t.Helper()
+	var login struct {
+		Token struct {
+			AccessToken string `json:"accessToken"`
+		} `json:"token"`
+	}
+	base := "http://" + p.httpAddr
+	creds := fmt.Sprintf(`{"id":%q,"secret":%q,"namespace":%q}`, tenantAccount, tenantPassword, tenantNamespace)
+	if status := post(t, base+"/v1/auth/token", "", creds, &login); status != 200 {
+		t.Fatalf("POST /v1/auth/token as %s = %d, want 200", tenantAccount, status)
+	}
+	var resp struct{ Message string }
+	if status := post(t, base+"/v1/call/hello/Hello.Call", login.Token.AccessToken, `{"name":"Ann"}`, &resp); status != 200 {
+		t.Fatalf("POST /v1/call/hello/Hello.Call = %d, want 200", status)
 	}
 	return resp.Message
 }
