@@ -138,6 +138,7 @@ func (a *app) accountsCreate(c *cli.Context, conn *session.Conn) error {
 		if generated {
 			row(t, "Its password is "+password+" and will not be shown again.")
 		}
+		row(t, fmt.Sprintf("Log in to it with '%s'.", loginCommand(acc.GetName(), acc.GetNamespace())))
 	})
 }
 

@@ -41,7 +41,7 @@ func TestTables(t *testing.T) {
 			`ID +SCOPE +RESOURCE +ACCESS +PRIORITY +DESCRIPTION\n` +
 			`builtin-micro-admin +role admin of micro +\*:\*:\* +grant +2147483647 +Platform rule: the admins of namespace "micro" may call everything\.\n$`},
 		{[]string{"auth", "rules", "explain", "--resource", "service:hello:Hello.Call"}, "", `^DECISION +grant\nRULE +namespace-accounts \(any account, priority 0\)\nREASON +Accounts of the namespace may call everything in it\.\n$`},
-		{[]string{"auth", "accounts", "create", "carol", "--password", "s3cret-enough"}, "", `^Created account carol in namespace 'micro'\.\n$`},
+		{[]string{"auth", "accounts", "create", "carol", "--password", "s3cret-enough"}, "", `^Created account carol in namespace 'micro'\.\nLog in to it with 'micro login --username carol'\.\n$`},
 		{[]string{"auth", "accounts", "list"}, "", `^NAME +NAMESPACE +TYPE +ROLES +STATUS +CREATED\nadmin +micro +user +admin +active .*\ncarol +micro +user +\S+ +active .*\n$`},
 		{[]string{"billing", "status"}, "", `^NAMESPACE +PLAN +PRICE +STATUS +RENEWS\nmicro +developer +\$35\.00/month +active +\d{4}-\d\d-\d\d\n$`},
 		{[]string{"billing", "portal"}, "", `^Open this page to change your card: https://m3o\.test/subscribe\?session=ps_test\n$`},

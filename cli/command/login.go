@@ -72,7 +72,7 @@ func (a *app) login(c *cli.Context, conn *session.Conn) error {
 	s, err := conn.Login(c.Context, ns, name, secret)
 	if code := status.Code(err); code == codes.Unauthenticated || code == codes.NotFound {
 		return failf(ExitUnauthenticated, codes.Unauthenticated, "Wrong username or password%s in env '%s' (%s).%s",
-			loginWhere(ns, name), a.scope.env.Name, a.scope.env.Address, forgotHint(name, ns))
+			loginWhere(ns, name), a.scope.env.Name, a.scope.env.Address, forgotHint(name, ns)+namespaceHint(name, ns))
 	}
 	if status.Code(err) == codes.FailedPrecondition {
 		return usageErrorf("%s is the name of accounts in several namespaces of env '%s': give the one to log in to with --namespace.",
@@ -98,6 +98,25 @@ func loginWhere(ns, name string) string {
 		return ""
 	}
 	return fmt.Sprintf(" for namespace '%s'", defaultNamespace)
+}
+
+// namespaceHint points a failed login of a name that is not an email, and
+// so was looked up in micro, to --namespace.
+func namespaceHint(name, ns string) string {
+	if ns != "" || strings.Contains(name, "@") {
+		return ""
+	}
+	return " An account of another namespace logs in with --namespace NAMESPACE."
+}
+
+// loginCommand is the command that logs in to the account name of ns.
+// Emails are unique across the platform and micro is the default, so
+// either needs no --namespace.
+func loginCommand(name, ns string) string {
+	if ns == defaultNamespace || strings.Contains(name, "@") {
+		return "micro login --username " + name
+	}
+	return "micro login --namespace " + ns + " --username " + name
 }
 
 // sessionView is what login shows of a session: never its tokens.

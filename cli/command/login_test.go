@@ -85,7 +85,7 @@ func TestLoginFailures(t *testing.T) {
 		wantStderr string
 	}{
 		{"wrong password", "wrong\n", []string{"login", "--username", "admin", "--password-stdin"}, ExitUnauthenticated,
-			"Wrong username or password for namespace 'micro' in env 'test' (" + h.p.Addr + ").\n"},
+			"Wrong username or password for namespace 'micro' in env 'test' (" + h.p.Addr + "). An account of another namespace logs in with --namespace NAMESPACE.\n"},
 		{"unknown namespace", platformtest.Password, []string{"login", "--namespace", "other", "-u", "admin", "--password-stdin"}, ExitUnauthenticated,
 			"Wrong username or password for namespace 'other' in env 'test' (" + h.p.Addr + ").\n"},
 		{"both password flags", "x", []string{"login", "-u", "admin", "--password", "x", "--password-stdin"}, ExitUsage,
@@ -283,5 +283,20 @@ func TestAuthToken(t *testing.T) {
 	}
 	if time.Until(got.Expiry) < 10*time.Minute {
 		t.Errorf("the token printed near expiry expires at %v, want the renewed one's 15 minutes", got.Expiry)
+	}
+}
+
+// TestLoginCommand names --namespace only where login needs it: not for
+// micro, the default, nor for an email, which is unique on the platform.
+func TestLoginCommand(t *testing.T) {
+	tests := []struct{ name, ns, want string }{
+		{"carol", "micro", "micro login --username carol"},
+		{"dev", "team-one", "micro login --namespace team-one --username dev"},
+		{"ann@example.com", "team-one", "micro login --username ann@example.com"},
+	}
+	for _, tt := range tests {
+		if got := loginCommand(tt.name, tt.ns); got != tt.want {
+			t.Errorf("loginCommand(%q, %q) = %q, want %q", tt.name, tt.ns, got, tt.want)
+		}
 	}
 }
