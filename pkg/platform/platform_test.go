@@ -94,3 +94,22 @@ func TestSplitNotTaken(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSourceID(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"src-fxtzvvkvfcqe7rz7njupvqk76g", true},
+		{"src-FXTZVVKVFCQE7RZ7NJUPVQK76G", false}, // the runtime writes lower case
+		{"src-fxtzvvkvfcqe7rz7njupvqk76", false},  // one short
+		{"src-fxtzvvkvfcqe7rz7njupvqk761", false}, // 1 is not base32
+		{"https://github.com/you/src-fxtzvvkvfcqe7rz7njupvqk76g", false},
+		{"./src-fxtzvvkvfcqe7rz7njupvqk76g", false},
+	}
+	for _, tt := range tests {
+		if got := IsSourceID(tt.s); got != tt.want {
+			t.Errorf("IsSourceID(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}

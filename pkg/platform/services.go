@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"m3o.dev/pkg/lazyregexp"
 )
 
 // Names of the core services: each is also the service part of its mTLS
@@ -95,6 +97,14 @@ func SplitNotTaken(reason string) (gen uint64, why string, ok bool) {
 	why, ok = strings.CutPrefix(reason, NotTaken(gen, running, ""))
 	return gen, why, ok
 }
+
+// sourceIDPattern is what the runtime names a stored source: src- and 26
+// characters of lower-case base32.
+var sourceIDPattern = lazyregexp.New(`^src-[a-z2-7]{26}$`)
+
+// IsSourceID reports whether s is in the form of a stored source's id, as
+// Upload returns and the runtime's Read lists, rather than a git URL.
+func IsSourceID(s string) bool { return sourceIDPattern.MatchString(s) }
 
 // AnsweredByTrailer is the trailer the proxy adds to a call's final status
 // when the user's service itself ended the call with it; its value is the

@@ -59,6 +59,26 @@ func (s *Service) toProto(ctx context.Context, rec record) *runtimev1.Service {
 	return out
 }
 
+// keptSources lists the sources kept of rec's service, newest first,
+// marking the one generation running runs from. When they cannot be read
+// the answer goes without them: the service's own state is what it is
+// for.
+func (s *Service) keptSources(ctx context.Context, rec record, running uint64) []*runtimev1.KeptSource {
+	metas, err := s.sources.of(ctx, rec.Namespace, rec.Name)
+	if err != nil {
+		s.log.WarnContext(ctx, "list kept sources", "namespace", rec.Namespace, "service", rec.Name, "error", err)
+		return nil
+	}
+	out := make([]*runtimev1.KeptSource, 0, len(metas))
+	for _, m := range metas {
+		out = append(out, &runtimev1.KeptSource{
+			Id: m.ID, Uploaded: timestamppb.New(m.Uploaded), SizeBytes: uint64(m.Size), Sha256: m.SHA256,
+			Running: m.ID == rec.resolvedAt(running),
+		})
+	}
+	return out
+}
+
 func instanceToProto(inst InstanceStatus) *runtimev1.Instance {
 	return &runtimev1.Instance{
 		Number: uint32(inst.Number), Generation: inst.Generation, Status: states[inst.State],

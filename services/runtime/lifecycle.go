@@ -82,7 +82,7 @@ func (s *Service) checkSource(ctx context.Context, ns, src string) error {
 	case !gitSource(src):
 		_, err := s.sources.meta(ctx, ns, src)
 		if errors.Is(err, ErrNotFound) {
-			return invalid.Field("service.source", "namespace %q has no source %s: upload it first", ns, src)
+			return invalid.Field("service.source", "namespace %q keeps no source %s; reading the service by name lists the sources kept", ns, src)
 		}
 		return err
 	}

@@ -68,6 +68,18 @@ func (r record) asRan() record {
 	return r
 }
 
+// resolvedAt is the stored source generation gen builds from, when the
+// record knows it: its own generation's or the one that last ran.
+func (r record) resolvedAt(gen uint64) string {
+	switch {
+	case gen == r.Generation:
+		return r.Resolved
+	case r.Ran != nil && gen == r.Ran.Generation:
+		return r.Ran.Resolved
+	}
+	return ""
+}
+
 // keptSources are the stored sources the record still builds from: its
 // generation's and the one that last ran.
 func (r record) keptSources() []string {

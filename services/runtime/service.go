@@ -143,7 +143,11 @@ func (s *Service) Read(ctx context.Context, req *runtimev1.ReadRequest) (*runtim
 	}
 	resp := &runtimev1.ReadResponse{}
 	for _, rec := range recs {
-		resp.Services = append(resp.Services, s.toProto(ctx, rec))
+		svc := s.toProto(ctx, rec)
+		if req.GetName() != "" {
+			svc.Sources = s.keptSources(ctx, rec, svc.GetRunningGeneration())
+		}
+		resp.Services = append(resp.Services, svc)
 	}
 	return resp, nil
 }

@@ -160,15 +160,24 @@ func (ss sources) list(ctx context.Context, ns string) ([]sourceMeta, []string, 
 	return metas, namespaces, nil
 }
 
-// prune removes the sources of the service name in ns beyond the
-// SourcesKept newest, never one that keep names.
-func (ss sources) prune(ctx context.Context, ns, name string, keep ...string) error {
+// of returns the sources of the service name in ns, newest first.
+func (ss sources) of(ctx context.Context, ns, name string) ([]sourceMeta, error) {
 	metas, _, err := ss.list(ctx, ns)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	metas = slices.DeleteFunc(metas, func(m sourceMeta) bool { return m.Name != name })
 	slices.SortFunc(metas, func(a, b sourceMeta) int { return b.Uploaded.Compare(a.Uploaded) })
+	return metas, nil
+}
+
+// prune removes the sources of the service name in ns beyond the
+// SourcesKept newest, never one that keep names.
+func (ss sources) prune(ctx context.Context, ns, name string, keep ...string) error {
+	metas, err := ss.of(ctx, ns, name)
+	if err != nil {
+		return err
+	}
 	for i, m := range metas {
 		if i >= SourcesKept && !slices.Contains(keep, m.ID) {
 			if err := ss.remove(ctx, ns, m); err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,4 +192,61 @@ func bigArchive(t *testing.T, blob []byte) []byte {
 	tw.Close()
 	gz.Close()
 	return buf.Bytes()
+}
+
+// TestReadListsKeptSources reads a service by name as it moves from one
+// upload to the next and back: its kept sources come newest first, the one
+// its running generation runs from marked, so that an older one can be run
+// again by id; a read of every service lists none.
+func TestReadListsKeptSources(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client(t)
+	ctx := e.tenant(t, "rollback-space", "dev", "developer")
+	var ids []string
+	for i := range 2 {
+		id, err := upload(ctx, c, "", "hello", packDir(t, map[string]string{"go.mod": "module hello\n", "main.go": fmt.Sprintf("package main\n\nfunc main() {} // %d\n", i)}))
+		if err != nil {
+			t.Fatalf("Upload() = %v", err)
+		}
+		ids = append(ids, id)
+	}
+	kept := func(what string, want ...string) {
+		t.Helper()
+		resp, err := c.Read(ctx, &runtimev1.ReadRequest{Name: "hello"})
+		if err != nil {
+			t.Fatalf("%s: Read(hello) = %v", what, err)
+		}
+		var got []string
+		for _, src := range resp.GetServices()[0].GetSources() {
+			mark := ""
+			if src.GetRunning() {
+				mark = " running"
+			}
+			if src.GetSizeBytes() == 0 || len(src.GetSha256()) != 64 || src.GetUploaded().AsTime().IsZero() {
+				t.Errorf("%s: kept source %v lacks its size, checksum or time", what, src)
+			}
+			got = append(got, src.GetId()+mark)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: kept sources = %v, want %v", what, got, want)
+		}
+	}
+	if _, err := c.Create(ctx, &runtimev1.CreateRequest{Service: &runtimev1.Service{Name: "hello", Source: ids[0]}}); err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	kept("created from the first", ids[1], ids[0]+" running")
+	update := func(id string) {
+		t.Helper()
+		if _, err := c.Update(ctx, &runtimev1.UpdateRequest{Service: &runtimev1.Service{Name: "hello", Source: id}}); err != nil {
+			t.Fatalf("Update(source %s) = %v", id, err)
+		}
+	}
+	update(ids[1])
+	kept("updated to the second", ids[1]+" running", ids[0])
+	update(ids[0])
+	kept("back to the first", ids[1], ids[0]+" running")
+	all, err := c.Read(ctx, &runtimev1.ReadRequest{})
+	if err != nil || len(all.GetServices()) != 1 || len(all.GetServices()[0].GetSources()) != 0 {
+		t.Errorf("Read(every service) = %v, %v, want hello without its sources", all, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"m3o.dev/pkg/lazyregexp"
+	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 	"m3o.dev/services/internal/invalid"
 	"m3o.dev/services/runtime/source"
@@ -25,10 +26,9 @@ const (
 var (
 	// namePattern is a DNS label, so that a service name is also a valid
 	// Kubernetes object name.
-	namePattern     = lazyregexp.New(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	versionPattern  = lazyregexp.New(`^[A-Za-z0-9._+-]*$`)
-	envNamePattern  = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	sourceIDPattern = lazyregexp.New(`^src-[a-z2-7]{26}$`)
+	namePattern    = lazyregexp.New(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	versionPattern = lazyregexp.New(`^[A-Za-z0-9._+-]*$`)
+	envNamePattern = lazyregexp.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // options are how a service runs.
@@ -137,7 +137,7 @@ func checkChange(c *invalid.Checker, svc *runtimev1.Service, opts *runtimev1.Opt
 
 // checkSource accepts a source id or a git URL the platform may fetch from.
 func checkSource(c *invalid.Checker, src string) {
-	if src == "" || sourceIDPattern.MatchString(src) {
+	if src == "" || platform.IsSourceID(src) {
 		return
 	}
 	if len(src) > maxSourceURLLen {
@@ -219,7 +219,7 @@ func withDefaults(o *options) *options {
 
 // gitSource reports whether a service's source is a git URL rather than
 // an uploaded source id.
-func gitSource(src string) bool { return !sourceIDPattern.MatchString(src) }
+func gitSource(src string) bool { return !platform.IsSourceID(src) }
 
 // describe names a service in errors.
 func describe(ref Ref) string {

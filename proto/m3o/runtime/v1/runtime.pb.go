@@ -195,7 +195,11 @@ type Service struct {
 	Options *Options `protobuf:"bytes,12,opt,name=options,proto3" json:"options,omitempty"`
 	// Instances are the service's instances, the serving ones and those of a change in progress,
 	// sorted by number; set by the server.
-	Instances     []*Instance `protobuf:"bytes,13,rep,name=instances,proto3" json:"instances,omitempty"`
+	Instances []*Instance `protobuf:"bytes,13,rep,name=instances,proto3" json:"instances,omitempty"`
+	// Sources are the sources the platform keeps of the service, newest first: the latest three and
+	// any a generation still runs from. Update takes any of their ids as source, to run it again.
+	// Set by the server when Read names the service.
+	Sources       []*KeptSource `protobuf:"bytes,14,rep,name=sources,proto3" json:"sources,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -321,6 +325,95 @@ func (x *Service) GetInstances() []*Instance {
 	return nil
 }
 
+func (x *Service) GetSources() []*KeptSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+// KeptSource is a source the platform keeps: an upload, or the packed checkout of a git source.
+type KeptSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id is the source id Upload gave it.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Uploaded is when it was stored.
+	Uploaded *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=uploaded,proto3" json:"uploaded,omitempty"`
+	// Size_bytes is the size of its gzipped tar.
+	SizeBytes uint64 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Sha256 is the hex SHA-256 of its gzipped tar.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Running is true for the source of the newest generation that was seen running.
+	Running       bool `protobuf:"varint,5,opt,name=running,proto3" json:"running,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeptSource) Reset() {
+	*x = KeptSource{}
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeptSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeptSource) ProtoMessage() {}
+
+func (x *KeptSource) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeptSource.ProtoReflect.Descriptor instead.
+func (*KeptSource) Descriptor() ([]byte, []int) {
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *KeptSource) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *KeptSource) GetUploaded() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Uploaded
+	}
+	return nil
+}
+
+func (x *KeptSource) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *KeptSource) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *KeptSource) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
 // Instance is one running copy of a service.
 type Instance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -345,7 +438,7 @@ type Instance struct {
 
 func (x *Instance) Reset() {
 	*x = Instance{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +450,7 @@ func (x *Instance) String() string {
 func (*Instance) ProtoMessage() {}
 
 func (x *Instance) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[1]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +463,7 @@ func (x *Instance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instance.ProtoReflect.Descriptor instead.
 func (*Instance) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{1}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Instance) GetNumber() uint32 {
@@ -428,7 +521,7 @@ type Resources struct {
 
 func (x *Resources) Reset() {
 	*x = Resources{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +533,7 @@ func (x *Resources) String() string {
 func (*Resources) ProtoMessage() {}
 
 func (x *Resources) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[2]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +546,7 @@ func (x *Resources) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resources.ProtoReflect.Descriptor instead.
 func (*Resources) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{2}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Resources) GetCpuMillis() uint32 {
@@ -487,7 +580,7 @@ type Options struct {
 
 func (x *Options) Reset() {
 	*x = Options{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +592,7 @@ func (x *Options) String() string {
 func (*Options) ProtoMessage() {}
 
 func (x *Options) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[3]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +605,7 @@ func (x *Options) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Options.ProtoReflect.Descriptor instead.
 func (*Options) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{3}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Options) GetEnv() map[string]string {
@@ -551,7 +644,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +656,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[4]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +669,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{4}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateRequest) GetService() *Service {
@@ -611,7 +704,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +716,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[5]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +729,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{5}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateResponse) GetService() *Service {
@@ -659,7 +752,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +764,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[6]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +777,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{6}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ReadRequest) GetName() string {
@@ -712,7 +805,7 @@ type ReadResponse struct {
 
 func (x *ReadResponse) Reset() {
 	*x = ReadResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +817,7 @@ func (x *ReadResponse) String() string {
 func (*ReadResponse) ProtoMessage() {}
 
 func (x *ReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[7]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +830,7 @@ func (x *ReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadResponse.ProtoReflect.Descriptor instead.
 func (*ReadResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{7}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReadResponse) GetServices() []*Service {
@@ -763,7 +856,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +868,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[8]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +881,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{8}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateRequest) GetService() *Service {
@@ -825,7 +918,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -837,7 +930,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[9]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -850,7 +943,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{9}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateResponse) GetService() *Service {
@@ -880,7 +973,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +985,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[10]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +998,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{10}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteRequest) GetName() string {
@@ -931,7 +1024,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -943,7 +1036,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[11]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -956,7 +1049,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{11}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
 }
 
 // LogsRequest selects log lines.
@@ -981,7 +1074,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -993,7 +1086,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[12]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1006,7 +1099,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogsRequest) GetName() string {
@@ -1068,7 +1161,7 @@ type LogsResponse struct {
 
 func (x *LogsResponse) Reset() {
 	*x = LogsResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1173,7 @@ func (x *LogsResponse) String() string {
 func (*LogsResponse) ProtoMessage() {}
 
 func (x *LogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[13]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1186,7 @@ func (x *LogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsResponse.ProtoReflect.Descriptor instead.
 func (*LogsResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LogsResponse) GetTime() *timestamppb.Timestamp {
@@ -1145,7 +1238,7 @@ type UploadRequest struct {
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1250,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[14]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1263,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UploadRequest) GetName() string {
@@ -1215,7 +1308,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1320,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[15]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1333,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UploadResponse) GetSourceId() string {
@@ -1275,7 +1368,7 @@ type ResizeRequest struct {
 
 func (x *ResizeRequest) Reset() {
 	*x = ResizeRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1380,7 @@ func (x *ResizeRequest) String() string {
 func (*ResizeRequest) ProtoMessage() {}
 
 func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[16]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1393,7 @@ func (x *ResizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeRequest.ProtoReflect.Descriptor instead.
 func (*ResizeRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResizeRequest) GetNamespace() string {
@@ -1351,7 +1444,7 @@ type ResizeResponse struct {
 
 func (x *ResizeResponse) Reset() {
 	*x = ResizeResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1456,7 @@ func (x *ResizeResponse) String() string {
 func (*ResizeResponse) ProtoMessage() {}
 
 func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[17]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1469,7 @@ func (x *ResizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizeResponse.ProtoReflect.Descriptor instead.
 func (*ResizeResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResizeResponse) GetService() *Service {
@@ -1426,7 +1519,7 @@ type Quota struct {
 
 func (x *Quota) Reset() {
 	*x = Quota{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1531,7 @@ func (x *Quota) String() string {
 func (*Quota) ProtoMessage() {}
 
 func (x *Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[18]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1544,7 @@ func (x *Quota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Quota.ProtoReflect.Descriptor instead.
 func (*Quota) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Quota) GetCpuMillis() uint32 {
@@ -1493,7 +1586,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1598,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[19]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1611,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Usage) GetCpuMillis() uint64 {
@@ -1563,7 +1656,7 @@ type SetQuotaRequest struct {
 
 func (x *SetQuotaRequest) Reset() {
 	*x = SetQuotaRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1668,7 @@ func (x *SetQuotaRequest) String() string {
 func (*SetQuotaRequest) ProtoMessage() {}
 
 func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1681,7 @@ func (x *SetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetQuotaRequest) GetNamespace() string {
@@ -1618,7 +1711,7 @@ type SetQuotaResponse struct {
 
 func (x *SetQuotaResponse) Reset() {
 	*x = SetQuotaResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1723,7 @@ func (x *SetQuotaResponse) String() string {
 func (*SetQuotaResponse) ProtoMessage() {}
 
 func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1736,7 @@ func (x *SetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*SetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetQuotaResponse) GetQuota() *Quota {
@@ -1671,7 +1764,7 @@ type GetQuotaRequest struct {
 
 func (x *GetQuotaRequest) Reset() {
 	*x = GetQuotaRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1776,7 @@ func (x *GetQuotaRequest) String() string {
 func (*GetQuotaRequest) ProtoMessage() {}
 
 func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1789,7 @@ func (x *GetQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetQuotaRequest) GetNamespace() string {
@@ -1721,7 +1814,7 @@ type GetQuotaResponse struct {
 
 func (x *GetQuotaResponse) Reset() {
 	*x = GetQuotaResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1826,7 @@ func (x *GetQuotaResponse) String() string {
 func (*GetQuotaResponse) ProtoMessage() {}
 
 func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1839,7 @@ func (x *GetQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQuotaResponse.ProtoReflect.Descriptor instead.
 func (*GetQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetQuotaResponse) GetQuota() *Quota {
@@ -1783,7 +1876,7 @@ type ListNamespacesRequest struct {
 
 func (x *ListNamespacesRequest) Reset() {
 	*x = ListNamespacesRequest{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1795,7 +1888,7 @@ func (x *ListNamespacesRequest) String() string {
 func (*ListNamespacesRequest) ProtoMessage() {}
 
 func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1808,7 +1901,7 @@ func (x *ListNamespacesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesRequest.ProtoReflect.Descriptor instead.
 func (*ListNamespacesRequest) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListNamespacesRequest) GetPageSize() uint32 {
@@ -1844,7 +1937,7 @@ type NamespaceUsage struct {
 
 func (x *NamespaceUsage) Reset() {
 	*x = NamespaceUsage{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1949,7 @@ func (x *NamespaceUsage) String() string {
 func (*NamespaceUsage) ProtoMessage() {}
 
 func (x *NamespaceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1962,7 @@ func (x *NamespaceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamespaceUsage.ProtoReflect.Descriptor instead.
 func (*NamespaceUsage) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NamespaceUsage) GetNamespace() string {
@@ -1920,7 +2013,7 @@ type ListNamespacesResponse struct {
 
 func (x *ListNamespacesResponse) Reset() {
 	*x = ListNamespacesResponse{}
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2025,7 @@ func (x *ListNamespacesResponse) String() string {
 func (*ListNamespacesResponse) ProtoMessage() {}
 
 func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_m3o_runtime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2038,7 @@ func (x *ListNamespacesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNamespacesResponse.ProtoReflect.Descriptor instead.
 func (*ListNamespacesResponse) Descriptor() ([]byte, []int) {
-	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_m3o_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListNamespacesResponse) GetNamespaces() []*NamespaceUsage {
@@ -1966,7 +2059,7 @@ var File_m3o_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
-	"\x1cm3o/runtime/v1/runtime.proto\x12\x0em3o.runtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x04\n" +
+	"\x1cm3o/runtime/v1/runtime.proto\x12\x0em3o.runtime.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x05\n" +
 	"\aService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
@@ -1983,10 +2076,19 @@ const file_m3o_runtime_v1_runtime_proto_rawDesc = "" +
 	"generation\x12-\n" +
 	"\x12running_generation\x18\v \x01(\x04R\x11runningGeneration\x121\n" +
 	"\aoptions\x18\f \x01(\v2\x17.m3o.runtime.v1.OptionsR\aoptions\x126\n" +
-	"\tinstances\x18\r \x03(\v2\x18.m3o.runtime.v1.InstanceR\tinstances\x1a;\n" +
+	"\tinstances\x18\r \x03(\v2\x18.m3o.runtime.v1.InstanceR\tinstances\x124\n" +
+	"\asources\x18\x0e \x03(\v2\x1a.m3o.runtime.v1.KeptSourceR\asources\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdd\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x01\n" +
+	"\n" +
+	"KeptSource\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x126\n" +
+	"\buploaded\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\buploaded\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x03 \x01(\x04R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x18\n" +
+	"\arunning\x18\x05 \x01(\bR\arunning\"\xdd\x01\n" +
 	"\bInstance\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12\x1e\n" +
 	"\n" +
@@ -2140,100 +2242,103 @@ func file_m3o_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_m3o_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_m3o_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_m3o_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_m3o_runtime_v1_runtime_proto_goTypes = []any{
 	(Rollout)(0),                   // 0: m3o.runtime.v1.Rollout
 	(Status)(0),                    // 1: m3o.runtime.v1.Status
 	(*Service)(nil),                // 2: m3o.runtime.v1.Service
-	(*Instance)(nil),               // 3: m3o.runtime.v1.Instance
-	(*Resources)(nil),              // 4: m3o.runtime.v1.Resources
-	(*Options)(nil),                // 5: m3o.runtime.v1.Options
-	(*CreateRequest)(nil),          // 6: m3o.runtime.v1.CreateRequest
-	(*CreateResponse)(nil),         // 7: m3o.runtime.v1.CreateResponse
-	(*ReadRequest)(nil),            // 8: m3o.runtime.v1.ReadRequest
-	(*ReadResponse)(nil),           // 9: m3o.runtime.v1.ReadResponse
-	(*UpdateRequest)(nil),          // 10: m3o.runtime.v1.UpdateRequest
-	(*UpdateResponse)(nil),         // 11: m3o.runtime.v1.UpdateResponse
-	(*DeleteRequest)(nil),          // 12: m3o.runtime.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 13: m3o.runtime.v1.DeleteResponse
-	(*LogsRequest)(nil),            // 14: m3o.runtime.v1.LogsRequest
-	(*LogsResponse)(nil),           // 15: m3o.runtime.v1.LogsResponse
-	(*UploadRequest)(nil),          // 16: m3o.runtime.v1.UploadRequest
-	(*UploadResponse)(nil),         // 17: m3o.runtime.v1.UploadResponse
-	(*ResizeRequest)(nil),          // 18: m3o.runtime.v1.ResizeRequest
-	(*ResizeResponse)(nil),         // 19: m3o.runtime.v1.ResizeResponse
-	(*Quota)(nil),                  // 20: m3o.runtime.v1.Quota
-	(*Usage)(nil),                  // 21: m3o.runtime.v1.Usage
-	(*SetQuotaRequest)(nil),        // 22: m3o.runtime.v1.SetQuotaRequest
-	(*SetQuotaResponse)(nil),       // 23: m3o.runtime.v1.SetQuotaResponse
-	(*GetQuotaRequest)(nil),        // 24: m3o.runtime.v1.GetQuotaRequest
-	(*GetQuotaResponse)(nil),       // 25: m3o.runtime.v1.GetQuotaResponse
-	(*ListNamespacesRequest)(nil),  // 26: m3o.runtime.v1.ListNamespacesRequest
-	(*NamespaceUsage)(nil),         // 27: m3o.runtime.v1.NamespaceUsage
-	(*ListNamespacesResponse)(nil), // 28: m3o.runtime.v1.ListNamespacesResponse
-	nil,                            // 29: m3o.runtime.v1.Service.MetadataEntry
-	nil,                            // 30: m3o.runtime.v1.Options.EnvEntry
-	(*timestamppb.Timestamp)(nil),  // 31: google.protobuf.Timestamp
+	(*KeptSource)(nil),             // 3: m3o.runtime.v1.KeptSource
+	(*Instance)(nil),               // 4: m3o.runtime.v1.Instance
+	(*Resources)(nil),              // 5: m3o.runtime.v1.Resources
+	(*Options)(nil),                // 6: m3o.runtime.v1.Options
+	(*CreateRequest)(nil),          // 7: m3o.runtime.v1.CreateRequest
+	(*CreateResponse)(nil),         // 8: m3o.runtime.v1.CreateResponse
+	(*ReadRequest)(nil),            // 9: m3o.runtime.v1.ReadRequest
+	(*ReadResponse)(nil),           // 10: m3o.runtime.v1.ReadResponse
+	(*UpdateRequest)(nil),          // 11: m3o.runtime.v1.UpdateRequest
+	(*UpdateResponse)(nil),         // 12: m3o.runtime.v1.UpdateResponse
+	(*DeleteRequest)(nil),          // 13: m3o.runtime.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 14: m3o.runtime.v1.DeleteResponse
+	(*LogsRequest)(nil),            // 15: m3o.runtime.v1.LogsRequest
+	(*LogsResponse)(nil),           // 16: m3o.runtime.v1.LogsResponse
+	(*UploadRequest)(nil),          // 17: m3o.runtime.v1.UploadRequest
+	(*UploadResponse)(nil),         // 18: m3o.runtime.v1.UploadResponse
+	(*ResizeRequest)(nil),          // 19: m3o.runtime.v1.ResizeRequest
+	(*ResizeResponse)(nil),         // 20: m3o.runtime.v1.ResizeResponse
+	(*Quota)(nil),                  // 21: m3o.runtime.v1.Quota
+	(*Usage)(nil),                  // 22: m3o.runtime.v1.Usage
+	(*SetQuotaRequest)(nil),        // 23: m3o.runtime.v1.SetQuotaRequest
+	(*SetQuotaResponse)(nil),       // 24: m3o.runtime.v1.SetQuotaResponse
+	(*GetQuotaRequest)(nil),        // 25: m3o.runtime.v1.GetQuotaRequest
+	(*GetQuotaResponse)(nil),       // 26: m3o.runtime.v1.GetQuotaResponse
+	(*ListNamespacesRequest)(nil),  // 27: m3o.runtime.v1.ListNamespacesRequest
+	(*NamespaceUsage)(nil),         // 28: m3o.runtime.v1.NamespaceUsage
+	(*ListNamespacesResponse)(nil), // 29: m3o.runtime.v1.ListNamespacesResponse
+	nil,                            // 30: m3o.runtime.v1.Service.MetadataEntry
+	nil,                            // 31: m3o.runtime.v1.Options.EnvEntry
+	(*timestamppb.Timestamp)(nil),  // 32: google.protobuf.Timestamp
 }
 var file_m3o_runtime_v1_runtime_proto_depIdxs = []int32{
-	29, // 0: m3o.runtime.v1.Service.metadata:type_name -> m3o.runtime.v1.Service.MetadataEntry
+	30, // 0: m3o.runtime.v1.Service.metadata:type_name -> m3o.runtime.v1.Service.MetadataEntry
 	1,  // 1: m3o.runtime.v1.Service.status:type_name -> m3o.runtime.v1.Status
-	31, // 2: m3o.runtime.v1.Service.created:type_name -> google.protobuf.Timestamp
-	31, // 3: m3o.runtime.v1.Service.updated:type_name -> google.protobuf.Timestamp
-	5,  // 4: m3o.runtime.v1.Service.options:type_name -> m3o.runtime.v1.Options
-	3,  // 5: m3o.runtime.v1.Service.instances:type_name -> m3o.runtime.v1.Instance
-	1,  // 6: m3o.runtime.v1.Instance.status:type_name -> m3o.runtime.v1.Status
-	31, // 7: m3o.runtime.v1.Instance.since:type_name -> google.protobuf.Timestamp
-	30, // 8: m3o.runtime.v1.Options.env:type_name -> m3o.runtime.v1.Options.EnvEntry
-	4,  // 9: m3o.runtime.v1.Options.resources:type_name -> m3o.runtime.v1.Resources
-	2,  // 10: m3o.runtime.v1.CreateRequest.service:type_name -> m3o.runtime.v1.Service
-	5,  // 11: m3o.runtime.v1.CreateRequest.options:type_name -> m3o.runtime.v1.Options
-	2,  // 12: m3o.runtime.v1.CreateResponse.service:type_name -> m3o.runtime.v1.Service
-	2,  // 13: m3o.runtime.v1.ReadResponse.services:type_name -> m3o.runtime.v1.Service
-	2,  // 14: m3o.runtime.v1.UpdateRequest.service:type_name -> m3o.runtime.v1.Service
-	5,  // 15: m3o.runtime.v1.UpdateRequest.options:type_name -> m3o.runtime.v1.Options
-	2,  // 16: m3o.runtime.v1.UpdateResponse.service:type_name -> m3o.runtime.v1.Service
-	0,  // 17: m3o.runtime.v1.UpdateResponse.rollout:type_name -> m3o.runtime.v1.Rollout
-	31, // 18: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	31, // 19: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
-	5,  // 20: m3o.runtime.v1.UploadRequest.options:type_name -> m3o.runtime.v1.Options
-	4,  // 21: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
-	2,  // 22: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
-	0,  // 23: m3o.runtime.v1.ResizeResponse.rollout:type_name -> m3o.runtime.v1.Rollout
-	20, // 24: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
-	20, // 25: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
-	21, // 26: m3o.runtime.v1.SetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
-	20, // 27: m3o.runtime.v1.GetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
-	21, // 28: m3o.runtime.v1.GetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
-	31, // 29: m3o.runtime.v1.NamespaceUsage.created:type_name -> google.protobuf.Timestamp
-	20, // 30: m3o.runtime.v1.NamespaceUsage.quota:type_name -> m3o.runtime.v1.Quota
-	21, // 31: m3o.runtime.v1.NamespaceUsage.usage:type_name -> m3o.runtime.v1.Usage
-	27, // 32: m3o.runtime.v1.ListNamespacesResponse.namespaces:type_name -> m3o.runtime.v1.NamespaceUsage
-	6,  // 33: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
-	8,  // 34: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
-	10, // 35: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
-	12, // 36: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
-	14, // 37: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
-	16, // 38: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
-	18, // 39: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
-	22, // 40: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
-	24, // 41: m3o.runtime.v1.RuntimeService.GetQuota:input_type -> m3o.runtime.v1.GetQuotaRequest
-	26, // 42: m3o.runtime.v1.RuntimeService.ListNamespaces:input_type -> m3o.runtime.v1.ListNamespacesRequest
-	7,  // 43: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
-	9,  // 44: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
-	11, // 45: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
-	13, // 46: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
-	15, // 47: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
-	17, // 48: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
-	19, // 49: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
-	23, // 50: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
-	25, // 51: m3o.runtime.v1.RuntimeService.GetQuota:output_type -> m3o.runtime.v1.GetQuotaResponse
-	28, // 52: m3o.runtime.v1.RuntimeService.ListNamespaces:output_type -> m3o.runtime.v1.ListNamespacesResponse
-	43, // [43:53] is the sub-list for method output_type
-	33, // [33:43] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	32, // 2: m3o.runtime.v1.Service.created:type_name -> google.protobuf.Timestamp
+	32, // 3: m3o.runtime.v1.Service.updated:type_name -> google.protobuf.Timestamp
+	6,  // 4: m3o.runtime.v1.Service.options:type_name -> m3o.runtime.v1.Options
+	4,  // 5: m3o.runtime.v1.Service.instances:type_name -> m3o.runtime.v1.Instance
+	3,  // 6: m3o.runtime.v1.Service.sources:type_name -> m3o.runtime.v1.KeptSource
+	32, // 7: m3o.runtime.v1.KeptSource.uploaded:type_name -> google.protobuf.Timestamp
+	1,  // 8: m3o.runtime.v1.Instance.status:type_name -> m3o.runtime.v1.Status
+	32, // 9: m3o.runtime.v1.Instance.since:type_name -> google.protobuf.Timestamp
+	31, // 10: m3o.runtime.v1.Options.env:type_name -> m3o.runtime.v1.Options.EnvEntry
+	5,  // 11: m3o.runtime.v1.Options.resources:type_name -> m3o.runtime.v1.Resources
+	2,  // 12: m3o.runtime.v1.CreateRequest.service:type_name -> m3o.runtime.v1.Service
+	6,  // 13: m3o.runtime.v1.CreateRequest.options:type_name -> m3o.runtime.v1.Options
+	2,  // 14: m3o.runtime.v1.CreateResponse.service:type_name -> m3o.runtime.v1.Service
+	2,  // 15: m3o.runtime.v1.ReadResponse.services:type_name -> m3o.runtime.v1.Service
+	2,  // 16: m3o.runtime.v1.UpdateRequest.service:type_name -> m3o.runtime.v1.Service
+	6,  // 17: m3o.runtime.v1.UpdateRequest.options:type_name -> m3o.runtime.v1.Options
+	2,  // 18: m3o.runtime.v1.UpdateResponse.service:type_name -> m3o.runtime.v1.Service
+	0,  // 19: m3o.runtime.v1.UpdateResponse.rollout:type_name -> m3o.runtime.v1.Rollout
+	32, // 20: m3o.runtime.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	32, // 21: m3o.runtime.v1.LogsResponse.time:type_name -> google.protobuf.Timestamp
+	6,  // 22: m3o.runtime.v1.UploadRequest.options:type_name -> m3o.runtime.v1.Options
+	5,  // 23: m3o.runtime.v1.ResizeRequest.resources:type_name -> m3o.runtime.v1.Resources
+	2,  // 24: m3o.runtime.v1.ResizeResponse.service:type_name -> m3o.runtime.v1.Service
+	0,  // 25: m3o.runtime.v1.ResizeResponse.rollout:type_name -> m3o.runtime.v1.Rollout
+	21, // 26: m3o.runtime.v1.SetQuotaRequest.quota:type_name -> m3o.runtime.v1.Quota
+	21, // 27: m3o.runtime.v1.SetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	22, // 28: m3o.runtime.v1.SetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
+	21, // 29: m3o.runtime.v1.GetQuotaResponse.quota:type_name -> m3o.runtime.v1.Quota
+	22, // 30: m3o.runtime.v1.GetQuotaResponse.usage:type_name -> m3o.runtime.v1.Usage
+	32, // 31: m3o.runtime.v1.NamespaceUsage.created:type_name -> google.protobuf.Timestamp
+	21, // 32: m3o.runtime.v1.NamespaceUsage.quota:type_name -> m3o.runtime.v1.Quota
+	22, // 33: m3o.runtime.v1.NamespaceUsage.usage:type_name -> m3o.runtime.v1.Usage
+	28, // 34: m3o.runtime.v1.ListNamespacesResponse.namespaces:type_name -> m3o.runtime.v1.NamespaceUsage
+	7,  // 35: m3o.runtime.v1.RuntimeService.Create:input_type -> m3o.runtime.v1.CreateRequest
+	9,  // 36: m3o.runtime.v1.RuntimeService.Read:input_type -> m3o.runtime.v1.ReadRequest
+	11, // 37: m3o.runtime.v1.RuntimeService.Update:input_type -> m3o.runtime.v1.UpdateRequest
+	13, // 38: m3o.runtime.v1.RuntimeService.Delete:input_type -> m3o.runtime.v1.DeleteRequest
+	15, // 39: m3o.runtime.v1.RuntimeService.Logs:input_type -> m3o.runtime.v1.LogsRequest
+	17, // 40: m3o.runtime.v1.RuntimeService.Upload:input_type -> m3o.runtime.v1.UploadRequest
+	19, // 41: m3o.runtime.v1.RuntimeService.Resize:input_type -> m3o.runtime.v1.ResizeRequest
+	23, // 42: m3o.runtime.v1.RuntimeService.SetQuota:input_type -> m3o.runtime.v1.SetQuotaRequest
+	25, // 43: m3o.runtime.v1.RuntimeService.GetQuota:input_type -> m3o.runtime.v1.GetQuotaRequest
+	27, // 44: m3o.runtime.v1.RuntimeService.ListNamespaces:input_type -> m3o.runtime.v1.ListNamespacesRequest
+	8,  // 45: m3o.runtime.v1.RuntimeService.Create:output_type -> m3o.runtime.v1.CreateResponse
+	10, // 46: m3o.runtime.v1.RuntimeService.Read:output_type -> m3o.runtime.v1.ReadResponse
+	12, // 47: m3o.runtime.v1.RuntimeService.Update:output_type -> m3o.runtime.v1.UpdateResponse
+	14, // 48: m3o.runtime.v1.RuntimeService.Delete:output_type -> m3o.runtime.v1.DeleteResponse
+	16, // 49: m3o.runtime.v1.RuntimeService.Logs:output_type -> m3o.runtime.v1.LogsResponse
+	18, // 50: m3o.runtime.v1.RuntimeService.Upload:output_type -> m3o.runtime.v1.UploadResponse
+	20, // 51: m3o.runtime.v1.RuntimeService.Resize:output_type -> m3o.runtime.v1.ResizeResponse
+	24, // 52: m3o.runtime.v1.RuntimeService.SetQuota:output_type -> m3o.runtime.v1.SetQuotaResponse
+	26, // 53: m3o.runtime.v1.RuntimeService.GetQuota:output_type -> m3o.runtime.v1.GetQuotaResponse
+	29, // 54: m3o.runtime.v1.RuntimeService.ListNamespaces:output_type -> m3o.runtime.v1.ListNamespacesResponse
+	45, // [45:55] is the sub-list for method output_type
+	35, // [35:45] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_m3o_runtime_v1_runtime_proto_init() }
@@ -2247,7 +2352,7 @@ func file_m3o_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_runtime_v1_runtime_proto_rawDesc), len(file_m3o_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
