@@ -16,6 +16,7 @@ import (
 	"m3o.dev/cli/internal/deploy"
 	"m3o.dev/cli/internal/session"
 	"m3o.dev/cli/internal/skeleton"
+	"m3o.dev/pkg/platform"
 	runtimev1 "m3o.dev/proto/m3o/runtime/v1"
 )
 
@@ -189,16 +190,17 @@ func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, err
 	return opts, nil
 }
 
-// source returns what a service's source field names: a git URL as it is,
-// or the id of the folder's upload. The upload carries the options the
-// service is to run with, so that the runtime refuses them before it.
+// source returns what a service's source field names: a git URL or a kept
+// source's id (as 'micro status NAME' lists them) as it is, or the id of
+// the folder's upload. The upload carries the options the service is to
+// run with, so that the runtime refuses them before it.
 func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string, opts *runtimev1.Options) (string, error) {
-	if isGitURL(src) {
+	if isGitURL(src) || (platform.IsSourceID(src) && !isDir(src)) {
 		return src, nil
 	}
 	info, err := os.Stat(src)
 	if err != nil || !info.IsDir() {
-		return "", usageErrorf("%s is not a folder or a git URL (https://host/path@ref).", src)
+		return "", usageErrorf("%s is not a folder, a git URL (https://host/path@ref) or a kept source's id (src-…, as 'micro status NAME' lists them).", src)
 	}
 	archive, err := deploy.Pack(src)
 	if err != nil {

@@ -70,7 +70,9 @@ func (a *app) updateCommand() *cli.Command {
 		Description: "Without SOURCE the service is rebuilt from the source it last ran from; a git URL is\n" +
 			"fetched again. A lone SOURCE, such as '.', names the service as 'micro run' does. The\n" +
 			"running version serves until the new one runs, and keeps serving if the new one fails.\n" +
-			"--instances and --env change what they name and keep the rest.",
+			"SOURCE may also be the id of a source the platform keeps (src-…, as 'micro status NAME'\n" +
+			"lists them), to run an earlier version again. --instances and --env change what they\n" +
+			"name and keep the rest.",
 		ArgsUsage: "NAME [SOURCE]",
 		Flags:     deployFlags(),
 		Action:    a.remote(a.update),

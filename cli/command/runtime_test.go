@@ -94,7 +94,7 @@ func TestRuntimeFailures(t *testing.T) {
 			`^A service named 'hello' already exists\. Run 'micro update hello app' to replace it`},
 		{"update fails", []string{platformtest.BrokenFile}, []string{"update", "hello", "app"}, ExitError,
 			`^'micro update hello' failed, and generation 1 keeps serving: \n    build failed:`},
-		{"no folder", nil, []string{"run", "nowhere"}, ExitUsage, `^nowhere is not a folder or a git URL`},
+		{"no folder", nil, []string{"run", "nowhere"}, ExitUsage, `^nowhere is not a folder, a git URL`},
 		{"bad name", nil, []string{"run", "app", "--name", "Hello_World"}, ExitUsage, `^"Hello_World" \(--name\) is not a service name`},
 		{"bad env", nil, []string{"run", "app", "--env", "novalue"}, ExitUsage, `^--env "novalue" must be KEY=VALUE\.`},
 		{"status of nothing", nil, []string{"status", "nothing"}, ExitNotFound, `^Not found in env 'test' for namespace 'micro': no service "nothing" in namespace "micro"\.`},
@@ -311,14 +311,18 @@ func TestStatusOfOneService(t *testing.T) {
 	const (
 		date     = `\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`
 		instance = `\nINSTANCE +GENERATION +STATUS +RESTARTS +SINCE +LAST EXIT\n`
+		sources  = `\nSOURCE +STORED +SIZE +RUNNING\n`
 	)
 	for name, want := range map[string]string{
 		"hello": `^NAME +hello\nNAMESPACE +micro\nSTATUS +running\nVERSION +latest\nSOURCE +src-[a-z0-9]{26}\n` +
 			`GENERATION +2 \(generation 1 serves\)\nINSTANCES +1/1 running\nCREATED +` + date + `\nUPDATED +` + date + `\n` +
 			`ERROR +generation 2 did not take, generation 1 still runs:\n +build failed:\n +\./main\.go:3:1: syntax error[^\n]*\n` +
-			instance + `1 +1 +running +0 +` + date + ` +-\n$`,
+			instance + `1 +1 +running +0 +` + date + ` +-\n` +
+			sources + `src-[a-z0-9]{26} +` + date + ` +\d+ bytes +-\nsrc-[a-z0-9]{26} +` + date + ` +\d+ bytes +yes\n` +
+			`\n'micro update hello SOURCE' runs a kept source again\.\n$`,
 		"crashy": `\nGENERATION +1\nINSTANCES +0/1 running\nCREATED +` + date + `\nUPDATED +` + date + `\nERROR +instance 1: exit status 1 after 5 crashes in a row[^\n]*\n` +
-			instance + `1 +1 +error +4 +` + date + ` +exit status 1\n$`,
+			instance + `1 +1 +error +4 +` + date + ` +exit status 1\n` +
+			sources + `src-[a-z0-9]{26} +` + date + ` +\d+ bytes +-\n$`,
 	} {
 		r := h.mustRun("status", name)
 		if !regexp.MustCompile(want).MatchString(r.stdout) {
@@ -365,6 +369,42 @@ func TestStatusJSON(t *testing.T) {
 	}
 	if inst["since"] == nil {
 		t.Error("status -o json: instance_details[0].since is empty")
+	}
+}
+
+// TestUpdateToKeptSource runs an older upload again by the id status
+// lists: nothing is uploaded, the service builds from that source, and
+// status marks it as the one that runs.
+func TestUpdateToKeptSource(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("run", folder(t, "hello"))
+	h.mustRun("update", "hello", folder(t, "hello"))
+	sources := func() []sourceJSON {
+		t.Helper()
+		var out statusOutput
+		if err := json.Unmarshal([]byte(h.mustRun("status", "hello", "-o", "json").stdout), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out.Services[0].Sources
+	}
+	kept := sources()
+	if len(kept) != 2 || !kept[0].Running || kept[1].Running || kept[0].SizeBytes == 0 || len(kept[0].SHA256) != 64 || kept[0].Stored == nil {
+		t.Fatalf("status -o json: sources = %+v, want the two uploads, the newest running", kept)
+	}
+	older := kept[1].ID
+	if r := h.run("update", "hello", older); r.code != ExitOK || !strings.HasPrefix(r.stdout, "hello is running") {
+		t.Fatalf("micro update hello %s = exit %d, %q (stderr %q), want hello running", older, r.code, r.stdout, r.stderr)
+	}
+	if got := len(h.p.Uploads()); got != 2 {
+		t.Errorf("an update to a kept source uploaded: %d uploads, want still 2", got)
+	}
+	if src := h.p.Service("hello").GetSource(); src != older {
+		t.Errorf("the service builds from %s, want the kept %s", src, older)
+	}
+	if kept = sources(); kept[0].Running || !kept[1].Running {
+		t.Errorf("status -o json after the update: sources = %+v, want the older one running", kept)
 	}
 }
 

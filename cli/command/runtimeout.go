@@ -30,6 +30,18 @@ type serviceJSON struct {
 	Generation        uint64         `json:"generation"`
 	RunningGeneration uint64         `json:"running_generation"`
 	InstanceDetails   []instanceJSON `json:"instance_details"`
+	// Sources are the kept sources, newest first, when one service was
+	// read by name.
+	Sources []sourceJSON `json:"sources,omitempty"`
+}
+
+// sourceJSON is a source the platform keeps of a service.
+type sourceJSON struct {
+	ID        string     `json:"id"`
+	Stored    *time.Time `json:"stored"`
+	SizeBytes uint64     `json:"size_bytes"`
+	SHA256    string     `json:"sha256"`
+	Running   bool       `json:"running"`
 }
 
 // instanceJSON is one instance of a service, as `micro status NAME` shows
@@ -62,6 +74,11 @@ func serviceOutput(svc *runtimev1.Service) serviceJSON {
 		out.InstanceDetails = append(out.InstanceDetails, instanceJSON{
 			Number: inst.GetNumber(), Generation: inst.GetGeneration(), Status: deploy.StatusName(inst.GetStatus()),
 			Restarts: inst.GetRestarts(), LastExit: inst.GetLastExit(), Since: timeOf(inst.GetSince()),
+		})
+	}
+	for _, src := range svc.GetSources() {
+		out.Sources = append(out.Sources, sourceJSON{
+			ID: src.GetId(), Stored: timeOf(src.GetUploaded()), SizeBytes: src.GetSizeBytes(), SHA256: src.GetSha256(), Running: src.GetRunning(),
 		})
 	}
 	return out

@@ -65,14 +65,34 @@ func serviceDetail(t *tabwriter.Writer, svc *runtimev1.Service, s serviceJSON) {
 		row(t, label, line)
 		label = ""
 	}
-	if len(svc.GetInstances()) == 0 {
+	if len(svc.GetInstances()) > 0 {
+		fmt.Fprintln(t)
+		row(t, "INSTANCE", "GENERATION", "STATUS", "RESTARTS", "SINCE", "LAST EXIT")
+		for _, inst := range svc.GetInstances() {
+			row(t, fmt.Sprint(inst.GetNumber()), fmt.Sprint(inst.GetGeneration()), deploy.StatusName(inst.GetStatus()),
+				fmt.Sprint(inst.GetRestarts()), when(inst.GetSince()), orDash(inst.GetLastExit()))
+		}
+	}
+	keptSources(t, svc)
+}
+
+// keptSources lists the sources the platform keeps of the service, the one
+// that runs marked, and how to run an older one again.
+func keptSources(t *tabwriter.Writer, svc *runtimev1.Service) {
+	if len(svc.GetSources()) == 0 {
 		return
 	}
 	fmt.Fprintln(t)
-	row(t, "INSTANCE", "GENERATION", "STATUS", "RESTARTS", "SINCE", "LAST EXIT")
-	for _, inst := range svc.GetInstances() {
-		row(t, fmt.Sprint(inst.GetNumber()), fmt.Sprint(inst.GetGeneration()), deploy.StatusName(inst.GetStatus()),
-			fmt.Sprint(inst.GetRestarts()), when(inst.GetSince()), orDash(inst.GetLastExit()))
+	row(t, "SOURCE", "STORED", "SIZE", "RUNNING")
+	for _, src := range svc.GetSources() {
+		running := "-"
+		if src.GetRunning() {
+			running = "yes"
+		}
+		row(t, src.GetId(), when(src.GetUploaded()), size(int(src.GetSizeBytes())), running)
+	}
+	if len(svc.GetSources()) > 1 {
+		fmt.Fprintf(t, "\n'micro update %s SOURCE' runs a kept source again.\n", svc.GetName())
 	}
 }
 

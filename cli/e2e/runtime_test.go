@@ -44,6 +44,7 @@ func TestRuntimeJourney(t *testing.T) {
 	t.Run("run", func(t *testing.T) { runSteps(t, p, hello) })
 	t.Run("config", func(t *testing.T) { configGreeting(t, p) })
 	t.Run("update under load", func(t *testing.T) { updateUnderLoad(t, p, hello) })
+	t.Run("rollback", func(t *testing.T) { rollbackSteps(t, p) })
 	t.Run("logs follow", func(t *testing.T) { followLogs(t, p) })
 	t.Run("failures", func(t *testing.T) { failureSteps(t, p, work) })
 	t.Run("git", func(t *testing.T) { gitSteps(t, p, work) })

@@ -84,6 +84,35 @@ func updateUnderLoad(t *testing.T, p *platform, hello string) {
 	t.Logf("update under load: %d calls, %d answered by the old version", len(res.answers), firstNew)
 }
 
+// rollbackSteps runs hello's first upload again by the id status lists,
+// as after a bad release, and then the newest again.
+func rollbackSteps(t *testing.T, p *platform) {
+	var out struct {
+		Services []struct {
+			Sources []struct {
+				ID      string
+				Running bool
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(p.must("--output", "json", "status", "hello")), &out); err != nil || len(out.Services) != 1 {
+		t.Fatalf("micro -o json status hello: %v, %+v", err, out)
+	}
+	kept := out.Services[0].Sources
+	if len(kept) != 2 || !kept[0].Running {
+		t.Fatalf("hello's kept sources = %+v, want its two uploads, the newest running", kept)
+	}
+	for _, step := range []struct{ id, greeting string }{{kept[1].ID, "Hello Ann"}, {kept[0].ID, "Hi Ann"}} {
+		r := p.microIn(invocation{timeout: deployTimeout}, "update", "hello", step.id)
+		if r.code != 0 {
+			t.Fatalf("micro update hello %s = exit %d\nstdout: %s\nstderr: %s", step.id, r.code, r.stdout, r.stderr)
+		}
+		if got := greet(t, p, "hello"); got != step.greeting {
+			t.Errorf("after micro update hello %s the call answers %q, want %q", step.id, got, step.greeting)
+		}
+	}
+}
+
 // serviceJSON is a service in the JSON output of run, update and status.
 type serviceJSON struct {
 	Name      string

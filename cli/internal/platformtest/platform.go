@@ -138,7 +138,7 @@ func (p *Platform) register() {
 	configv1.RegisterConfigServiceServer(p.server, &configService{p: p})
 	registryv1.RegisterRegistryServiceServer(p.server, &registryService{p: p})
 	billingv1.RegisterBillingServiceServer(p.server, &billingService{p: p})
-	p.runtime = &runtimeService{p: p, sources: map[string][]string{}, services: map[string]*deployment{}}
+	p.runtime = &runtimeService{p: p, sources: map[string][]string{}, kept: map[string][]*runtimev1.KeptSource{}, services: map[string]*deployment{}}
 	runtimev1.RegisterRuntimeServiceServer(p.server, p.runtime)
 	// A user's service, as the proxy reaches it with the micro-service
 	// header, and server reflection, which it answers.

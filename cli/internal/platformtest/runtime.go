@@ -6,7 +6,9 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -48,7 +50,8 @@ type runtimeService struct {
 	p *Platform
 
 	mu       sync.Mutex
-	sources  map[string][]string // source id: the archive's file names
+	sources  map[string][]string                // source id: the archive's file names
+	kept     map[string][]*runtimev1.KeptSource // service name: its uploads, newest first
 	uploads  [][]string
 	planned  []*runtimev1.Options // the options each upload's first message carried
 	services map[string]*deployment
@@ -56,9 +59,10 @@ type runtimeService struct {
 
 // deployment is a service and where its latest generation stands.
 type deployment struct {
-	svc  *runtimev1.Service
-	step int
-	fail string // the failure of the latest generation's source, or ""
+	svc     *runtimev1.Service
+	step    int
+	fail    string // the failure of the latest generation's source, or ""
+	running string // the source of the generation that runs
 }
 
 // Uploads returns the file names of every source uploaded, in order.
@@ -114,6 +118,8 @@ func (s *runtimeService) Upload(stream grpc.ClientStreamingServer[runtimev1.Uplo
 	id := "src-" + strings.ToLower(rand.Text()[:26])
 	s.mu.Lock()
 	s.sources[id] = files
+	kept := &runtimev1.KeptSource{Id: id, Uploaded: timestamp(time.Now()), SizeBytes: uint64(archive.Len()), Sha256: fmt.Sprintf("%x", sha256.Sum256(archive.Bytes()))}
+	s.kept[name] = append([]*runtimev1.KeptSource{kept}, s.kept[name]...)
 	s.uploads = append(s.uploads, files)
 	s.planned = append(s.planned, opts)
 	s.mu.Unlock()

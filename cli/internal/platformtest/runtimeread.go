@@ -35,9 +35,24 @@ func (s *runtimeService) Read(_ context.Context, req *runtimev1.ReadRequest) (*r
 	for _, n := range names {
 		d := s.services[n]
 		d.advance()
-		resp.Services = append(resp.Services, proto.Clone(d.svc).(*runtimev1.Service))
+		svc := proto.Clone(d.svc).(*runtimev1.Service)
+		if req.GetName() != "" {
+			svc.Sources = s.keptOf(d)
+		}
+		resp.Services = append(resp.Services, svc)
 	}
 	return resp, nil
+}
+
+// keptOf lists the uploads of d's service, the running one marked.
+func (s *runtimeService) keptOf(d *deployment) []*runtimev1.KeptSource {
+	var out []*runtimev1.KeptSource
+	for _, k := range s.kept[d.svc.GetName()] {
+		k = proto.Clone(k).(*runtimev1.KeptSource)
+		k.Running = k.GetId() == d.running
+		out = append(out, k)
+	}
+	return out
 }
 
 // advance moves the latest generation one step on.
@@ -60,7 +75,7 @@ func (d *deployment) advance() {
 			}}
 		}
 	case d.svc.GetStatus() == runtimev1.Status_STATUS_RUNNING:
-		d.svc.RunningGeneration = d.svc.GetGeneration()
+		d.svc.RunningGeneration, d.running = d.svc.GetGeneration(), d.svc.GetSource()
 		d.svc.Instances = []*runtimev1.Instance{{
 			Number: 1, Generation: d.svc.GetGeneration(), Status: runtimev1.Status_STATUS_RUNNING, Since: timestamp(time.Now()),
 		}}
