@@ -17,7 +17,8 @@ import (
 )
 
 // NewGateway returns the HTTP/JSON API of every core service under /v1/,
-// and the caller's own services under /v1/call/ (UserCallPath). It calls the proxy's own public gRPC port through conn, so HTTP callers
+// and of the caller's own services under /v1/call/ (UserCallPath). It
+// calls the proxy's own public gRPC port through conn, so HTTP callers
 // meet exactly the same authentication, rules and rate limits; the
 // Authorization header travels as gRPC metadata, and gRPC codes come back
 // as HTTP statuses (Unauthenticated as 401, PermissionDenied as 403, ...).

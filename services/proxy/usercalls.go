@@ -240,8 +240,8 @@ func (a *userAnswer) start() {
 // fail ends a stream whose responses have begun with the error as a last
 // line {"error": …}, since the status line has gone.
 func (a *userAnswer) fail(err error) {
-	st, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(status.Convert(err).Proto())
-	if err != nil {
+	st, merr := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(status.Convert(err).Proto())
+	if merr != nil {
 		return
 	}
 	fmt.Fprintf(a.w, "{\"error\":%s}\n", st)

@@ -59,11 +59,11 @@ func (s *Service) toProto(ctx context.Context, rec record) *runtimev1.Service {
 	return out
 }
 
-// keptSources lists the sources kept of rec's service, newest first,
-// marking the one generation running runs from. When they cannot be read
-// the answer goes without them: the service's own state is what it is
-// for.
-func (s *Service) keptSources(ctx context.Context, rec record, running uint64) []*runtimev1.KeptSource {
+// sourcesToProto lists the sources kept of rec's service, newest first,
+// marking the one that generation running builds from. When they cannot
+// be read the answer goes without them: the service's own state is what
+// it is for.
+func (s *Service) sourcesToProto(ctx context.Context, rec record, running uint64) []*runtimev1.KeptSource {
 	metas, err := s.sources.of(ctx, rec.Namespace, rec.Name)
 	if err != nil {
 		s.log.WarnContext(ctx, "list kept sources", "namespace", rec.Namespace, "service", rec.Name, "error", err)

@@ -145,7 +145,7 @@ func (s *Service) Read(ctx context.Context, req *runtimev1.ReadRequest) (*runtim
 	for _, rec := range recs {
 		svc := s.toProto(ctx, rec)
 		if req.GetName() != "" {
-			svc.Sources = s.keptSources(ctx, rec, svc.GetRunningGeneration())
+			svc.Sources = s.sourcesToProto(ctx, rec, svc.GetRunningGeneration())
 		}
 		resp.Services = append(resp.Services, svc)
 	}
