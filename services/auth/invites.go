@@ -22,10 +22,10 @@ func (s *Service) addInvite(ctx context.Context, p principal, email string, rese
 	}
 	inv := Invite{Email: email, Created: s.now().UTC(), CreatedBy: by}
 	if _, err := s.kv.PutJSON(ctx, tableInvites, email, inv, storeclient.Create(0)); err != nil {
-		if errors.Is(err, ErrAlreadyExists) && resend {
+		switch {
+		case errors.Is(err, ErrAlreadyExists) && resend:
 			return s.resendInvite(ctx, p, email)
-		}
-		if errors.Is(err, ErrAlreadyExists) {
+		case errors.Is(err, ErrAlreadyExists):
 			return Invite{}, fmt.Errorf("%q is already invited: %w", email, ErrAlreadyExists)
 		}
 		return Invite{}, err

@@ -38,7 +38,7 @@ func (c *Conn) authorizeUnary(ctx context.Context, method string, req, reply any
 	if public[method] {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	token, err := c.accessToken(ctx)
+	token, err := c.AccessToken(ctx)
 	if err != nil {
 		return err
 	}
@@ -78,17 +78,11 @@ func (c *Conn) authorize(ctx context.Context, method string) (context.Context, e
 	if public[method] {
 		return ctx, nil
 	}
-	token, err := c.accessToken(ctx)
+	token, err := c.AccessToken(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return withBearer(ctx, token), nil
-}
-
-// accessToken returns a current access token of the env's session.
-func (c *Conn) accessToken(ctx context.Context) (string, error) {
-	s, err := c.Session(ctx)
-	return s.AccessToken, err
 }
 
 // Session returns the env's session with a current access token,
@@ -146,8 +140,9 @@ func (c *Conn) refreshIf(ctx context.Context, stale func(envfile.Session) bool) 
 }
 
 // AccessToken returns a current access token of the env's session,
-// refreshing it first if it is about to expire, for calls such as
-// AuthService.Inspect that take the token as an argument.
+// refreshing it first if it is about to expire: the bearer of every call,
+// and the argument of calls such as AuthService.Inspect.
 func (c *Conn) AccessToken(ctx context.Context) (string, error) {
-	return c.accessToken(ctx)
+	s, err := c.Session(ctx)
+	return s.AccessToken, err
 }
