@@ -238,11 +238,13 @@ func (a *userAnswer) start() {
 }
 
 // fail ends a stream whose responses have begun with the error as a last
-// line {"error": …}, since the status line has gone.
+// line {"error": …}, since the status line has gone; compact, as the
+// results are, where protojson varies its spacing on purpose.
 func (a *userAnswer) fail(err error) {
 	st, merr := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(status.Convert(err).Proto())
-	if merr != nil {
+	var line bytes.Buffer
+	if merr != nil || json.Compact(&line, st) != nil {
 		return
 	}
-	fmt.Fprintf(a.w, "{\"error\":%s}\n", st)
+	fmt.Fprintf(a.w, "{\"error\":%s}\n", line.Bytes())
 }

@@ -11,8 +11,11 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 
@@ -21,17 +24,19 @@ import (
 	"m3o.dev/pkg/service/servicetest/hellopb"
 )
 
-// helloConn serves the hello API with reflection on loopback until the
-// test ends, and returns a connection to it.
-func helloConn(t *testing.T) *grpc.ClientConn {
+// serveConn serves what register registers, with server reflection or
+// without, on loopback until the test ends, and returns a connection to it.
+func serveConn(t *testing.T, withReflection bool, register func(*grpc.Server)) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	hellopb.RegisterHelloServer(srv, servicetest.NewGreeter("Hi"))
-	reflection.Register(srv)
+	register(srv)
+	if withReflection {
+		reflection.Register(srv)
+	}
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -40,6 +45,11 @@ func helloConn(t *testing.T) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// helloConn serves the hello API with reflection.
+func helloConn(t *testing.T) *grpc.ClientConn {
+	return serveConn(t, true, func(srv *grpc.Server) { hellopb.RegisterHelloServer(srv, servicetest.NewGreeter("Hi")) })
 }
 
 // olderCall is Hello.Call as an older API of the service had it: its
@@ -63,11 +73,18 @@ func olderCall(t *testing.T) invoke.Method {
 // over conn with the cache methods.
 func postCall(t *testing.T, conn *grpc.ClientConn, methods *methodCache, body string) *httptest.ResponseRecorder {
 	t.Helper()
+	return post(t, conn, methods, "/v1/call/hello/Hello.Call", body)
+}
+
+// post posts body to path through a gateway of users' services over conn
+// with the cache methods.
+func post(t *testing.T, conn *grpc.ClientConn, methods *methodCache, path, body string) *httptest.ResponseRecorder {
+	t.Helper()
 	mux := runtime.NewServeMux(gatewayOptions()...)
 	if err := registerUserCalls(mux, conn, methods); err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest(http.MethodPost, "/v1/call/hello/Hello.Call", strings.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer t")
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, req)
@@ -93,12 +110,8 @@ func TestUserCallRereadsAChangedAPI(t *testing.T) {
 		t.Errorf("the cache holds %v, %v after the call, want the service's current Hello.Call", m.Desc, ok)
 	}
 	rec = postCall(t, conn, methods, `{"nom":"Ann"}`)
-	want := `Cannot call Hello.Call of service 'hello': the request is not a JSON hello.CallRequest: unknown field "nom" (line 1, column 2).`
-	var answer struct{ Message string }
-	_ = json.Unmarshal(rec.Body.Bytes(), &answer)
-	if rec.Code != http.StatusBadRequest || answer.Message != want {
-		t.Errorf("POST Hello.Call with a field of no API = %d %s, want 400 %q", rec.Code, rec.Body, want)
-	}
+	wantAnswer(t, "POST Hello.Call with a field of no API", rec, http.StatusBadRequest,
+		`Cannot call Hello.Call of service 'hello': the request is not a JSON hello.CallRequest: unknown field "nom" (line 1, column 2).`)
 }
 
 // TestMethodCache keeps a method for methodTTL, for the caller who
@@ -127,5 +140,53 @@ func TestMethodCache(t *testing.T) {
 	}
 	if n := len(c.entries); n > maxMethods {
 		t.Errorf("the cache holds %d methods, want at most %d", n, maxMethods)
+	}
+}
+
+// brokenStream is a test service whose server-streaming method sends one
+// response and then fails, and which has a client-streaming method.
+type brokenStream struct {
+	testgrpc.UnimplementedTestServiceServer
+}
+
+func (brokenStream) StreamingOutputCall(_ *testgrpc.StreamingOutputCallRequest, stream testgrpc.TestService_StreamingOutputCallServer) error {
+	if err := stream.Send(&testgrpc.StreamingOutputCallResponse{Payload: &testgrpc.Payload{Body: []byte("hi")}}); err != nil {
+		return err
+	}
+	return status.Error(codes.Unavailable, "gone")
+}
+
+// TestUserCallAnswersWhatItCannotServe calls what the gateway cannot turn
+// into JSON, and a stream that fails after its first response: a service
+// without reflection and a method that takes a stream of requests (named
+// in full: reflection lists grpc.* services under no short name) are 501
+// in words, and the failed stream ends with an error line after its
+// result, its status line having gone.
+func TestUserCallAnswersWhatItCannotServe(t *testing.T) {
+	blind := serveConn(t, false, func(srv *grpc.Server) { hellopb.RegisterHelloServer(srv, servicetest.NewGreeter("Hi")) })
+	rec := post(t, blind, newMethodCache(), "/v1/call/hello/Hello.Call", `{}`)
+	wantAnswer(t, "without reflection", rec, http.StatusNotImplemented,
+		"Service 'hello' does not answer gRPC server reflection, which the gateway reads its methods from.")
+
+	conn := serveConn(t, true, func(srv *grpc.Server) { testgrpc.RegisterTestServiceServer(srv, brokenStream{}) })
+	rec = post(t, conn, newMethodCache(), "/v1/call/test/grpc.testing.TestService.StreamingInputCall", `{}`)
+	wantAnswer(t, "a stream of requests", rec, http.StatusNotImplemented,
+		"Cannot call grpc.testing.TestService.StreamingInputCall of service 'test': grpc.testing.TestService.StreamingInputCall: methods that take a stream of requests are not supported.")
+
+	rec = post(t, conn, newMethodCache(), "/v1/call/test/grpc.testing.TestService/StreamingOutputCall", `{}`)
+	want := `{"result":{"payload":{"type":"COMPRESSABLE","body":"aGk="},"peerSocketAddress":""}}` + "\n" +
+		`{"error":{"code":14,"message":"gone","details":[]}}` + "\n"
+	if rec.Code != http.StatusOK || rec.Body.String() != want {
+		t.Errorf("a stream failing after one response = %d %q, want 200 %q", rec.Code, rec.Body, want)
+	}
+}
+
+// wantAnswer checks an error answer's status and message.
+func wantAnswer(t *testing.T, what string, rec *httptest.ResponseRecorder, code int, message string) {
+	t.Helper()
+	var answer struct{ Message string }
+	_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+	if rec.Code != code || answer.Message != message {
+		t.Errorf("%s = %d %s, want %d %q", what, rec.Code, rec.Body, code, message)
 	}
 }
