@@ -133,6 +133,11 @@ func TestPaymentGate(t *testing.T) {
 	if err := wantStatus("http://"+b.Addr("http")+"/v1/store/write", `{"record":{"key":"k","value":"dg=="}}`, "Bearer "+alice, http.StatusPaymentRequired); err != nil {
 		t.Errorf("gateway write while gated: %v", err)
 	}
+	// A call to one of the namespace's own services over HTTP is gated
+	// as well, before the gateway asks the service what it serves.
+	if err := wantStatus("http://"+b.Addr("http")+"/v1/call/hello/Hello.Call", `{"name":"Ann"}`, "Bearer "+alice, http.StatusPaymentRequired); err != nil {
+		t.Errorf("gateway call to alice's service while gated: %v", err)
+	}
 
 	b.setStatus(t, "tenant-a", billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE)
 	coretest.Eventually(t, "alice writes after paying", func() error { return write(aliceCtx, conn, new(metadata.MD)) })
