@@ -82,10 +82,10 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		}
 	}
 	source := ""
-	if src != "" {
-		if source, err = a.source(c.Context, rt, name, ns, src, opts); err != nil {
-			return err
-		}
+	if src == "" {
+		source = a.ranSource(cur.GetServices()[0])
+	} else if source, err = a.source(c.Context, rt, name, ns, src, opts); err != nil {
+		return err
 	}
 	resp, err := rt.Update(c.Context, &runtimev1.UpdateRequest{
 		Service: &runtimev1.Service{Name: name, Source: source}, Options: opts, Namespace: ns,
@@ -94,6 +94,27 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		return refusedOption(err)
 	}
 	return a.await(c, conn, resp.GetService(), "update")
+}
+
+// ranSource is what an update without SOURCE builds from: the service's
+// own source, a git URL fetched again, except that an upload whose
+// generation did not take gives way to the kept source of the generation
+// that still serves. Rebuilding a failed upload would fail again, and
+// --instances or --env would never reach the version that runs. Empty
+// keeps the service's source.
+func (a *app) ranSource(svc *runtimev1.Service) string {
+	notTaken := svc.GetError() != "" && svc.GetRunningGeneration() > 0 && svc.GetRunningGeneration() < svc.GetGeneration()
+	if !notTaken || isGitURL(svc.GetSource()) {
+		return ""
+	}
+	for _, kept := range svc.GetSources() {
+		if kept.GetRunning() && kept.GetId() != svc.GetSource() {
+			a.notef("Generation %d of %s did not take; rebuilding from %s, which generation %d runs.",
+				svc.GetGeneration(), svc.GetName(), kept.GetId(), svc.GetRunningGeneration())
+			return kept.GetId()
+		}
+	}
+	return ""
 }
 
 // optionFlags are the flags of run and update by the fields of the

@@ -408,6 +408,39 @@ func TestUpdateToKeptSource(t *testing.T) {
 	}
 }
 
+// TestUpdateAfterFailedUpdate checks that an update without SOURCE, after
+// an upload that did not take, rebuilds from the source that still runs,
+// as the help says, and says so, instead of the failed upload again.
+func TestUpdateAfterFailedUpdate(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("run", folder(t, "hello"))
+	good := h.p.Service("hello").GetSource()
+	if r := h.run("update", "hello", folder(t, "hello", platformtest.BrokenFile)); r.code != ExitError {
+		t.Fatalf("update to a broken source = exit %d, %q, want it to fail", r.code, r.stderr)
+	}
+	broken := h.p.Service("hello").GetSource()
+	r := h.run("update", "hello")
+	if r.code != ExitOK || !strings.HasPrefix(r.stdout, "hello is running") {
+		t.Fatalf("micro update hello = exit %d, %q (stderr %q), want hello running", r.code, r.stdout, r.stderr)
+	}
+	if src := h.p.Service("hello").GetSource(); src != good {
+		t.Errorf("the service builds from %s, want %s, which ran (not the failed %s)", src, good, broken)
+	}
+	if want := "Generation 2 of hello did not take; rebuilding from " + good + ", which generation 1 runs.\n"; !strings.HasPrefix(r.stderr, want) {
+		t.Errorf("stderr = %q, want it to start with %q", r.stderr, want)
+	}
+	if got := len(h.p.Uploads()); got != 2 {
+		t.Errorf("an update without SOURCE uploaded: %d uploads, want still 2", got)
+	}
+	// Once the latest generation runs, an update without SOURCE keeps it.
+	h.mustRun("update", "hello")
+	if src := h.p.Service("hello").GetSource(); src != good {
+		t.Errorf("a second update without SOURCE builds from %s, want %s", src, good)
+	}
+}
+
 func mustJSON(v any) string {
 	data, _ := json.Marshal(v)
 	return string(data)
