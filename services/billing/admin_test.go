@@ -35,6 +35,34 @@ func TestAdminSetStatus(t *testing.T) {
 	}
 	_, err = e.viaProxy(t).GetSubscription(e.admin, &billingv1.GetSubscriptionRequest{Namespace: "not-billed"})
 	statustest.Want(t, "GetSubscription(not-billed)", err, codes.NotFound, `namespace "not-billed" has no subscription`)
+	if sub = e.setStatus(t, "comped-ns", billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE); sub.GetCurrentPeriodEnd() != nil {
+		t.Errorf("manual subscription active again: period ends %v, want no paid period", sub.GetCurrentPeriodEnd().AsTime())
+	}
+}
+
+// TestAdminReactivates sets a paying namespace canceled, then active again
+// by hand: a new paid period starts, so that its tenant's cancel later ends
+// the subscription at the end of that period, not at once.
+func TestAdminReactivates(t *testing.T) {
+	e := newEnv(t, providers[0])
+	e.signup(t, providers[0], "tenant-a")
+	e.setStatus(t, "tenant-a", billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELED)
+	sub := e.setStatus(t, "tenant-a", billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE)
+	if end := sub.GetCurrentPeriodEnd().AsTime(); end.Before(time.Now().AddDate(0, 1, -1)) {
+		t.Errorf("active again by hand: period ends %s, want about a month from now", end)
+	}
+	owner := e.user(t, "tenant-a", "owner@example.com", "admin", "developer")
+	resp, err := e.viaProxy(t).Cancel(owner, &billingv1.CancelRequest{})
+	if err != nil {
+		t.Fatalf("Cancel() = %v", err)
+	}
+	st := &billingv1.NamespaceStatus{
+		Status: resp.GetSubscription().GetStatus(), CancelAtPeriodEnd: resp.GetSubscription().GetCancelAtPeriodEnd(),
+		CurrentPeriodEnd: resp.GetSubscription().GetCurrentPeriodEnd(),
+	}
+	if got := billing.StandingOf(st, time.Now(), billing.DefaultGrace); got != billing.Good {
+		t.Errorf("standing after the tenant's cancel = %v, want good until the period ends", got)
+	}
 }
 
 // TestBadInput sends every RPC malformed requests: each gets

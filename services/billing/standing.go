@@ -67,6 +67,16 @@ func StandingOf(st *billingv1.NamespaceStatus, now time.Time, grace time.Duratio
 	return Good
 }
 
+// GatedWord says what the subscription of a gated namespace is: one set to
+// end whose paid period is over has ended, "canceled", even while its
+// status still says active, until the provider's last event arrives.
+func GatedWord(st *billingv1.NamespaceStatus) string {
+	if st.GetCancelAtPeriodEnd() {
+		return StatusWord(billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELED)
+	}
+	return StatusWord(st.GetStatus())
+}
+
 // StatusWord is a status as people read it: "active", "past_due",
 // "canceled" or "incomplete".
 func StatusWord(st billingv1.SubscriptionStatus) string {

@@ -49,3 +49,23 @@ func TestStandingOf(t *testing.T) {
 		t.Errorf("StandingOf(past due, no grace) = %v, want gated", got)
 	}
 }
+
+// TestGatedWord checks what a gated namespace is told its subscription is:
+// one set to end whose period is over has ended, though its status may
+// still say active.
+func TestGatedWord(t *testing.T) {
+	tests := []struct {
+		st   *billingv1.NamespaceStatus
+		want string
+	}{
+		{&billingv1.NamespaceStatus{Status: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE, CancelAtPeriodEnd: true}, "canceled"},
+		{&billingv1.NamespaceStatus{Status: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELED}, "canceled"},
+		{&billingv1.NamespaceStatus{Status: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_PAST_DUE}, "past_due"},
+		{&billingv1.NamespaceStatus{Status: billingv1.SubscriptionStatus_SUBSCRIPTION_STATUS_INCOMPLETE}, "incomplete"},
+	}
+	for _, tt := range tests {
+		if got := billing.GatedWord(tt.st); got != tt.want {
+			t.Errorf("GatedWord(%v) = %q, want %q", tt.st, got, tt.want)
+		}
+	}
+}

@@ -184,7 +184,8 @@ func (s *Service) portal(ctx context.Context, ns, returnURL string) (string, err
 
 // setStatus sets the status of ns by hand. A namespace without a
 // subscription gets a manual one. Canceled by hand ends the paid period
-// now; setting active clears a pending cancel.
+// now; setting active clears a pending cancel and gives a period that is
+// over a new one (see reopenPeriod).
 func (s *Service) setStatus(ctx context.Context, ns string, st Status) (Subscription, error) {
 	now := s.now()
 	return s.upsert(ctx, ns, func(sub *Subscription) error {
@@ -195,9 +196,23 @@ func (s *Service) setStatus(ctx context.Context, ns string, st Status) (Subscrip
 			sub.PeriodEnd = earliest(sub.PeriodEnd, now)
 		case StatusActive:
 			sub.CancelAtPeriodEnd = false
+			sub.reopenPeriod(now)
 		}
 		return nil
 	})
+}
+
+// reopenPeriod gives an active subscription whose paid period is over a
+// period that lasts: a month from now, as a payment starts one, or none at
+// all for a manual one, which has no paid period. Active with its period
+// over would end, gated, the moment its tenant cancels.
+func (sub *Subscription) reopenPeriod(now time.Time) {
+	switch {
+	case sub.Provider == ProviderManual:
+		sub.PeriodEnd = time.Time{}
+	case !sub.PeriodEnd.IsZero() && !now.Before(sub.PeriodEnd):
+		sub.PeriodEnd = now.AddDate(0, 1, 0)
+	}
 }
 
 // paid records that ns paid at at: the card was replaced, or a new

@@ -71,7 +71,7 @@ func (g *PaymentGate) Check(ctx context.Context, caller identity.Caller, service
 	standing, st := g.Standing(caller.Namespace)
 	switch standing {
 	case billing.Gated:
-		return &PaymentRequiredError{Namespace: caller.Namespace, Status: billing.StatusWord(st.GetStatus())}
+		return &PaymentRequiredError{Namespace: caller.Namespace, Status: billing.GatedWord(st)}
 	case billing.Grace:
 		_ = grpc.SetHeader(ctx, metadata.Pairs(PaymentWarningHeader, g.warning(caller.Namespace, st)))
 	}

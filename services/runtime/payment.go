@@ -25,7 +25,7 @@ func (s *Service) unpaid(ns string) (string, bool) {
 	if standing != billing.Gated {
 		return "", false
 	}
-	return fmt.Sprintf("Stopped until payment resumes: the subscription of namespace '%s' is %s.", ns, billing.StatusWord(st.GetStatus())), true
+	return fmt.Sprintf("Stopped until payment resumes: the subscription of namespace '%s' is %s.", ns, billing.GatedWord(st)), true
 }
 
 // stopUnpaid stops a service of a namespace that must pay. Its record
