@@ -103,6 +103,23 @@ func TestConfigSetRefusesBrokenJSON(t *testing.T) {
 	}
 }
 
+// TestConfigDelRefusesEmptyPath checks that an empty PATH, such as an
+// unset shell variable gives, deletes nothing: to the config service it
+// names the whole document.
+func TestConfigDelRefusesEmptyPath(t *testing.T) {
+	h := newHarness(t)
+	h.login()
+	h.mustRun("config", "set", "app", "on")
+	for _, path := range []string{"", " "} {
+		if r := h.run("config", "del", path); r.code != ExitUsage || !strings.HasPrefix(r.stderr, "PATH is empty") {
+			t.Errorf("micro config del %q = exit %d (%q), want %d and a refusal", path, r.code, r.stderr, ExitUsage)
+		}
+	}
+	if r := h.mustRun("config", "get", "app"); r.stdout != "on\n" {
+		t.Errorf("micro config get app after the refusals = %q, want the value still there", r.stdout)
+	}
+}
+
 // TestValueOverTheLimitOnStdin checks that a value on stdin over the
 // store's limit is refused whole, not sent cut short at the limit.
 func TestValueOverTheLimitOnStdin(t *testing.T) {

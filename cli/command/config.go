@@ -167,9 +167,13 @@ func brokenJSON(value []byte) error {
 	return usageErrorf("VALUE starts like JSON but is not valid JSON%s: %s. To set it as text, give it as a JSON string, in double quotes with its own quotes escaped.", where, err)
 }
 
-// configDel deletes a value.
+// configDel deletes a value. An empty PATH, as an unset shell variable
+// gives, is refused: to the config service it means the whole document.
 func (a *app) configDel(c *cli.Context, conn *session.Conn) error {
 	path := c.Args().First()
+	if strings.TrimSpace(path) == "" {
+		return usageErrorf("PATH is empty: name the value to delete, such as db.user; 'micro config del' never deletes the whole document at once.")
+	}
 	resp, err := configClient(conn).Delete(c.Context, &configv1.DeleteRequest{
 		Namespace: a.withNamespace(c.String("namespace")),
 		Path:      path,
