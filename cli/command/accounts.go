@@ -163,8 +163,12 @@ func (a *app) accountsDisable(c *cli.Context, conn *session.Conn) error {
 	if _, err := accountsClient(conn).Disable(c.Context, &authv1.DisableRequest{Namespace: ns, Id: name}); err != nil {
 		return err
 	}
+	enable := "micro auth accounts enable " + name
+	if flag := c.String("namespace"); flag != "" {
+		enable = "micro auth accounts enable --namespace " + flag + " " + name
+	}
 	return a.out.print(map[string]any{"account": name, "disabled": true}, func(t *tabwriter.Writer) {
-		row(t, "Disabled account "+name+" and revoked its tokens; 'micro auth accounts enable "+name+"' lets it log in again.")
+		row(t, "Disabled account "+name+" and revoked its tokens; '"+enable+"' lets it log in again.")
 	})
 }
 

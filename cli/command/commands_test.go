@@ -167,8 +167,13 @@ func TestAccountsDisableEnable(t *testing.T) {
 	h.login()
 	h.mustRun("auth", "accounts", "create", "carol", "--password", "s3cret-enough")
 	r := h.mustRun("auth", "accounts", "disable", "carol")
-	if !h.p.Disabled("carol") || !strings.Contains(r.stdout, "Disabled account carol") {
-		t.Errorf("micro auth accounts disable carol = %q, disabled %v; want carol disabled", r.stdout, h.p.Disabled("carol"))
+	if !h.p.Disabled("carol") || !strings.Contains(r.stdout, "Disabled account carol") || !strings.Contains(r.stdout, "'micro auth accounts enable carol'") {
+		t.Errorf("micro auth accounts disable carol = %q, disabled %v; want carol disabled and how to enable her", r.stdout, h.p.Disabled("carol"))
+	}
+	// Disabled in a namespace named by --namespace, the hint names it too.
+	r = h.mustRun("auth", "accounts", "disable", "carol", "--namespace", "team-one")
+	if want := "'micro auth accounts enable --namespace team-one carol' lets it log in again"; !strings.Contains(r.stdout, want) {
+		t.Errorf("micro auth accounts disable carol --namespace team-one = %q, want %q", r.stdout, want)
 	}
 	r = h.mustRun("auth", "accounts", "enable", "carol")
 	want := "Enabled account carol in namespace 'micro'. It can log in again; the tokens it held before stay revoked.\n"
