@@ -91,9 +91,20 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		Service: &runtimev1.Service{Name: name, Source: source}, Options: opts, Namespace: ns,
 	})
 	if err != nil {
-		return refusedOption(err)
+		return refusedUpdate(err, name, source)
 	}
 	return a.await(c, conn, resp.GetService(), "update")
+}
+
+// refusedUpdate is err as the CLI says it: a kept source id the runtime
+// does not know is not found, with where the kept ones are listed, and a
+// refused option names its flag (see refusedOption).
+func refusedUpdate(err error, name, source string) error {
+	st, ok := sentStatus(err)
+	if ok && st.Code() == codes.InvalidArgument && platform.IsSourceID(source) && strings.HasPrefix(st.Message(), "service.source: ") {
+		return failf(ExitNotFound, codes.NotFound, "Service '%s' has no kept source %s: it was never uploaded for it, or is no longer kept. 'micro status %s' lists the sources kept.", name, source, name)
+	}
+	return refusedOption(err)
 }
 
 // ranSource is what an update without SOURCE builds from: the service's

@@ -406,6 +406,11 @@ func TestUpdateToKeptSource(t *testing.T) {
 	if kept = sources(); kept[0].Running || !kept[1].Running {
 		t.Errorf("status -o json after the update: sources = %+v, want the older one running", kept)
 	}
+	gone := "src-" + strings.Repeat("a", 26)
+	r := h.run("update", "hello", gone)
+	if want := "Service 'hello' has no kept source " + gone + ": it was never uploaded for it, or is no longer kept. 'micro status hello' lists the sources kept.\n"; r.code != ExitNotFound || r.stderr != want {
+		t.Errorf("micro update hello %s = exit %d, %q; want %d, %q", gone, r.code, r.stderr, ExitNotFound, want)
+	}
 }
 
 // TestUpdateAfterFailedUpdate checks that an update without SOURCE, after

@@ -176,7 +176,7 @@ func (s *runtimeService) failureOf(src string) (string, error) {
 	files, ok := s.sources[src]
 	switch {
 	case !ok:
-		return "", status.Errorf(codes.InvalidArgument, "no source %s: upload it first", src)
+		return "", status.Errorf(codes.InvalidArgument, "service.source: namespace %q keeps no source %s; reading the service by name lists the sources kept", Namespace, src)
 	case contains(files, BrokenFile):
 		return BuildError, nil
 	case contains(files, CrashFile):
