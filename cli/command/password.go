@@ -26,11 +26,12 @@ func (a *app) passwordCommand(ns cli.Flag) *cli.Command {
 		ArgsUsage: "[NAME]",
 		Description: "On a terminal it asks for your current password, then the new one twice, without echo;\n" +
 			"an admin setting another account's password is asked only for the new one.\n" +
-			"Scripts pass them on stdin with --password-stdin, a line each, in the same order.\n" +
+			"Scripts pass them on stdin with --password-stdin, a line each: the current one, then the new\n" +
+			"one once; for another account's, the new one alone.\n" +
 			"The account's other logins end when their access tokens expire; yours goes on with the new password.",
 		Flags: []cli.Flag{
 			ns,
-			&cli.BoolFlag{Name: "password-stdin", Usage: "read the passwords from stdin, a line each"},
+			&cli.BoolFlag{Name: "password-stdin", Usage: "read the passwords from stdin, a line each: current, then new"},
 		},
 		Action: a.remote(a.changePassword),
 	}
