@@ -3,8 +3,10 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,7 +45,31 @@ func TestMain(m *testing.M) {
 	if cfg := os.Getenv(helperEnv); cfg != "" {
 		os.Exit(serveHelper(cfg))
 	}
-	os.Exit(m.Run())
+	root, err := os.MkdirTemp("", "m3o-server-test-runtime-")
+	if err == nil {
+		err = os.Chmod(root, 0o711)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "runtime root:", err)
+		os.Exit(2)
+	}
+	runtimeRoot = root
+	code := m.Run()
+	os.RemoveAll(root)
+	os.Exit(code)
+}
+
+// runtimeRoot holds the runtime dirs config gives the platforms the tests
+// start; TestMain removes it when they are done.
+var runtimeRoot string
+
+// testRuntimeDir is the runtime dir of the platform on data dir dir, the
+// same for every start on it. The default, for a data dir as private as
+// t.TempDir's and a server running as root, is under
+// /var/lib/m3o/runtime, where nothing would remove it.
+func testRuntimeDir(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(runtimeRoot, hex.EncodeToString(sum[:8]))
 }
 
 // serveHelper runs `micro server` with the JSON configuration cfg until

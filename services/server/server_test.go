@@ -34,7 +34,7 @@ import (
 // config is a platform on pebble in dir, on ports the system picks.
 func config(dir string) server.Config {
 	return server.Config{
-		DataDir: dir, Address: "127.0.0.1:0", HTTPAddress: "127.0.0.1:0",
+		DataDir: dir, RuntimeDir: testRuntimeDir(dir), Address: "127.0.0.1:0", HTTPAddress: "127.0.0.1:0",
 		Store: server.StorePebble, AdminPassword: adminPassword,
 		RateLimit: proxy.RateLimit{PerSecond: 100, Burst: 200},
 	}
