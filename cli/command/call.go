@@ -69,7 +69,18 @@ func (a *app) call(c *cli.Context, conn *session.Conn) error {
 	if by := trailer.Get(platform.AnsweredByTrailer); err != nil && len(by) > 0 {
 		return serviceAnswer(by[0], err)
 	}
+	if st, ok := sentStatus(err); ok && (st.Code() == codes.Unknown || st.Code() == codes.Internal) {
+		return maybeServiceFailure(st, service, method)
+	}
 	return callFailed(err, service, method)
+}
+
+// maybeServiceFailure is a call ended with Unknown or Internal, which the
+// proxy cannot mark as the service's (the transport ends calls so too),
+// but which a handler's plain Go error or panic gives: where to look.
+func maybeServiceFailure(st *status.Status, service, method string) error {
+	return failf(ExitError, st.Code(), "The call to %s of service '%s' ended with %s: %s A handler that returns an error without a gRPC code, or panics, ends a call so; 'micro logs %s' shows what the service logged.",
+		method, service, st.Code(), sentence(st.Message()), service)
 }
 
 // serviceAnswer is the error of a call the user's service itself ended

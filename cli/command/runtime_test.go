@@ -107,6 +107,8 @@ func TestRuntimeFailures(t *testing.T) {
 		{"methods of nothing", nil, []string{"call", "nothing"}, ExitNotFound, `^Not found in env 'test'`},
 		{"refused by the service", nil, []string{"call", "hello", "Hello.Stream", `{"name":"Ann","count":1000}`}, ExitError,
 			`^Service 'hello' answered InvalidArgument: count 1000 is over 100\.\n$`},
+		{"failed in the service", nil, []string{"call", "hello", "Hello.Call", `{"name":"` + platformtest.FailingName + `"}`}, ExitError,
+			`^The call to Hello\.Call of service 'hello' ended with Unknown: the database is down\. A handler that returns an error without a gRPC code, or panics, ends a call so; 'micro logs hello' shows what the service logged\.\n$`},
 		{"unknown service", nil, []string{"call", "hello", "Bye.Call"}, ExitNotFound, `^Cannot call Bye\.Call of service 'hello': no service Bye`},
 		{"bad request", nil, []string{"call", "hello", "Hello.Call", `{"nom":"Ann"}`}, ExitUsage,
 			`^Cannot call Hello\.Call of service 'hello': the request is not a JSON hello\.CallRequest: unknown field "nom" \(line 1, column 2\)\.`},

@@ -12,6 +12,7 @@ package platformtest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -142,7 +143,7 @@ func (p *Platform) register() {
 	runtimev1.RegisterRuntimeServiceServer(p.server, p.runtime)
 	// A user's service, as the proxy reaches it with the micro-service
 	// header, and server reflection, which it answers.
-	hellopb.RegisterHelloServer(p.server, servicetest.NewGreeter("Hello"))
+	hellopb.RegisterHelloServer(p.server, failingGreeter{servicetest.NewGreeter("Hello")})
 	reflection.Register(p.server)
 	authv1.RegisterInviteServiceServer(p.server, &inviteService{p: p})
 	authv1.RegisterSignupServiceServer(p.server, &signupService{p: p})
@@ -239,11 +240,29 @@ func (p *Platform) interceptStream(srv any, ss grpc.ServerStream, info *grpc.Str
 }
 
 // answered marks a status hello ended a call with as its own, as the proxy
-// does for a user's service.
+// does for a user's service: never a code the transport also produces.
 func answered(fullMethod string, err error, set func(metadata.MD)) {
-	if err != nil && strings.HasPrefix(fullMethod, "/hello.Hello/") {
+	switch status.Code(err) {
+	case codes.OK, codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Internal, codes.Unknown, codes.DataLoss:
+		return
+	}
+	if strings.HasPrefix(fullMethod, "/hello.Hello/") {
 		set(metadata.Pairs(platform.AnsweredByTrailer, "hello"))
 	}
+}
+
+// FailingName is the name for which hello's Call returns a plain Go error,
+// as a handler does that gives no gRPC code: grpc-go ends the call Unknown.
+const FailingName = "fail"
+
+// failingGreeter is hello with a handler that fails as user code does.
+type failingGreeter struct{ *servicetest.Greeter }
+
+func (g failingGreeter) Call(ctx context.Context, req *hellopb.CallRequest) (*hellopb.CallResponse, error) {
+	if req.GetName() == FailingName {
+		return nil, errors.New("the database is down")
+	}
+	return g.Greeter.Call(ctx, req)
 }
 
 // intercept records each call and, like the proxy, refuses a call without a
