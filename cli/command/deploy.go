@@ -234,6 +234,9 @@ func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, nam
 	if err != nil || !info.IsDir() {
 		return "", usageErrorf("%s is not a folder, a git URL (https://host/path@ref) or a kept source's id (src-…, as 'micro status NAME' lists them).", src)
 	}
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+		return "", usageErrorf("%s has no go.mod: the platform builds the Go module at the folder's root; 'micro new NAME' writes one to start from.", src)
+	}
 	archive, err := deploy.Pack(src)
 	if err != nil {
 		return "", failf(ExitError, codes.InvalidArgument, "Cannot pack %s: %s", src, sentence(rootCause(err)))

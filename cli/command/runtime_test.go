@@ -34,6 +34,27 @@ func folder(t *testing.T, name string, files ...string) string {
 	return name
 }
 
+// staysInError is the line a failed first run ends with, for app.
+const staysInError = `The service stays, in error: 'micro update app FOLDER' builds it again once fixed; 'micro kill app' removes it\.\n`
+
+// TestRunNeedsAModule checks that a folder without go.mod, which the
+// platform could not build, is refused before anything is uploaded.
+func TestRunNeedsAModule(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	if err := os.Mkdir("docs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("run", "docs")
+	if want := "docs has no go.mod: the platform builds the Go module at the folder's root; 'micro new NAME' writes one to start from.\n"; r.code != ExitUsage || r.stderr != want {
+		t.Errorf("micro run docs = exit %d, %q; want %d, %q", r.code, r.stderr, ExitUsage, want)
+	}
+	if got := len(h.p.Uploads()); got != 0 {
+		t.Errorf("micro run of a folder without go.mod uploaded %d sources, want none", got)
+	}
+}
+
 // TestDailyJourney runs the journey of DESIGN §1 against the stand-in and
 // checks what a person sees at each step.
 func TestDailyJourney(t *testing.T) {
@@ -87,9 +108,9 @@ func TestRuntimeFailures(t *testing.T) {
 		stderr string // a regular expression stderr must match
 	}{
 		{"build fails", []string{platformtest.BrokenFile}, []string{"run", "app"}, ExitError,
-			`^'micro run app' failed: \n    build failed:\n    \./main\.go:3:1: syntax error`},
+			`(?s)^'micro run app' failed: \n    build failed:\n    \./main\.go:3:1: syntax error.*\n` + staysInError + `$`},
 		{"start fails", []string{platformtest.CrashFile}, []string{"run", "app"}, ExitError,
-			`^'micro run app' failed: instance 1: exit status 1 after 5 crashes in a row .*\.\n'micro logs app' prints what its instances wrote; 'micro status app' shows each one's restarts\.\n$`},
+			`^'micro run app' failed: instance 1: exit status 1 after 5 crashes in a row .*\.\n'micro logs app' prints what its instances wrote; 'micro status app' shows each one's restarts\.\n` + staysInError + `$`},
 		{"name taken", nil, []string{"run", "app", "--name", "hello"}, ExitError,
 			`^A service named 'hello' already exists\. Run 'micro update hello app' to replace it`},
 		{"update fails", []string{platformtest.BrokenFile}, []string{"update", "hello", "app"}, ExitError,

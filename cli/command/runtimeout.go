@@ -190,6 +190,9 @@ func deployFailed(f *deploy.Failure, verb string) error {
 	if _, _, crashed := lastExit(svc); crashed {
 		msg += fmt.Sprintf("\n'micro logs %s' prints what its instances wrote; 'micro status %s' shows each one's restarts.", svc.GetName(), svc.GetName())
 	}
+	if !f.OlderRuns() {
+		msg += fmt.Sprintf("\nThe service stays, in error: 'micro update %s FOLDER' builds it again once fixed; 'micro kill %s' removes it.", svc.GetName(), svc.GetName())
+	}
 	return &failure{exit: ExitError, code: codes.Aborted, reason: reasonDeployFailed, message: msg}
 }
 
