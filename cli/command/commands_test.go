@@ -79,6 +79,14 @@ func TestStoreWriteFromStdinAndFlags(t *testing.T) {
 	if exp := rec.GetExpiresAt().AsTime(); time.Until(exp) < 59*time.Minute {
 		t.Errorf("stored expiry = %v, want about an hour from now", exp)
 	}
+	// Read back, a binary value is what was written, a text one a line.
+	if got := h.mustRun("store", "read", "k").stdout; got != "binary\x00value" {
+		t.Errorf("micro store read k = %q, want exactly the binary value written", got)
+	}
+	h.mustRun("store", "write", "t", "text")
+	if got := h.mustRun("store", "read", "t").stdout; got != "text\n" {
+		t.Errorf("micro store read t = %q, want the text and a newline", got)
+	}
 }
 
 // TestConfigSetRefusesBrokenJSON checks that a value that starts like a

@@ -178,7 +178,9 @@ func (a *app) databaseOf(c *cli.Context) string {
 	return fmt.Sprintf("database '%s'", db)
 }
 
-// printValue prints the value of a single-key read as it is stored.
+// printValue prints the value of a single-key read as it is stored, text
+// ending in a newline; a binary value gets none, so that '> FILE' gives
+// back exactly what was written.
 func (a *app) printValue(records []*storev1.Record) error {
 	if len(records) != 1 {
 		return fmt.Errorf("read returned %d records for one key", len(records))
@@ -188,11 +190,17 @@ func (a *app) printValue(records []*storev1.Record) error {
 		return a.out.encode(recordOutput(rec))
 	}
 	value := rec.GetValue()
-	if !bytes.HasSuffix(value, []byte("\n")) {
+	if isText(value) && !bytes.HasSuffix(value, []byte("\n")) {
 		value = append(value, '\n')
 	}
 	_, err := a.stdout.Write(value)
 	return err
+}
+
+// isText reports whether a value reads as text: UTF-8 without NUL bytes,
+// the test git uses to tell binary files.
+func isText(value []byte) bool {
+	return utf8.Valid(value) && bytes.IndexByte(value, 0) < 0
 }
 
 // printRecords prints the records of a prefix or suffix read.
