@@ -27,6 +27,9 @@ const reasonDeployFailed = "DEPLOYMENT_FAILED"
 // run uploads or names the source, creates the service and waits for it.
 func (a *app) run(c *cli.Context, conn *session.Conn) error {
 	src, ns := c.Args().First(), a.withNamespace(c.String("namespace"))
+	if err := checkSource(src); err != nil {
+		return err
+	}
 	name, err := nameOf(c.String("name"), src)
 	if err != nil {
 		return err
@@ -178,7 +181,11 @@ func nameOf(flag, src string) (string, error) {
 		name, from = baseName(src), "the source's name"
 	}
 	if !skeleton.ValidName(name) {
-		return "", usageErrorf("%q (%s) is not a service name: use lower-case letters, digits and dashes, starting with a letter; pass --name.", name, from)
+		hint := "; pass --name"
+		if from == "--name" {
+			hint = ""
+		}
+		return "", usageErrorf("%q (%s) is not a service name: use lower-case letters, digits and dashes, starting with a letter%s.", name, from, hint)
 	}
 	return name, nil
 }
@@ -227,15 +234,11 @@ func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, err
 // the folder's upload. The upload carries the options the service is to
 // run with, so that the runtime refuses them before it.
 func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string, opts *runtimev1.Options) (string, error) {
+	if err := checkSource(src); err != nil {
+		return "", err
+	}
 	if isGitURL(src) || (platform.IsSourceID(src) && !isDir(src)) {
 		return src, nil
-	}
-	info, err := os.Stat(src)
-	if err != nil || !info.IsDir() {
-		return "", usageErrorf("%s is not a folder, a git URL (https://host/path@ref) or a kept source's id (src-…, as 'micro status NAME' lists them).", src)
-	}
-	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
-		return "", usageErrorf("%s has no go.mod: the platform builds the Go module at the folder's root; 'micro new NAME' writes one to start from.", src)
 	}
 	archive, err := deploy.Pack(src)
 	if err != nil {
@@ -247,6 +250,24 @@ func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, nam
 		return "", refusedOption(err)
 	}
 	return resp.GetSourceId(), nil
+}
+
+// checkSource refuses a SOURCE the platform cannot build from, before
+// anything is asked of it: a git URL over SSH, a path that is no folder,
+// and a folder without the go.mod of the module to build.
+func checkSource(src string) error {
+	switch {
+	case strings.HasPrefix(src, "git@") || strings.HasPrefix(src, "ssh://"):
+		return usageErrorf("%s is a git URL over SSH; the platform fetches git over HTTPS: https://host/path@ref.", src)
+	case isGitURL(src) || (platform.IsSourceID(src) && !isDir(src)):
+		return nil
+	case !isDir(src):
+		return usageErrorf("%s is not a folder, a git URL (https://host/path@ref) or a kept source's id (src-…, as 'micro status NAME' lists them).", src)
+	}
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+		return usageErrorf("%s has no go.mod: the platform builds the Go module at the folder's root; 'micro new NAME' writes one to start from.", src)
+	}
+	return nil
 }
 
 // await follows the generation svc was given until it runs or fails, and
