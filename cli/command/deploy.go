@@ -72,6 +72,11 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 	if err != nil {
 		return err
 	}
+	if src != "" {
+		if err := checkSource(src); err != nil {
+			return err
+		}
+	}
 	ns := a.withNamespace(c.String("namespace"))
 	rt := runtimeClient(conn)
 	cur, err := rt.Read(c.Context, &runtimev1.ReadRequest{Name: name, Namespace: ns})
@@ -231,12 +236,10 @@ func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, err
 
 // source returns what a service's source field names: a git URL or a kept
 // source's id (as 'micro status NAME' lists them) as it is, or the id of
-// the folder's upload. The upload carries the options the service is to
-// run with, so that the runtime refuses them before it.
+// the folder's upload, src having passed checkSource. The upload carries
+// the options the service is to run with, so that the runtime refuses them
+// before it.
 func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string, opts *runtimev1.Options) (string, error) {
-	if err := checkSource(src); err != nil {
-		return "", err
-	}
 	if isGitURL(src) || (platform.IsSourceID(src) && !isDir(src)) {
 		return src, nil
 	}
