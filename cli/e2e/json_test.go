@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,10 @@ func TestJSONOutput(t *testing.T) {
 	p.useTestEnv()
 	checkJSON(t, p, 3, "store", "read", "k")
 	login(t, p, "micro", "admin", adminPassword)
+	module := t.TempDir()
+	if err := os.WriteFile(filepath.Join(module, "go.mod"), []byte("module hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		code int
@@ -56,7 +61,8 @@ func TestJSONOutput(t *testing.T) {
 		{5, []string{"update", "hello"}},
 		{5, []string{"kill", "hello"}},
 		{5, []string{"call", "hello", "Hello.Call", `{"name":"Ann"}`}},
-		{1, []string{"run", t.TempDir(), "--name", "hello"}}, // services never run in micro
+		{1, []string{"run", module, "--name", "hello"}},      // services never run in micro
+		{2, []string{"run", t.TempDir(), "--name", "hello"}}, // no go.mod
 		{2, []string{"run", "--name", "hello"}},
 		{0, []string{"completion", "bash"}},
 		{0, []string{"logout"}},
