@@ -17,6 +17,7 @@ import (
 	"m3o.dev/cli/internal/session"
 	"m3o.dev/pkg/invoke"
 	"m3o.dev/pkg/platform"
+	registryv1 "m3o.dev/proto/m3o/registry/v1"
 )
 
 // defaultCallTimeout bounds a call, reflection included.
@@ -59,7 +60,7 @@ func (a *app) call(c *cli.Context, conn *session.Conn) error {
 	client := invoke.New(conn.Client(), md)
 	m, err := client.Resolve(ctx, method)
 	if err != nil {
-		return callFailed(err, service, method)
+		return a.notRunning(ctx, conn, service, callFailed(err, service, method))
 	}
 	var trailer grpcmetadata.MD
 	err = client.Call(ctx, m, body, func(resp []byte) error {
@@ -73,6 +74,28 @@ func (a *app) call(c *cli.Context, conn *session.Conn) error {
 		return maybeServiceFailure(st, service, method)
 	}
 	return callFailed(err, service, method)
+}
+
+// notRunning is err, or, when it says that service does not run and the
+// name is a typo of one that does, the same with that one's name.
+func (a *app) notRunning(ctx context.Context, conn *session.Conn, service string, err error) error {
+	st, ok := sentStatus(err)
+	if !ok || st.Code() != codes.NotFound || !strings.Contains(st.Message(), "is not running") {
+		return err
+	}
+	resp, lerr := registryv1.NewRegistryServiceClient(conn.Client()).ListServices(ctx, &registryv1.ListServicesRequest{})
+	if lerr != nil {
+		return err
+	}
+	names := map[string][]string{}
+	for _, s := range resp.GetServices() {
+		names[s.GetName()] = []string{s.GetName()}
+	}
+	near := nearest(names, service)
+	if near == "" {
+		return err
+	}
+	return failf(ExitNotFound, codes.NotFound, "Service '%s' is not running in namespace '%s'. Did you mean '%s'?", service, a.scope.namespace, near)
 }
 
 // maybeServiceFailure is a call ended with Unknown or Internal, which the

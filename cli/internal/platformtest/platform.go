@@ -285,6 +285,10 @@ func (p *Platform) intercept(ctx context.Context, req any, info *grpc.UnaryServe
 	if fail != nil {
 		return nil, fail
 	}
+	if svc := md.Get(platform.ServiceHeader); len(svc) > 0 && svc[0] != "hello" {
+		// As the proxy routes on the header: hello is the one service that runs.
+		return nil, status.Error(codes.NotFound, platform.NotRunning(svc[0], Namespace))
+	}
 	resp, err := handler(ctx, req)
 	answered(info.FullMethod, err, func(md metadata.MD) { _ = grpc.SetTrailer(ctx, md) })
 	return resp, err
