@@ -80,7 +80,7 @@ func (a *app) call(c *cli.Context, conn *session.Conn) error {
 // name is a typo of one that does, the same with that one's name.
 func (a *app) notRunning(ctx context.Context, conn *session.Conn, service string, err error) error {
 	st, ok := sentStatus(err)
-	if !ok || st.Code() != codes.NotFound || !strings.Contains(st.Message(), "is not running") {
+	if !ok || st.Code() != codes.NotFound || st.Message() != platform.NotRunning(service, a.scope.namespace) {
 		return err
 	}
 	resp, lerr := registryv1.NewRegistryServiceClient(conn.Client()).ListServices(ctx, &registryv1.ListServicesRequest{})
@@ -92,7 +92,7 @@ func (a *app) notRunning(ctx context.Context, conn *session.Conn, service string
 		names[s.GetName()] = []string{s.GetName()}
 	}
 	near := nearest(names, service)
-	if near == "" {
+	if near == "" || near == service {
 		return err
 	}
 	return failf(ExitNotFound, codes.NotFound, "Service '%s' is not running in namespace '%s'. Did you mean '%s'?", service, a.scope.namespace, near)
