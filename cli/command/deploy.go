@@ -122,8 +122,8 @@ func refusedUpdate(err error, name, source string) error {
 // --instances or --env would never reach the version that runs. Empty
 // keeps the service's source.
 func (a *app) ranSource(svc *runtimev1.Service) string {
-	notTaken := svc.GetError() != "" && svc.GetRunningGeneration() > 0 && svc.GetRunningGeneration() < svc.GetGeneration()
-	if !notTaken || isGitURL(svc.GetSource()) {
+	var failed *deploy.Failure
+	if _, err := deploy.Outcome(svc, svc.GetGeneration()); !errors.As(err, &failed) || !failed.OlderRuns() || isGitURL(svc.GetSource()) {
 		return ""
 	}
 	for _, kept := range svc.GetSources() {
