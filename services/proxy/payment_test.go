@@ -56,3 +56,19 @@ func TestPaymentGateFollowsTheWatch(t *testing.T) {
 		t.Errorf("Check(anonymous) = %v, want nil: the rules decide about callers without a namespace", err)
 	}
 }
+
+// TestPaymentGateSaysAnEndedSubscriptionIsCanceled checks the refusal of a
+// namespace whose subscription was set to end and whose paid period is
+// over: its status still says active until the provider's last event, and
+// the caller is told it is canceled.
+func TestPaymentGateSaysAnEndedSubscriptionIsCanceled(t *testing.T) {
+	g := NewPaymentGate(0, slog.New(slog.DiscardHandler))
+	ended := nsStatus("tenant-a", active, 1)
+	ended.CancelAtPeriodEnd, ended.CurrentPeriodEnd = true, timestamppb.New(time.Now().Add(-time.Minute))
+	g.Apply(&billingv1.WatchStatusesResponse{Begin: true, Current: true, Statuses: []*billingv1.NamespaceStatus{ended}})
+	err := g.Check(context.Background(), identity.Caller{Namespace: "tenant-a", Subject: "alice"}, "m3o.store.v1.StoreService")
+	var refused *PaymentRequiredError
+	if !errors.As(err, &refused) || refused.Status != "canceled" {
+		t.Errorf("Check(store) of an ended subscription = %v, want a payment refusal saying canceled", err)
+	}
+}
