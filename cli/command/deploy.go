@@ -210,6 +210,13 @@ func baseName(src string) string {
 	return filepath.Base(abs)
 }
 
+// namesStored reports whether SOURCE names what the platform fetches or
+// keeps, a git URL or a kept source's id, rather than a folder to upload;
+// a folder that happens to be called src-… is a folder.
+func namesStored(src string) bool {
+	return isGitURL(src) || (platform.IsSourceID(src) && !isDir(src))
+}
+
 // isGitURL reports whether a source is a URL rather than a folder.
 func isGitURL(src string) bool {
 	return strings.Contains(src, "://")
@@ -240,7 +247,7 @@ func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, err
 // the options the service is to run with, so that the runtime refuses them
 // before it.
 func (a *app) source(ctx context.Context, rt runtimev1.RuntimeServiceClient, name, ns, src string, opts *runtimev1.Options) (string, error) {
-	if isGitURL(src) || (platform.IsSourceID(src) && !isDir(src)) {
+	if namesStored(src) {
 		return src, nil
 	}
 	archive, err := deploy.Pack(src)
@@ -262,7 +269,7 @@ func checkSource(src string) error {
 	switch {
 	case strings.HasPrefix(src, "git@") || strings.HasPrefix(src, "ssh://"):
 		return usageErrorf("%s is a git URL over SSH; the platform fetches git over HTTPS: https://host/path@ref.", src)
-	case isGitURL(src) || (platform.IsSourceID(src) && !isDir(src)):
+	case namesStored(src):
 		return nil
 	case !isDir(src):
 		return usageErrorf("%s is not a folder, a git URL (https://host/path@ref) or a kept source's id (src-…, as 'micro status NAME' lists them).", src)
