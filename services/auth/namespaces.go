@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -50,14 +51,55 @@ func (n *namespacesServer) List(ctx context.Context, req *authv1.NamespacesServi
 	return out, nil
 }
 
+// Get implements authv1.NamespacesServiceServer.
+func (n *namespacesServer) Get(ctx context.Context, req *authv1.NamespacesServiceGetRequest) (*authv1.NamespacesServiceGetResponse, error) {
+	var c checker
+	if req.GetName() == "" {
+		c.Addf("name", "is required")
+	}
+	c.namespace("name", req.GetName())
+	if err := c.Err(); err != nil {
+		return nil, n.s.toStatus(ctx, err)
+	}
+	ns, err := n.s.getNamespace(ctx, callerOf(ctx), req.GetName())
+	if err != nil {
+		return nil, n.s.toStatus(ctx, err)
+	}
+	return &authv1.NamespacesServiceGetResponse{Namespace: &authv1.Namespace{Name: ns.Name, Created: timestamppb.New(ns.Created)}}, nil
+}
+
+// mayListNamespaces admits admins of micro and core services.
+func mayListNamespaces(p principal, what string) error {
+	if p.platformAdmin() || p.core() {
+		return nil
+	}
+	if !p.account() {
+		return ErrUnauthenticated
+	}
+	return p.deny("%s: only admins of %q do", what, rules.PlatformNamespace)
+}
+
+// getNamespace returns the namespace name to those who may list the
+// namespaces: the runtime asks before it records an admin's quota.
+func (s *Service) getNamespace(ctx context.Context, p principal, name string) (Namespace, error) {
+	if err := mayListNamespaces(p, "read a namespace"); err != nil {
+		return Namespace{}, err
+	}
+	var rec namespaceRecord
+	if _, err := s.kv.GetJSON(ctx, tableNamespaces, name, &rec); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Namespace{}, fmt.Errorf("namespace %q does not exist: %w", name, ErrNotFound)
+		}
+		return Namespace{}, err
+	}
+	return Namespace{Name: name, Created: rec.Created}, nil
+}
+
 // listNamespaces returns a page of the namespaces, by name, to admins of
 // micro and to core services: the runtime lists them with their quotas.
 func (s *Service) listNamespaces(ctx context.Context, p principal, size uint32, token string) ([]Namespace, string, error) {
-	if !p.platformAdmin() && !p.core() {
-		if !p.account() {
-			return nil, "", ErrUnauthenticated
-		}
-		return nil, "", p.deny("list the namespaces: only admins of %q do", rules.PlatformNamespace)
+	if err := mayListNamespaces(p, "list the namespaces"); err != nil {
+		return nil, "", err
 	}
 	storeToken, err := decodePageToken(namespacesToken, token)
 	if err != nil {

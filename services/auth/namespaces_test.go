@@ -42,6 +42,43 @@ func TestNamespacesList(t *testing.T) {
 	statustest.WantCode(t, "List(forged token)", err, codes.InvalidArgument)
 }
 
+// TestNamespacesGet reads one namespace, as an admin of micro and as the
+// runtime; a namespace no account created is NotFound, and tenants are
+// refused.
+func TestNamespacesGet(t *testing.T) {
+	e := newEnv(t, testConfig(t))
+	c := e.dial(t, "micro", "proxy")
+	admin := login(t, c, "", "admin", adminPassword)
+	create(t, c, admin, "brave-otter", "owner", "owner-secret", "admin")
+	owner := login(t, c, "brave-otter", "owner", "owner-secret")
+	get := authv1.NewNamespacesServiceClient(e.conn(t, "micro", "proxy"))
+	byRuntime := authv1.NewNamespacesServiceClient(e.conn(t, "micro", "runtime"))
+
+	for who, ctx := range map[string]context.Context{"admin of micro": admin.ctx, "the runtime": t.Context()} {
+		c := get
+		if who == "the runtime" {
+			c = byRuntime
+		}
+		resp, err := c.Get(ctx, &authv1.NamespacesServiceGetRequest{Name: "brave-otter"})
+		if err != nil {
+			t.Fatalf("Get(brave-otter) as %s = %v", who, err)
+		}
+		if ns := resp.GetNamespace(); ns.GetName() != "brave-otter" || ns.GetCreated() == nil {
+			t.Errorf("Get(brave-otter) as %s = %v, want brave-otter with its creation time", who, ns)
+		}
+	}
+	_, err := get.Get(admin.ctx, &authv1.NamespacesServiceGetRequest{Name: "no-such-space"})
+	statustest.Want(t, "Get(no-such-space)", err, codes.NotFound, `namespace "no-such-space" does not exist`)
+	_, err = get.Get(admin.ctx, &authv1.NamespacesServiceGetRequest{Name: "Bad Name"})
+	statustest.WantCode(t, "Get(Bad Name)", err, codes.InvalidArgument)
+	_, err = get.Get(admin.ctx, &authv1.NamespacesServiceGetRequest{})
+	statustest.WantCode(t, "Get() without a name", err, codes.InvalidArgument)
+	_, err = get.Get(owner.ctx, &authv1.NamespacesServiceGetRequest{Name: "brave-otter"})
+	statustest.WantCode(t, "Get() as a tenant admin", err, codes.PermissionDenied)
+	_, err = get.Get(t.Context(), &authv1.NamespacesServiceGetRequest{Name: "brave-otter"})
+	statustest.WantCode(t, "Get() anonymously", err, codes.Unauthenticated)
+}
+
 // listAll pages through the namespaces one at a time.
 func listAll(t *testing.T, c authv1.NamespacesServiceClient, ctx context.Context) []string {
 	t.Helper()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"m3o.dev/pkg/identity"
 	"m3o.dev/pkg/platform"
 	authv1 "m3o.dev/proto/m3o/auth/v1"
@@ -43,6 +46,11 @@ func (s *Service) SetQuota(ctx context.Context, req *runtimev1.SetQuotaRequest) 
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
+	if !byAuth {
+		if err := s.namespaceExists(ctx, ns); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+	}
 	quota, u, err := s.setQuota(ctx, ns, q, byAuth)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -57,6 +65,9 @@ func (s *Service) GetQuota(ctx context.Context, req *runtimev1.GetQuotaRequest) 
 	}
 	ns, err := validateQuotaNamespace(req.GetNamespace())
 	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if err := s.namespaceExists(ctx, ns); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	p, def, err := s.quotaOf(ctx, ns)
@@ -79,6 +90,19 @@ func (s *Service) ListNamespaces(ctx context.Context, req *runtimev1.ListNamespa
 		return nil, s.toStatus(ctx, err)
 	}
 	return out, nil
+}
+
+// namespaceExists asks auth whether ns exists, so that an admin's typo is
+// NotFound rather than a quota kept for a namespace nobody has.
+func (s *Service) namespaceExists(ctx context.Context, ns string) error {
+	_, err := s.opts.Namespaces.Get(ctx, &authv1.NamespacesServiceGetRequest{Name: ns})
+	switch status.Code(err) {
+	case codes.OK:
+		return nil
+	case codes.NotFound:
+		return fmt.Errorf("namespace %q does not exist; 'micro admin namespaces' lists them: %w", ns, ErrNotFound)
+	}
+	return authError("read the namespace", err)
 }
 
 // quotaSetter allows admins of micro to set any quota, and the auth

@@ -63,6 +63,28 @@ func TestQuotaDefaults(t *testing.T) {
 	}
 }
 
+// TestQuotaOfUnknownNamespace asks for and sets the quota of a namespace
+// no account created: both are NotFound, and nothing is kept for it, so
+// the namespace created later starts on the platform's default.
+func TestQuotaOfUnknownNamespace(t *testing.T) {
+	e := newEnv(t, options{})
+	c := e.client(t)
+	const msg = `namespace "late-space" does not exist; 'micro admin namespaces' lists them`
+	_, err := c.SetQuota(e.admin, &runtimev1.SetQuotaRequest{Namespace: "late-space", Quota: &runtimev1.Quota{Services: 1}})
+	statustest.Want(t, "SetQuota(late-space)", err, codes.NotFound, msg)
+	_, err = c.GetQuota(e.admin, &runtimev1.GetQuotaRequest{Namespace: "late-space"})
+	statustest.Want(t, "GetQuota(late-space)", err, codes.NotFound, msg)
+
+	e.tenant(t, "late-space", "dev", "developer")
+	got, err := c.GetQuota(e.admin, &runtimev1.GetQuotaRequest{Namespace: "late-space"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.GetPlatformDefault() || got.GetQuota().GetServices() != runtime.DefaultQuotaServices {
+		t.Errorf("GetQuota(late-space) once created = %v, want the platform's default", got)
+	}
+}
+
 // TestQuotaRefusesGrowth sets a tight quota and checks that every change
 // that would go past it is ResourceExhausted, naming what is over, and
 // changes nothing, while what fits, and what shrinks, goes through.

@@ -29,11 +29,12 @@ type Accounts interface {
 	Delete(ctx context.Context, in *authv1.DeleteRequest, opts ...grpc.CallOption) (*authv1.DeleteResponse, error)
 }
 
-// Namespaces lists the platform's namespaces, which auth owns;
+// Namespaces lists and reads the platform's namespaces, which auth owns;
 // authv1.NamespacesServiceClient has it. The connection must present
 // micro/runtime.
 type Namespaces interface {
 	List(ctx context.Context, in *authv1.NamespacesServiceListRequest, opts ...grpc.CallOption) (*authv1.NamespacesServiceListResponse, error)
+	Get(ctx context.Context, in *authv1.NamespacesServiceGetRequest, opts ...grpc.CallOption) (*authv1.NamespacesServiceGetResponse, error)
 }
 
 // Options are what a Service needs.
@@ -45,7 +46,8 @@ type Options struct {
 	Backend Backend
 	// Accounts creates and deletes the services' accounts.
 	Accounts Accounts
-	// Namespaces lists the namespaces for ListNamespaces.
+	// Namespaces lists the namespaces for ListNamespaces, and says
+	// whether the one an admin's quota names exists.
 	Namespaces Namespaces
 	// Logger receives the service's logs.
 	Logger *slog.Logger

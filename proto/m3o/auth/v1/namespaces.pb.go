@@ -187,6 +187,98 @@ func (x *NamespacesServiceListResponse) GetNextPageToken() string {
 	return ""
 }
 
+// NamespacesServiceGetRequest names the namespace to read.
+type NamespacesServiceGetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the namespace.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespacesServiceGetRequest) Reset() {
+	*x = NamespacesServiceGetRequest{}
+	mi := &file_m3o_auth_v1_namespaces_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespacesServiceGetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespacesServiceGetRequest) ProtoMessage() {}
+
+func (x *NamespacesServiceGetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_namespaces_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespacesServiceGetRequest.ProtoReflect.Descriptor instead.
+func (*NamespacesServiceGetRequest) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_namespaces_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *NamespacesServiceGetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// NamespacesServiceGetResponse carries the namespace.
+type NamespacesServiceGetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Namespace asked for.
+	Namespace     *Namespace `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NamespacesServiceGetResponse) Reset() {
+	*x = NamespacesServiceGetResponse{}
+	mi := &file_m3o_auth_v1_namespaces_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NamespacesServiceGetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NamespacesServiceGetResponse) ProtoMessage() {}
+
+func (x *NamespacesServiceGetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_m3o_auth_v1_namespaces_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NamespacesServiceGetResponse.ProtoReflect.Descriptor instead.
+func (*NamespacesServiceGetResponse) Descriptor() ([]byte, []int) {
+	return file_m3o_auth_v1_namespaces_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *NamespacesServiceGetResponse) GetNamespace() *Namespace {
+	if x != nil {
+		return x.Namespace
+	}
+	return nil
+}
+
 var File_m3o_auth_v1_namespaces_proto protoreflect.FileDescriptor
 
 const file_m3o_auth_v1_namespaces_proto_rawDesc = "" +
@@ -203,9 +295,14 @@ const file_m3o_auth_v1_namespaces_proto_rawDesc = "" +
 	"\n" +
 	"namespaces\x18\x01 \x03(\v2\x16.m3o.auth.v1.NamespaceR\n" +
 	"namespaces\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2r\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"1\n" +
+	"\x1bNamespacesServiceGetRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"T\n" +
+	"\x1cNamespacesServiceGetResponse\x124\n" +
+	"\tnamespace\x18\x01 \x01(\v2\x16.m3o.auth.v1.NamespaceR\tnamespace2\xce\x01\n" +
 	"\x11NamespacesService\x12]\n" +
-	"\x04List\x12).m3o.auth.v1.NamespacesServiceListRequest\x1a*.m3o.auth.v1.NamespacesServiceListResponseB\x92\x01\n" +
+	"\x04List\x12).m3o.auth.v1.NamespacesServiceListRequest\x1a*.m3o.auth.v1.NamespacesServiceListResponse\x12Z\n" +
+	"\x03Get\x12(.m3o.auth.v1.NamespacesServiceGetRequest\x1a).m3o.auth.v1.NamespacesServiceGetResponseB\x92\x01\n" +
 	"\x0fcom.m3o.auth.v1B\x0fNamespacesProtoP\x01Z m3o.dev/proto/m3o/auth/v1;authv1\xa2\x02\x03MAX\xaa\x02\vM3o.Auth.V1\xca\x02\vM3o\\Auth\\V1\xe2\x02\x17M3o\\Auth\\V1\\GPBMetadata\xea\x02\rM3o::Auth::V1b\x06proto3"
 
 var (
@@ -220,23 +317,28 @@ func file_m3o_auth_v1_namespaces_proto_rawDescGZIP() []byte {
 	return file_m3o_auth_v1_namespaces_proto_rawDescData
 }
 
-var file_m3o_auth_v1_namespaces_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_m3o_auth_v1_namespaces_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_m3o_auth_v1_namespaces_proto_goTypes = []any{
 	(*Namespace)(nil),                     // 0: m3o.auth.v1.Namespace
 	(*NamespacesServiceListRequest)(nil),  // 1: m3o.auth.v1.NamespacesServiceListRequest
 	(*NamespacesServiceListResponse)(nil), // 2: m3o.auth.v1.NamespacesServiceListResponse
-	(*timestamppb.Timestamp)(nil),         // 3: google.protobuf.Timestamp
+	(*NamespacesServiceGetRequest)(nil),   // 3: m3o.auth.v1.NamespacesServiceGetRequest
+	(*NamespacesServiceGetResponse)(nil),  // 4: m3o.auth.v1.NamespacesServiceGetResponse
+	(*timestamppb.Timestamp)(nil),         // 5: google.protobuf.Timestamp
 }
 var file_m3o_auth_v1_namespaces_proto_depIdxs = []int32{
-	3, // 0: m3o.auth.v1.Namespace.created:type_name -> google.protobuf.Timestamp
+	5, // 0: m3o.auth.v1.Namespace.created:type_name -> google.protobuf.Timestamp
 	0, // 1: m3o.auth.v1.NamespacesServiceListResponse.namespaces:type_name -> m3o.auth.v1.Namespace
-	1, // 2: m3o.auth.v1.NamespacesService.List:input_type -> m3o.auth.v1.NamespacesServiceListRequest
-	2, // 3: m3o.auth.v1.NamespacesService.List:output_type -> m3o.auth.v1.NamespacesServiceListResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 2: m3o.auth.v1.NamespacesServiceGetResponse.namespace:type_name -> m3o.auth.v1.Namespace
+	1, // 3: m3o.auth.v1.NamespacesService.List:input_type -> m3o.auth.v1.NamespacesServiceListRequest
+	3, // 4: m3o.auth.v1.NamespacesService.Get:input_type -> m3o.auth.v1.NamespacesServiceGetRequest
+	2, // 5: m3o.auth.v1.NamespacesService.List:output_type -> m3o.auth.v1.NamespacesServiceListResponse
+	4, // 6: m3o.auth.v1.NamespacesService.Get:output_type -> m3o.auth.v1.NamespacesServiceGetResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_m3o_auth_v1_namespaces_proto_init() }
@@ -250,7 +352,7 @@ func file_m3o_auth_v1_namespaces_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_m3o_auth_v1_namespaces_proto_rawDesc), len(file_m3o_auth_v1_namespaces_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	NamespacesService_List_FullMethodName = "/m3o.auth.v1.NamespacesService/List"
+	NamespacesService_Get_FullMethodName  = "/m3o.auth.v1.NamespacesService/Get"
 )
 
 // NamespacesServiceClient is the client API for NamespacesService service.
@@ -31,6 +32,8 @@ const (
 type NamespacesServiceClient interface {
 	// List returns the namespaces, sorted by name, a page at a time.
 	List(ctx context.Context, in *NamespacesServiceListRequest, opts ...grpc.CallOption) (*NamespacesServiceListResponse, error)
+	// Get returns one namespace; NotFound when no account ever created it.
+	Get(ctx context.Context, in *NamespacesServiceGetRequest, opts ...grpc.CallOption) (*NamespacesServiceGetResponse, error)
 }
 
 type namespacesServiceClient struct {
@@ -51,6 +54,16 @@ func (c *namespacesServiceClient) List(ctx context.Context, in *NamespacesServic
 	return out, nil
 }
 
+func (c *namespacesServiceClient) Get(ctx context.Context, in *NamespacesServiceGetRequest, opts ...grpc.CallOption) (*NamespacesServiceGetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NamespacesServiceGetResponse)
+	err := c.cc.Invoke(ctx, NamespacesService_Get_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NamespacesServiceServer is the server API for NamespacesService service.
 // All implementations must embed UnimplementedNamespacesServiceServer
 // for forward compatibility.
@@ -60,6 +73,8 @@ func (c *namespacesServiceClient) List(ctx context.Context, in *NamespacesServic
 type NamespacesServiceServer interface {
 	// List returns the namespaces, sorted by name, a page at a time.
 	List(context.Context, *NamespacesServiceListRequest) (*NamespacesServiceListResponse, error)
+	// Get returns one namespace; NotFound when no account ever created it.
+	Get(context.Context, *NamespacesServiceGetRequest) (*NamespacesServiceGetResponse, error)
 	mustEmbedUnimplementedNamespacesServiceServer()
 }
 
@@ -72,6 +87,9 @@ type UnimplementedNamespacesServiceServer struct{}
 
 func (UnimplementedNamespacesServiceServer) List(context.Context, *NamespacesServiceListRequest) (*NamespacesServiceListResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method List not implemented")
+}
+func (UnimplementedNamespacesServiceServer) Get(context.Context, *NamespacesServiceGetRequest) (*NamespacesServiceGetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Get not implemented")
 }
 func (UnimplementedNamespacesServiceServer) mustEmbedUnimplementedNamespacesServiceServer() {}
 func (UnimplementedNamespacesServiceServer) testEmbeddedByValue()                           {}
@@ -112,6 +130,24 @@ func _NamespacesService_List_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NamespacesService_Get_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NamespacesServiceGetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NamespacesServiceServer).Get(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NamespacesService_Get_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NamespacesServiceServer).Get(ctx, req.(*NamespacesServiceGetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NamespacesService_ServiceDesc is the grpc.ServiceDesc for NamespacesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -122,6 +158,10 @@ var NamespacesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "List",
 			Handler:    _NamespacesService_List_Handler,
+		},
+		{
+			MethodName: "Get",
+			Handler:    _NamespacesService_Get_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
