@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"google.golang.org/grpc/codes"
@@ -166,6 +167,9 @@ func unknownCommand(c *cli.Context) error {
 	parent, typed := commandName(c), c.Args().First()
 	if near := nearestCommand(c, typed); near != "" {
 		return usageErrorf("'%s %s' is not a micro command. Did you mean '%s %s'?", parent, typed, parent, near)
+	}
+	if meant := swappedCommands(c, typed, c.Args().Get(1)); len(meant) > 0 {
+		return usageErrorf("'%s %s' is not a micro command. Did you mean %s?", parent, typed, strings.Join(meant, " or "))
 	}
 	return usageErrorf("'%s %s' is not a micro command; see '%s --help'.", parent, typed, parent)
 }

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -17,7 +18,10 @@ import (
 // and so do the positional arguments before it, which "--" then precedes.
 // A help flag drops the positional arguments: it asks for the command's
 // help whatever else is given, and urfave/cli would take the first
-// argument for the name of a help topic.
+// argument for the name of a help topic. A word where a subcommand belongs
+// that names none ends the moving: 'micro auth create account --namespace x'
+// is refused for the command, which is the mistake, and not for a flag that
+// belongs to the command meant.
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 || args[len(args)-1] == "--generate-bash-completion" {
 		return args
@@ -34,7 +38,7 @@ func interspersed(app *cli.App, args []string) []string {
 			positional = append(positional, args[i+1:]...)
 			i = len(args)
 		case isFlag(arg):
-			help = help || arg == "-h" || arg == "--help"
+			help = help || isHelp(arg)
 			seg, n := flagPlace(arg, flags, app.Flags, len(segments)-1)
 			end := min(i+n, len(args))
 			segments[seg] = append(segments[seg], args[i:end]...)
@@ -43,18 +47,31 @@ func interspersed(app *cli.App, args []string) []string {
 			cmd := findCommand(commands, arg)
 			segments = append(segments, []string{arg})
 			commands, flags = cmd.Subcommands, cmd.Flags
+		case len(positional) == 0 && len(commands) > 0 && !slices.ContainsFunc(args[i:], isHelp):
+			return append(flatten(args[0], segments), args[i:]...)
 		default:
 			positional = append(positional, arg)
 		}
 	}
-	out := []string{args[0]}
-	for _, seg := range segments {
-		out = append(out, seg...)
-	}
+	out := flatten(args[0], segments)
 	if help {
 		return out
 	}
 	return append(append(out, terminator...), positional...)
+}
+
+// flatten returns the program name followed by the segments in order.
+func flatten(program string, segments [][]string) []string {
+	out := []string{program}
+	for _, seg := range segments {
+		out = append(out, seg...)
+	}
+	return out
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help"
 }
 
 // isFlag reports whether arg is a flag rather than a value; "-" alone is the

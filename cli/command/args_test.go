@@ -28,6 +28,9 @@ func TestInterspersed(t *testing.T) {
 		{"help flag between the arguments", "micro auth accounts create bob -h --roles admin", "micro auth accounts create -h --roles admin"},
 		{"help after double dash is positional", "micro config set x -- --help", "micro config set -- x --help"},
 		{"subcommand named like an argument", "micro env set store", "micro env set store"},
+		{"unknown command keeps its flags", "micro auth create account --namespace x", "micro auth create account --namespace x"},
+		{"unknown command after flags", "micro -o json auth create --roles a", "micro -o json auth create --roles a"},
+		{"unknown command asking for help", "micro auth create account -h", "micro auth -h"},
 		{"completion request untouched", "micro store --generate-bash-completion", "micro store --generate-bash-completion"},
 	}
 	for _, tt := range tests {
@@ -54,6 +57,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"auth", "acounts", "list"}, "'micro auth acounts' is not a micro command. Did you mean 'micro auth accounts'?"},
 		{[]string{"logz", "hello"}, "'micro logz' is not a micro command. Did you mean 'micro logs'?"},
 		{[]string{"e"}, "'micro e' is not a micro command; see 'micro --help'."},
+		{[]string{"auth", "create", "account", "--namespace", "x", "--roles", "developer", "dev"}, "'micro auth create' is not a micro command. Did you mean 'micro auth accounts create'?"},
+		{[]string{"auth", "list", "rules"}, "'micro auth list' is not a micro command. Did you mean 'micro auth rules list'?"},
+		{[]string{"auth", "create"}, "'micro auth create' is not a micro command. Did you mean 'micro auth accounts create' or 'micro auth rules create'?"},
+		{[]string{"admin", "set", "quota", "x", "--services", "3"}, "'micro admin set' is not a micro command. Did you mean 'micro admin quota set'?"},
 		{[]string{"--bogus"}, "There is no flag --bogus; see 'micro --help'."},
 		{[]string{"store", "read", "--bogus"}, "There is no flag --bogus; see 'micro store read --help'."},
 		{[]string{"store", "read", "-x"}, "There is no flag -x; see 'micro store read --help'."},

@@ -1,6 +1,10 @@
 package command
 
-import "github.com/urfave/cli/v2"
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
 
 // Suggestions for what was mistyped: the command or flag a word is a typo
 // of, by edit distance.
@@ -8,12 +12,8 @@ import "github.com/urfave/cli/v2"
 // nearestCommand returns the subcommand of c that typed is a typo of, or
 // "".
 func nearestCommand(c *cli.Context, typed string) string {
-	commands := c.App.Commands
-	if c.Command != nil && c.Command.Name != "" {
-		commands = c.Command.Subcommands
-	}
 	names := map[string][]string{}
-	for _, cmd := range commands {
+	for _, cmd := range subcommands(c) {
 		if !cmd.Hidden && !cmd.HasName("help") {
 			names[cmd.Name] = cmd.Names()
 		}
@@ -98,4 +98,36 @@ func addFlagNames(names map[string][]string, flags []cli.Flag) {
 			}
 		}
 	}
+}
+
+// swappedCommands returns the commands that typed, a verb, meant when it
+// came before the noun, as Micro v3 ordered them ('micro auth create
+// account' for 'micro auth accounts create'), each quoted: the
+// subcommands of c's command that have a subcommand typed, narrowed to
+// the one noun names, singular or plural, when it names one.
+func swappedCommands(c *cli.Context, typed, noun string) []string {
+	parent := commandName(c)
+	var all, named []string
+	for _, group := range subcommands(c) {
+		if group.Hidden || findCommand(group.Subcommands, typed) == nil {
+			continue
+		}
+		meant := fmt.Sprintf("'%s %s %s'", parent, group.Name, typed)
+		all = append(all, meant)
+		if noun != "" && (group.HasName(noun) || group.HasName(noun+"s")) {
+			named = append(named, meant)
+		}
+	}
+	if len(named) > 0 {
+		return named
+	}
+	return all
+}
+
+// subcommands returns the commands under c's: the app's at the root.
+func subcommands(c *cli.Context) []*cli.Command {
+	if c.Command != nil && c.Command.Name != "" {
+		return c.Command.Subcommands
+	}
+	return c.App.Commands
 }
