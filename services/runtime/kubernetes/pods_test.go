@@ -37,6 +37,11 @@ func TestStatusFromPods(t *testing.T) {
 			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "back-off 2m40s restarting failed container"}},
 			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Reason: "Error"}},
 		}, []string{"CrashLoopBackOff", "exit status 1", "5 restarts"}},
+		{"quitter", corev1.ContainerStatus{
+			Name: "service", RestartCount: 3,
+			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}},
+		}, []string{"CrashLoopBackOff", "last exit status 0", "3 restarts", runtime.MainReturned}},
 		{"hog", corev1.ContainerStatus{
 			Name: "service", RestartCount: 2,
 			State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},

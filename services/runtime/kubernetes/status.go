@@ -140,14 +140,15 @@ func containerError(cs corev1.ContainerStatus) string {
 	case last != nil && last.Reason == "OOMKilled" && (w != nil || cs.State.Terminated != nil):
 		return fmt.Sprintf("OOM: killed for going over its memory limit, %d restarts", cs.RestartCount)
 	case w != nil && slices.Contains(waitingErrors, w.Reason):
-		msg := w.Reason
+		msg, note := w.Reason, ""
 		if last != nil {
 			msg += ", last " + exitOf(last)
+			note = runtime.ExitNote(exitOf(last))
 		}
 		if w.Message != "" {
 			msg += ": " + w.Message
 		}
-		return fmt.Sprintf("%s (%d restarts)", msg, cs.RestartCount)
+		return fmt.Sprintf("%s (%d restarts)%s", msg, cs.RestartCount, note)
 	}
 	return ""
 }
@@ -159,6 +160,9 @@ func exitOf(t *corev1.ContainerStateTerminated) string {
 	}
 	if t.Signal != 0 {
 		return fmt.Sprintf("signal %d", t.Signal)
+	}
+	if t.ExitCode == 0 {
+		return runtime.CleanExit
 	}
 	return fmt.Sprintf("exit status %d", t.ExitCode)
 }

@@ -165,7 +165,9 @@ func (u *unit) waitRunning(ctx context.Context, rel *release) error {
 			return nil
 		}
 		if inst := rel.failing(); inst != nil {
-			return notRunningError(fmt.Sprintf("instance %d keeps crashing: %s", inst.number, inst.snapshot().LastExit))
+			last := inst.snapshot().LastExit
+			doing, _ := runtime.Endings(last)
+			return notRunningError(fmt.Sprintf("instance %d keeps %s: %s%s", inst.number, doing, last, runtime.ExitNote(last)))
 		}
 		select {
 		case <-ctx.Done():

@@ -70,7 +70,9 @@ func (rel *release) errorReason() string {
 		return ""
 	}
 	s := inst.snapshot()
-	return fmt.Sprintf("instance %d: %s after %d crashes in a row (%d restarts); restarting every %s", inst.number, s.LastExit, s.Crashes, s.Restarts, s.Delay)
+	_, runs := runtime.Endings(s.LastExit)
+	return fmt.Sprintf("instance %d: %s after %d %s in a row (%d restarts); restarting every %s%s",
+		inst.number, s.LastExit, s.Crashes, runs, s.Restarts, s.Delay, runtime.ExitNote(s.LastExit))
 }
 
 func joinReasons(a, b string) string {

@@ -119,6 +119,24 @@ func (s *suite) crashBackoff(t *testing.T) {
 	})
 }
 
+// mainReturns runs a service whose main returns at once: it goes to error
+// as a crashing one does, and its reason says that main returned rather
+// than calling the clean exits crashes.
+func (s *suite) mainReturns(t *testing.T) {
+	d := s.deployment(t, "quitter", 1, Greeter, 1, "MODE=return")
+	s.apply(t, d)
+	defer s.b.Delete(t.Context(), d.Ref)
+	st, _ := s.await(t, d.Ref, "a loop of clean exits", func(st runtime.Status) bool { return st.State == runtime.StateError })
+	if inst := st.Instances[0]; inst.LastExit != runtime.CleanExit {
+		t.Errorf("instance after the loop: %+v, want last exit %q", inst, runtime.CleanExit)
+	}
+	for _, want := range []string{"exits in a row", runtime.MainReturned} {
+		if !strings.Contains(st.Reason, want) {
+			t.Errorf("reason %q, want it to say %q", st.Reason, want)
+		}
+	}
+}
+
 // firstBuildFails deploys a source that does not compile: the service is
 // in error with the compiler's message, and nothing runs.
 func (s *suite) firstBuildFails(t *testing.T) {

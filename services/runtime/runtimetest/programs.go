@@ -27,7 +27,7 @@ var programs embed.FS
 // Programs the suite deploys.
 const (
 	// Greeter keeps the instance contract by hand (see its source); its
-	// environment steers it: GREETING, MODE (crash, silent), PRINT_ENV,
+	// environment steers it: GREETING, MODE (crash, return, silent), PRINT_ENV,
 	// READ_FILE.
 	Greeter = "greeter"
 	// Broken does not compile.

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 	s := &suite{h: h, b: h.New(t)}
 	t.Run("Lifecycle", s.lifecycle)
 	t.Run("CrashBackoff", s.crashBackoff)
+	t.Run("MainReturns", s.mainReturns)
 	t.Run("FirstBuildFails", s.firstBuildFails)
 	t.Run("OlderGenerationIgnored", s.olderGenerationIgnored)
 	t.Run("Resize", s.resize)

@@ -75,30 +75,53 @@ func (b *Builder) proxy() string {
 	return strings.Join(list, ",")
 }
 
-// headLines keeps the first max lines written to it.
+// headLines keeps the first max lines written to it, less the go
+// command's progress lines ("go: downloading m v1.2.3"): a first build
+// fetches a dozen modules, whose lines would otherwise fill the service's
+// error reason before the compiler's first error.
 type headLines struct {
-	max   int
-	buf   bytes.Buffer
-	lines int
+	max     int
+	kept    []string
+	partial []byte
 }
+
+// maxLine bounds a line kept whole; a longer one is cut there.
+const maxLine = 4 << 10
 
 // Write implements io.Writer.
 func (h *headLines) Write(p []byte) (int, error) {
-	for _, c := range p {
-		if h.lines >= h.max {
+	if len(h.kept) >= h.max {
+		return len(p), nil
+	}
+	h.partial = append(h.partial, p...)
+	for len(h.kept) < h.max {
+		i := bytes.IndexByte(h.partial, '\n')
+		if i < 0 && len(h.partial) < maxLine {
 			break
 		}
-		h.buf.WriteByte(c)
-		if c == '\n' {
-			h.lines++
+		if i < 0 {
+			i = maxLine
 		}
+		h.keep(string(h.partial[:min(i, maxLine)]))
+		h.partial = h.partial[min(i+1, len(h.partial)):]
 	}
 	return len(p), nil
 }
 
+// keep adds a whole line unless it only reports progress.
+func (h *headLines) keep(line string) {
+	if !strings.HasPrefix(line, "go: downloading ") {
+		h.kept = append(h.kept, line)
+	}
+}
+
 // String returns the kept lines.
 func (h *headLines) String() string {
-	s := strings.TrimRight(h.buf.String(), "\n")
+	if len(h.partial) > 0 && len(h.kept) < h.max {
+		h.keep(string(h.partial))
+		h.partial = nil
+	}
+	s := strings.TrimRight(strings.Join(h.kept, "\n"), "\n")
 	if s == "" {
 		return "the go command failed without output"
 	}

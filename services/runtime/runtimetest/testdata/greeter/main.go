@@ -7,7 +7,7 @@
 // MICRO_INSTANCE, heartbeats, and on SIGTERM deregisters and exits 0.
 //
 // Its own environment steers it: GREETING is printed at start; MODE=crash
-// exits 1 at once, MODE=silent never registers and MODE=hog touches
+// exits 1 at once, MODE=return returns from main at once, MODE=silent never registers and MODE=hog touches
 // HOG_MIB MiB of memory, page by page, before it serves; PRINT_ENV=1 prints the
 // names of its environment variables; READ_FILE=path tries to read a file
 // and prints what happened.
@@ -45,6 +45,8 @@ func main() {
 	case "crash":
 		fmt.Fprintln(os.Stderr, "crashing as asked")
 		os.Exit(1)
+	case "return":
+		return
 	case "silent":
 		for {
 			time.Sleep(time.Hour)
