@@ -162,11 +162,16 @@ func (a *app) group(c *cli.Context) error {
 }
 
 // unknownCommand is the error for a subcommand that does not exist. A
-// typo of one that does, such as stauts, gets it suggested.
+// typo of one that does, such as stauts, gets it suggested, and so does
+// the command another tool's word means, such as deploy for run.
 func unknownCommand(c *cli.Context) error {
 	parent, typed := commandName(c), c.Args().First()
-	if near := nearestCommand(c, typed); near != "" {
-		return usageErrorf("'%s %s' is not a micro command. Did you mean '%s %s'?", parent, typed, parent, near)
+	meant := synonymCommand(c, typed)
+	if meant == "" {
+		meant = nearestCommand(c, typed)
+	}
+	if meant != "" {
+		return usageErrorf("'%s %s' is not a micro command. Did you mean '%s %s'?", parent, typed, parent, meant)
 	}
 	if meant := swappedCommands(c, typed, c.Args().Get(1)); len(meant) > 0 {
 		return usageErrorf("'%s %s' is not a micro command. Did you mean %s?", parent, typed, strings.Join(meant, " or "))

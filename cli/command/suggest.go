@@ -131,3 +131,27 @@ func subcommands(c *cli.Context) []*cli.Command {
 	}
 	return c.App.Commands
 }
+
+// synonyms are words other tools use for what a micro command does, each
+// with the commands it may mean, in the order tried: the first that
+// exists where it was typed is suggested.
+var synonyms = map[string][]string{
+	"deploy": {"run"}, "start": {"run"}, "push": {"run"}, "create": {"new"}, "init": {"new"},
+	"ps": {"status"}, "ls": {"list", "status"}, "info": {"status"}, "show": {"get", "status"},
+	"stop": {"kill"}, "destroy": {"kill"}, "rm": {"delete", "kill"}, "remove": {"delete", "kill"},
+	"get": {"read"}, "put": {"write"}, "set": {"write"},
+	"restart": {"update"}, "redeploy": {"update"}, "upgrade": {"update"},
+	"tail": {"logs"}, "invoke": {"call"},
+	"signin": {"login"}, "signout": {"logout"}, "register": {"signup"}, "me": {"whoami"}, "context": {"env"},
+}
+
+// synonymCommand returns the subcommand of c's command that typed, a word
+// of another tool, stands for, or "".
+func synonymCommand(c *cli.Context, typed string) string {
+	for _, name := range synonyms[typed] {
+		if cmd := findCommand(subcommands(c), name); cmd != nil && !cmd.Hidden {
+			return cmd.Name
+		}
+	}
+	return ""
+}
