@@ -187,6 +187,9 @@ func nameOf(flag, src string) (string, error) {
 	}
 	if !skeleton.ValidName(name) {
 		hint := "; pass --name"
+		if s := skeleton.SuggestName(name); s != "" {
+			hint += " " + s
+		}
 		if from == "--name" {
 			hint = ""
 		}

@@ -55,6 +55,23 @@ func TestRunNeedsAModule(t *testing.T) {
 	}
 }
 
+// TestRunSuggestsAName runs a folder whose name is no service name: the
+// refusal offers the name it most likely meant, and nothing is uploaded.
+func TestRunSuggestsAName(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	folder(t, "My_App", "main.go")
+	r := h.run("run", "My_App")
+	want := `"My_App" (the source's name) is not a service name: use lower-case letters, digits and dashes, starting with a letter; pass --name my-app.` + "\n"
+	if r.code != ExitUsage || r.stderr != want {
+		t.Errorf("micro run My_App = exit %d, %q; want %d, %q", r.code, r.stderr, ExitUsage, want)
+	}
+	if got := len(h.p.Uploads()); got != 0 {
+		t.Errorf("micro run of a misnamed folder uploaded %d sources, want none", got)
+	}
+}
+
 // TestDailyJourney runs the journey of DESIGN §1 against the stand-in and
 // checks what a person sees at each step.
 func TestDailyJourney(t *testing.T) {
@@ -144,7 +161,7 @@ func TestRuntimeFailures(t *testing.T) {
 			`^Cannot call Hello\.Call of service 'hello': the request is not a JSON hello\.CallRequest: unknown field "nom" \(line 1, column 2\)\.`},
 		{"bad method", nil, []string{"call", "hello", "Call"}, ExitUsage, `^Cannot call Call of service 'hello': "Call": the method must be`},
 		{"bad metadata", nil, []string{"call", "hello", "Hello.Call", "--metadata", "x"}, ExitUsage, `^--metadata "x" must be KEY=VALUE\.`},
-		{"new with a bad name", nil, []string{"new", "Hello"}, ExitUsage, `^Cannot create Hello: "Hello" must be a DNS label`},
+		{"new with a bad name", nil, []string{"new", "Hello"}, ExitUsage, `^Cannot create Hello: "Hello" must be a DNS label: .*, such as "hello"\.\n$`},
 		{"new over a folder", nil, []string{"new", "app"}, ExitError, `^Cannot create app: app already exists and is not empty`},
 	}
 	for _, tc := range tests {

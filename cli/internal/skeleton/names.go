@@ -22,6 +22,25 @@ var namePattern = lazyregexp.New(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // service's name.
 func ValidName(name string) bool { return namePattern.MatchString(name) }
 
+// SuggestName returns the service name s most likely meant, such as
+// "my-service" for "My_Service": lower case, with underscores, dots and
+// spaces made dashes. It returns "" when that is no valid name either, or
+// when s is valid already.
+func SuggestName(s string) string {
+	name := strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '.', ' ':
+			return '-'
+		}
+		return r
+	}, strings.ToLower(strings.TrimSpace(s)))
+	name = strings.Trim(name, "-")
+	if name == s || !ValidName(name) {
+		return ""
+	}
+	return name
+}
+
 // reservedPackage is the proto package the platform keeps for its own
 // APIs; a service named after it would be refused at start.
 const reservedPackage = "m3o"
@@ -48,7 +67,11 @@ type names struct {
 // service's name.
 func newNames(service, mod string) (names, error) {
 	if !ValidName(service) {
-		return names{}, fmt.Errorf("%q must be a DNS label: lower-case letters, digits and dashes, starting with a letter and at most 63 long: %w", service, ErrInvalidName)
+		var hint string
+		if s := SuggestName(service); s != "" {
+			hint = fmt.Sprintf(", such as %q", s)
+		}
+		return names{}, fmt.Errorf("%q must be a DNS label: lower-case letters, digits and dashes, starting with a letter and at most 63 long%s: %w", service, hint, ErrInvalidName)
 	}
 	pkg := strings.ReplaceAll(service, "-", "_")
 	if pkg == reservedPackage {

@@ -41,6 +41,17 @@ func TestNewNamesRefuses(t *testing.T) {
 	}
 }
 
+func TestSuggestName(t *testing.T) {
+	for in, want := range map[string]string{
+		"My_Service": "my-service", "Hello": "hello", "api.v2": "api-v2", " spaced name ": "spaced-name",
+		"_hidden_": "hidden", "hello": "", "1abc": "", "über": "", strings.Repeat("A", 64): "",
+	} {
+		if got := SuggestName(in); got != want {
+			t.Errorf("SuggestName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestProtoFile compares the .proto of hello with the one in testdata,
 // which protoc compiles to the descriptor the code is generated from.
 func TestProtoFile(t *testing.T) {
