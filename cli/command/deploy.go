@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,7 +85,7 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		return err
 	}
 	var opts *runtimev1.Options
-	if c.IsSet("instances") || c.IsSet("env") {
+	if c.IsSet("instances") || c.IsSet("env") || c.IsSet("env-file") || c.IsSet("unset-env") {
 		if opts, err = runOptions(c, cur.GetServices()[0].GetOptions()); err != nil {
 			return err
 		}
@@ -225,11 +226,19 @@ func isGitURL(src string) bool {
 	return strings.Contains(src, "://")
 }
 
-// runOptions returns the options the flags ask for, on top of cur.
+// runOptions returns the options the flags ask for, on top of cur: the
+// variables of --env-file, then of --env, then --unset-env's removed.
 func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, error) {
 	opts := &runtimev1.Options{Env: map[string]string{}, Instances: cur.GetInstances(), Resources: cur.GetResources()}
 	for k, v := range cur.GetEnv() {
 		opts.Env[k] = v
+	}
+	if path := c.String("env-file"); path != "" {
+		file, err := readEnvFile(path)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(opts.Env, file)
 	}
 	for _, kv := range c.StringSlice("env") {
 		k, v, ok := strings.Cut(kv, "=")
@@ -237,6 +246,12 @@ func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, err
 			return nil, usageErrorf("--env %q must be KEY=VALUE.", kv)
 		}
 		opts.Env[k] = v
+	}
+	for _, k := range c.StringSlice("unset-env") {
+		if _, ok := opts.Env[k]; !ok {
+			return nil, usageErrorf("--unset-env %s: the service has no variable %s.", k, k)
+		}
+		delete(opts.Env, k)
 	}
 	if c.IsSet("instances") {
 		opts.Instances = uint32(c.Uint("instances"))

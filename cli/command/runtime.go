@@ -40,6 +40,7 @@ func deployFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.UintFlag{Name: "instances", DefaultText: "1, or for update the number running", Usage: "run `N` instances"},
 		&cli.StringSliceFlag{Name: "env", Usage: "set the environment variable `KEY=VALUE` in every instance; repeat for more (secrets belong in 'micro config set --secret')"},
+		&cli.StringFlag{Name: "env-file", Usage: "set the environment variables `FILE` holds, KEY=VALUE lines as in a .env file; --env wins"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show the build log as it is written"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultWait, Usage: "stop waiting after `DURATION`; the service keeps deploying"},
 		runtimeNamespaceFlag(),
@@ -71,11 +72,12 @@ func (a *app) updateCommand() *cli.Command {
 			"fetched again. A lone SOURCE, such as '.', names the service as 'micro run' does. The\n" +
 			"running version serves until the new one runs, and keeps serving if the new one fails.\n" +
 			"SOURCE may also be the id of a source the platform keeps (src-…, as 'micro status NAME'\n" +
-			"lists them), to run an earlier version again. --instances and --env change what they\n" +
-			"name and keep the rest.",
+			"lists them), to run an earlier version again. --instances, --env, --env-file and\n" +
+			"--unset-env change what they name and keep the rest.",
 		ArgsUsage: "NAME [SOURCE]",
-		Flags:     deployFlags(),
-		Action:    a.remote(a.update),
+		Flags: append(deployFlags(),
+			&cli.StringSliceFlag{Name: "unset-env", Usage: "remove the environment variable `KEY`; repeat for more"}),
+		Action: a.remote(a.update),
 	}
 }
 

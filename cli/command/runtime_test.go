@@ -331,6 +331,43 @@ func TestDeployOptions(t *testing.T) {
 	if src := h.p.Service("web").GetSource(); !strings.HasPrefix(src, "src-") {
 		t.Errorf("update without SOURCE changed the source to %q", src)
 	}
+	dotenv := "# the app's settings\n\nexport C=3\nA = 'from file'\nD=\"two words\"\nE=a#b\n"
+	if err := os.WriteFile(".env", []byte(dotenv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRun("update", "web", "--env-file", ".env", "--env", "C=flag")
+	check("update --env-file", map[string]string{"A": "from file", "B": "x=y", "C": "flag", "D": "two words", "E": "a#b"}, 3)
+	h.mustRun("update", "web", "--unset-env", "C", "--unset-env", "E")
+	check("update --unset-env", map[string]string{"A": "from file", "B": "x=y", "D": "two words"}, 3)
+}
+
+// TestDeployOptionsRefused checks that an --env-file that cannot be read
+// or holds a line that is no variable, and an --unset-env of a variable
+// the service lacks, are usage errors that change nothing.
+func TestDeployOptionsRefused(t *testing.T) {
+	t.Chdir(t.TempDir())
+	h := newHarness(t)
+	h.login()
+	h.mustRun("run", folder(t, "app"), "--env", "A=1")
+	if err := os.WriteFile("bad.env", []byte("A=2\nnot a variable\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"update", "app", "--env-file", "missing.env"}, "--env-file missing.env does not exist.\n"},
+		{[]string{"update", "app", "--env-file", "bad.env"}, `--env-file bad.env, line 2: "not a variable" must be KEY=VALUE.` + "\n"},
+		{[]string{"update", "app", "--unset-env", "B"}, "--unset-env B: the service has no variable B.\n"},
+		{[]string{"run", "app", "--name", "other", "--env-file", "bad.env"}, `--env-file bad.env, line 2: "not a variable" must be KEY=VALUE.` + "\n"},
+	} {
+		if r := h.run(tc.args...); r.code != ExitUsage || r.stderr != tc.want {
+			t.Errorf("micro %s = exit %d, %q; want %d, %q", strings.Join(tc.args, " "), r.code, r.stderr, ExitUsage, tc.want)
+		}
+	}
+	if env := h.p.Service("app").GetOptions().GetEnv(); !maps.Equal(env, map[string]string{"A": "1"}) || h.p.Service("other") != nil {
+		t.Errorf("after the refusals: app's env %v, other %v; want A=1 alone and no other", env, h.p.Service("other"))
+	}
 }
 
 // TestRunVerbose checks that --verbose shows the build log on stderr.
