@@ -391,7 +391,7 @@ func TestStatusOfOneService(t *testing.T) {
 	t.Chdir(t.TempDir())
 	h := newHarness(t)
 	h.login()
-	h.mustRun("run", folder(t, "hello"))
+	h.mustRun("run", folder(t, "hello"), "--env", "GREETING=hi", "--env", "NOTE=two\nlines")
 	h.run("update", "hello", folder(t, "broken", platformtest.BrokenFile))
 	h.run("run", folder(t, "crashy", platformtest.CrashFile))
 	const (
@@ -401,12 +401,12 @@ func TestStatusOfOneService(t *testing.T) {
 	)
 	for name, want := range map[string]string{
 		"hello": `^NAME +hello\nNAMESPACE +micro\nSTATUS +running\nVERSION +latest\nSOURCE +src-[a-z0-9]{26}\n` +
-			`GENERATION +2 \(generation 1 serves\)\nINSTANCES +1/1 running\nCREATED +` + date + `\nUPDATED +` + date + `\n` +
+			`GENERATION +2 \(generation 1 serves\)\nINSTANCES +1/1 running\nENV +GREETING=hi\n +NOTE="two\\nlines"\nCREATED +` + date + `\nUPDATED +` + date + `\n` +
 			`ERROR +generation 2 did not take, generation 1 still runs:\n +build failed:\n +\./main\.go:3:1: syntax error[^\n]*\n` +
 			instance + `1 +1 +running +0 +` + date + ` +-\n` +
 			sources + `src-[a-z0-9]{26} +` + date + ` +\d+ bytes +-\nsrc-[a-z0-9]{26} +` + date + ` +\d+ bytes +yes\n` +
 			`\n'micro update hello SOURCE' runs a kept source again\.\n$`,
-		"crashy": `\nGENERATION +1\nINSTANCES +0/1 running\nCREATED +` + date + `\nUPDATED +` + date + `\nERROR +instance 1: exit status 1 after 5 crashes in a row[^\n]*\n` +
+		"crashy": `\nGENERATION +1\nINSTANCES +0/1 running\nENV +-\nCREATED +` + date + `\nUPDATED +` + date + `\nERROR +instance 1: exit status 1 after 5 crashes in a row[^\n]*\n` +
 			instance + `1 +1 +error +4 +` + date + ` +exit status 1\n` +
 			sources + `src-[a-z0-9]{26} +` + date + ` +\d+ bytes +-\n$`,
 	} {
@@ -422,7 +422,7 @@ func TestStatusJSON(t *testing.T) {
 	t.Chdir(t.TempDir())
 	h := newHarness(t)
 	h.login()
-	h.mustRun("run", folder(t, "app"))
+	h.mustRun("run", folder(t, "app"), "--env", "A=1")
 	r := h.mustRun("status", "app", "-o", "json")
 	var out struct {
 		Services []map[string]any `json:"services"`
@@ -432,7 +432,8 @@ func TestStatusJSON(t *testing.T) {
 	}
 	s := out.Services[0]
 	want := map[string]any{"name": "app", "version": "latest", "status": "running", "error": "",
-		"instances": map[string]any{"running": 1.0, "desired": 1.0}, "generation": 1, "running_generation": 1}
+		"instances": map[string]any{"running": 1.0, "desired": 1.0}, "generation": 1, "running_generation": 1,
+		"env": map[string]any{"A": "1"}}
 	for k, v := range want {
 		if got, _ := json.Marshal(s[k]); string(got) != mustJSON(v) {
 			t.Errorf("status -o json: %s = %s, want %s", k, got, mustJSON(v))

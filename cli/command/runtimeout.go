@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -30,6 +31,9 @@ type serviceJSON struct {
 	Generation        uint64         `json:"generation"`
 	RunningGeneration uint64         `json:"running_generation"`
 	InstanceDetails   []instanceJSON `json:"instance_details"`
+	// Env is the environment every instance is given, as run and update
+	// set it.
+	Env map[string]string `json:"env"`
 	// Sources are the kept sources, newest first, when one service was
 	// read by name.
 	Sources []sourceJSON `json:"sources,omitempty"`
@@ -69,7 +73,9 @@ func serviceOutput(svc *runtimev1.Service) serviceJSON {
 		Status: deploy.StatusName(svc.GetStatus()), Instances: instancesJSON{running, desired}, Error: svc.GetError(),
 		Updated: timeOf(svc.GetUpdated()), Generation: svc.GetGeneration(), RunningGeneration: svc.GetRunningGeneration(),
 		InstanceDetails: make([]instanceJSON, 0, len(svc.GetInstances())),
+		Env:             map[string]string{},
 	}
+	maps.Copy(out.Env, svc.GetOptions().GetEnv())
 	for _, inst := range svc.GetInstances() {
 		out.InstanceDetails = append(out.InstanceDetails, instanceJSON{
 			Number: inst.GetNumber(), Generation: inst.GetGeneration(), Status: deploy.StatusName(inst.GetStatus()),

@@ -3,6 +3,9 @@ package command
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -58,6 +61,7 @@ func serviceDetail(t *tabwriter.Writer, svc *runtimev1.Service, s serviceJSON) {
 	row(t, "SOURCE", orDash(s.Source))
 	row(t, "GENERATION", generationLine(s))
 	row(t, "INSTANCES", instancesLine(s, svc.GetOptions().GetResources()))
+	envRows(t, s.Env)
 	row(t, "CREATED", when(svc.GetCreated()))
 	row(t, "UPDATED", when(svc.GetUpdated()))
 	label := "ERROR"
@@ -74,6 +78,25 @@ func serviceDetail(t *tabwriter.Writer, svc *runtimev1.Service, s serviceJSON) {
 		}
 	}
 	keptSources(t, svc)
+}
+
+// envRows writes the service's environment, a variable a line in the
+// order of their names, or a dash. A value with a line break or a tab is
+// quoted, so that it stays on its line.
+func envRows(t *tabwriter.Writer, env map[string]string) {
+	if len(env) == 0 {
+		row(t, "ENV", "-")
+		return
+	}
+	label := "ENV"
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		v := env[k]
+		if strings.ContainsAny(v, "\n\r\t") {
+			v = strconv.Quote(v)
+		}
+		row(t, label, k+"="+v)
+		label = ""
+	}
 }
 
 // keptSources lists the sources the platform keeps of the service, the one
