@@ -7,7 +7,8 @@ import (
 )
 
 // Suggestions for what was mistyped: the command or flag a word is a typo
-// of, by edit distance.
+// of, by edit distance, the command another tool's word stands for, and
+// the command a verb meant when it came before its noun.
 
 // nearestCommand returns the subcommand of c that typed is a typo of, or
 // "".
