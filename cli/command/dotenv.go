@@ -41,6 +41,9 @@ func readEnvFile(path string) (map[string]string, error) {
 		}
 		env[k] = unquote(strings.TrimSpace(v))
 	}
+	if err := lines.Err(); err != nil {
+		return nil, usageErrorf("Cannot read --env-file %s: %s.", path, err)
+	}
 	return env, nil
 }
 

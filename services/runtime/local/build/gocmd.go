@@ -96,14 +96,13 @@ func (h *headLines) Write(p []byte) (int, error) {
 	h.partial = append(h.partial, p...)
 	for len(h.kept) < h.max {
 		i := bytes.IndexByte(h.partial, '\n')
-		if i < 0 && len(h.partial) < maxLine {
+		if i < 0 {
+			// The rest of an overlong line is dropped as it comes.
+			h.partial = h.partial[:min(len(h.partial), maxLine)]
 			break
 		}
-		if i < 0 {
-			i = maxLine
-		}
 		h.keep(string(h.partial[:min(i, maxLine)]))
-		h.partial = h.partial[min(i+1, len(h.partial)):]
+		h.partial = h.partial[i+1:]
 	}
 	return len(p), nil
 }

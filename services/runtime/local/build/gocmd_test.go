@@ -47,3 +47,18 @@ func TestHeadLinesKeepsAnUnfinishedLine(t *testing.T) {
 		t.Errorf("String() after progress only = %q", got)
 	}
 }
+
+// TestHeadLinesCutsALongLine keeps the start of a line longer than
+// maxLine, written in pieces, and the next line whole.
+func TestHeadLinesCutsALongLine(t *testing.T) {
+	h := &headLines{max: OutputLines}
+	long := strings.Repeat("x", 3*maxLine)
+	for i := 0; i < len(long); i += 1000 {
+		h.Write([]byte(long[i:min(i+1000, len(long))]))
+	}
+	h.Write([]byte("\nnext\n"))
+	got := strings.Split(h.String(), "\n")
+	if len(got) != 2 || got[0] != long[:maxLine] || got[1] != "next" {
+		t.Errorf("kept %d lines of lengths %d, want the long line cut to %d and then \"next\"", len(got), len(got[0]), maxLine)
+	}
+}
