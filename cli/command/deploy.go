@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -85,7 +86,7 @@ func (a *app) update(c *cli.Context, conn *session.Conn) error {
 		return err
 	}
 	var opts *runtimev1.Options
-	if c.IsSet("instances") || c.IsSet("env") || c.IsSet("env-file") || c.IsSet("unset-env") {
+	if slices.ContainsFunc(optionFlagNames, c.IsSet) {
 		if opts, err = runOptions(c, cur.GetServices()[0].GetOptions()); err != nil {
 			return err
 		}
@@ -187,12 +188,12 @@ func nameOf(flag, src string) (string, error) {
 		name, from = baseName(src), "the source's name"
 	}
 	if !skeleton.ValidName(name) {
-		hint := "; pass --name"
-		if s := skeleton.SuggestName(name); s != "" {
-			hint += " " + s
-		}
-		if from == "--name" {
-			hint = ""
+		var hint string
+		if from != "--name" {
+			hint = "; pass --name"
+			if s := skeleton.SuggestName(name); s != "" {
+				hint += " " + s
+			}
 		}
 		return "", usageErrorf("%q (%s) is not a service name: use lower-case letters, digits and dashes, starting with a letter%s.", name, from, hint)
 	}
@@ -226,13 +227,15 @@ func isGitURL(src string) bool {
 	return strings.Contains(src, "://")
 }
 
+// optionFlagNames are the flags of run and update that change the options
+// a service runs with; update without them keeps the options as they are.
+var optionFlagNames = []string{"instances", "env", "env-file", "unset-env"}
+
 // runOptions returns the options the flags ask for, on top of cur: the
 // variables of --env-file, then of --env, then --unset-env's removed.
 func runOptions(c *cli.Context, cur *runtimev1.Options) (*runtimev1.Options, error) {
 	opts := &runtimev1.Options{Env: map[string]string{}, Instances: cur.GetInstances(), Resources: cur.GetResources()}
-	for k, v := range cur.GetEnv() {
-		opts.Env[k] = v
-	}
+	maps.Copy(opts.Env, cur.GetEnv())
 	if path := c.String("env-file"); path != "" {
 		file, err := readEnvFile(path)
 		if err != nil {

@@ -142,8 +142,8 @@ func containerError(cs corev1.ContainerStatus) string {
 	case w != nil && slices.Contains(waitingErrors, w.Reason):
 		msg, note := w.Reason, ""
 		if last != nil {
-			msg += ", last " + exitOf(last)
-			note = runtime.ExitNote(exitOf(last))
+			exit := exitOf(last)
+			msg, note = msg+", last "+exit, runtime.ExitNote(exit)
 		}
 		if w.Message != "" {
 			msg += ": " + w.Message
