@@ -37,38 +37,28 @@ func folder(t *testing.T, name string, files ...string) string {
 // staysInError is the line a failed first run ends with, for app.
 const staysInError = `The service stays, in error: 'micro update app FOLDER' builds it again once fixed; 'micro kill app' removes it\.\n`
 
-// TestRunNeedsAModule checks that a folder without go.mod, which the
-// platform could not build, is refused before anything is uploaded.
-func TestRunNeedsAModule(t *testing.T) {
+// TestRunRefusedBeforeUpload runs what the platform could not build or
+// name: a folder without go.mod, and a folder whose name is no service
+// name, for which the refusal offers the name most likely meant. Each is
+// refused before anything is uploaded.
+func TestRunRefusedBeforeUpload(t *testing.T) {
 	t.Chdir(t.TempDir())
 	h := newHarness(t)
 	h.login()
 	if err := os.Mkdir("docs", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	r := h.run("run", "docs")
-	if want := "docs has no go.mod: the platform builds the Go module at the folder's root; 'micro new NAME' writes one to start from.\n"; r.code != ExitUsage || r.stderr != want {
-		t.Errorf("micro run docs = exit %d, %q; want %d, %q", r.code, r.stderr, ExitUsage, want)
-	}
-	if got := len(h.p.Uploads()); got != 0 {
-		t.Errorf("micro run of a folder without go.mod uploaded %d sources, want none", got)
-	}
-}
-
-// TestRunSuggestsAName runs a folder whose name is no service name: the
-// refusal offers the name it most likely meant, and nothing is uploaded.
-func TestRunSuggestsAName(t *testing.T) {
-	t.Chdir(t.TempDir())
-	h := newHarness(t)
-	h.login()
 	folder(t, "My_App", "main.go")
-	r := h.run("run", "My_App")
-	want := `"My_App" (the source's name) is not a service name: use lower-case letters, digits and dashes, starting with a letter; pass --name my-app.` + "\n"
-	if r.code != ExitUsage || r.stderr != want {
-		t.Errorf("micro run My_App = exit %d, %q; want %d, %q", r.code, r.stderr, ExitUsage, want)
+	for src, want := range map[string]string{
+		"docs":   "docs has no go.mod: the platform builds the Go module at the folder's root; 'micro new NAME' writes one to start from.\n",
+		"My_App": `"My_App" (the source's name) is not a service name: use lower-case letters, digits and dashes, starting with a letter; pass --name my-app.` + "\n",
+	} {
+		if r := h.run("run", src); r.code != ExitUsage || r.stderr != want {
+			t.Errorf("micro run %s = exit %d, %q; want %d, %q", src, r.code, r.stderr, ExitUsage, want)
+		}
 	}
 	if got := len(h.p.Uploads()); got != 0 {
-		t.Errorf("micro run of a misnamed folder uploaded %d sources, want none", got)
+		t.Errorf("the refused runs uploaded %d sources, want none", got)
 	}
 }
 

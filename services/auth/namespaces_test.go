@@ -54,12 +54,11 @@ func TestNamespacesGet(t *testing.T) {
 	get := authv1.NewNamespacesServiceClient(e.conn(t, "micro", "proxy"))
 	byRuntime := authv1.NewNamespacesServiceClient(e.conn(t, "micro", "runtime"))
 
-	for who, ctx := range map[string]context.Context{"admin of micro": admin.ctx, "the runtime": t.Context()} {
-		c := get
-		if who == "the runtime" {
-			c = byRuntime
-		}
-		resp, err := c.Get(ctx, &authv1.NamespacesServiceGetRequest{Name: "brave-otter"})
+	for who, caller := range map[string]struct {
+		c   authv1.NamespacesServiceClient
+		ctx context.Context
+	}{"admin of micro": {get, admin.ctx}, "the runtime": {byRuntime, t.Context()}} {
+		resp, err := caller.c.Get(caller.ctx, &authv1.NamespacesServiceGetRequest{Name: "brave-otter"})
 		if err != nil {
 			t.Fatalf("Get(brave-otter) as %s = %v", who, err)
 		}
